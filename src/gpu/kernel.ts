@@ -1,0 +1,173 @@
+/**
+ * WGSL kernels: loading, compiling once per device, and checked pipeline creation.
+ *
+ * A kernel is named by its WGSL file under `kernels/` and an entry point. Binding convention, which
+ * every file under `kernels/` follows: group 0; storage buffers at bindings 0..n-1 in the order of
+ * {@link KernelSpec.storage}; when the kernel takes parameters, a uniform buffer at binding n.
+ *
+ * @module
+ */
+
+import { GpuError } from "./device.ts";
+
+/** How a kernel uses each storage binding. */
+export type Access = "read" | "read_write";
+
+/** Describes one compute entry point. */
+export interface KernelSpec {
+  /** WGSL file name under `kernels/`, without `.wgsl` (e.g. `matmul`). */
+  file: string;
+  /** Entry point function name. */
+  entry: string;
+  /** Access mode of storage bindings 0..n-1. */
+  storage: readonly Access[];
+  /** Whether binding `storage.length` is a uniform parameter buffer. */
+  uniform?: boolean;
+  /** Pipeline-overridable constants (`override` declarations in the WGSL). */
+  constants?: Record<string, number>;
+}
+
+const sources = new Map<string, string>();
+
+/** Directory holding the `.wgsl` files (overridable for tests of broken kernels). */
+export const KERNEL_DIR = new URL("../../kernels/", import.meta.url);
+
+/** Returns the WGSL source of `kernels/<file>.wgsl`, read once per process. */
+export function wgslSource(file: string): string {
+  let code = sources.get(file);
+  if (code === undefined) {
+    const url = new URL(`${file}.wgsl`, KERNEL_DIR);
+    try {
+      code = Deno.readTextFileSync(url);
+    } catch (error) {
+      throw new GpuError(
+        `cannot read kernel source ${url.pathname}: ${(error as Error).message}`,
+      );
+    }
+    sources.set(file, code);
+  }
+  return code;
+}
+
+/** Registers WGSL source under a name without a file (used by tests and generated kernels). */
+export function defineWgslSource(file: string, code: string): void {
+  sources.set(file, code);
+}
+
+/** A compiled kernel: pipeline plus the layout its bind groups use. */
+export interface CompiledKernel {
+  /** The spec it was built from. */
+  spec: KernelSpec;
+  /** `file.wgsl:entry`, used in every error message. */
+  name: string;
+  /** The compute pipeline. */
+  pipeline: GPUComputePipeline;
+  /** Its bind group layout (group 0). */
+  layout: GPUBindGroupLayout;
+  /** A small integer id for bind-group cache keys. */
+  id: number;
+}
+
+function specKey(spec: KernelSpec): string {
+  const c = spec.constants ? JSON.stringify(spec.constants) : "";
+  return `${spec.file}:${spec.entry}:${spec.storage.join(",")}:${spec.uniform ? 1 : 0}:${c}`;
+}
+
+/** Compiles kernels once per device and remembers them. */
+export class PipelineCache {
+  #device: GPUDevice;
+  #cache = new Map<string, CompiledKernel>();
+  #modules = new Map<string, GPUShaderModule>();
+  #checks: Promise<string | null>[] = [];
+  #nextId = 1;
+
+  /** @param device the device pipelines are created on */
+  constructor(device: GPUDevice) {
+    this.#device = device;
+  }
+
+  /** Number of distinct pipelines compiled so far. */
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  /**
+   * Returns the compiled kernel, creating it synchronously on first use. A compile or validation
+   * error is checked asynchronously and thrown by {@link PipelineCache.checkPending}.
+   */
+  get(spec: KernelSpec): CompiledKernel {
+    const key = specKey(spec);
+    const hit = this.#cache.get(key);
+    if (hit) return hit;
+    const { kernel, check } = this.#create(spec);
+    this.#cache.set(key, kernel);
+    this.#checks.push(check);
+    return kernel;
+  }
+
+  /** Compiles a kernel and throws a readable {@link GpuError} if its WGSL is invalid. */
+  async compile(spec: KernelSpec): Promise<CompiledKernel> {
+    const key = specKey(spec);
+    const hit = this.#cache.get(key);
+    if (hit) return hit;
+    const { kernel, check } = this.#create(spec);
+    const problem = await check;
+    if (problem) throw new GpuError(problem);
+    this.#cache.set(key, kernel);
+    return kernel;
+  }
+
+  /** Awaits the checks of kernels created since the last call and throws the first failure. */
+  async checkPending(): Promise<void> {
+    if (this.#checks.length === 0) return;
+    const checks = this.#checks.splice(0);
+    const problems = (await Promise.all(checks)).filter((p) => p !== null);
+    if (problems.length > 0) throw new GpuError(problems.join("\n"));
+  }
+
+  #module(file: string): GPUShaderModule {
+    let module = this.#modules.get(file);
+    if (!module) {
+      module = this.#device.createShaderModule({ code: wgslSource(file), label: `${file}.wgsl` });
+      this.#modules.set(file, module);
+    }
+    return module;
+  }
+
+  #create(spec: KernelSpec): { kernel: CompiledKernel; check: Promise<string | null> } {
+    const name = `${spec.file}.wgsl:${spec.entry}`;
+    const device = this.#device;
+    device.pushErrorScope("validation");
+    const module = this.#module(spec.file);
+    const entries: GPUBindGroupLayoutEntry[] = spec.storage.map((access, binding) => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: access === "read" ? "read-only-storage" : "storage" },
+    }));
+    if (spec.uniform) {
+      entries.push({
+        binding: spec.storage.length,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: "uniform" },
+      });
+    }
+    const layout = device.createBindGroupLayout({ entries, label: name });
+    const pipeline = device.createComputePipeline({
+      label: name,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout], label: name }),
+      compute: { module, entryPoint: spec.entry, constants: spec.constants },
+    });
+    const scope = device.popErrorScope();
+    const check = (async () => {
+      const error = await scope;
+      if (!error) return null;
+      const info = await module.getCompilationInfo();
+      const lines = info.messages.map((m) =>
+        `  ${m.type} at line ${m.lineNum}:${m.linePos}: ${m.message.trim().split("\n")[0]}`
+      );
+      const detail = lines.length > 0 ? lines.join("\n") : `  ${error.message.trim()}`;
+      return `kernel ${name} failed to compile or validate:\n${detail}`;
+    })();
+    return { kernel: { spec, name, pipeline, layout, id: this.#nextId++ }, check };
+  }
+}

@@ -1,0 +1,131 @@
+import { assertAllClose, assertFinite, gpuTest, gradCheck, randn } from "./util.ts";
+import { scope, Tensor } from "../src/autodiff/tensor.ts";
+import { backward } from "../src/autodiff/tape.ts";
+import { mul } from "../src/ops/elementwise.ts";
+import {
+  colSum,
+  l2Normalize,
+  logSumExp,
+  mean,
+  rowDot,
+  rowSum,
+  softmax,
+  sumAll,
+} from "../src/ops/reduce.ts";
+import {
+  colSumRef,
+  l2NormalizeRef,
+  logSumExpRef,
+  rowSumRef,
+  softmaxRef,
+  sumRef,
+} from "../src/reference/reduce.ts";
+
+const SHAPES: [number, number][] = [[1, 1], [1, 300], [65, 1], [7, 13], [130, 64]];
+
+gpuTest("row and column reductions match the CPU reference", async () => {
+  for (const [rows, cols] of SHAPES) {
+    const x = randn(rows * cols, rows * 7 + cols, 3);
+    const y = randn(rows * cols, rows + cols);
+    const tx = Tensor.from(x, [rows, cols]);
+    const ty = Tensor.from(y, [rows, cols]);
+    const dots = Array.from({ length: rows }, (_, i) => {
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += x[i * cols + j] * y[i * cols + j];
+      return s;
+    });
+    const tol = { atol: 1e-5 * Math.sqrt(cols) * 3, rtol: 1e-5 };
+    const cases: [string, Tensor, ArrayLike<number>][] = [
+      ["rowSum", rowSum(tx), rowSumRef(x, rows, cols)],
+      ["colSum", colSum(tx), colSumRef(x, rows, cols)],
+      ["rowDot", rowDot(tx, ty), dots],
+      ["logSumExp", logSumExp(tx), logSumExpRef(x, rows, cols)],
+      ["softmax", softmax(tx), softmaxRef(x, rows, cols)],
+      ["l2Normalize", l2Normalize(tx), l2NormalizeRef(x, rows, cols)],
+    ];
+    for (const [name, t, ref] of cases) {
+      assertAllClose(await t.read(), ref, tol, `${name} ${rows}x${cols}`);
+      t.dispose();
+    }
+    tx.dispose();
+    ty.dispose();
+  }
+});
+
+gpuTest("sumAll and mean over sizes that need several chunk passes", async () => {
+  for (const n of [1, 255, 256, 257, 65536 + 3, 300000]) {
+    const x = randn(n, n);
+    const t = Tensor.from(x);
+    const s = sumAll(t);
+    const m = mean(t);
+    const tol = { atol: 1e-5 * Math.sqrt(n), rtol: 1e-5 };
+    assertAllClose(await s.read(), [sumRef(x)], tol, `sum n=${n}`);
+    assertAllClose(await m.read(), [sumRef(x) / n], tol, `mean n=${n}`);
+    [t, s, m].forEach((v) => v.dispose());
+  }
+});
+
+gpuTest("logSumExp and softmax stay finite at ±1e30 and with -inf-like rows", async () => {
+  const t = Tensor.from([1e30, -1e30, 0, -1e30, -1e30, -1e30], [2, 3]);
+  const l = logSumExp(t);
+  const s = softmax(t);
+  const lv = await l.read();
+  const sv = await s.read();
+  assertFinite(lv, "lse");
+  assertFinite(sv, "softmax");
+  assertAllClose(sv, [1, 0, 0, 1 / 3, 1 / 3, 1 / 3], { atol: 1e-6 }, "softmax extremes");
+  [t, l, s].forEach((v) => v.dispose());
+});
+
+gpuTest("l2Normalize leaves a zero row at zero and its gradient finite", async () => {
+  const x = Tensor.param([0, 0, 0, 1, 2, 3], [2, 3]);
+  scope(() => {
+    const y = l2Normalize(x);
+    backward(sumAll(mul(y, Tensor.from([1, 2, 3, 4, 5, 6], [2, 3]))));
+  });
+  const g = await x.grad!.read();
+  assertFinite(g, "gradient");
+  // zero row: y = x / eps, so dy/dx = 1/eps (finite, huge); the real row follows the formula.
+  assertAllClose(Array.from(g.subarray(0, 3)), [1e12, 2e12, 3e12], { rtol: 1e-5 }, "zero row");
+  const y2 = l2NormalizeRef([1, 2, 3], 1, 3);
+  const w = [4, 5, 6];
+  const dot = y2[0] * w[0] + y2[1] * w[1] + y2[2] * w[2];
+  const expected = [0, 1, 2].map((j) => (w[j] - y2[j] * dot) / Math.sqrt(14));
+  assertAllClose(Array.from(g.subarray(3)), expected, { atol: 1e-6, rtol: 1e-5 }, "real row");
+  x.grad!.dispose();
+  x.dispose();
+});
+
+const [R, C] = [5, 4];
+const gradCases: [
+  string,
+  (x: Tensor, y: Tensor) => Tensor,
+  (x: Float64Array, y: Float64Array) => ArrayLike<number>,
+][] = [
+  ["rowSum", (x) => rowSum(x, 2), (x) => rowSumRef(x, R, C).map((v) => 2 * v)],
+  ["colSum", (x) => colSum(x), (x) => colSumRef(x, R, C)],
+  ["sumAll", (x) => sumAll(x), (x) => [sumRef(x)]],
+  ["mean", (x) => mean(x), (x) => [sumRef(x) / (R * C)]],
+  ["logSumExp", (x) => logSumExp(x), (x) => logSumExpRef(x, R, C)],
+  ["softmax", (x) => softmax(x), (x) => softmaxRef(x, R, C)],
+  ["l2Normalize", (x) => l2Normalize(x), (x) => l2NormalizeRef(x, R, C)],
+  [
+    "rowDot",
+    (x, y) => rowDot(x, y),
+    (x, y) =>
+      Array.from({ length: R }, (_, i) => {
+        let s = 0;
+        for (let j = 0; j < C; j++) s += x[i * C + j] * y[i * C + j];
+        return s;
+      }),
+  ],
+];
+for (const [name, gpu, cpu] of gradCases) {
+  gpuTest(`${name} gradient matches finite differences`, async () => {
+    await gradCheck(
+      [{ shape: [R, C], data: randn(R * C, 11) }, { shape: [R, C], data: randn(R * C, 12) }],
+      gpu,
+      cpu,
+    );
+  });
+}

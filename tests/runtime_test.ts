@@ -1,0 +1,94 @@
+import {
+  assertAllClose,
+  assertEquals,
+  assertOk,
+  assertRejects,
+  assertThrows,
+  gpuTest,
+} from "./util.ts";
+import { Params, rt } from "../src/gpu/runtime.ts";
+import { defineWgslSource } from "../src/gpu/kernel.ts";
+import { sizeClass } from "../src/gpu/pool.ts";
+import { backward } from "../src/autodiff/tape.ts";
+import { scope, Tensor } from "../src/autodiff/tensor.ts";
+import { addBias, relu } from "../src/ops/elementwise.ts";
+import { matmul } from "../src/ops/matmul.ts";
+import { mean } from "../src/ops/reduce.ts";
+import { AdamW } from "../src/optim/adamw.ts";
+
+gpuTest("a broken WGSL module throws a readable error naming file, entry and line", async () => {
+  defineWgslSource(
+    "broken_test",
+    "@compute @workgroup_size(1)\nfn main() {\n  let x: f32 = 1u;\n}\n",
+  );
+  await assertRejects(
+    () => rt().compile({ file: "broken_test", entry: "main", storage: [] }),
+    /broken_test\.wgsl:main failed to compile.*\n.*line 3/,
+  );
+});
+
+gpuTest(
+  "a kernel that fails validation at dispatch throws at the next submit, naming it",
+  async () => {
+    const a = Tensor.zeros([4]);
+    // binding one buffer as read-only and read-write in one dispatch is a validation error
+    rt().dispatch(
+      {
+        file: "elementwise",
+        entry: "axpby",
+        storage: ["read", "read", "read_write"],
+        uniform: true,
+      },
+      [a.buffer, a.buffer, a.buffer],
+      new Params().u32(4).u32(1).f32(1).f32(1),
+      [1],
+    );
+    await assertRejects(() => rt().sync(), /elementwise\.wgsl:axpby/);
+    a.dispose();
+  },
+);
+
+gpuTest("a tensor over the binding limit is refused with the size and the limit", () => {
+  const limit = rt().gpu.maxBinding;
+  const rows = Math.ceil(limit / 4 / 1000) + 1;
+  assertThrows(() => new Tensor([rows, 1000]), /over this device's maxStorageBufferBindingSize of/);
+});
+
+gpuTest("size classes waste at most 25 % and are multiples of 16", () => {
+  for (const n of [1, 15, 17, 255, 257, 1000, 4097, 1e6, 123456789]) {
+    const s = sizeClass(n);
+    assertOk(s >= n && s % 16 === 0 && s <= Math.max(16, n * 1.25 + 16), `sizeClass(${n}) = ${s}`);
+  }
+});
+
+gpuTest(
+  "a training step is one submit with no readback, and steady state allocates nothing",
+  async () => {
+    const runtime = rt();
+    const w1 = Tensor.param(new Float32Array(32 * 16).fill(0.01), [32, 16]);
+    const b1 = Tensor.param(new Float32Array(16), [16]);
+    const x = Tensor.from(new Float32Array(8 * 32).fill(1), [8, 32]);
+    const opt = new AdamW([w1, b1], { lr: 0.01 });
+    const step = () =>
+      scope(() => {
+        backward(mean(relu(addBias(matmul(x, w1), b1))));
+        opt.step();
+        opt.zeroGrad();
+      });
+    step();
+    await runtime.sync();
+    const before = { ...runtime.stats };
+    const created = runtime.pool.stats.created;
+    for (let i = 0; i < 5; i++) {
+      step();
+      runtime.submit();
+    }
+    await runtime.sync();
+    assertEquals(runtime.stats.readbacks - before.readbacks, 0);
+    assertEquals(runtime.stats.submits - before.submits, 5);
+    assertEquals(runtime.pool.stats.created - created, 0, "buffers created in steady state");
+    assertAllClose([(await w1.read())[0]], [(await w1.read())[0]], {}); // readable afterwards
+    [w1, b1, x].forEach((t) => t.dispose());
+    opt.dispose();
+  },
+);
