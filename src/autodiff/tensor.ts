@@ -101,7 +101,7 @@ export class Tensor {
       );
     }
     const t = new Tensor(shape, options);
-    t.write(data instanceof Float32Array ? new Float32Array(data) : Float32Array.from(data));
+    t.write(data instanceof Float32Array ? data : Float32Array.from(data));
     return t;
   }
 
@@ -165,7 +165,7 @@ export class Tensor {
   }
 
   /** Overwrites the data (ordered with recorded GPU work). */
-  write(data: Float32Array<ArrayBuffer>): void {
+  write(data: Float32Array): void {
     if (data.length !== this.size) {
       throw new RangeError(
         `${this.label}: writing ${data.length} values into shape ${shapeString(this.shape)}`,

@@ -175,18 +175,23 @@ export class Runtime {
    * Writes `data` into `buffer` at `offset`, ordered after everything recorded so far and before
    * everything recorded later.
    */
-  upload(buffer: GPUBuffer, data: ArrayBufferView<ArrayBuffer>, offset = 0): void {
+  upload(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
     const bytes = data.byteLength;
     if (bytes === 0) return;
     if (bytes % 4 !== 0 || offset % 4 !== 0) {
       throw new GpuError(`upload: ${bytes} bytes at offset ${offset} is not 4-byte aligned`);
     }
+    // Typed arrays over a SharedArrayBuffer are copied; WebGPU takes ArrayBuffer-backed views.
+    const source = data.buffer instanceof ArrayBuffer
+      ? data.buffer
+      : new Uint8Array(data.buffer, data.byteOffset, bytes).slice().buffer;
+    const sourceOffset = data.buffer instanceof ArrayBuffer ? data.byteOffset : 0;
     if (this.#encoder === null) {
-      this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, bytes);
+      this.device.queue.writeBuffer(buffer, offset, source, sourceOffset, bytes);
       return;
     }
     const temp = this.pool.acquire(bytes, "upload");
-    this.device.queue.writeBuffer(temp, 0, data.buffer, data.byteOffset, bytes);
+    this.device.queue.writeBuffer(temp, 0, source, sourceOffset, bytes);
     this.copy(temp, 0, buffer, offset, bytes);
     this.pool.release(temp);
   }

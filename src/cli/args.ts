@@ -1,0 +1,126 @@
+/**
+ * Command-line parsing shared by the CLIs: `node:util` parseArgs (JSR's @std/cli is unreachable
+ * here) plus typed number/choice helpers that fail with a usage message instead of a stack trace.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** Thrown for bad flags; the CLIs print it with the usage text and exit with code 2. */
+export class UsageError extends Error {
+  /** @param message what is wrong with the command line */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** One documented option. */
+export interface OptionSpec {
+  /** `string` takes a value; `boolean` is a switch. */
+  type: "string" | "boolean";
+  /** Default shown in `--help` (and applied by the caller). */
+  default?: string | boolean;
+  /** Value placeholder in `--help` (e.g. `N`). */
+  value?: string;
+  /** One-line description. */
+  help: string;
+  /** May be given several times. */
+  multiple?: boolean;
+}
+
+/** Parses `args` against `specs`; unknown flags and positionals raise a {@link UsageError}. */
+export function parseFlags(
+  args: string[],
+  specs: Record<string, OptionSpec>,
+): Record<string, string | boolean | string[] | undefined> {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {};
+  for (const [name, s] of Object.entries(specs)) {
+    options[name] = s.multiple ? { type: s.type, multiple: true } : { type: s.type };
+  }
+  try {
+    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    return values as Record<string, string | boolean | string[] | undefined>;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional.*$/s, ""));
+  }
+}
+
+/** Formats `--help` text from the specs. */
+export function usage(command: string, summary: string, specs: Record<string, OptionSpec>): string {
+  const lines = [`Usage: ${command}`, "", summary, "", "Options:"];
+  const rows = Object.entries(specs).map(([name, s]) => {
+    const flag = `--${name}${s.type === "string" ? ` ${s.value ?? "VALUE"}` : ""}`;
+    const def = s.default !== undefined && s.default !== "" ? ` (default: ${s.default})` : "";
+    return [flag, `${s.help}${def}`];
+  });
+  const width = Math.max(...rows.map(([f]) => f.length)) + 2;
+  for (const [flag, text] of rows) lines.push(`  ${flag.padEnd(width)}${text}`);
+  return lines.join("\n");
+}
+
+/** Parses a finite number flag, optionally an integer within bounds. */
+export function numberFlag(
+  name: string,
+  raw: string | boolean | string[] | undefined,
+  fallback: number,
+  { integer = false, min = -Infinity, max = Infinity }: { integer?: boolean; min?: number; max?: number } = {},
+): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(value)) {
+    throw new UsageError(`--${name} expects a number, got '${raw}'`);
+  }
+  if (integer && !Number.isInteger(value)) throw new UsageError(`--${name} expects an integer, got '${raw}'`);
+  if (value < min || value > max) {
+    throw new UsageError(`--${name} must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/** Parses a flag that must be one of `choices`. */
+export function choiceFlag<T extends string>(
+  name: string,
+  raw: string | boolean | string[] | undefined,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  if (raw === undefined) return fallback;
+  if (typeof raw !== "string" || !choices.includes(raw as T)) {
+    throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got '${raw}'`);
+  }
+  return raw as T;
+}
+
+/** Parses repeated `key=value` flags; values become numbers or booleans where they parse as such. */
+export function keyValueFlags(name: string, raw: string | boolean | string[] | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const items = raw === undefined ? [] : Array.isArray(raw) ? raw : [String(raw)];
+  for (const item of items) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--${name} expects key=value, got '${item}'`);
+    const key = item.slice(0, eq);
+    const text = item.slice(eq + 1);
+    out[key] = text === "true" ? true : text === "false" ? false : text !== "" && Number.isFinite(Number(text)) ? Number(text) : text;
+  }
+  return out;
+}
+
+/** Runs a CLI main: usage errors print the message plus a hint and exit 2; other errors exit 1. */
+export async function runMain(main: () => Promise<number | void>, help: string): Promise<never> {
+  try {
+    const code = await main();
+    Deno.exit(code ?? 0);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}\n\n${help}`);
+      Deno.exit(2);
+    }
+    console.error(`error: ${(e as Error).message}`);
+    if (Deno.env.get("CROSSRANK_DEBUG")) console.error((e as Error).stack);
+    Deno.exit(1);
+  }
+}

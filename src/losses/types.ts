@@ -1,0 +1,37 @@
+/**
+ * What every ranking loss provides: a GPU forward joined to the autodiff tape, and a float64 CPU
+ * reference (the test oracle).
+ *
+ * A *list* is one query's candidates: a row of scores and a row of labels (graded relevance ≥ 0,
+ * −1 marks padding, as in allRank). Losses take `[lists, n]` tensors and return a one-element
+ * tensor; its backward rule gives d loss / d scores (zero at padded positions).
+ *
+ * @module
+ */
+
+import type { Tensor } from "../autodiff/tensor.ts";
+
+/** An option value: every loss option is a number, a boolean or one of a fixed set of strings. */
+export type LossOptionValue = number | boolean | string;
+
+/** Resolved options of a loss (defaults filled in). */
+export type LossOptions = Record<string, LossOptionValue>;
+
+/** One registered ranking loss. */
+export interface LossDefinition {
+  /** Registry name (`softmax`, `lambdaloss`, …). */
+  name: string;
+  /** One line for `--help` and docs, including the allRank name where it follows allRank. */
+  summary: string;
+  /** Every option with its default; keys not listed here are rejected. */
+  defaults: LossOptions;
+  /** For string options, the allowed values. */
+  choices?: Record<string, readonly string[]>;
+  /**
+   * Records the loss on the GPU. `scores` and `labels` are `[lists, n]`; labels −1 mark padding.
+   * Returns a `[1]` tensor whose backward rule yields d loss / d scores (labels get no gradient).
+   */
+  forward(scores: Tensor, labels: Tensor, options: LossOptions): Tensor;
+  /** The same loss in float64 on the CPU (same semantics, same reduction). */
+  reference(scores: number[][], labels: number[][], options: LossOptions): number;
+}

@@ -1,0 +1,183 @@
+/**
+ * The retrieval model: a projection head per modality, L2-normalised outputs, and a learnable
+ * temperature. The in-batch similarity matrix is `exp(logitScale) · T̂·Îᵀ`.
+ *
+ * @module
+ */
+
+import { noGrad } from "../autodiff/tape.ts";
+import { scope, shapeString, Tensor } from "../autodiff/tensor.ts";
+import { exp, mulScalar } from "../ops/elementwise.ts";
+import { matmul } from "../ops/matmul.ts";
+import { gatherRows } from "../ops/gather.ts";
+import { l2Normalize } from "../ops/reduce.ts";
+import { Random } from "../util/random.ts";
+import { type Activation, type HeadConfig, type HeadKind, ProjectionHead } from "./heads.ts";
+
+/** Upper clamp of the log temperature, as CLIP: the logit scale never exceeds 100. */
+export const MAX_LOGIT_SCALE = Math.log(100);
+
+/** Model configuration (stored in checkpoints; enough to rebuild the model). */
+export interface DualEncoderConfig {
+  /** Text head. */
+  text: HeadConfig;
+  /** Image head. */
+  image: HeadConfig;
+  /** Initial logit scale (similarities are multiplied by it). Default 1/0.07 as CLIP. */
+  initScale: number;
+  /** Whether the scale is learned (clamped to [1, 100]) or fixed at `initScale`. */
+  learnScale: boolean;
+}
+
+/** Options to derive a config from feature dimensions. */
+export interface ModelOptions {
+  /** Head kind, or `auto`: `adapter` when the two feature dims match, else `mlp`. */
+  head?: HeadKind | "auto";
+  /** Joint embedding dimension (ignored by `adapter`, which keeps the feature dim). Default 256. */
+  embedDim?: number;
+  /** Hidden width. Default 512. */
+  hidden?: number;
+  /** Default `gelu`. */
+  activation?: Activation;
+  /** Initial logit scale. Default 1/0.07. */
+  initScale?: number;
+  /** Learn the scale. Default true. */
+  learnScale?: boolean;
+}
+
+/** Builds a {@link DualEncoderConfig} for features of the given dimensions. */
+export function modelConfig(textDim: number, imageDim: number, o: ModelOptions = {}): DualEncoderConfig {
+  const kind = o.head === undefined || o.head === "auto"
+    ? (textDim === imageDim ? "adapter" : "mlp")
+    : o.head;
+  if (kind === "adapter" && textDim !== imageDim) {
+    throw new RangeError(
+      `--head adapter needs equal feature dims; texts have ${textDim}, images ${imageDim}`,
+    );
+  }
+  const embedDim = kind === "adapter" ? textDim : o.embedDim ?? 256;
+  const common = { kind, outDim: embedDim, hidden: o.hidden ?? 512, activation: o.activation ?? "gelu" };
+  return {
+    text: { ...common, inDim: textDim },
+    image: { ...common, inDim: imageDim },
+    initScale: o.initScale ?? 1 / 0.07,
+    learnScale: o.learnScale ?? true,
+  };
+}
+
+/** The two heads and the temperature. */
+export class DualEncoder {
+  /** Configuration. */
+  readonly config: DualEncoderConfig;
+  /** Text projection. */
+  readonly textHead: ProjectionHead;
+  /** Image projection. */
+  readonly imageHead: ProjectionHead;
+  /** Log of the logit scale, shape `[1]`. */
+  readonly logScale: Tensor;
+
+  /** Initialises a model from `config`, seeded. */
+  constructor(config: DualEncoderConfig, seed: number) {
+    this.config = config;
+    const random = new Random(seed);
+    this.textHead = new ProjectionHead(config.text, random, "text");
+    this.imageHead = new ProjectionHead(config.image, random, "image");
+    this.logScale = Tensor.param([Math.log(config.initScale)], [1], "logit_scale");
+    this.logScale.requiresGrad = config.learnScale;
+  }
+
+  /** Every tensor of the model by a stable name (`text.W1`, …, `logit_scale`). */
+  namedParameters(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [k, v] of this.textHead.params) out.set(`text.${k}`, v);
+    for (const [k, v] of this.imageHead.params) out.set(`image.${k}`, v);
+    out.set("logit_scale", this.logScale);
+    return out;
+  }
+
+  /** L2-normalised text embeddings `[rows, embedDim]`. */
+  embedTexts(x: Tensor): Tensor {
+    return l2Normalize(this.textHead.forward(x));
+  }
+
+  /** L2-normalised image embeddings `[rows, embedDim]`. */
+  embedImages(x: Tensor): Tensor {
+    return l2Normalize(this.imageHead.forward(x));
+  }
+
+  /** Scaled similarities `exp(logScale) · t·iᵀ` of normalised embeddings: `[texts, images]`. */
+  similarity(textEmb: Tensor, imageEmb: Tensor): Tensor {
+    return mulScalar(matmul(textEmb, imageEmb, { transB: true }), exp(this.logScale));
+  }
+
+  /**
+   * Embeds every row of a host feature matrix without gradients, in chunks of `chunk` rows, and
+   * returns the embeddings on the host (`rows × embedDim`).
+   */
+  async embedAll(
+    which: "texts" | "images",
+    features: Float32Array,
+    rows: number,
+    chunk = 4096,
+  ): Promise<Float32Array> {
+    const head = which === "texts" ? this.textHead : this.imageHead;
+    const dim = head.config.inDim;
+    if (features.length !== rows * dim) {
+      throw new RangeError(
+        `embedAll(${which}): ${features.length} values are not ${rows} rows of ${dim} features`,
+      );
+    }
+    const outDim = head.config.outDim;
+    const out = new Float32Array(rows * outDim);
+    for (let start = 0; start < rows; start += chunk) {
+      const n = Math.min(chunk, rows - start);
+      const emb = noGrad(() =>
+        scope(() => {
+          const x = Tensor.from(features.subarray(start * dim, (start + n) * dim), [n, dim]);
+          return l2Normalize(head.forward(x));
+        })
+      );
+      out.set(await emb.read(), start * outDim);
+      emb.dispose();
+    }
+    return out;
+  }
+
+  /** Reads every parameter back: name → shape and data (for checkpoints). */
+  async stateDict(): Promise<Record<string, { shape: number[]; data: Float32Array }>> {
+    const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const [name, t] of this.namedParameters()) {
+      out[name] = { shape: [...t.shape], data: await t.read() };
+    }
+    return out;
+  }
+
+  /** Overwrites every parameter from a state dict; throws naming a missing or misshapen tensor. */
+  loadStateDict(state: Record<string, { shape: number[]; data: Float32Array }>, source = "checkpoint"): void {
+    for (const [name, t] of this.namedParameters()) {
+      const entry = state[name];
+      if (!entry) throw new Error(`${source}: tensor '${name}' is missing`);
+      if (entry.data.length !== t.size) {
+        throw new Error(
+          `${source}: tensor '${name}' has shape ${shapeString(entry.shape)}, the model needs ` +
+            shapeString(t.shape),
+        );
+      }
+      t.write(new Float32Array(entry.data));
+    }
+  }
+
+  /** Gathers a batch's rows from resident feature tensors and returns the scaled similarity matrix. */
+  batchSimilarity(texts: Tensor, textRows: number[], images: Tensor, imageRows: number[]): Tensor {
+    const t = this.embedTexts(gatherRows(texts, textRows));
+    const i = this.embedImages(gatherRows(images, imageRows));
+    return this.similarity(t, i);
+  }
+
+  /** Frees all parameters. */
+  dispose(): void {
+    this.textHead.dispose();
+    this.imageHead.dispose();
+    this.logScale.dispose();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Projection heads: map one modality's features into the joint embedding space.
+ *
+ * - `linear`: `x·W + b`.
+ * - `mlp`: `act(x·W1 + b1)·W2 + b2` (2 layers).
+ * - `adapter`: `x + act(x·W1 + b1)·W2 + b2` with `W2 = 0, b2 = 0` at initialisation, so the head
+ *   starts as the identity — for pretrained features (CLIP) whose dimensions already match and
+ *   whose zero-shot alignment should be the starting point.
+ *
+ * Weights use a seeded Glorot-uniform initialiser; biases start at 0.
+ *
+ * @module
+ */
+
+import { Tensor } from "../autodiff/tensor.ts";
+import { add, addBias, gelu, relu } from "../ops/elementwise.ts";
+import { matmul } from "../ops/matmul.ts";
+import { Random } from "../util/random.ts";
+
+/** Head architectures. */
+export type HeadKind = "linear" | "mlp" | "adapter";
+
+/** Hidden-layer activation. */
+export type Activation = "relu" | "gelu";
+
+/** Configuration of one head (stored in checkpoints). */
+export interface HeadConfig {
+  /** Architecture. */
+  kind: HeadKind;
+  /** Input feature dimension. */
+  inDim: number;
+  /** Output (joint embedding) dimension; must equal `inDim` for `adapter`. */
+  outDim: number;
+  /** Hidden width of `mlp` and `adapter`. */
+  hidden: number;
+  /** Hidden activation. */
+  activation: Activation;
+}
+
+function glorot(rows: number, cols: number, random: Random): Float32Array {
+  const limit = Math.sqrt(6 / (rows + cols));
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < out.length; i++) out[i] = (2 * random.uniform() - 1) * limit;
+  return out;
+}
+
+/** A projection head with named parameters. */
+export class ProjectionHead {
+  /** Its configuration. */
+  readonly config: HeadConfig;
+  /** Parameters by name (`W1`, `b1`, `W2`, `b2`; `linear` has `W1`, `b1`). */
+  readonly params: Map<string, Tensor>;
+
+  /**
+   * Creates a head with freshly initialised weights.
+   *
+   * @param config the architecture
+   * @param random the seeded generator (consumed in a fixed order, so a seed fixes the weights)
+   * @param label prefix of the parameter labels (for messages)
+   */
+  constructor(config: HeadConfig, random: Random, label = "head") {
+    const { kind, inDim, outDim, hidden } = config;
+    if (kind === "adapter" && inDim !== outDim) {
+      throw new RangeError(
+        `${label}: an adapter head needs equal input and output dims, got ${inDim} → ${outDim}`,
+      );
+    }
+    for (const [name, v] of [["inDim", inDim], ["outDim", outDim], ["hidden", hidden]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${label}: ${name} must be ≥ 1, got ${v}`);
+    }
+    this.config = config;
+    this.params = new Map();
+    const p = (name: string, data: Float32Array, shape: number[]) =>
+      this.params.set(name, Tensor.param(data, shape, `${label}.${name}`));
+    if (kind === "linear") {
+      p("W1", glorot(inDim, outDim, random), [inDim, outDim]);
+      p("b1", new Float32Array(outDim), [outDim]);
+    } else {
+      p("W1", glorot(inDim, hidden, random), [inDim, hidden]);
+      p("b1", new Float32Array(hidden), [hidden]);
+      const w2 = kind === "adapter" ? new Float32Array(hidden * outDim) : glorot(hidden, outDim, random);
+      p("W2", w2, [hidden, outDim]);
+      p("b2", new Float32Array(outDim), [outDim]);
+    }
+  }
+
+  /** Maps `[rows, inDim]` features to `[rows, outDim]` (not normalised). */
+  forward(x: Tensor): Tensor {
+    const { kind, activation } = this.config;
+    const get = (name: string) => this.params.get(name)!;
+    const h = addBias(matmul(x, get("W1")), get("b1"));
+    if (kind === "linear") return h;
+    const a = activation === "gelu" ? gelu(h) : relu(h);
+    const y = addBias(matmul(a, get("W2")), get("b2"));
+    return kind === "adapter" ? add(x, y) : y;
+  }
+
+  /** Frees the parameters. */
+  dispose(): void {
+    for (const t of this.params.values()) t.dispose();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * In-batch candidate sampling.
+ *
+ * An epoch visits every image once, in a seeded order, in batches of `batchImages` images. Each
+ * image brings up to `captionsPerImage` of its captions (a seeded choice), so the batch's score
+ * matrix is `texts × images` with every caption's own image relevant and, symmetrically, every image
+ * relevant to all of its captions in the batch. A caption of the same image is never a negative.
+ *
+ * The order of epoch `e` depends only on `(seed, e)`, so a resumed run replays the same batches.
+ *
+ * @module
+ */
+
+import { Random } from "../util/random.ts";
+
+/** One batch: row indices into the dataset and the relevance matrices. */
+export interface Batch {
+  /** Image rows of the batch (the t2i candidates). */
+  images: number[];
+  /** Text rows of the batch (the i2t candidates), grouped by image. */
+  texts: number[];
+  /** `texts × images` relevance, 1 where the text belongs to the image. */
+  relevance: Float32Array;
+  /** Its transpose, `images × texts`. */
+  relevanceT: Float32Array;
+}
+
+/** Sampling settings. */
+export interface BatchOptions {
+  /** Images per batch (≥ 2). */
+  batchImages: number;
+  /** Captions drawn per image (≥ 1; images with fewer contribute all of theirs). */
+  captionsPerImage: number;
+  /** Base seed. */
+  seed: number;
+  /** Keep a final batch smaller than `batchImages` (default true; it must hold ≥ 2 images). */
+  keepLast?: boolean;
+}
+
+/** Groups text rows by image: `result[i]` lists the texts of image `i`. */
+export function textsByImage(textToImage: Int32Array, numImages: number): number[][] {
+  const out: number[][] = Array.from({ length: numImages }, () => []);
+  textToImage.forEach((img, t) => out[img].push(t));
+  return out;
+}
+
+/** Deterministic batch sampler over a dataset's relation. */
+export class BatchSampler {
+  /** Settings. */
+  readonly options: Required<BatchOptions>;
+  #byImage: number[][];
+  #imagesWithText: number[];
+
+  /** @param textToImage the dataset relation; @param numImages image rows */
+  constructor(textToImage: Int32Array, numImages: number, options: BatchOptions) {
+    if (!Number.isInteger(options.batchImages) || options.batchImages < 2) {
+      throw new RangeError(`batch size must be an integer ≥ 2, got ${options.batchImages}`);
+    }
+    if (!Number.isInteger(options.captionsPerImage) || options.captionsPerImage < 1) {
+      throw new RangeError(`captions per image must be ≥ 1, got ${options.captionsPerImage}`);
+    }
+    this.options = { keepLast: true, ...options };
+    this.#byImage = textsByImage(textToImage, numImages);
+    this.#imagesWithText = this.#byImage.flatMap((t, i) => (t.length > 0 ? [i] : []));
+    if (this.#imagesWithText.length < 2) {
+      throw new RangeError(`training needs at least 2 images with captions, got ${this.#imagesWithText.length}`);
+    }
+  }
+
+  /** Batches per epoch. */
+  get batchesPerEpoch(): number {
+    const n = this.#imagesWithText.length;
+    const b = this.options.batchImages;
+    const full = Math.floor(n / b);
+    return full + (this.options.keepLast && n % b >= 2 ? 1 : 0) || 1;
+  }
+
+  /** The batches of epoch `epoch` (0-based), identical for the same seed and epoch. */
+  epoch(epoch: number): Batch[] {
+    const random = new Random(this.options.seed * 1000003 + epoch * 7919 + 17);
+    const order = random.shuffle([...this.#imagesWithText]);
+    const b = Math.min(this.options.batchImages, order.length);
+    const out: Batch[] = [];
+    for (let start = 0; start < order.length; start += b) {
+      const images = order.slice(start, start + b);
+      if (images.length < b && (!this.options.keepLast || images.length < 2)) {
+        if (out.length > 0) break;
+      }
+      const texts: number[] = [];
+      const owner: number[] = [];
+      images.forEach((img, j) => {
+        const caps = random.shuffle([...this.#byImage[img]]).slice(0, this.options.captionsPerImage);
+        for (const t of caps) {
+          texts.push(t);
+          owner.push(j);
+        }
+      });
+      const nt = texts.length;
+      const ni = images.length;
+      const relevance = new Float32Array(nt * ni);
+      const relevanceT = new Float32Array(ni * nt);
+      owner.forEach((j, t) => {
+        relevance[t * ni + j] = 1;
+        relevanceT[j * nt + t] = 1;
+      });
+      out.push({ images, texts, relevance, relevanceT });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,379 @@
+/**
+ * The training loop: projection heads trained with a ranking loss on in-batch similarity lists,
+ * both directions, one GPU submission per step and no readback inside a step.
+ *
+ * Per step: gather the batch rows from the resident feature tensors, embed and L2-normalise both
+ * modalities, form `S = exp(logit_scale)·T̂·Îᵀ`, apply the loss to the rows of S (text → image) and
+ * to the rows of Sᵀ (image → text), average the two, backward, AdamW (with global-norm clipping and
+ * a non-finite guard), and copy the loss into a ring buffer that is read every `logEvery` steps.
+ *
+ * @module
+ */
+
+import { initGpu, rt } from "../gpu/runtime.ts";
+import { backward } from "../autodiff/tape.ts";
+import { scope, Tensor, untracked } from "../autodiff/tensor.ts";
+import { axpby } from "../ops/elementwise.ts";
+import { transpose } from "../ops/transpose.ts";
+import { AdamW } from "../optim/adamw.ts";
+import { rankingLossTensor } from "../losses/mod.ts";
+import { getLoss, resolveOptions } from "../losses/registry.ts";
+import type { RetrievalDataset } from "../data/types.ts";
+import {
+  DualEncoder,
+  MAX_LOGIT_SCALE,
+  modelConfig,
+  type ModelOptions,
+} from "../model/dual_encoder.ts";
+import { type Batch, BatchSampler } from "./batches.ts";
+import { learningRate } from "./schedule.ts";
+import { Progress } from "./progress.ts";
+import { evaluateModel, type RetrievalMetrics } from "./evaluate.ts";
+
+/** Every training setting (written to `config.json`). */
+export interface TrainConfig {
+  /** Dataset path, or null for the embedded default. */
+  data: string | null;
+  /** Loss name (see `lossNames()`). */
+  loss: string;
+  /** Loss options (validated against the loss's defaults). */
+  lossOptions: Record<string, unknown>;
+  /** Epochs. */
+  epochs: number;
+  /** Images per batch. */
+  batch: number;
+  /** Captions sampled per image in a batch. */
+  captionsPerImage: number;
+  /** Peak learning rate. */
+  lr: number;
+  /** Final learning rate as a fraction of `lr`. */
+  minLrRatio: number;
+  /** Warmup as a fraction of all steps. */
+  warmup: number;
+  /** AdamW decoupled weight decay. */
+  weightDecay: number;
+  /** Decay toward zero, toward the initial weights, or `auto` (initial weights for adapter heads). */
+  decayTo: "auto" | "zero" | "init";
+  /** Global gradient-norm clip (0 = off). */
+  clip: number;
+  /** Seed of initialisation and batch order. */
+  seed: number;
+  /** Seed of the default dataset and of the train/validation split. */
+  dataSeed: number;
+  /** Validation fraction of the images of user data (0 = train on all, keep the final weights). */
+  valFraction: number;
+  /** Model settings. */
+  model: ModelOptions;
+  /** Read the loss every N steps. */
+  logEvery: number;
+  /** Stop after this many steps in total (0 = no limit; for smoke tests and benchmarks). */
+  maxSteps: number;
+  /** Run folder. */
+  out: string;
+}
+
+/** The training and validation splits the loop consumes. */
+export interface TrainData {
+  /** Training split. */
+  train: RetrievalDataset;
+  /** Validation split, or null (`--val-fraction 0`). */
+  val: RetrievalDataset | null;
+}
+
+/** What happened in one epoch (a row of `metrics.csv`). */
+export interface EpochRecord {
+  /** 1-based epoch (0 = before training). */
+  epoch: number;
+  /** Optimisation steps taken so far. */
+  step: number;
+  /** Mean training loss over the epoch (NaN for epoch 0). */
+  loss: number;
+  /** Learning rate at the epoch's last step. */
+  lr: number;
+  /** Logit scale (exp of the learned log temperature). */
+  logitScale: number;
+  /** Training steps per second in this epoch (excluding evaluation). */
+  stepsPerSec: number;
+  /** Validation metrics, or null without a validation split. */
+  metrics: RetrievalMetrics | null;
+}
+
+/** Loop position and history, saved for `--resume`. */
+export interface LoopState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Steps completed in the current epoch. */
+  stepInEpoch: number;
+  /** Steps completed in total. */
+  globalStep: number;
+  /** Running sum of the current epoch's losses. */
+  lossSum: number;
+  /** Number of losses in {@link lossSum}. */
+  lossCount: number;
+  /** Seconds spent in training steps so far. */
+  trainSeconds: number;
+  /** Best validation rsum so far (−∞ if none). */
+  bestRsum: number;
+  /** Epoch of the best rsum. */
+  bestEpoch: number;
+  /** Every epoch so far. */
+  history: EpochRecord[];
+}
+
+/** Hooks the CLI uses to persist the run (the loop itself writes nothing). */
+export interface TrainHooks {
+  /** A new epoch record (write metrics.csv, curves.png). */
+  onEpoch?(record: EpochRecord, state: LoopState, model: DualEncoder): Promise<void>;
+  /** A new best (or, without validation, the final) model: write the checkpoint. */
+  onCheckpoint?(model: DualEncoder, record: EpochRecord): Promise<void>;
+  /** Save a resumable state (called on interrupt and after each epoch). */
+  onSaveState?(model: DualEncoder, optimizer: AdamW, state: LoopState): Promise<void>;
+  /** Whether the user asked to stop (Ctrl-C). */
+  interrupted?(): boolean;
+  /** Progress output (default: a {@link Progress} on stderr). */
+  progress?: Progress;
+}
+
+/** Thrown when the loss or gradients become non-finite; names the step. */
+export class NonFiniteError extends Error {
+  /** The first bad step (1-based). */
+  readonly step: number;
+  /** @param step the step; @param what what was non-finite */
+  constructor(step: number, what: string) {
+    super(`training stopped at step ${step}: ${what} is not finite`);
+    this.name = "NonFiniteError";
+    this.step = step;
+  }
+}
+
+/** Result of {@link trainLoop}. */
+export interface TrainResult {
+  /** Final loop state (history included). */
+  state: LoopState;
+  /** Whether the loop stopped early on an interrupt. */
+  interrupted: boolean;
+  /** Training steps per second over the whole run (excluding evaluation). */
+  stepsPerSec: number;
+}
+
+/** A fresh loop state. */
+export function initialState(): LoopState {
+  return {
+    epoch: 0,
+    stepInEpoch: 0,
+    globalStep: 0,
+    lossSum: 0,
+    lossCount: 0,
+    trainSeconds: 0,
+    bestRsum: -Infinity,
+    bestEpoch: 0,
+    history: [],
+  };
+}
+
+/** Builds the model and optimiser for `data` and `config`. */
+export function buildModel(
+  config: TrainConfig,
+  data: TrainData,
+): { model: DualEncoder; optimizer: AdamW } {
+  const { train } = data;
+  const model = new DualEncoder(
+    modelConfig(train.textDim, train.imageDim, config.model),
+    config.seed,
+  );
+  const params = [...model.namedParameters()].filter(([, t]) => t.requiresGrad).map((
+    [name, t],
+  ) =>
+    name === "logit_scale"
+      ? { tensor: t, weightDecay: 0, clamp: [0, MAX_LOGIT_SCALE] as [number, number] }
+      : name.endsWith(".b1") || name.endsWith(".b2")
+      ? { tensor: t, weightDecay: 0 }
+      : { tensor: t }
+  );
+  const optimizer = new AdamW(params, {
+    lr: config.lr,
+    weightDecay: config.weightDecay,
+    decayTo: config.decayTo === "auto"
+      ? (model.config.text.kind === "adapter" ? "init" : "zero")
+      : config.decayTo,
+    maxGradNorm: config.clip,
+  });
+  return { model, optimizer };
+}
+
+/** Feature matrices on the GPU for the whole training split. */
+class ResidentFeatures {
+  readonly texts: Tensor;
+  readonly images: Tensor;
+  constructor(ds: RetrievalDataset) {
+    [this.texts, this.images] = untracked(() => [
+      Tensor.from(ds.texts, [ds.numTexts, ds.textDim], { label: `${ds.name} texts` }),
+      Tensor.from(ds.images, [ds.numImages, ds.imageDim], { label: `${ds.name} images` }),
+    ]);
+  }
+  dispose(): void {
+    this.texts.dispose();
+    this.images.dispose();
+  }
+}
+
+/**
+ * Runs (or resumes) training. `state` is the loop position (from {@link initialState} or a saved
+ * run); the model and optimiser come from {@link buildModel} (and a checkpoint when resuming).
+ */
+export async function trainLoop(
+  config: TrainConfig,
+  data: TrainData,
+  model: DualEncoder,
+  optimizer: AdamW,
+  state: LoopState,
+  hooks: TrainHooks = {},
+): Promise<TrainResult> {
+  await initGpu();
+  const lossOptions = resolveOptions(getLoss(config.loss), config.lossOptions);
+  const progress = hooks.progress ?? new Progress();
+  const { train, val } = data;
+  const sampler = new BatchSampler(train.textToImage, train.numImages, {
+    batchImages: config.batch,
+    captionsPerImage: config.captionsPerImage,
+    seed: config.seed,
+  });
+  const perEpoch = sampler.batchesPerEpoch;
+  const plannedSteps = perEpoch * config.epochs;
+  const totalSteps = config.maxSteps > 0 ? Math.min(plannedSteps, config.maxSteps) : plannedSteps;
+  const warmupSteps = Math.round(config.warmup * totalSteps);
+  const schedule = { lr: config.lr, totalSteps, warmupSteps, minRatio: config.minLrRatio };
+  const features = new ResidentFeatures(train);
+  const ring = untracked(() =>
+    Tensor.zeros([Math.max(1, config.logEvery)], { label: "loss ring" })
+  );
+  let ringFill = 0;
+  let ringFirstStep = state.globalStep + 1;
+  let interrupted = false;
+
+  const evaluate = async (): Promise<RetrievalMetrics | null> =>
+    val ? await evaluateModel(model, val) : null;
+
+  const flushRing = async () => {
+    if (ringFill === 0) return;
+    const values = (await ring.read()).subarray(0, ringFill);
+    const bad = await optimizer.firstNonFiniteStep();
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i])) throw new NonFiniteError(ringFirstStep + i, "the loss");
+      state.lossSum += values[i];
+      state.lossCount++;
+    }
+    if (bad > 0) throw new NonFiniteError(bad, "the gradient norm");
+    ringFill = 0;
+    ringFirstStep = state.globalStep + 1;
+  };
+
+  const step = (batch: Batch, lr: number) =>
+    scope(() => {
+      const s = model.batchSimilarity(features.texts, batch.texts, features.images, batch.images);
+      const r = Tensor.from(batch.relevance, [batch.texts.length, batch.images.length]);
+      const rT = Tensor.from(batch.relevanceT, [batch.images.length, batch.texts.length]);
+      const t2i = rankingLossTensor(config.loss, s, r, lossOptions);
+      const i2t = rankingLossTensor(config.loss, transpose(s), rT, lossOptions);
+      const loss = axpby(0.5, t2i, 0.5, i2t);
+      backward(loss);
+      optimizer.step(lr);
+      optimizer.zeroGrad();
+      rt().copy(loss.buffer, 0, ring.buffer, ringFill * 4, 4);
+    });
+
+  try {
+    if (state.history.length === 0) {
+      const metrics = await evaluate();
+      const record: EpochRecord = {
+        epoch: 0,
+        step: 0,
+        loss: NaN,
+        lr: 0,
+        logitScale: Math.exp(await model.logScale.item()),
+        stepsPerSec: 0,
+        metrics,
+      };
+      state.history.push(record);
+      if (metrics) progress.log(`epoch 0 (before training): val rsum ${metrics.rsum.toFixed(1)}`);
+      await hooks.onEpoch?.(record, state, model);
+    }
+    let lr = learningRate(Math.max(1, state.globalStep), schedule);
+    while (state.epoch < config.epochs && state.globalStep < totalSteps) {
+      const batches = sampler.epoch(state.epoch);
+      const epochStart = performance.now();
+      const stepsAtStart = state.stepInEpoch;
+      for (let b = state.stepInEpoch; b < batches.length && state.globalStep < totalSteps; b++) {
+        lr = learningRate(state.globalStep + 1, schedule);
+        step(batches[b], lr);
+        rt().submit();
+        state.globalStep++;
+        state.stepInEpoch = b + 1;
+        ringFill++;
+        if (ringFill === ring.size) await flushRing();
+        const seconds = (performance.now() - epochStart) / 1000;
+        progress.update({
+          epoch: state.epoch + 1,
+          epochs: config.epochs,
+          step: state.globalStep,
+          steps: totalSteps,
+          loss: state.lossCount > 0 ? state.lossSum / state.lossCount : NaN,
+          lr,
+          stepsPerSec: (state.stepInEpoch - stepsAtStart) / Math.max(seconds, 1e-9),
+        });
+        if (hooks.interrupted?.()) {
+          interrupted = true;
+          break;
+        }
+      }
+      await flushRing();
+      await rt().sync();
+      const epochSeconds = (performance.now() - epochStart) / 1000;
+      state.trainSeconds += epochSeconds;
+      if (interrupted) {
+        await hooks.onSaveState?.(model, optimizer, state);
+        break;
+      }
+      const stepsDone = state.stepInEpoch - stepsAtStart;
+      const metrics = await evaluate();
+      const record: EpochRecord = {
+        epoch: state.epoch + 1,
+        step: state.globalStep,
+        loss: state.lossCount > 0 ? state.lossSum / state.lossCount : NaN,
+        lr,
+        logitScale: Math.exp(await model.logScale.item()),
+        stepsPerSec: stepsDone / Math.max(epochSeconds, 1e-9),
+        metrics,
+      };
+      state.history.push(record);
+      state.epoch++;
+      state.stepInEpoch = 0;
+      state.lossSum = 0;
+      state.lossCount = 0;
+      const rsum = metrics?.rsum ?? -Infinity;
+      const isLast = state.epoch >= config.epochs || state.globalStep >= totalSteps;
+      progress.log(
+        `epoch ${record.epoch}/${config.epochs}  loss ${record.loss.toFixed(4)}` +
+          (metrics
+            ? `  val R@1 t2i ${metrics.t2i["R@1"].toFixed(1)} i2t ${
+              metrics.i2t["R@1"].toFixed(1)
+            }` +
+              `  rsum ${rsum.toFixed(1)}`
+            : "") +
+          `  ${record.stepsPerSec.toFixed(1)} steps/s`,
+      );
+      if (metrics ? rsum > state.bestRsum : isLast) {
+        state.bestRsum = rsum;
+        state.bestEpoch = record.epoch;
+        await hooks.onCheckpoint?.(model, record);
+      }
+      await hooks.onEpoch?.(record, state, model);
+      await hooks.onSaveState?.(model, optimizer, state);
+    }
+  } finally {
+    features.dispose();
+    ring.dispose();
+  }
+  const steps = state.history.reduce((s, r) => Math.max(s, r.step), 0);
+  return { state, interrupted, stepsPerSec: steps / Math.max(state.trainSeconds, 1e-9) };
+}
