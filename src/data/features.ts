@@ -1,0 +1,320 @@
+/**
+ * Feature datasets: precomputed embeddings (CLIP or any encoder) as a {@link RetrievalDataset}.
+ *
+ * Two layouts:
+ *
+ * - **A directory with `images.npy` and `texts.npy`** — `[N_img × D_img]` and `[N_txt × D_txt]`,
+ *   float32 or float16 (see {@link readNpy}).
+ * - **A `.safetensors` file** (or a directory holding exactly one) with 2-D tensors `images` and
+ *   `texts` (F32, F16 or BF16) and optionally an integer `text_to_image` of length `N_txt`.
+ *
+ * The text → image relation, first match wins: `pairs.csv` in the directory (header `text,image`,
+ * 0-based row indices, every text row on exactly one line); the safetensors `text_to_image`
+ * tensor; otherwise, when `N_txt = k·N_img`, text row `t` belongs to image `⌊t/k⌋` (the Karpathy /
+ * VSE++ layout with k captions per image; k = 1 is row-aligned). Every image needs at least one
+ * text.
+ *
+ * Optional display files in the directory: `images.txt` (one name per image row), `captions.txt`
+ * (one caption per text row) or, failing that, a Flickr-style `all_captions.csv`
+ * (`image,caption_index,caption`, with `images.txt` naming the rows): text `t` gets caption number
+ * `j` of its image, where `j` counts the texts of that image before `t` (so for the row-aligned
+ * Flickr set, text `i` shows caption 0 of image `i`).
+ *
+ * Every fault is a {@link DataError} naming the file: a missing file, non-finite values (with the
+ * row), a matrix that is not 2-D or has no rows, mismatched row counts, out-of-range or missing
+ * pairs.
+ *
+ * @example
+ * ```ts
+ * import { loadFeatureDataset } from "./features.ts";
+ * const ds = await loadFeatureDataset("../shared/data/flickr8k-clip-b32-val");
+ * console.log(ds.numImages, ds.imageDim, ds.numTexts); // 1000 512 1000
+ * ```
+ *
+ * @module
+ */
+
+import type { RetrievalDataset } from "./types.ts";
+import { DataError, isDirectory, isFile, readTextFile } from "./errors.ts";
+import { readNpy } from "./npy.ts";
+import { readSafetensors, type SafeTensor } from "./safetensors.ts";
+import { columns, intField, readCsv } from "./csv.ts";
+
+/** Options of {@link loadFeatureDataset}. */
+export interface FeatureLoadOptions {
+  /** Dataset name (default: the directory's or file's base name). */
+  name?: string;
+  /** Skip `images.txt`, `captions.txt` and `all_captions.csv` (default false). */
+  skipDisplayFiles?: boolean;
+}
+
+/** A row-major float32 matrix read from a file. */
+interface Matrix {
+  data: Float32Array;
+  rows: number;
+  cols: number;
+}
+
+/** Loads a feature dataset from a directory or a `.safetensors` file (see the module notes). */
+export async function loadFeatureDataset(
+  dirOrFile: string,
+  options: FeatureLoadOptions = {},
+): Promise<RetrievalDataset> {
+  const path = dirOrFile.replace(/\/+$/, "") || "/";
+  let dir: string | null;
+  let file: string | null = null;
+  if (await isDirectory(path)) {
+    dir = path;
+    if (!(await isFile(`${dir}/images.npy`)) && !(await isFile(`${dir}/texts.npy`))) {
+      file = await findSafetensors(dir);
+    }
+  } else if (await isFile(path)) {
+    if (!path.endsWith(".safetensors")) {
+      throw new DataError(
+        `${path}: not a feature dataset (expected a directory with images.npy and texts.npy, ` +
+          "or a .safetensors file)",
+      );
+    }
+    dir = null;
+    file = path;
+  } else {
+    throw new DataError(`${path}: no such file or directory`);
+  }
+
+  let images: Matrix;
+  let texts: Matrix;
+  let textToImage: Int32Array | null = null;
+  if (file === null) {
+    for (const f of ["images.npy", "texts.npy"]) {
+      if (!(await isFile(`${dir}/${f}`))) {
+        throw new DataError(
+          `${dir}: ${f} is missing (a feature directory needs images.npy and texts.npy)`,
+        );
+      }
+    }
+    images = toMatrix(await readNpy(`${dir}/images.npy`), `${dir}/images.npy`);
+    texts = toMatrix(await readNpy(`${dir}/texts.npy`), `${dir}/texts.npy`);
+  } else {
+    const st = await readSafetensors(file);
+    const get = (key: string) => {
+      const t = st.tensors[key];
+      if (!t) {
+        throw new DataError(
+          `${file}: no tensor '${key}' (found: ${Object.keys(st.tensors).join(", ") || "none"}; ` +
+            "a feature file needs 'images' and 'texts')",
+        );
+      }
+      return t;
+    };
+    images = tensorMatrix(get("images"), `${file} tensor 'images'`);
+    texts = tensorMatrix(get("texts"), `${file} tensor 'texts'`);
+    if (st.tensors.text_to_image) {
+      textToImage = tensorRelation(
+        st.tensors.text_to_image,
+        `${file} tensor 'text_to_image'`,
+        texts.rows,
+        images.rows,
+      );
+    }
+  }
+  const imagesName = file ?? `${dir}/images.npy`;
+  const textsName = file ?? `${dir}/texts.npy`;
+
+  let relationSource = `${file} tensor 'text_to_image'`;
+  if (dir !== null && await isFile(`${dir}/pairs.csv`)) {
+    relationSource = `${dir}/pairs.csv`;
+    textToImage = await readPairs(relationSource, texts.rows, images.rows);
+  }
+  if (textToImage === null) {
+    if (texts.rows % images.rows !== 0) {
+      throw new DataError(
+        `${textsName} has ${texts.rows} rows and ${imagesName} ${images.rows}: without a ` +
+          "pairs.csv the text count must be a multiple k of the image count (text t belongs to " +
+          "image floor(t/k))",
+      );
+    }
+    const k = texts.rows / images.rows;
+    textToImage = new Int32Array(texts.rows);
+    for (let t = 0; t < texts.rows; t++) textToImage[t] = Math.floor(t / k);
+  }
+  checkEveryImageHasText(textToImage, images.rows, relationSource);
+
+  const ds: RetrievalDataset = {
+    name: options.name ?? baseName(path),
+    images: images.data,
+    numImages: images.rows,
+    imageDim: images.cols,
+    texts: texts.data,
+    numTexts: texts.rows,
+    textDim: texts.cols,
+    textToImage,
+  };
+  if (dir !== null && !options.skipDisplayFiles) await readDisplayFiles(dir, ds);
+  return ds;
+}
+
+async function findSafetensors(dir: string): Promise<string> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && entry.name.endsWith(".safetensors")) found.push(entry.name);
+  }
+  if (found.length === 0) {
+    throw new DataError(`${dir}: no images.npy/texts.npy or *.safetensors found`);
+  }
+  if (found.length > 1) {
+    throw new DataError(
+      `${dir}: several .safetensors files (${found.sort().join(", ")}); pass the one to use`,
+    );
+  }
+  return `${dir}/${found[0]}`;
+}
+
+function baseName(path: string): string {
+  const last = path.split("/").filter((s) => s.length > 0).at(-1) ?? path;
+  return last.replace(/\.safetensors$/, "");
+}
+
+function toMatrix(array: { data: Float32Array; shape: number[] }, what: string): Matrix {
+  const { data, shape } = array;
+  if (shape.length !== 2) {
+    throw new DataError(
+      `${what}: expected a 2-D array [rows × dim], got shape (${shape.join(", ")})`,
+    );
+  }
+  const [rows, cols] = shape;
+  if (rows === 0) throw new DataError(`${what}: empty dataset (0 rows)`);
+  if (cols === 0) throw new DataError(`${what}: rows have 0 dimensions`);
+  checkFinite(data, rows, cols, what);
+  return { data, rows, cols };
+}
+
+function tensorMatrix(t: SafeTensor, what: string): Matrix {
+  if (!(t.data instanceof Float32Array)) {
+    throw new DataError(`${what}: dtype ${t.dtype} is not a float type (F32, F16 or BF16)`);
+  }
+  return toMatrix({ data: t.data, shape: t.shape }, what);
+}
+
+function tensorRelation(
+  t: SafeTensor,
+  what: string,
+  numTexts: number,
+  numImages: number,
+): Int32Array {
+  if (t.data instanceof Float32Array || t.data instanceof Float64Array) {
+    throw new DataError(`${what}: dtype ${t.dtype} is not an integer type (I32 or I64)`);
+  }
+  if (t.shape.length !== 1 || t.shape[0] !== numTexts) {
+    throw new DataError(
+      `${what}: shape [${t.shape.join(", ")}], expected [${numTexts}] (one image per text row)`,
+    );
+  }
+  const out = Int32Array.from(t.data);
+  for (let i = 0; i < out.length; i++) {
+    if (out[i] < 0 || out[i] >= numImages) {
+      throw new DataError(
+        `${what}: text ${i} -> image ${out[i]} is out of range (${numImages} images)`,
+      );
+    }
+  }
+  return out;
+}
+
+/** Throws naming the file and row of the first NaN or ±Inf. */
+export function checkFinite(data: Float32Array, rows: number, cols: number, what: string): void {
+  for (let i = 0; i < rows * cols; i++) {
+    if (!Number.isFinite(data[i])) {
+      const row = Math.floor(i / cols);
+      throw new DataError(
+        `${what}: row ${row} has a non-finite value (${data[i]} at column ${i - row * cols})`,
+      );
+    }
+  }
+}
+
+async function readPairs(path: string, numTexts: number, numImages: number): Promise<Int32Array> {
+  const table = await readCsv(path, "pairs");
+  const [tc, ic] = columns(table, ["text", "image"]);
+  const out = new Int32Array(numTexts).fill(-1);
+  const lineOf = new Int32Array(numTexts);
+  for (const rec of table.records) {
+    const t = intField(table, rec, tc, "text");
+    const i = intField(table, rec, ic, "image");
+    if (t >= numTexts) {
+      throw new DataError(
+        `${path} line ${rec.line}: text ${t} is out of range (texts has ${numTexts} rows)`,
+      );
+    }
+    if (i >= numImages) {
+      throw new DataError(
+        `${path} line ${rec.line}: image ${i} is out of range (images has ${numImages} rows)`,
+      );
+    }
+    if (out[t] >= 0) {
+      throw new DataError(
+        `${path} line ${rec.line}: text ${t} is already paired (line ${lineOf[t]}); each text ` +
+          "belongs to exactly one image",
+      );
+    }
+    out[t] = i;
+    lineOf[t] = rec.line;
+  }
+  const missing = out.indexOf(-1);
+  if (missing >= 0) {
+    throw new DataError(`${path}: text ${missing} has no line (each text row needs exactly one)`);
+  }
+  return out;
+}
+
+function checkEveryImageHasText(textToImage: Int32Array, numImages: number, where: string): void {
+  const seen = new Uint8Array(numImages);
+  for (const i of textToImage) seen[i] = 1;
+  const lonely = seen.indexOf(0);
+  if (lonely >= 0) throw new DataError(`${where}: image ${lonely} has no text`);
+}
+
+/** Non-empty lines of a text file, or a DataError naming the file when the count is wrong. */
+async function readLines(path: string, expected: number, what: string): Promise<string[]> {
+  const lines = (await readTextFile(path, what)).split(/\r?\n/);
+  while (lines.length > 0 && lines.at(-1) === "") lines.pop();
+  if (lines.length !== expected) {
+    throw new DataError(`${path}: ${lines.length} lines, expected ${expected} (one per ${what})`);
+  }
+  return lines;
+}
+
+async function readDisplayFiles(dir: string, ds: RetrievalDataset): Promise<void> {
+  if (await isFile(`${dir}/images.txt`)) {
+    ds.imageNames = await readLines(`${dir}/images.txt`, ds.numImages, "image row");
+  }
+  if (await isFile(`${dir}/captions.txt`)) {
+    ds.captions = await readLines(`${dir}/captions.txt`, ds.numTexts, "text row");
+  } else if (await isFile(`${dir}/all_captions.csv`) && ds.imageNames) {
+    ds.captions = await captionsFromCsv(`${dir}/all_captions.csv`, ds);
+  }
+}
+
+async function captionsFromCsv(path: string, ds: RetrievalDataset): Promise<string[]> {
+  const table = await readCsv(path, "captions");
+  const [ic, nc, cc] = columns(table, ["image", "caption_index", "caption"]);
+  const byKey = new Map<string, string>();
+  for (const rec of table.records) {
+    const index = intField(table, rec, nc, "caption_index");
+    byKey.set(`${rec.fields[ic]}\u0000${index}`, rec.fields[cc] ?? "");
+  }
+  const names = ds.imageNames!;
+  const counts = new Int32Array(ds.numImages);
+  const captions: string[] = [];
+  for (let t = 0; t < ds.numTexts; t++) {
+    const image = ds.textToImage[t];
+    const j = counts[image]++;
+    const caption = byKey.get(`${names[image]}\u0000${j}`);
+    if (caption === undefined) {
+      throw new DataError(
+        `${path}: no caption ${j} for image ${names[image]} (text row ${t}, image row ${image})`,
+      );
+    }
+    captions.push(caption);
+  }
+  return captions;
+}

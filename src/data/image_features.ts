@@ -1,0 +1,285 @@
+/**
+ * The built-in image featuriser: decode (imagescript: JPEG, PNG), centre-crop and resize on the CPU,
+ * then fixed colour and gradient-orientation features on the GPU (`kernels/image_features.wgsl`).
+ *
+ * Preprocessing (CPU, deterministic): the largest centred square is cropped (so odd aspect ratios
+ * keep the middle of the picture and shapes are not distorted), then resampled to `size × size`
+ * (default 64) by area averaging (each output pixel is the coverage-weighted mean of the source
+ * pixels under it); alpha is composited over white; grayscale images decode to r = g = b.
+ *
+ * Features (GPU): per cell of a `grid × grid` grid (default 4 × 4) an 8-bin hue histogram weighted
+ * by chroma, 3 lightness bins for grey pixels and an 8-bin HOG-like gradient-orientation histogram,
+ * each block normalised and power-normalised (a smoothed square root); then 8 global colour
+ * statistics; the row has unit L2 norm. See the
+ * kernel header for the exact definition; `src/reference/image_features.ts` is its float64 twin.
+ * With the defaults, {@link imageFeatureDim} is 312.
+ *
+ * @example
+ * ```ts
+ * import { featuriseImageFiles } from "./image_features.ts";
+ * const feats = await featuriseImageFiles(["a.jpg", "b.png"]); // 2 × 312 floats
+ * ```
+ *
+ * @module
+ */
+
+import { decode, type GIF, Image } from "imagescript";
+import { groups1d, initGpu, Params } from "../gpu/runtime.ts";
+import type { KernelSpec } from "../gpu/kernel.ts";
+import { DataError, readFileBytes } from "./errors.ts";
+
+/** Default side of the resized image, in pixels. */
+export const IMAGE_FEATURE_SIZE = 64;
+/** Default spatial grid (cells per side). */
+export const IMAGE_FEATURE_GRID = 4;
+/** Values per grid cell: 8 hue + 3 grey + 8 orientation bins. */
+export const CELL_DIM = 19;
+/** Values of the global block. */
+export const GLOBAL_DIM = 8;
+
+/** Feature length for a `grid × grid` layout (312 for the default 4 × 4). */
+export function imageFeatureDim(grid: number = IMAGE_FEATURE_GRID): number {
+  return grid * grid * CELL_DIM + GLOBAL_DIM;
+}
+
+/** Decoded pixels: `width × height` RGBA8, row-major. */
+export interface RgbaImage {
+  /** Columns. */
+  width: number;
+  /** Rows. */
+  height: number;
+  /** `width × height × 4` bytes (r, g, b, a). */
+  rgba: Uint8Array | Uint8ClampedArray;
+}
+
+/** Options of the featuriser. */
+export interface ImageFeatureOptions {
+  /** Side of the resized image (default {@link IMAGE_FEATURE_SIZE}); at least `grid`. */
+  size?: number;
+  /** Cells per side (default {@link IMAGE_FEATURE_GRID}); at most `size`. */
+  grid?: number;
+  /** Images per GPU dispatch (default: as many as fit in 32 MiB of pixels). */
+  batch?: number;
+  /** Output rows per readback (default: as many as fit in 64 MiB). */
+  rowsPerRead?: number;
+}
+
+/**
+ * Decodes JPEG or PNG bytes with imagescript. `name` (a path) is used in the error for an
+ * unreadable, corrupt or unsupported image.
+ */
+export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbaImage> {
+  let image: Image | GIF;
+  try {
+    image = await decode(bytes) as Image | GIF;
+  } catch (error) {
+    throw new DataError(
+      `${name}: unreadable image (${(error as Error).message || "decode failed"}); JPEG and PNG ` +
+        "are supported",
+    );
+  }
+  if (!(image instanceof Image)) {
+    throw new DataError(`${name}: animated GIF images are not supported (JPEG and PNG are)`);
+  }
+  if (image.width === 0 || image.height === 0) throw new DataError(`${name}: empty image`);
+  return { width: image.width, height: image.height, rgba: image.bitmap };
+}
+
+/** Reads and decodes an image file (see {@link decodeImage}). */
+export async function readImageFile(path: string): Promise<RgbaImage> {
+  return decodeImage(await readFileBytes(path, "image"), path);
+}
+
+/** Source index ranges and weights of each output pixel along one axis (area averaging). */
+function resampleWeights(start: number, length: number, size: number) {
+  const step = length / size;
+  const from: number[] = [];
+  const weights: number[][] = [];
+  for (let o = 0; o < size; o++) {
+    const a = start + o * step;
+    const b = a + step;
+    const first = Math.floor(a);
+    const w: number[] = [];
+    for (let s = first; s < b; s++) {
+      w.push((Math.min(b, s + 1) - Math.max(a, s)) / step); // > 0: s + 1 > a and s < b
+    }
+    from.push(first);
+    weights.push(w);
+  }
+  return { from, weights };
+}
+
+/**
+ * Centre-crops the largest square of `image` and resamples it to `size × size` by area averaging;
+ * alpha is composited over white. Returns RGBA8 (alpha 255), row-major.
+ */
+export function resizeForFeatures(image: RgbaImage, size: number = IMAGE_FEATURE_SIZE): Uint8Array {
+  const { width, height, rgba } = image;
+  if (rgba.length !== width * height * 4) {
+    throw new RangeError(`resizeForFeatures: ${rgba.length} bytes for ${width} × ${height} RGBA`);
+  }
+  const side = Math.min(width, height);
+  const x0 = Math.floor((width - side) / 2);
+  const y0 = Math.floor((height - side) / 2);
+  const cols = resampleWeights(x0, side, size);
+  const rows = resampleWeights(y0, side, size);
+  // Horizontal pass over the cropped rows: side × size × 3 (composited over white).
+  const mid = new Float64Array(side * size * 3);
+  for (let y = 0; y < side; y++) {
+    const srcRow = (y0 + y) * width;
+    for (let o = 0; o < size; o++) {
+      const w = cols.weights[o];
+      let r = 0, g = 0, b = 0;
+      for (let k = 0; k < w.length; k++) {
+        const at = (srcRow + cols.from[o] + k) * 4;
+        const alpha = rgba[at + 3] / 255;
+        const white = 255 * (1 - alpha);
+        r += w[k] * (rgba[at] * alpha + white);
+        g += w[k] * (rgba[at + 1] * alpha + white);
+        b += w[k] * (rgba[at + 2] * alpha + white);
+      }
+      const m = (y * size + o) * 3;
+      mid[m] = r;
+      mid[m + 1] = g;
+      mid[m + 2] = b;
+    }
+  }
+  const out = new Uint8Array(size * size * 4);
+  for (let o = 0; o < size; o++) {
+    const w = rows.weights[o];
+    const first = rows.from[o] - y0;
+    for (let x = 0; x < size; x++) {
+      let r = 0, g = 0, b = 0;
+      for (let k = 0; k < w.length; k++) {
+        const m = ((first + k) * size + x) * 3;
+        r += w[k] * mid[m];
+        g += w[k] * mid[m + 1];
+        b += w[k] * mid[m + 2];
+      }
+      const at = (o * size + x) * 4;
+      out[at] = Math.min(255, Math.round(r));
+      out[at + 1] = Math.min(255, Math.round(g));
+      out[at + 2] = Math.min(255, Math.round(b));
+      out[at + 3] = 255;
+    }
+  }
+  return out;
+}
+
+const SPEC_CELLS: KernelSpec = {
+  file: "image_features",
+  entry: "cell_features",
+  storage: ["read", "read_write"],
+  uniform: true,
+};
+const SPEC_GLOBAL: KernelSpec = { ...SPEC_CELLS, entry: "global_features" };
+
+/** Pixel bytes per dispatch when {@link ImageFeatureOptions.batch} is not given. */
+const BATCH_BYTES = 32 * 2 ** 20;
+/** Largest output buffer read back at once (collections beyond it are read in several parts). */
+const OUTPUT_BYTES = 64 * 2 ** 20;
+
+function checkOptions(options: ImageFeatureOptions): { size: number; grid: number } {
+  const { size = IMAGE_FEATURE_SIZE, grid = IMAGE_FEATURE_GRID } = options;
+  if (!Number.isInteger(size) || size < 1 || size > 1024) {
+    throw new RangeError(`image features: size ${size} must be an integer in [1, 1024]`);
+  }
+  if (!Number.isInteger(grid) || grid < 1 || grid > size) {
+    throw new RangeError(`image features: grid ${grid} must be an integer in [1, size = ${size}]`);
+  }
+  return { size, grid };
+}
+
+/**
+ * Computes features of `count` prepared images on the GPU: `pixels` holds `count × size × size`
+ * RGBA8 pixels (from {@link resizeForFeatures}). Returns `count × imageFeatureDim(grid)` floats.
+ * Batches of images are recorded and submitted one after another into one output buffer, which is
+ * read back once (once per 64 MiB of output for very large inputs).
+ */
+export async function computeImageFeatures(
+  pixels: Uint8Array,
+  count: number,
+  options: ImageFeatureOptions = {},
+): Promise<Float32Array> {
+  const { size, grid } = checkOptions(options);
+  const perImage = size * size * 4;
+  if (pixels.length !== count * perImage) {
+    throw new RangeError(
+      `image features: ${pixels.length} pixel bytes for ${count} images of ${size} × ${size}`,
+    );
+  }
+  const dim = imageFeatureDim(grid);
+  const result = new Float32Array(count * dim);
+  if (count === 0) return result;
+  const runtime = await initGpu();
+  const batch = Math.max(1, options.batch ?? Math.floor(BATCH_BYTES / perImage));
+  const perRead = Math.max(1, options.rowsPerRead ?? Math.floor(OUTPUT_BYTES / (dim * 4)));
+  for (let part = 0; part < count; part += perRead) {
+    const rows = Math.min(perRead, count - part);
+    const out = runtime.pool.acquire(rows * dim * 4, "image features");
+    try {
+      for (let first = 0; first < rows; first += batch) {
+        const n = Math.min(batch, rows - first);
+        const at = (part + first) * perImage;
+        const bytes = pixels.subarray(at, at + n * perImage);
+        // A 4-byte-aligned view is uploaded in place; otherwise copied.
+        const words = bytes.byteOffset % 4 === 0
+          ? new Uint32Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length / 4)
+          : new Uint32Array(bytes.slice().buffer);
+        const input = runtime.pool.acquire(n * perImage, "image pixels");
+        runtime.upload(input, words);
+        const params = new Params().u32(n).u32(size).u32(grid).u32(dim).u32(first);
+        runtime.dispatch(
+          SPEC_CELLS,
+          [input, out],
+          params,
+          groups1d(Math.ceil((n * grid * grid) / 64)),
+        );
+        runtime.dispatch(SPEC_GLOBAL, [input, out], params, groups1d(Math.ceil(n / 64)));
+        runtime.pool.release(input);
+        runtime.submit(); // lets the next batch reuse the pixel buffer (queue order keeps it safe)
+      }
+      result.set(new Float32Array(await runtime.read(out, rows * dim * 4)), part * dim);
+    } finally {
+      runtime.pool.release(out);
+    }
+  }
+  return result;
+}
+
+/** Resizes decoded images (see {@link resizeForFeatures}) and computes their features on the GPU. */
+export function featuriseImages(
+  images: readonly RgbaImage[],
+  options: ImageFeatureOptions = {},
+): Promise<Float32Array> {
+  const { size } = checkOptions(options);
+  const perImage = size * size * 4;
+  const pixels = new Uint8Array(images.length * perImage);
+  images.forEach((image, i) => pixels.set(resizeForFeatures(image, size), i * perImage));
+  return computeImageFeatures(pixels, images.length, options);
+}
+
+/**
+ * Reads, decodes and resizes each file, then computes the features on the GPU, a chunk of files at
+ * a time (so memory stays bounded for large collections). An unreadable or corrupt file is a
+ * {@link DataError} naming it.
+ */
+export async function featuriseImageFiles(
+  paths: readonly string[],
+  options: ImageFeatureOptions = {},
+): Promise<Float32Array> {
+  const { size, grid } = checkOptions(options);
+  const perImage = size * size * 4;
+  const dim = imageFeatureDim(grid);
+  const chunk = Math.max(1, options.batch ?? Math.floor(BATCH_BYTES / perImage));
+  const out = new Float32Array(paths.length * dim);
+  for (let start = 0; start < paths.length; start += chunk) {
+    const n = Math.min(chunk, paths.length - start);
+    const pixels = new Uint8Array(n * perImage);
+    for (let i = 0; i < n; i++) {
+      pixels.set(resizeForFeatures(await readImageFile(paths[start + i]), size), i * perImage);
+    }
+    out.set(await computeImageFeatures(pixels, n, options), start * dim);
+  }
+  return out;
+}
