@@ -1,0 +1,275 @@
+/**
+ * Shared helpers for the `deno bench` files: seeded inputs, amortised bench cases and a throughput
+ * table printed once at the end of the run.
+ *
+ * Why amortise: every GPU wait (`onSubmittedWorkDone`, `mapAsync`) costs a fixed ~11 ms on
+ * llvmpipe, so a bench call that waits after every product measures the wait, not the kernel. An
+ * {@link amortisedBench} call records `reps` units of work (products, training steps) and waits
+ * once; Deno's per-call time is then `reps` units plus one wait, and the table divides by `reps`.
+ *
+ * Why a table of our own: `deno bench` prints time per call and, within a group, each case's
+ * ratio to the group's baseline, but no throughput. {@link BenchReport} keeps every call's wall
+ * time (the same calls Deno measures), and prints, per case, the median time per unit, the
+ * throughput (GFLOP/s, steps/s, …) and the speed ratio baseline ÷ case, when the module unloads.
+ *
+ * @example
+ * ```ts
+ * import { amortisedBench, BenchReport } from "./util.ts";
+ * const report = new BenchReport("example").printOnUnload();
+ * amortisedBench(report, {
+ *   group: "sum 1e6",
+ *   name: "plain loop",
+ *   baseline: true,
+ *   reps: 4,
+ *   work: 1e6,
+ *   unit: "Gelem/s",
+ *   scale: 1e9,
+ *   run: (reps) => {
+ *     for (let r = 0; r < reps; r++) { let s = 0; for (let i = 0; i < 1e6; i++) s += i; }
+ *     return Promise.resolve();
+ *   },
+ * });
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * A seeded generator of uniform numbers in [0, 1) (mulberry32): the same seed gives the same
+ * sequence on every machine, so bench inputs are reproducible.
+ */
+export function seededUniform(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` seeded standard-normal values times `scale` (Box–Muller over {@link seededUniform}). */
+export function seededNormal(n: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
+  const next = seededUniform(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = 1 - next(); // (0, 1]: log(u) is finite
+    const r = Math.sqrt(-2 * Math.log(u)) * scale;
+    const a = 2 * Math.PI * next();
+    out[i] = r * Math.cos(a);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(a);
+  }
+  return out;
+}
+
+/**
+ * `rows × cols` seeded Glorot-uniform weights, `U(−l, l)` with `l = √(6 / (rows + cols))`, the
+ * initialiser of crossrank's linear heads.
+ */
+export function seededGlorot(rows: number, cols: number, seed: number): Float32Array<ArrayBuffer> {
+  const next = seededUniform(seed);
+  const limit = Math.sqrt(6 / (rows + cols));
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < out.length; i++) out[i] = (2 * next() - 1) * limit;
+  return out;
+}
+
+/** One bench case's measured calls, as kept by {@link BenchReport}. */
+export interface BenchCase {
+  /** Deno bench group (one shape or one workload). */
+  group: string;
+  /** Case name as Deno prints it. */
+  name: string;
+  /** Whether this case is the group's baseline (ratios are relative to it). */
+  baseline: boolean;
+  /** Units of work (products, steps) recorded per call. */
+  reps: number;
+  /** Work per unit in `unit × scale` terms, e.g. 2·M·N·K FLOP per product. */
+  work: number;
+  /** Throughput unit printed in the table, e.g. `GFLOP/s` or `steps/s`. */
+  unit: string;
+  /** Divisor turning work per second into `unit` (1e9 for GFLOP/s, 1 for steps/s). */
+  scale: number;
+  /** Wall time of every call in ms; the first call is Deno's warm-up (compiles pipelines). */
+  times: number[];
+}
+
+/** A summary row of {@link BenchReport.rows}. */
+export interface BenchRow {
+  /** Deno bench group. */
+  group: string;
+  /** Case name. */
+  name: string;
+  /** Calls used (all but the warm-up). */
+  calls: number;
+  /** Median time per unit of work (ms), over the calls used. */
+  msPerUnit: number;
+  /** Work per second in the case's unit. */
+  throughput: number;
+  /** The case's unit, e.g. `GFLOP/s`. */
+  unit: string;
+  /** Baseline speed ÷ this case's speed (= this time ÷ baseline time); 1 for the baseline. */
+  baselineRatio: number | null;
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Collects the measured calls of bench cases and prints a throughput table. */
+export class BenchReport {
+  /** Title printed above the table. */
+  readonly title: string;
+  /** The cases, in registration order. */
+  readonly cases: BenchCase[] = [];
+  /** Free-form lines printed under the table (versions, checks, notes). */
+  readonly notes: string[] = [];
+  /** Header of the ratio column. */
+  readonly ratioHeader: string;
+
+  /**
+   * @param title printed above the table
+   * @param ratioHeader header of the ratio column (baseline speed ÷ case speed), e.g.
+   *   `crossrank/peer speed` when crossrank is every group's baseline
+   */
+  constructor(title: string, ratioHeader = "baseline/case speed") {
+    this.title = title;
+    this.ratioHeader = ratioHeader;
+  }
+
+  /** Adds a case (done by {@link amortisedBench}); returns it so calls can append times. */
+  add(c: Omit<BenchCase, "times">): BenchCase {
+    const full = { ...c, times: [] };
+    this.cases.push(full);
+    return full;
+  }
+
+  /**
+   * Summary rows of every case that ran at least twice: the first call (Deno's warm-up, which
+   * also compiles pipelines) is dropped and the median of the rest is used.
+   */
+  rows(): BenchRow[] {
+    const rows: BenchRow[] = [];
+    for (const c of this.cases) {
+      const used = c.times.length > 1 ? c.times.slice(1) : [];
+      if (used.length === 0) continue;
+      const msPerUnit = median(used) / c.reps;
+      rows.push({
+        group: c.group,
+        name: c.name,
+        calls: used.length,
+        msPerUnit,
+        throughput: c.work / (msPerUnit / 1000) / c.scale,
+        unit: c.unit,
+        baselineRatio: null,
+      });
+    }
+    for (const row of rows) {
+      const base = this.cases.find((c) => c.group === row.group && c.baseline);
+      const baseRow = base && rows.find((r) => r.group === row.group && r.name === base.name);
+      if (baseRow) row.baselineRatio = row.msPerUnit / baseRow.msPerUnit;
+    }
+    return rows;
+  }
+
+  /**
+   * The table as text: one line per case with ms per unit, throughput, and the speed of the
+   * group's baseline divided by the case's speed (>1: the baseline is faster; 1 for the baseline).
+   */
+  table(): string {
+    const rows = this.rows();
+    const header = ["group", "case", "calls", "ms/unit", "throughput", this.ratioHeader];
+    const lines = rows.map((r) => [
+      r.group,
+      r.name,
+      String(r.calls),
+      r.msPerUnit.toFixed(1),
+      `${r.throughput.toPrecision(3)} ${r.unit}`,
+      r.baselineRatio === null ? "-" : `${r.baselineRatio.toFixed(2)}×`,
+    ]);
+    const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+    const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+    return [
+      `== ${this.title} ==`,
+      fmt(header),
+      fmt(widths.map((w) => "-".repeat(w))),
+      ...lines.map(fmt),
+      ...this.notes,
+    ].join("\n");
+  }
+
+  /** Prints {@link table} when the module unloads (after the last bench). Returns `this`. */
+  printOnUnload(): this {
+    globalThis.addEventListener("unload", () => console.log(`\n${this.table()}`));
+    return this;
+  }
+}
+
+/** Options of {@link amortisedBench}. */
+export interface AmortisedBenchOptions {
+  /** Deno bench group. */
+  group: string;
+  /** Case name. */
+  name: string;
+  /** Whether this case is the group's baseline. */
+  baseline?: boolean;
+  /** Units of work per call: `run` records this many, then waits once. Same for a whole group. */
+  reps: number;
+  /** Work per unit (e.g. 2·M·N·K FLOP). */
+  work: number;
+  /** Throughput unit, e.g. `GFLOP/s`. */
+  unit: string;
+  /** Divisor from work/s to `unit`; default 1. */
+  scale?: number;
+  /**
+   * Measured calls after the warm-up call (Deno runs `n + 1` for cases slower than 10 ms).
+   * Default 2.
+   */
+  n?: number;
+  /** Untimed preparation before each call (e.g. `tf.setBackend`), excluded via `b.start()`. */
+  before?: () => Promise<void> | void;
+  /** Records `reps` units of work and waits until all of them have executed (one wait). */
+  run: (reps: number) => Promise<void>;
+  /** Skip the case (with a reason printed in the table notes). */
+  ignore?: string | false;
+}
+
+/**
+ * Registers one `Deno.bench` case whose every call records `reps` units and waits once, and keeps
+ * its call times in `report`. Uses one warm-up call (`warmup: 0`) and `n + 1` measured calls, so
+ * slow GPU cases stay within the time budget.
+ */
+export function amortisedBench(report: BenchReport, o: AmortisedBenchOptions): void {
+  if (!Number.isInteger(o.reps) || o.reps < 1) {
+    throw new RangeError(`amortisedBench ${o.name}: reps must be an integer ≥ 1, got ${o.reps}`);
+  }
+  const c = report.add({
+    group: o.group,
+    name: o.name,
+    baseline: o.baseline ?? false,
+    reps: o.reps,
+    work: o.work,
+    unit: o.unit,
+    scale: o.scale ?? 1,
+  });
+  if (o.ignore) report.notes.push(`skipped ${o.name}: ${o.ignore}`);
+  Deno.bench({
+    name: o.name,
+    group: o.group,
+    baseline: o.baseline ?? false,
+    ignore: Boolean(o.ignore),
+    warmup: 0,
+    n: o.n ?? 2,
+    async fn(b) {
+      if (o.before) await o.before();
+      b.start();
+      const t0 = performance.now();
+      await o.run(o.reps);
+      c.times.push(performance.now() - t0);
+      b.end();
+    },
+  });
+}
