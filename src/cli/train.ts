@@ -4,30 +4,12 @@
  * @module
  */
 
-import { initGpu, rt } from "../gpu/runtime.ts";
 import { lossNames } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
-import {
-  buildModel,
-  initialState,
-  type LoopState,
-  NonFiniteError,
-  type TrainConfig,
-  trainLoop,
-} from "../train/trainer.ts";
-import { loadTrainData } from "../train/data.ts";
-import {
-  readRunConfig,
-  readState,
-  RUN_FILES,
-  runPath,
-  writeCheckpoint,
-  writeJson,
-  writeMetricsCsv,
-  writeState,
-} from "../train/run_dir.ts";
-import { curvesPng, examplesPng, hasImages } from "../report/run_plots.ts";
-import { writeFileAtomic } from "../data/errors.ts";
+import type { TrainConfig } from "../train/trainer.ts";
+import { readRunConfig } from "../train/run_dir.ts";
+import { runTraining } from "../train/run.ts";
+import type { RetrievalMetrics } from "../eval/metrics.ts";
 import { formatDuration, Progress } from "../train/progress.ts";
 import {
   choiceFlag,
@@ -164,114 +146,41 @@ async function main(): Promise<number> {
   const resumeDir = typeof flags.resume === "string" ? flags.resume : null;
   const config: TrainConfig = resumeDir ? await readRunConfig(resumeDir) : configFromFlags(flags);
   if (resumeDir) config.out = resumeDir;
-  const gpu = await initGpu();
-  const started = performance.now();
-  progress.log(`crossrank train: loss ${config.loss}, data ${config.data ?? "embedded default"}`);
-  const data = await loadTrainData(config.data, {
-    valFraction: config.valFraction,
-    dataSeed: config.dataSeed,
-    log: (l) => progress.log(l),
-  });
-  const { train, val } = data;
-  const { model, optimizer } = buildModel(config, data);
-  await Deno.mkdir(config.out, { recursive: true });
-  let state: LoopState = initialState();
-  if (resumeDir) {
-    state = await readState(resumeDir, model, optimizer);
-    progress.log(`resuming ${resumeDir} at epoch ${state.epoch + 1}, step ${state.globalStep}`);
-  } else {
-    await writeJson(runPath(config.out, RUN_FILES.config), {
-      ...config,
-      deno: Deno.version.deno,
-      adapter: gpu.gpu.adapterName,
-      backend: gpu.gpu.backend,
-      dataset: {
-        name: train.name,
-        train: { images: train.numImages, texts: train.numTexts },
-        val: val ? { images: val.numImages, texts: val.numTexts } : null,
-        textDim: train.textDim,
-        imageDim: train.imageDim,
-      },
-      model: { ...config.model, resolved: model.config },
-    });
-  }
   let interruptRequested = false;
   const onSigint = () => {
     if (interruptRequested) Deno.exit(130);
     interruptRequested = true;
-    progress.log("interrupt: finishing this step and saving a resumable state (Ctrl-C again to abort)");
+    progress.log(
+      "interrupt: finishing this step and saving a resumable state (Ctrl-C again to abort)",
+    );
   };
   Deno.addSignalListener("SIGINT", onSigint);
-  let lastCheckpoint = "";
   try {
-    const result = await trainLoop(config, data, model, optimizer, state, {
+    const result = await runTraining(config, {
+      resume: resumeDir !== null,
       progress,
       interrupted: () => interruptRequested,
-      onEpoch: async (_record, s) => {
-        await writeMetricsCsv(config.out, s.history);
-        await Deno.writeFile(runPath(config.out, RUN_FILES.curves), await curvesPng(s.history, config.loss));
-      },
-      onCheckpoint: async (m, record) => {
-        await writeCheckpoint(runPath(config.out, RUN_FILES.checkpoint), m, {
-          epoch: record.epoch,
-          step: record.step,
-          dataset: train.name,
-          loss: config.loss,
-          metrics: record.metrics,
-        });
-        lastCheckpoint = `epoch ${record.epoch}` + (record.metrics ? `, rsum ${record.metrics.rsum.toFixed(1)}` : "");
-      },
-      onSaveState: (m, o, s) => writeState(config.out, m, o, s),
     });
     if (result.interrupted) {
-      progress.log(`interrupted at step ${result.state.globalStep}; resume with: deno task train --resume ${config.out}`);
+      progress.log(
+        `interrupted at step ${result.step}; resume with: deno task train --resume ${config.out}`,
+      );
       return 130;
     }
-    const s = result.state;
-    const best = s.history.find((r) => r.epoch === s.bestEpoch) ?? s.history.at(-1)!;
-    const initial = s.history[0];
-    const summary = {
-      run: config.out,
-      loss: config.loss,
-      dataset: train.name,
-      epochs: s.epoch,
-      steps: s.globalStep,
-      bestEpoch: best.epoch,
-      best: best.metrics,
-      initial: initial.metrics,
-      stepsPerSec: result.stepsPerSec,
-      trainSeconds: s.trainSeconds,
-      wallSeconds: (performance.now() - started) / 1000,
-      adapter: gpu.gpu.adapterName,
-      submits: rt().stats.submits,
-      readbacks: rt().stats.readbacks,
-    };
-    await writeJson(runPath(config.out, RUN_FILES.summary), summary);
-    if (val && hasImages(val)) {
-      const textEmb = await model.embedAll("texts", val.texts, val.numTexts);
-      const imageEmb = await model.embedAll("images", val.images, val.numImages);
-      const queries = [0, 1, 2, 3].map((i) => Math.floor((i * val.numTexts) / 4));
-      await writeFileAtomic(
-        runPath(config.out, RUN_FILES.examples),
-        await examplesPng(val, textEmb, imageEmb, model.config.text.outDim, queries),
-      );
-    }
-    const fmt = (m: typeof best.metrics) => (m ? m.rsum.toFixed(1) : "n/a");
-    progress.log(
-      `done: ${s.globalStep} steps in ${formatDuration(s.trainSeconds)} (${result.stepsPerSec.toFixed(1)} steps/s); ` +
-        `val rsum ${fmt(initial.metrics)} before → ${fmt(best.metrics)} at epoch ${best.epoch}; run folder ${config.out}`,
-    );
-    if (flags.json) console.log(JSON.stringify(summary));
-    return 0;
-  } catch (e) {
-    if (e instanceof NonFiniteError) {
-      progress.log(
-        `${e.message}. ${lastCheckpoint ? `The last good checkpoint (${lastCheckpoint})` : "No checkpoint was written; nothing"} ` +
-          `is kept in ${config.out}. Try a lower --lr or --clip.`,
-      );
+    if (result.error) {
+      progress.log(result.error);
       return 1;
     }
-    throw e;
+    const s = result.summary!;
+    const fmt = (m: RetrievalMetrics | null) => (m ? m.rsum.toFixed(1) : "n/a");
+    progress.log(
+      `done: ${s.steps} steps in ${formatDuration(s.trainSeconds)} ` +
+        `(${s.stepsPerSec.toFixed(1)} steps/s); val rsum ${fmt(s.initial)} before → ` +
+        `${fmt(s.best)} at epoch ${s.bestEpoch}` +
+        (s.test ? `; test rsum ${fmt(s.test)}` : "") + `; run folder ${config.out}`,
+    );
+    if (flags.json) console.log(JSON.stringify(s));
+    return 0;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
   }

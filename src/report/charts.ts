@@ -233,17 +233,26 @@ export async function barChart(
   return img;
 }
 
-/** Places images side by side in a grid (row-major), with `gap` pixels between and a white ground. */
+/** Places images in a grid (row-major), each column as wide as its widest image, on a white ground. */
 export function grid(images: Image[][], gap = 6, background = 0xffffffff): Image {
-  const rows = images.length;
   const cols = Math.max(1, ...images.map((r) => r.length));
-  const cellW = Math.max(1, ...images.flat().map((i) => i.width));
-  const cellH = Math.max(1, ...images.flat().map((i) => i.height));
-  const out = new Image(cols * cellW + (cols + 1) * gap, rows * cellH + (rows + 1) * gap);
-  out.fill(background);
-  images.forEach((row, r) =>
-    row.forEach((img, c) => out.composite(img, gap + c * (cellW + gap), gap + r * (cellH + gap)))
+  const widths = Array.from({ length: cols }, (_, c) =>
+    Math.max(1, ...images.map((r) => r[c]?.width ?? 0)));
+  const heights = images.map((r) => Math.max(1, ...r.map((i) => i.height)));
+  const out = new Image(
+    widths.reduce((a, b) => a + b, 0) + (cols + 1) * gap,
+    heights.reduce((a, b) => a + b, 0) + (images.length + 1) * gap,
   );
+  out.fill(background);
+  let y = gap;
+  images.forEach((row, r) => {
+    let x = gap;
+    row.forEach((img, c) => {
+      out.composite(img, x, y);
+      x += widths[c] + gap;
+    });
+    y += heights[r] + gap;
+  });
   return out;
 }
 

@@ -33,7 +33,7 @@ export interface BatchOptions {
   captionsPerImage: number;
   /** Base seed. */
   seed: number;
-  /** Keep a final batch smaller than `batchImages` (default true; it must hold ≥ 2 images). */
+  /** Keep a final batch smaller than `batchImages` (default true; a final single image always joins the batch before it). */
   keepLast?: boolean;
 }
 
@@ -69,23 +69,31 @@ export class BatchSampler {
 
   /** Batches per epoch. */
   get batchesPerEpoch(): number {
-    const n = this.#imagesWithText.length;
-    const b = this.options.batchImages;
-    const full = Math.floor(n / b);
-    return full + (this.options.keepLast && n % b >= 2 ? 1 : 0) || 1;
+    return this.#chunks(this.#imagesWithText).length;
+  }
+
+  /**
+   * Cuts an image order into batches of `batchImages`; a final single image joins the previous
+   * batch (a list needs ≥ 2 candidates), and without `keepLast` a final partial batch is dropped.
+   */
+  #chunks(order: number[]): number[][] {
+    const b = Math.min(this.options.batchImages, order.length);
+    const out: number[][] = [];
+    for (let start = 0; start < order.length; start += b) out.push(order.slice(start, start + b));
+    const last = out.at(-1)!;
+    if (out.length > 1 && last.length < b) {
+      if (!this.options.keepLast) out.pop();
+      else if (last.length === 1) out[out.length - 2].push(...out.pop()!);
+    }
+    return out;
   }
 
   /** The batches of epoch `epoch` (0-based), identical for the same seed and epoch. */
   epoch(epoch: number): Batch[] {
     const random = new Random(this.options.seed * 1000003 + epoch * 7919 + 17);
     const order = random.shuffle([...this.#imagesWithText]);
-    const b = Math.min(this.options.batchImages, order.length);
     const out: Batch[] = [];
-    for (let start = 0; start < order.length; start += b) {
-      const images = order.slice(start, start + b);
-      if (images.length < b && (!this.options.keepLast || images.length < 2)) {
-        if (out.length > 0) break;
-      }
+    for (const images of this.#chunks(order)) {
       const texts: number[] = [];
       const owner: number[] = [];
       images.forEach((img, j) => {

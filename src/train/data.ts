@@ -23,7 +23,10 @@ function describe(ds: RetrievalDataset): string {
   return `${ds.numImages} images / ${ds.numTexts} texts`;
 }
 
-/** Loads `path` (or generates the default dataset) and returns the training and validation splits. */
+/**
+ * Loads `path` (or generates the default dataset) and returns the training and validation splits,
+ * plus the default dataset's test split.
+ */
 export async function loadTrainData(path: string | null, options: TrainDataOptions): Promise<TrainData> {
   const seed = options.dataSeed ?? 0;
   const started = performance.now();
@@ -37,5 +40,6 @@ export async function loadTrainData(path: string | null, options: TrainDataOptio
       `; text dim ${splits.train.textDim}, image dim ${splits.train.imageDim} ` +
       `(${((performance.now() - started) / 1000).toFixed(1)} s)`,
   );
-  return { train: splits.train, val };
+  const test = splits.test.numImages > 0 ? splits.test : null;
+  return { train: splits.train, val, test };
 }

@@ -78,6 +78,8 @@ export interface TrainData {
   train: RetrievalDataset;
   /** Validation split, or null (`--val-fraction 0`). */
   val: RetrievalDataset | null;
+  /** A test split, when the data has one (the embedded default does); never used for training. */
+  test?: RetrievalDataset | null;
 }
 
 /** What happened in one epoch (a row of `metrics.csv`). */

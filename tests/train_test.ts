@@ -1,0 +1,191 @@
+import { assertAllClose, assertEquals, assertOk, gpuTest, randn } from "./util.ts";
+import type { RetrievalDataset } from "../src/data/types.ts";
+import { readSafetensors } from "../src/data/safetensors.ts";
+import { runTraining } from "../src/train/run.ts";
+import type { TrainConfig, TrainData } from "../src/train/trainer.ts";
+import { readCheckpoint, RUN_FILES, runPath } from "../src/train/run_dir.ts";
+import { BatchSampler } from "../src/train/batches.ts";
+import { learningRate } from "../src/train/schedule.ts";
+import { Progress } from "../src/train/progress.ts";
+
+// A small learnable problem: texts are a fixed random linear map of their image's features plus
+// noise, in another dimension, two captions per image.
+function toyData(images: number, seed: number, name: string): RetrievalDataset {
+  const [di, dt] = [16, 12];
+  const map = randn(di * dt, 99, 1 / Math.sqrt(di));
+  const img = randn(images * di, seed);
+  const texts = new Float32Array(images * 2 * dt);
+  const textToImage = new Int32Array(images * 2);
+  const noise = randn(images * 2 * dt, seed + 1, 0.3);
+  for (let t = 0; t < images * 2; t++) {
+    const i = t >> 1;
+    textToImage[t] = i;
+    for (let c = 0; c < dt; c++) {
+      let s = 0;
+      for (let k = 0; k < di; k++) s += img[i * di + k] * map[k * dt + c];
+      texts[t * dt + c] = s + noise[t * dt + c];
+    }
+  }
+  return {
+    name,
+    images: Float32Array.from(img),
+    numImages: images,
+    imageDim: di,
+    texts,
+    numTexts: images * 2,
+    textDim: dt,
+    textToImage,
+  };
+}
+
+const DATA: TrainData = { train: toyData(96, 1, "toy-train"), val: toyData(48, 2, "toy-val") };
+const quiet = new Progress(1e9, false);
+quiet.log = () => {};
+
+function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    data: null,
+    loss: "softmax",
+    lossOptions: {},
+    epochs: 3,
+    batch: 16,
+    captionsPerImage: 2,
+    lr: 0.01,
+    minLrRatio: 0.01,
+    warmup: 0.1,
+    weightDecay: 0.01,
+    decayTo: "auto",
+    clip: 1,
+    seed: 3,
+    dataSeed: 0,
+    valFraction: 0.2,
+    model: { head: "mlp", embedDim: 8, hidden: 16, activation: "gelu" },
+    logEvery: 4,
+    maxSteps: 0,
+    out,
+    ...overrides,
+  };
+}
+
+gpuTest("training improves validation rsum by a wide margin and writes the run folder", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = await runTraining(config(dir), { data: DATA, progress: quiet });
+  const s = out.summary!;
+  assertOk(s.best!.rsum > s.initial!.rsum + 100, `rsum ${s.initial!.rsum} → ${s.best!.rsum}`);
+  for (const f of Object.values(RUN_FILES)) {
+    if (f === RUN_FILES.examples) continue; // toy features have no images
+    assertOk((await Deno.stat(runPath(dir, f))).size > 0, `${f} written`);
+  }
+  const csv = await Deno.readTextFile(runPath(dir, RUN_FILES.metrics));
+  assertEquals(csv.trim().split("\n").length, 1 + 1 + 3, "header + epoch 0 + 3 epochs");
+  // standard safetensors layout: 8-byte little-endian header length, JSON header, data
+  const bytes = await Deno.readFile(runPath(dir, RUN_FILES.checkpoint));
+  const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
+  assertEquals(header["text.W1"].dtype, "F32");
+  assertEquals(header.__metadata__.format, "crossrank-dual-encoder/1");
+  await Deno.remove(dir, { recursive: true });
+});
+
+gpuTest("the same seed gives the same metrics; another seed does not", async () => {
+  const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir(), await Deno.makeTempDir()];
+  const [a, b, c] = [
+    await runTraining(config(dirs[0], { epochs: 2 }), { data: DATA, progress: quiet }),
+    await runTraining(config(dirs[1], { epochs: 2 }), { data: DATA, progress: quiet }),
+    await runTraining(config(dirs[2], { epochs: 2, seed: 4 }), { data: DATA, progress: quiet }),
+  ];
+  assertEquals(a.summary!.best, b.summary!.best);
+  assertOk(JSON.stringify(a.summary!.best) !== JSON.stringify(c.summary!.best), "seed matters");
+  for (const d of dirs) await Deno.remove(d, { recursive: true });
+});
+
+gpuTest("an interrupted run resumes to the same result as an uninterrupted one", async () => {
+  const [full, cut] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
+  const reference = await runTraining(config(full), { data: DATA, progress: quiet });
+  let steps = 0;
+  const first = await runTraining(config(cut), {
+    data: DATA,
+    progress: quiet,
+    interrupted: () => ++steps === 7, // mid-epoch 2 (6 steps per epoch)
+  });
+  assertEquals(first.interrupted, true);
+  assertEquals(first.step, 7);
+  const resumed = await runTraining(config(cut), { data: DATA, progress: quiet, resume: true });
+  assertEquals(resumed.summary!.steps, reference.summary!.steps);
+  assertAllClose(
+    [resumed.summary!.best!.rsum, resumed.summary!.best!.t2i.mAP],
+    [reference.summary!.best!.rsum, reference.summary!.best!.t2i.mAP],
+    { atol: 1e-9, rtol: 0 },
+    "resumed vs uninterrupted",
+  );
+  const a = await readSafetensors(runPath(full, RUN_FILES.checkpoint));
+  const b = await readSafetensors(runPath(cut, RUN_FILES.checkpoint));
+  assertAllClose(b.tensors["text.W1"].data, a.tensors["text.W1"].data, { atol: 0, rtol: 0 });
+  for (const d of [full, cut]) await Deno.remove(d, { recursive: true });
+});
+
+gpuTest("a non-finite loss stops training, names the step, and keeps the last checkpoint", async () => {
+  const dir = await Deno.makeTempDir();
+  let steps = 0;
+  // Epoch 1 trains on clean data and writes a checkpoint; stop early in epoch 2 …
+  const first = await runTraining(config(dir), {
+    data: DATA,
+    progress: quiet,
+    interrupted: () => ++steps === 7,
+  });
+  assertEquals(first.interrupted, true);
+  const before = await Deno.readFile(runPath(dir, RUN_FILES.checkpoint));
+  // … then resume on data with a NaN caption: the next loss is NaN.
+  const bad = toyData(96, 1, "toy-nan");
+  bad.texts.fill(NaN, 0, 12 * 192);
+  const out = await runTraining(config(dir), {
+    data: { train: bad, val: DATA.val },
+    progress: quiet,
+    resume: true,
+  });
+  assertEquals(out.summary, null);
+  assertOk(
+    /training stopped at step 8: the (loss|gradient norm) is not finite; the last good checkpoint \(epoch 1/
+      .test(out.error!),
+    out.error,
+  );
+  assertEquals(await Deno.readFile(runPath(dir, RUN_FILES.checkpoint)), before);
+  await Deno.remove(dir, { recursive: true });
+});
+
+gpuTest("the checkpoint reloads into a model with the same validation metrics", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = await runTraining(config(dir, { epochs: 2 }), { data: DATA, progress: quiet });
+  const ckpt = await readCheckpoint(dir);
+  assertEquals(ckpt.config.text.kind, "mlp");
+  assertEquals(ckpt.metadata.epoch, String(out.summary!.bestEpoch));
+  assertEquals(JSON.parse(ckpt.metadata.metrics).rsum, out.summary!.best!.rsum);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("batch sampler: every image once per epoch, captions grouped, relevance consistent", () => {
+  const t2i = new Int32Array([0, 0, 0, 1, 2, 2, 3, 4, 4, 4, 4]);
+  const sampler = new BatchSampler(t2i, 5, { batchImages: 2, captionsPerImage: 2, seed: 1 });
+  const batches = sampler.epoch(0);
+  assertEquals(batches.length, sampler.batchesPerEpoch);
+  assertEquals(batches.flatMap((b) => b.images).sort(), [0, 1, 2, 3, 4]);
+  for (const b of batches) {
+    b.texts.forEach((t, r) => {
+      b.images.forEach((img, c) => {
+        assertEquals(b.relevance[r * b.images.length + c], t2i[t] === img ? 1 : 0);
+        assertEquals(b.relevanceT[c * b.texts.length + r], t2i[t] === img ? 1 : 0);
+      });
+    });
+  }
+  assertEquals(JSON.stringify(sampler.epoch(3)), JSON.stringify(sampler.epoch(3)));
+  assertOk(JSON.stringify(sampler.epoch(3)) !== JSON.stringify(sampler.epoch(4)));
+});
+
+Deno.test("learning-rate schedule: linear warmup, cosine to the floor", () => {
+  const o = { lr: 1, totalSteps: 110, warmupSteps: 10, minRatio: 0.1 };
+  assertAllClose(
+    [1, 5, 10, 60, 110].map((s) => learningRate(s, o)),
+    [0.1, 0.5, 1, 0.55, 0.1],
+    { atol: 1e-12 },
+  );
+});
