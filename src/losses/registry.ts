@@ -50,8 +50,9 @@ export function resolveOptions(
           (known.length ? `; options: ${known.join(", ")}` : "; it takes no options"),
       );
     }
-    const expected = typeof def.defaults[key];
-    if (typeof value !== expected) {
+    const expected: string = typeof def.defaults[key];
+    const actual: string = typeof value;
+    if (actual !== expected) {
       throw new TypeError(
         `loss '${def.name}': option '${key}' must be a ${expected}, got ${JSON.stringify(value)}`,
       );

@@ -1,0 +1,275 @@
+/**
+ * Plumbing shared by the ranking losses: launching `kernels/losses.wgsl` entry points, the batch
+ * reductions (`reduce_items`, `finish`), and joining a loss to the autodiff tape.
+ *
+ * Every loss records: its forward kernels → per-list pairs `(loss, count)` → `finish`, which writes
+ * the loss `[1]` and the reduction's denominator `[1]`. The backward kernel reads the upstream
+ * gradient and that denominator from GPU memory, so nothing is read back.
+ *
+ * @module
+ */
+
+import { groups1d, MAX_GROUPS, Params, rt } from "../gpu/runtime.ts";
+import { record } from "../autodiff/tape.ts";
+import { shapeString, Tensor } from "../autodiff/tensor.ts";
+import { dims2, dummy, sameShape } from "../ops/common.ts";
+
+/** Entry points of `kernels/losses.wgsl`. */
+export type LossEntry =
+  | "reduce_items"
+  | "finish"
+  | "sort_labels"
+  | "softmax_fwd"
+  | "softmax_bwd"
+  | "listnet_fwd"
+  | "listnet_bwd"
+  | "cmpm_fwd"
+  | "cmpm_bwd"
+  | "hinge_fwd"
+  | "hinge_bwd"
+  | "ranknet_fwd"
+  | "ranknet_bwd"
+  | "sort_scores"
+  | "lambda_entries"
+  | "ideal_dcg"
+  | "lambda_fwd"
+  | "lambda_bwd"
+  | "listmle_fwd"
+  | "listmle_bwd"
+  | "approx_prep"
+  | "approx_bwd"
+  | "smoothap_fwd"
+  | "smoothap_bwd";
+
+/** Uniform parameters of a loss kernel (see `Params` in `kernels/losses.wgsl`). */
+export interface LossParams {
+  /** Loss-specific switch (scheme, reduction, weighting, variant). Default 0. */
+  mode?: number;
+  /** Effective cutoff (lambdaloss); default n. */
+  k?: number;
+  /** Up to four loss-specific reals (margin, sigma, mu, alpha, temperature, …). */
+  f?: readonly number[];
+}
+
+/** The buffers one launch binds (unused ones are bound to dummies). */
+export interface LossBindings {
+  /** Per-item workspace input. */
+  wa?: Tensor;
+  /** Per-list workspace input. */
+  wb?: Tensor;
+  /** Entries `(score, label, index, extra)` in the label order ({@link sortLabels}). */
+  ent?: Tensor;
+  /** Per-list counts of the label order ({@link sortLabels}). */
+  info?: Tensor;
+  /** Upstream gradient `[1]`. */
+  g?: Tensor;
+  /** Reduction denominator `[1]` saved by `finish`. */
+  den?: Tensor;
+  /** Main output. */
+  o: Tensor;
+  /** Second output. */
+  o2?: Tensor;
+  /** Scratch output. */
+  o3?: Tensor;
+}
+
+// s, y, wa, wb, ent, info, g, den; o, o2, o3 (see kernels/losses.wgsl)
+const STORAGE = [
+  "read",
+  "read",
+  "read",
+  "read",
+  "read",
+  "read",
+  "read",
+  "read",
+  "read_write",
+  "read_write",
+  "read_write",
+] as const;
+
+const scratchDummies = new WeakMap<GPUDevice, GPUBuffer>();
+
+/** A third dummy (two unused read-write slots must not share one buffer). */
+function dummy2(): GPUBuffer {
+  const device = rt().device;
+  let buffer = scratchDummies.get(device);
+  if (!buffer) {
+    buffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: "unused 2" });
+    scratchDummies.set(device, buffer);
+  }
+  return buffer;
+}
+
+/** How many invocations a launch has: one per list, per item, or a single one. */
+export type Grain = "list" | "item" | "one";
+
+/** Records one dispatch of a `losses.wgsl` entry over `[lists, n]` scores and labels. */
+export function launch(
+  entry: LossEntry,
+  grain: Grain,
+  scores: Tensor,
+  labels: Tensor,
+  bindings: LossBindings,
+  params: LossParams = {},
+): void {
+  const [lists, n] = scores.shape;
+  const { mode = 0, k = n, f = [] } = params;
+  const uniform = new Params().u32(lists).u32(n).u32(mode).u32(k);
+  for (let i = 0; i < 4; i++) uniform.f32(f[i] ?? 0);
+  const read = (t?: Tensor) => t?.buffer ?? dummy(0);
+  rt().dispatch(
+    { file: "losses", entry, storage: STORAGE, uniform: true },
+    [
+      scores.buffer,
+      labels.buffer,
+      read(bindings.wa),
+      read(bindings.wb),
+      read(bindings.ent),
+      read(bindings.info),
+      read(bindings.g),
+      read(bindings.den),
+      bindings.o.buffer,
+      bindings.o2?.buffer ?? dummy(1),
+      bindings.o3?.buffer ?? dummy2(),
+    ],
+    uniform,
+    workgroups(grain, lists, n),
+  );
+}
+
+/** Items one invocation of a per-item kernel owns (the lanes of its vec4 values). */
+export const ITEMS_PER_INVOCATION = 4;
+
+/**
+ * Workgroups of a launch: per list, `ceil(lists / 64)` over x (and y); per item, `ceil(n / 256)`
+ * over x (64 invocations of 4 items) and the lists over y (and z beyond 65535), so a workgroup
+ * never straddles two lists.
+ */
+function workgroups(grain: Grain, lists: number, n: number): [number, number, number] {
+  if (grain === "one") return [1, 1, 1];
+  if (grain === "list") return [...groups1d(Math.ceil(lists / 64)), 1];
+  const z = Math.ceil(lists / MAX_GROUPS);
+  return [Math.ceil(n / (64 * ITEMS_PER_INVOCATION)), Math.ceil(lists / z), z];
+}
+
+/**
+ * The label order of every list (`sort_labels`): `entries` `[lists, n, 4]` holds
+ * `(score, label, item index, 0)` with relevant items first (by descending label, ties by index),
+ * then label-0 items, then padding, each by index; `info` `[lists, 4]` holds the counts
+ * `(relevant, valid, position of the first highest-scored label-0 item or −1, 0)`.
+ */
+export function sortLabels(scores: Tensor, labels: Tensor): { entries: Tensor; info: Tensor } {
+  const [lists, n] = scores.shape;
+  const entries = new Tensor([lists, n, 4], { label: "label order" });
+  const info = new Tensor([lists, 4], { label: "label order counts" });
+  const scratch = new Tensor([lists, n, 4], { label: "label sort scratch" });
+  launch("sort_labels", "list", scores, labels, { o: entries, o2: info, o3: scratch });
+  scratch.dispose();
+  return { entries, info };
+}
+
+/** How `finish` reduces the per-list losses. */
+export const Reduction = {
+  /** Mean over all lists (allRank's `torch.mean` over the batch). */
+  meanLists: 0,
+  /** Plain sum. */
+  sum: 1,
+  /** Sum of losses divided by the sum of counts (pairs, or lists that count); 0 when none. */
+  meanCount: 2,
+} as const;
+
+/** Per-list sums of per-item `(value, count)` pairs; `mode` 1 is Smooth-AP's list step. */
+export function reduceItems(
+  scores: Tensor,
+  labels: Tensor,
+  items: Tensor,
+  mode: 0 | 1 = 0,
+): Tensor {
+  const out = new Tensor([scores.shape[0], 2], { label: "loss list sums" });
+  launch("reduce_items", "list", scores, labels, { wa: items, o: out }, { mode });
+  return out;
+}
+
+/** The loss `[1]` and its denominator `[1]` from per-list `(loss, count)` pairs. */
+export function finish(
+  scores: Tensor,
+  labels: Tensor,
+  perList: Tensor,
+  reduction: number,
+  name: string,
+): { loss: Tensor; den: Tensor } {
+  const loss = new Tensor([1], { label: `${name} loss` });
+  const den = new Tensor([1], { label: `${name} denominator` });
+  launch("finish", "one", scores, labels, { wb: perList, o: loss, o2: den }, { mode: reduction });
+  return { loss, den };
+}
+
+/**
+ * Checks that scores and labels are equal non-empty `[lists, n]` matrices. Returns `[lists, n]`.
+ */
+export function checkLossInputs(name: string, scores: Tensor, labels: Tensor): [number, number] {
+  const [lists, n] = dims2(scores, `loss '${name}' scores`);
+  dims2(labels, `loss '${name}' labels`);
+  sameShape(scores, labels, `loss '${name}'`);
+  if (lists === 0 || n === 0) {
+    throw new RangeError(`loss '${name}': empty input, scores ${shapeString(scores.shape)}`);
+  }
+  return [lists, n];
+}
+
+/**
+ * Links `loss` to `scores` on the tape with the backward rule `grad(g)` (labels get no gradient).
+ * `saved` are forward tensors the rule reads; when no gradient is recorded they are disposed now.
+ */
+export function attach(
+  name: string,
+  loss: Tensor,
+  scores: Tensor,
+  labels: Tensor,
+  saved: Tensor[],
+  grad: (g: Tensor) => Tensor,
+): Tensor {
+  record(loss, name, [scores, labels], (g) => [grad(g), null]);
+  if (!loss.creator) { for (const t of saved) t.dispose(); }
+  return loss;
+}
+
+/** A gradient tensor shaped like `scores`, filled by one backward launch. */
+export function gradLaunch(
+  entry: LossEntry,
+  grain: Grain,
+  scores: Tensor,
+  labels: Tensor,
+  bindings: Omit<LossBindings, "o">,
+  params: LossParams = {},
+): Tensor {
+  const out = new Tensor(scores.shape, { label: `d ${entry}` });
+  launch(entry, grain, scores, labels, { ...bindings, o: out }, params);
+  return out;
+}
+
+/** Reads an integer option ≥ `min`, throwing a message naming the loss and option. */
+export function intOption(name: string, key: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(
+      `loss '${name}': option '${key}' must be an integer ≥ ${min}, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** Reads a real option > 0 (or ≥ 0 with `allowZero`), throwing a message naming it. */
+export function positiveOption(
+  name: string,
+  key: string,
+  value: number,
+  allowZero = false,
+): number {
+  if (!(allowZero ? value >= 0 : value > 0)) {
+    throw new RangeError(
+      `loss '${name}': option '${key}' must be ${allowZero ? "≥ 0" : "> 0"}, got ${value}`,
+    );
+  }
+  return value;
+}

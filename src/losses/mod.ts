@@ -1,0 +1,34 @@
+/**
+ * The ranking losses: importing this module registers every loss and exposes the API.
+ *
+ * Losses (each a forward and a backward WGSL kernel with a float64 CPU reference): `softmax`,
+ * `hinge`, `cmpm` (alignment baselines), `ranknet`, `lambdaloss`, `listnet`, `listmle`,
+ * `approxndcg`, `smoothap`, and the NeuralSort family `neuralndcg`, `neuralndcg_transposed`. Each
+ * module's docs state its formula, defaults, reduction, padding and any difference from allRank.
+ *
+ * @example
+ * ```ts
+ * import { lossNames, rankingLoss } from "./mod.ts";
+ * console.log(lossNames());
+ * console.log(await rankingLoss("lambdaloss", [[0.5, 0.3, 0.5]], [[0.5, 0.3, 0.5]], {
+ *   scheme: "ndcgLoss1",
+ * })); // 2.9272110…
+ * ```
+ *
+ * @module
+ */
+
+import "./softmax.ts";
+import "./hinge.ts";
+import "./cmpm.ts";
+import "./ranknet.ts";
+import "./lambdaloss.ts";
+import "./listnet.ts";
+import "./listmle.ts";
+import "./approxndcg.ts";
+import "./smoothap.ts";
+// The NeuralSort family (neuralndcg, neuralndcg_transposed) registers from ./neuralndcg.ts.
+
+export { checkRankingInput, rankingLoss, rankingLossTensor, rankingLossWithGrad } from "./api.ts";
+export { getLoss, lossNames, registerLoss, resolveOptions } from "./registry.ts";
+export type { LossDefinition, LossOptions, LossOptionValue } from "./types.ts";
