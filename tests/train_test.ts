@@ -67,25 +67,28 @@ function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig 
   };
 }
 
-gpuTest("training improves validation rsum by a wide margin and writes the run folder", async () => {
-  const dir = await Deno.makeTempDir();
-  const out = await runTraining(config(dir), { data: DATA, progress: quiet });
-  const s = out.summary!;
-  assertOk(s.best!.rsum > s.initial!.rsum + 100, `rsum ${s.initial!.rsum} → ${s.best!.rsum}`);
-  for (const f of Object.values(RUN_FILES)) {
-    if (f === RUN_FILES.examples) continue; // toy features have no images
-    assertOk((await Deno.stat(runPath(dir, f))).size > 0, `${f} written`);
-  }
-  const csv = await Deno.readTextFile(runPath(dir, RUN_FILES.metrics));
-  assertEquals(csv.trim().split("\n").length, 1 + 1 + 3, "header + epoch 0 + 3 epochs");
-  // standard safetensors layout: 8-byte little-endian header length, JSON header, data
-  const bytes = await Deno.readFile(runPath(dir, RUN_FILES.checkpoint));
-  const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
-  assertEquals(header["text.W1"].dtype, "F32");
-  assertEquals(header.__metadata__.format, "crossrank-dual-encoder/1");
-  await Deno.remove(dir, { recursive: true });
-});
+gpuTest(
+  "training improves validation rsum by a wide margin and writes the run folder",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const out = await runTraining(config(dir), { data: DATA, progress: quiet });
+    const s = out.summary!;
+    assertOk(s.best!.rsum > s.initial!.rsum + 100, `rsum ${s.initial!.rsum} → ${s.best!.rsum}`);
+    for (const f of Object.values(RUN_FILES)) {
+      if (f === RUN_FILES.examples) continue; // toy features have no images
+      assertOk((await Deno.stat(runPath(dir, f))).size > 0, `${f} written`);
+    }
+    const csv = await Deno.readTextFile(runPath(dir, RUN_FILES.metrics));
+    assertEquals(csv.trim().split("\n").length, 1 + 1 + 3, "header + epoch 0 + 3 epochs");
+    // standard safetensors layout: 8-byte little-endian header length, JSON header, data
+    const bytes = await Deno.readFile(runPath(dir, RUN_FILES.checkpoint));
+    const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
+    assertEquals(header["text.W1"].dtype, "F32");
+    assertEquals(header.__metadata__.format, "crossrank-dual-encoder/1");
+    await Deno.remove(dir, { recursive: true });
+  },
+);
 
 gpuTest("the same seed gives the same metrics; another seed does not", async () => {
   const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir(), await Deno.makeTempDir()];
@@ -124,34 +127,37 @@ gpuTest("an interrupted run resumes to the same result as an uninterrupted one",
   for (const d of [full, cut]) await Deno.remove(d, { recursive: true });
 });
 
-gpuTest("a non-finite loss stops training, names the step, and keeps the last checkpoint", async () => {
-  const dir = await Deno.makeTempDir();
-  let steps = 0;
-  // Epoch 1 trains on clean data and writes a checkpoint; stop early in epoch 2 …
-  const first = await runTraining(config(dir), {
-    data: DATA,
-    progress: quiet,
-    interrupted: () => ++steps === 7,
-  });
-  assertEquals(first.interrupted, true);
-  const before = await Deno.readFile(runPath(dir, RUN_FILES.checkpoint));
-  // … then resume on data with a NaN caption: the next loss is NaN.
-  const bad = toyData(96, 1, "toy-nan");
-  bad.texts.fill(NaN, 0, 12 * 192);
-  const out = await runTraining(config(dir), {
-    data: { train: bad, val: DATA.val },
-    progress: quiet,
-    resume: true,
-  });
-  assertEquals(out.summary, null);
-  assertOk(
-    /training stopped at step 8: the (loss|gradient norm) is not finite; the last good checkpoint \(epoch 1/
-      .test(out.error!),
-    out.error,
-  );
-  assertEquals(await Deno.readFile(runPath(dir, RUN_FILES.checkpoint)), before);
-  await Deno.remove(dir, { recursive: true });
-});
+gpuTest(
+  "a non-finite loss stops training, names the step, and keeps the last checkpoint",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    let steps = 0;
+    // Epoch 1 trains on clean data and writes a checkpoint; stop early in epoch 2 …
+    const first = await runTraining(config(dir), {
+      data: DATA,
+      progress: quiet,
+      interrupted: () => ++steps === 7,
+    });
+    assertEquals(first.interrupted, true);
+    const before = await Deno.readFile(runPath(dir, RUN_FILES.checkpoint));
+    // … then resume on data with a NaN caption: the next loss is NaN.
+    const bad = toyData(96, 1, "toy-nan");
+    bad.texts.fill(NaN, 0, 12 * 192);
+    const out = await runTraining(config(dir), {
+      data: { train: bad, val: DATA.val },
+      progress: quiet,
+      resume: true,
+    });
+    assertEquals(out.summary, null);
+    assertOk(
+      /training stopped at step 8: the (loss|gradient norm) is not finite; the last good checkpoint \(epoch 1/
+        .test(out.error!),
+      out.error,
+    );
+    assertEquals(await Deno.readFile(runPath(dir, RUN_FILES.checkpoint)), before);
+    await Deno.remove(dir, { recursive: true });
+  },
+);
 
 gpuTest("the checkpoint reloads into a model with the same validation metrics", async () => {
   const dir = await Deno.makeTempDir();

@@ -40,7 +40,12 @@ export function parseFlags(
     options[name] = s.multiple ? { type: s.type, multiple: true } : { type: s.type };
   }
   try {
-    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
+    const { values, positionals } = parseArgs({
+      args,
+      options,
+      strict: true,
+      allowPositionals: true,
+    });
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
     return values as Record<string, string | boolean | string[] | undefined>;
   } catch (e) {
@@ -67,14 +72,20 @@ export function numberFlag(
   name: string,
   raw: string | boolean | string[] | undefined,
   fallback: number,
-  { integer = false, min = -Infinity, max = Infinity }: { integer?: boolean; min?: number; max?: number } = {},
+  { integer = false, min = -Infinity, max = Infinity }: {
+    integer?: boolean;
+    min?: number;
+    max?: number;
+  } = {},
 ): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(value)) {
     throw new UsageError(`--${name} expects a number, got '${raw}'`);
   }
-  if (integer && !Number.isInteger(value)) throw new UsageError(`--${name} expects an integer, got '${raw}'`);
+  if (integer && !Number.isInteger(value)) {
+    throw new UsageError(`--${name} expects an integer, got '${raw}'`);
+  }
   if (value < min || value > max) {
     throw new UsageError(`--${name} must be between ${min} and ${max}, got ${value}`);
   }
@@ -96,7 +107,10 @@ export function choiceFlag<T extends string>(
 }
 
 /** Parses repeated `key=value` flags; values become numbers or booleans where they parse as such. */
-export function keyValueFlags(name: string, raw: string | boolean | string[] | undefined): Record<string, unknown> {
+export function keyValueFlags(
+  name: string,
+  raw: string | boolean | string[] | undefined,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const items = raw === undefined ? [] : Array.isArray(raw) ? raw : [String(raw)];
   for (const item of items) {
@@ -104,7 +118,13 @@ export function keyValueFlags(name: string, raw: string | boolean | string[] | u
     if (eq <= 0) throw new UsageError(`--${name} expects key=value, got '${item}'`);
     const key = item.slice(0, eq);
     const text = item.slice(eq + 1);
-    out[key] = text === "true" ? true : text === "false" ? false : text !== "" && Number.isFinite(Number(text)) ? Number(text) : text;
+    out[key] = text === "true"
+      ? true
+      : text === "false"
+      ? false
+      : text !== "" && Number.isFinite(Number(text))
+      ? Number(text)
+      : text;
   }
   return out;
 }

@@ -32,7 +32,10 @@ interface Record {
   environment?: { commit?: string; deno?: string; adapter?: string; date?: string };
   bench?: { benches: BenchEntry[] };
   benches?: BenchEntry[];
-  runs?: { loss: string; metrics: { rsum: number; t2i: { [k: string]: number }; i2t: { [k: string]: number } } }[];
+  runs?: {
+    loss: string;
+    metrics: { rsum: number; t2i: { [k: string]: number }; i2t: { [k: string]: number } };
+  }[];
   rows?: { loss: string; ndcg: { [k: string]: number } }[];
 }
 
@@ -65,14 +68,19 @@ function benchMap(r: Record): Map<string, { avg: number; vsBaseline: number }> {
     if (avg === undefined) continue;
     const file = b.origin.split("/").pop();
     const base = baselines.get(`${b.origin}|${b.group}`);
-    out.set(`${file} › ${b.group ?? "-"} › ${b.name}`, { avg, vsBaseline: base ? avg / base : NaN });
+    out.set(`${file} › ${b.group ?? "-"} › ${b.name}`, {
+      avg,
+      vsBaseline: base ? avg / base : NaN,
+    });
   }
   return out;
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  "))
+  return rows.map((r) =>
+    r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ")
+  )
     .join("\n");
 }
 
@@ -94,7 +102,9 @@ function diffCompare(a: Record, b: Record): string {
         by.set(row.loss, [...(by.get(row.loss) ?? []), Object.values(row.ndcg)]);
       }
     }
-    return new Map([...by].map(([loss, rows]) => [loss, rows[0].map((_, i) => mean(rows.map((x) => x[i])))]));
+    return new Map(
+      [...by].map(([loss, rows]) => [loss, rows[0].map((_, i) => mean(rows.map((x) => x[i])))]),
+    );
   };
   const [sa, sb] = [summarise(a), summarise(b)];
   const names = a.runs ? keys : Object.keys(a.rows?.[0]?.ndcg ?? {});
@@ -107,7 +117,11 @@ function diffCompare(a: Record, b: Record): string {
         const o = x?.[i] ?? NaN;
         const n = y?.[i] ?? NaN;
         const digits = a.runs ? 1 : 4;
-        return [o.toFixed(digits), n.toFixed(digits), `${n - o >= 0 ? "+" : ""}${(n - o).toFixed(digits)}`];
+        return [
+          o.toFixed(digits),
+          n.toFixed(digits),
+          `${n - o >= 0 ? "+" : ""}${(n - o).toFixed(digits)}`,
+        ];
       }),
     ]);
   }

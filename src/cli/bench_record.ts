@@ -49,7 +49,9 @@ async function main(): Promise<number> {
   await Deno.mkdir(path.replace(/\/[^/]*$/, "") || ".", { recursive: true });
   await writeFileAtomic(
     path,
-    new TextEncoder().encode(JSON.stringify({ kind: "bench", environment: env, bench }, null, 2) + "\n"),
+    new TextEncoder().encode(
+      JSON.stringify({ kind: "bench", environment: env, bench }, null, 2) + "\n",
+    ),
   );
   console.error(`wrote ${path}${result.success ? "" : ` (deno bench exited with ${result.code})`}`);
   return result.success ? 0 : 1;

@@ -17,7 +17,7 @@ import { barChart, grid } from "../report/charts.ts";
 import { environment } from "../report/environment.ts";
 import { loadTrainData } from "../train/data.ts";
 import { Progress } from "../train/progress.ts";
-import { runTraining, type RunSummary } from "../train/run.ts";
+import { type RunSummary, runTraining } from "../train/run.ts";
 import { trainLtr } from "../train/ltr.ts";
 import { runPath, writeJson } from "../train/run_dir.ts";
 import type { TrainConfig } from "../train/trainer.ts";
@@ -46,9 +46,23 @@ export const DEFAULT_LOSSES = [
 ];
 
 const SPECS: Record<string, OptionSpec> = {
-  data: { type: "string", value: "DIR", help: "dataset (as for train)", default: "the embedded default" },
-  ltr: { type: "string", value: "DIR", help: "learning-to-rank mode: DIR/rank.train and DIR/rank.test" },
-  losses: { type: "string", value: "A,B,…", help: "losses to compare", default: DEFAULT_LOSSES.join(",") },
+  data: {
+    type: "string",
+    value: "DIR",
+    help: "dataset (as for train)",
+    default: "the embedded default",
+  },
+  ltr: {
+    type: "string",
+    value: "DIR",
+    help: "learning-to-rank mode: DIR/rank.train and DIR/rank.test",
+  },
+  losses: {
+    type: "string",
+    value: "A,B,…",
+    help: "losses to compare",
+    default: DEFAULT_LOSSES.join(","),
+  },
   "loss-opt": {
     type: "string",
     value: "LOSS.K=V",
@@ -58,10 +72,25 @@ const SPECS: Record<string, OptionSpec> = {
   seeds: { type: "string", value: "N", help: "training seeds per loss (0..N-1)", default: "3" },
   epochs: { type: "string", value: "N", help: "epochs per run (retrieval)", default: "10" },
   batch: { type: "string", value: "B", help: "images per batch", default: "128" },
-  lr: { type: "string", value: "X", help: "peak learning rate (retrieval; LTR default 0.01)", default: "0.002" },
+  lr: {
+    type: "string",
+    value: "X",
+    help: "peak learning rate (retrieval; LTR default 0.01)",
+    default: "0.002",
+  },
   steps: { type: "string", value: "N", help: "full-batch steps per LTR run", default: "300" },
-  "val-fraction": { type: "string", value: "F", help: "validation fraction of user data", default: "0.2" },
-  "max-steps": { type: "string", value: "N", help: "cap on steps per retrieval run (0 = none)", default: "0" },
+  "val-fraction": {
+    type: "string",
+    value: "F",
+    help: "validation fraction of user data",
+    default: "0.2",
+  },
+  "max-steps": {
+    type: "string",
+    value: "N",
+    help: "cap on steps per retrieval run (0 = none)",
+    default: "0",
+  },
   out: { type: "string", value: "DIR", help: "output folder", default: "runs/compare-<time>" },
   help: { type: "boolean", help: "show this help" },
 };
@@ -84,16 +113,25 @@ function meanStd(values: number[]): { mean: number; std: number } {
 
 function pm(values: number[], digits = 1): string {
   const { mean, std } = meanStd(values);
-  return values.length > 1 ? `${mean.toFixed(digits)} ± ${std.toFixed(digits)}` : mean.toFixed(digits);
+  return values.length > 1
+    ? `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`
+    : mean.toFixed(digits);
 }
 
-function perLossOptions(raw: Record<string, unknown>, losses: string[]): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = Object.fromEntries(losses.map((l) => [l, {}]));
+function perLossOptions(
+  raw: Record<string, unknown>,
+  losses: string[],
+): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = Object.fromEntries(
+    losses.map((l) => [l, {}]),
+  );
   for (const [key, value] of Object.entries(raw)) {
     const dot = key.indexOf(".");
     const loss = key.slice(0, dot);
     if (dot <= 0 || !(loss in out)) {
-      throw new UsageError(`--loss-opt ${key}=${value}: expected LOSS.KEY=VALUE for a compared loss`);
+      throw new UsageError(
+        `--loss-opt ${key}=${value}: expected LOSS.KEY=VALUE for a compared loss`,
+      );
     }
     out[loss][key.slice(dot + 1)] = value;
   }
@@ -111,12 +149,19 @@ interface Row {
 
 const COLUMNS = ["R@1", "R@5", "R@10"] as const;
 
-async function compareRetrieval(flags: ReturnType<typeof parseFlags>, out: string, losses: string[]) {
+async function compareRetrieval(
+  flags: ReturnType<typeof parseFlags>,
+  out: string,
+  losses: string[],
+) {
   const progress = new Progress();
   const seeds = numberFlag("seeds", flags.seeds, 3, { integer: true, min: 1 });
   const options = perLossOptions(keyValueFlags("loss-opt", flags["loss-opt"]), losses);
   const dataPath = typeof flags.data === "string" ? flags.data : null;
-  const valFraction = numberFlag("val-fraction", flags["val-fraction"], 0.2, { min: 0.01, max: 0.9 });
+  const valFraction = numberFlag("val-fraction", flags["val-fraction"], 0.2, {
+    min: 0.01,
+    max: 0.9,
+  });
   const data = await loadTrainData(dataPath, { valFraction, log: (l) => progress.log(l) });
   const rows: Row[] = [];
   for (const loss of losses) {
@@ -144,7 +189,9 @@ async function compareRetrieval(flags: ReturnType<typeof parseFlags>, out: strin
       };
       const result = await runTraining(config, { data, progress, examples: false });
       if (!result.summary) {
-        progress.log(`${loss} seed ${seed}: ${result.error ?? "interrupted"} — excluded from the table`);
+        progress.log(
+          `${loss} seed ${seed}: ${result.error ?? "interrupted"} — excluded from the table`,
+        );
         continue;
       }
       const s = result.summary;
@@ -183,10 +230,13 @@ async function compareRetrieval(flags: ReturnType<typeof parseFlags>, out: strin
     r.summary.stepsPerSec,
     r.summary.bestEpoch,
   ]);
-  await writeFileAtomic(runPath(out, "results.csv"), new TextEncoder().encode(stringify([header, ...csvRows])));
-  const byLoss = losses.map((loss) => ({ loss, rs: rows.filter((r) => r.loss === loss) })).filter((g) =>
-    g.rs.length > 0
+  await writeFileAtomic(
+    runPath(out, "results.csv"),
+    new TextEncoder().encode(stringify([header, ...csvRows])),
   );
+  const byLoss = losses.map((loss) => ({ loss, rs: rows.filter((r) => r.loss === loss) })).filter((
+    g,
+  ) => g.rs.length > 0);
   const split = rows[0].split;
   const md = [
     `| loss | t2i R@1 | t2i R@5 | t2i R@10 | i2t R@1 | i2t R@5 | i2t R@10 | rsum | t2i MedR | i2t MedR | train s | steps/s |`,
@@ -195,14 +245,20 @@ async function compareRetrieval(flags: ReturnType<typeof parseFlags>, out: strin
       `| ${loss} | ${COLUMNS.map((k) => pm(rs.map((r) => r.metrics.t2i[k]))).join(" | ")} | ` +
       `${COLUMNS.map((k) => pm(rs.map((r) => r.metrics.i2t[k]))).join(" | ")} | ` +
       `${pm(rs.map((r) => r.metrics.rsum))} | ${pm(rs.map((r) => r.metrics.t2i.MedR))} | ` +
-      `${pm(rs.map((r) => r.metrics.i2t.MedR))} | ${pm(rs.map((r) => r.summary.trainSeconds), 0)} | ` +
+      `${pm(rs.map((r) => r.metrics.i2t.MedR))} | ${
+        pm(rs.map((r) => r.summary.trainSeconds), 0)
+      } | ` +
       `${pm(rs.map((r) => r.summary.stepsPerSec), 2)} |`
     ),
   ];
   const env = await environment();
-  const note = `Dataset ${rows[0].summary.dataset}, metrics on the ${split} split, mean ± std over ` +
+  const note =
+    `Dataset ${rows[0].summary.dataset}, metrics on the ${split} split, mean ± std over ` +
     `${seeds} seed(s); ${env.adapter}, Deno ${env.deno}, commit ${env.commit.slice(0, 10)}.`;
-  await writeFileAtomic(runPath(out, "results.md"), new TextEncoder().encode(`${note}\n\n${md.join("\n")}\n`));
+  await writeFileAtomic(
+    runPath(out, "results.md"),
+    new TextEncoder().encode(`${note}\n\n${md.join("\n")}\n`),
+  );
   await writeJson(runPath(out, "results.json"), {
     kind: "compare-retrieval",
     environment: env,
@@ -235,7 +291,12 @@ async function compareRetrieval(flags: ReturnType<typeof parseFlags>, out: strin
   progress.log(`wrote ${out}/results.{csv,md,json} and compare.png`);
 }
 
-async function compareLtr(flags: ReturnType<typeof parseFlags>, dir: string, out: string, losses: string[]) {
+async function compareLtr(
+  flags: ReturnType<typeof parseFlags>,
+  dir: string,
+  out: string,
+  losses: string[],
+) {
   const progress = new Progress();
   const seeds = numberFlag("seeds", flags.seeds, 3, { integer: true, min: 1 });
   const options = perLossOptions(keyValueFlags("loss-opt", flags["loss-opt"]), losses);
@@ -251,10 +312,19 @@ async function compareLtr(flags: ReturnType<typeof parseFlags>, dir: string, out
   for (const loss of losses) {
     for (let seed = 0; seed < seeds; seed++) {
       try {
-        const r = await trainLtr(train, test, { loss, lossOptions: options[loss], steps, lr, seed, ks });
+        const r = await trainLtr(train, test, {
+          loss,
+          lossOptions: options[loss],
+          steps,
+          lr,
+          seed,
+          ks,
+        });
         rows.push({ loss, seed, ndcg: r.test, seconds: r.trainSeconds });
         progress.log(
-          `${loss} seed ${seed}: ${ks.map((k) => `NDCG@${k} ${r.test[`NDCG@${k}`].toFixed(4)}`).join("  ")}`,
+          `${loss} seed ${seed}: ${
+            ks.map((k) => `NDCG@${k} ${r.test[`NDCG@${k}`].toFixed(4)}`).join("  ")
+          }`,
         );
       } catch (e) {
         progress.log(`${loss} seed ${seed}: ${(e as Error).message} — excluded`);
@@ -265,12 +335,15 @@ async function compareLtr(flags: ReturnType<typeof parseFlags>, dir: string, out
   await writeFileAtomic(
     runPath(out, "results.csv"),
     new TextEncoder().encode(
-      stringify([header, ...rows.map((r) => [r.loss, r.seed, ...ks.map((k) => r.ndcg[`NDCG@${k}`]), r.seconds])]),
+      stringify([
+        header,
+        ...rows.map((r) => [r.loss, r.seed, ...ks.map((k) => r.ndcg[`NDCG@${k}`]), r.seconds]),
+      ]),
     ),
   );
-  const byLoss = losses.map((loss) => ({ loss, rs: rows.filter((r) => r.loss === loss) })).filter((g) =>
-    g.rs.length > 0
-  );
+  const byLoss = losses.map((loss) => ({ loss, rs: rows.filter((r) => r.loss === loss) })).filter((
+    g,
+  ) => g.rs.length > 0);
   const md = [
     `| loss | ${ks.map((k) => `NDCG@${k}`).join(" | ")} | train s |`,
     `| --- | ${ks.map(() => "---:").join(" | ")} | ---: |`,
@@ -285,8 +358,16 @@ async function compareLtr(flags: ReturnType<typeof parseFlags>, dir: string, out
     `${test.path}, mean ± std over ${seeds} seed(s); ${env.adapter}, Deno ${env.deno}, commit ${
       env.commit.slice(0, 10)
     }.`;
-  await writeFileAtomic(runPath(out, "results.md"), new TextEncoder().encode(`${note}\n\n${md.join("\n")}\n`));
-  await writeJson(runPath(out, "results.json"), { kind: "compare-ltr", environment: env, args: Deno.args, rows });
+  await writeFileAtomic(
+    runPath(out, "results.md"),
+    new TextEncoder().encode(`${note}\n\n${md.join("\n")}\n`),
+  );
+  await writeJson(runPath(out, "results.json"), {
+    kind: "compare-ltr",
+    environment: env,
+    args: Deno.args,
+    rows,
+  });
   const chart = await barChart(
     ks.map((k) => ({
       label: `NDCG@${k}`,

@@ -2,8 +2,9 @@
  * `deno task eval`: retrieval metrics of a dataset, both directions, computed on the GPU.
  *
  * Zero-shot (no checkpoint): the raw text and image features are scored by cosine, which needs
- * equal dims. Prints a table, or with `--json` exactly one JSON object on stdout (logs go to
- * stderr).
+ * equal dims. With `--checkpoint RUN_DIR`: the features are projected by the saved model first
+ * (its feature dims must match the data's), and all of `--data` is test data. Prints a table, or
+ * with `--json` exactly one JSON object on stdout (logs go to stderr).
  *
  * @example
  * ```sh
@@ -16,7 +17,9 @@
 import { initGpu, rt } from "../gpu/runtime.ts";
 import { loadRetrievalData, type SplitName } from "../data/load.ts";
 import type { RetrievalDataset } from "../data/types.ts";
-import { evaluateDataset } from "../eval/retrieval.ts";
+import { evaluateDataset, evaluateRetrieval } from "../eval/retrieval.ts";
+import { DualEncoder } from "../model/dual_encoder.ts";
+import { readCheckpoint, readRunConfig } from "../train/run_dir.ts";
 import { imageQueryCount } from "../eval/metrics.ts";
 import { formatMetricsTable, metricsJson } from "../eval/report.ts";
 import {
@@ -48,6 +51,11 @@ const SPECS: Record<string, OptionSpec> = {
     help: "seed of the split and the default dataset",
     default: "0",
   },
+  checkpoint: {
+    type: "string",
+    value: "RUN_DIR",
+    help: "evaluate a trained run (its checkpoint.safetensors) instead of raw features",
+  },
   json: { type: "boolean", help: "print exactly one JSON object of metrics on stdout" },
   "image-chunk": {
     type: "string",
@@ -65,9 +73,11 @@ const SPECS: Record<string, OptionSpec> = {
 };
 
 const HELP = usage(
-  "deno task eval [--data DIR] [--json]",
+  "deno task eval [--checkpoint RUN_DIR] [--data DIR] [--json]",
   "Image–text retrieval metrics (R@1/5/10, MedR, MeanR, mAP, NDCG@10, rsum) in both directions.\n" +
-    "Without a checkpoint, the raw features are scored by cosine (zero-shot): their dims must match.",
+    "Without a checkpoint, the raw features are scored by cosine (zero-shot): their dims must match.\n" +
+    "With --checkpoint, the saved model embeds the data first; without --data, a run trained on the\n" +
+    "embedded default is evaluated on that dataset's test split.",
   SPECS,
 );
 
@@ -103,17 +113,56 @@ async function main(): Promise<number> {
   const textChunk = optionalInt("text-chunk", flags["text-chunk"]);
 
   const started = performance.now();
+  const checkpoint = typeof flags.checkpoint === "string" ? flags.checkpoint : null;
+  let dataSeed = seed;
+  if (checkpoint && data === undefined && flags.seed === undefined) {
+    // A run on the default dataset: regenerate it with the run's data seed.
+    dataSeed = Number(
+      (await readRunConfig(checkpoint).catch(() => ({ dataSeed: 0 }))).dataSeed ?? 0,
+    );
+  }
   console.error(`eval: loading ${data ?? "the default dataset"} (split ${split})`);
-  const ds = await loadRetrievalData(data, { split, seed });
-  // Zero-shot: the raw features are the embeddings (a --checkpoint would project them here).
-  if (ds.textDim !== ds.imageDim) throw zeroShotDimError(ds);
+  const ds = await loadRetrievalData(data, { split, seed: dataSeed });
   const runtime = await initGpu();
-  console.error(
-    `eval: ${ds.name}: ${ds.numTexts} texts × ${ds.numImages} images, ${ds.textDim}-d, ` +
-      `on ${runtime.gpu.adapterName}`,
-  );
-  const t0 = performance.now();
-  const metrics = await evaluateDataset(ds, { imageChunk, textChunk });
+  let scoring = "zero-shot cosine of the raw features";
+  let dim = ds.textDim;
+  let t0: number;
+  let metrics;
+  if (checkpoint) {
+    const saved = await readCheckpoint(checkpoint);
+    const { text, image } = saved.config;
+    if (text.inDim !== ds.textDim || image.inDim !== ds.imageDim) {
+      throw new Error(
+        `${checkpoint} was trained on ${text.inDim}-d texts and ${image.inDim}-d images; ` +
+          `${ds.name} has ${ds.textDim}-d texts and ${ds.imageDim}-d images`,
+      );
+    }
+    const model = new DualEncoder(saved.config, 0);
+    model.loadStateDict(saved.tensors, checkpoint);
+    dim = text.outDim;
+    scoring = `checkpoint ${checkpoint} (${text.kind} heads, epoch ${saved.metadata.epoch ?? "?"})`;
+    console.error(
+      `eval: ${ds.name}: ${ds.numTexts} texts × ${ds.numImages} images, ${scoring}, ` +
+        `on ${runtime.gpu.adapterName}`,
+    );
+    t0 = performance.now();
+    const texts = await model.embedAll("texts", ds.texts, ds.numTexts);
+    const images = await model.embedAll("images", ds.images, ds.numImages);
+    model.dispose();
+    metrics = await evaluateRetrieval(
+      { texts, images, textDim: dim, imageDim: dim, textToImage: ds.textToImage },
+      { normalize: false, imageChunk, textChunk },
+    );
+  } else {
+    // Zero-shot: the raw features are the embeddings.
+    if (ds.textDim !== ds.imageDim) throw zeroShotDimError(ds);
+    console.error(
+      `eval: ${ds.name}: ${ds.numTexts} texts × ${ds.numImages} images, ${ds.textDim}-d, ` +
+        `on ${runtime.gpu.adapterName}`,
+    );
+    t0 = performance.now();
+    metrics = await evaluateDataset(ds, { imageChunk, textChunk });
+  }
   const seconds = (performance.now() - t0) / 1000;
   console.error(
     `eval: scored in ${seconds.toFixed(2)} s (${
@@ -128,9 +177,9 @@ async function main(): Promise<number> {
       name: split === "all" ? ds.name : `${ds.name} (${split})`,
       numTexts: ds.numTexts,
       numImages: ds.numImages,
-      dim: ds.textDim,
+      dim,
       imageQueries: imageQueryCount(ds.textToImage, ds.numImages),
-      scoring: "zero-shot cosine of the raw features",
+      scoring,
       seconds,
       adapter: rt().gpu.adapterName,
     }));

@@ -20,7 +20,9 @@
  */
 export function ndcgAt(scores: ArrayLike<number>, labels: ArrayLike<number>, k: number): number {
   const n = scores.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) =>
+    scores[b] - scores[a] || a - b
+  );
   const ideal = Array.from(labels).sort((a, b) => b - a);
   let dcg = 0;
   let idcg = 0;

@@ -46,7 +46,11 @@ export interface ModelOptions {
 }
 
 /** Builds a {@link DualEncoderConfig} for features of the given dimensions. */
-export function modelConfig(textDim: number, imageDim: number, o: ModelOptions = {}): DualEncoderConfig {
+export function modelConfig(
+  textDim: number,
+  imageDim: number,
+  o: ModelOptions = {},
+): DualEncoderConfig {
   const kind = o.head === undefined || o.head === "auto"
     ? (textDim === imageDim ? "adapter" : "mlp")
     : o.head;
@@ -56,7 +60,12 @@ export function modelConfig(textDim: number, imageDim: number, o: ModelOptions =
     );
   }
   const embedDim = kind === "adapter" ? textDim : o.embedDim ?? 256;
-  const common = { kind, outDim: embedDim, hidden: o.hidden ?? 512, activation: o.activation ?? "gelu" };
+  const common = {
+    kind,
+    outDim: embedDim,
+    hidden: o.hidden ?? 512,
+    activation: o.activation ?? "gelu",
+  };
   return {
     text: { ...common, inDim: textDim },
     image: { ...common, inDim: imageDim },
@@ -153,7 +162,10 @@ export class DualEncoder {
   }
 
   /** Overwrites every parameter from a state dict; throws naming a missing or misshapen tensor. */
-  loadStateDict(state: Record<string, { shape: number[]; data: Float32Array }>, source = "checkpoint"): void {
+  loadStateDict(
+    state: Record<string, { shape: number[]; data: Float32Array }>,
+    source = "checkpoint",
+  ): void {
     for (const [name, t] of this.namedParameters()) {
       const entry = state[name];
       if (!entry) throw new Error(`${source}: tensor '${name}' is missing`);

@@ -66,7 +66,9 @@ export class ProjectionHead {
       );
     }
     for (const [name, v] of [["inDim", inDim], ["outDim", outDim], ["hidden", hidden]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${label}: ${name} must be ≥ 1, got ${v}`);
+      if (!Number.isInteger(v) || v < 1) {
+        throw new RangeError(`${label}: ${name} must be ≥ 1, got ${v}`);
+      }
     }
     this.config = config;
     this.params = new Map();
@@ -78,7 +80,9 @@ export class ProjectionHead {
     } else {
       p("W1", glorot(inDim, hidden, random), [inDim, hidden]);
       p("b1", new Float32Array(hidden), [hidden]);
-      const w2 = kind === "adapter" ? new Float32Array(hidden * outDim) : glorot(hidden, outDim, random);
+      const w2 = kind === "adapter"
+        ? new Float32Array(hidden * outDim)
+        : glorot(hidden, outDim, random);
       p("W2", w2, [hidden, outDim]);
       p("b2", new Float32Array(outDim), [outDim]);
     }

@@ -427,7 +427,9 @@ export class Reranker {
       return out;
     }
     if (given.length !== rows) {
-      throw new RangeError(`Reranker.forward: positions has ${given.length} values for ${rows} items`);
+      throw new RangeError(
+        `Reranker.forward: positions has ${given.length} values for ${rows} items`,
+      );
     }
     for (let r = 0; r < rows; r++) {
       const p = given[r];
@@ -463,7 +465,10 @@ export class Reranker {
 
     const maskT = mask instanceof Tensor ? mask : Tensor.from(mask, [rows], { label: "mask" });
     let x = drop(
-      act(linear(features, this.#param("input.weight"), this.#param("input.bias")), o.inputActivation),
+      act(
+        linear(features, this.#param("input.weight"), this.#param("input.bias")),
+        o.inputActivation,
+      ),
     );
     if (positions) {
       const table = this.#fixedTable ?? this.#param("position.table");

@@ -67,7 +67,15 @@ function formatTick(v: number): string {
   return Number(v.toFixed(a >= 10 ? 1 : 3)).toString();
 }
 
-function drawLine(img: Image, x0: number, y0: number, x1: number, y1: number, color: number, w = 2) {
+function drawLine(
+  img: Image,
+  x0: number,
+  y0: number,
+  x1: number,
+  y1: number,
+  color: number,
+  w = 2,
+) {
   const steps = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
   for (let s = 0; s <= steps; s++) {
     const x = Math.round(x0 + ((x1 - x0) * s) / steps);
@@ -76,7 +84,9 @@ function drawLine(img: Image, x0: number, y0: number, x1: number, y1: number, co
       for (let dy = 0; dy < w; dy++) {
         const px = x + dx;
         const py = y + dy;
-        if (px >= 1 && py >= 1 && px <= img.width && py <= img.height) img.setPixelAt(px, py, color);
+        if (px >= 1 && py >= 1 && px <= img.width && py <= img.height) {
+          img.setPixelAt(px, py, color);
+        }
       }
     }
   }
@@ -204,7 +214,10 @@ export async function barChart(
   seriesNames: string[],
   o: { title: string; yLabel?: string; width?: number; height?: number },
 ): Promise<Image> {
-  const img = new Image(o.width ?? Math.max(520, 90 + groups.length * 22 * seriesNames.length), o.height ?? 380);
+  const img = new Image(
+    o.width ?? Math.max(520, 90 + groups.length * 22 * seriesNames.length),
+    o.height ?? 380,
+  );
   img.fill(0xffffffff);
   const tops = groups.flatMap((g) => g.values.map((v, i) => v + (g.errors?.[i] ?? 0)));
   const finite = tops.filter(Number.isFinite);
@@ -236,8 +249,10 @@ export async function barChart(
 /** Places images in a grid (row-major), each column as wide as its widest image, on a white ground. */
 export function grid(images: Image[][], gap = 6, background = 0xffffffff): Image {
   const cols = Math.max(1, ...images.map((r) => r.length));
-  const widths = Array.from({ length: cols }, (_, c) =>
-    Math.max(1, ...images.map((r) => r[c]?.width ?? 0)));
+  const widths = Array.from(
+    { length: cols },
+    (_, c) => Math.max(1, ...images.map((r) => r[c]?.width ?? 0)),
+  );
   const heights = images.map((r) => Math.max(1, ...r.map((i) => i.height)));
   const out = new Image(
     widths.reduce((a, b) => a + b, 0) + (cols + 1) * gap,

@@ -113,7 +113,11 @@ export async function examplesPng(
       cell.fill(0xf4f4f4ff);
       const t = await loadThumb(ds, i, size - 8);
       cell.composite(t, (size - t.width) / 2, (size - t.height) / 2);
-      outline(cell, i === ds.textToImage[q] ? 0x22aa22ff : 0xccccccff, i === ds.textToImage[q] ? 4 : 1);
+      outline(
+        cell,
+        i === ds.textToImage[q] ? 0x22aa22ff : 0xccccccff,
+        i === ds.textToImage[q] ? 4 : 1,
+      );
       thumbs.push(cell);
     }
     rows.push(thumbs);

@@ -63,7 +63,9 @@ export class BatchSampler {
     this.#byImage = textsByImage(textToImage, numImages);
     this.#imagesWithText = this.#byImage.flatMap((t, i) => (t.length > 0 ? [i] : []));
     if (this.#imagesWithText.length < 2) {
-      throw new RangeError(`training needs at least 2 images with captions, got ${this.#imagesWithText.length}`);
+      throw new RangeError(
+        `training needs at least 2 images with captions, got ${this.#imagesWithText.length}`,
+      );
     }
   }
 
@@ -97,7 +99,10 @@ export class BatchSampler {
       const texts: number[] = [];
       const owner: number[] = [];
       images.forEach((img, j) => {
-        const caps = random.shuffle([...this.#byImage[img]]).slice(0, this.options.captionsPerImage);
+        const caps = random.shuffle([...this.#byImage[img]]).slice(
+          0,
+          this.options.captionsPerImage,
+        );
         for (const t of caps) {
           texts.push(t);
           owner.push(j);

@@ -27,7 +27,10 @@ function describe(ds: RetrievalDataset): string {
  * Loads `path` (or generates the default dataset) and returns the training and validation splits,
  * plus the default dataset's test split.
  */
-export async function loadTrainData(path: string | null, options: TrainDataOptions): Promise<TrainData> {
+export async function loadTrainData(
+  path: string | null,
+  options: TrainDataOptions,
+): Promise<TrainData> {
   const seed = options.dataSeed ?? 0;
   const started = performance.now();
   const splits = path === null

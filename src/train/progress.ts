@@ -9,7 +9,9 @@
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "?";
   const s = Math.round(seconds);
-  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  if (s >= 3600) {
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  }
   if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   return `${s}s`;
 }
@@ -33,11 +35,21 @@ export class Progress {
 
   /** Updates the line: `epoch e/E step s/S loss L lr X  N steps/s  ETA T`. */
   update(
-    f: { epoch: number; epochs: number; step: number; steps: number; loss: number; lr: number; stepsPerSec: number },
+    f: {
+      epoch: number;
+      epochs: number;
+      step: number;
+      steps: number;
+      loss: number;
+      lr: number;
+      stepsPerSec: number;
+    },
   ): void {
     const eta = (f.steps - f.step) / Math.max(f.stepsPerSec, 1e-9);
     const line = `epoch ${f.epoch}/${f.epochs}  step ${f.step}/${f.steps}  loss ${fmt(f.loss)}  ` +
-      `lr ${f.lr.toExponential(2)}  ${f.stepsPerSec.toFixed(1)} steps/s  ETA ${formatDuration(eta)}`;
+      `lr ${f.lr.toExponential(2)}  ${f.stepsPerSec.toFixed(1)} steps/s  ETA ${
+        formatDuration(eta)
+      }`;
     if (this.#tty) {
       this.#write(`\r\x1b[2K${line}`);
       this.#dirty = true;

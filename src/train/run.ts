@@ -95,7 +95,10 @@ export interface RunOutcome {
 }
 
 /** Trains one model as `config` says and writes its run folder. */
-export async function runTraining(config: TrainConfig, options: RunOptions = {}): Promise<RunOutcome> {
+export async function runTraining(
+  config: TrainConfig,
+  options: RunOptions = {},
+): Promise<RunOutcome> {
   const runtime = await initGpu();
   const progress = options.progress ?? new Progress();
   const started = performance.now();

@@ -89,7 +89,13 @@ export async function writeMetricsCsv(dir: string, history: EpochRecord[]): Prom
 export async function writeCheckpoint(
   path: string,
   model: DualEncoder,
-  info: { epoch: number; step: number; dataset: string; loss: string; metrics: RetrievalMetrics | null },
+  info: {
+    epoch: number;
+    step: number;
+    dataset: string;
+    loss: string;
+    metrics: RetrievalMetrics | null;
+  },
 ): Promise<void> {
   const state = await model.stateDict();
   await writeSafetensors(path, state, {
@@ -120,14 +126,18 @@ export interface LoadedCheckpoint {
 export async function readCheckpoint(runDirOrFile: string): Promise<LoadedCheckpoint> {
   let path = runDirOrFile;
   try {
-    if ((await Deno.stat(runDirOrFile)).isDirectory) path = runPath(runDirOrFile, RUN_FILES.checkpoint);
+    if ((await Deno.stat(runDirOrFile)).isDirectory) {
+      path = runPath(runDirOrFile, RUN_FILES.checkpoint);
+    }
   } catch {
     throw new Error(`checkpoint: ${runDirOrFile} does not exist`);
   }
   const file = await readSafetensors(path);
   if (file.metadata.format !== CHECKPOINT_FORMAT) {
     throw new Error(
-      `${path}: not a crossrank checkpoint (metadata format is '${file.metadata.format ?? "absent"}', ` +
+      `${path}: not a crossrank checkpoint (metadata format is '${
+        file.metadata.format ?? "absent"
+      }', ` +
         `expected '${CHECKPOINT_FORMAT}')`,
     );
   }
@@ -155,7 +165,9 @@ export async function writeState(
   state: LoopState,
 ): Promise<void> {
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-  for (const [name, entry] of Object.entries(await model.stateDict())) tensors[`model.${name}`] = entry;
+  for (const [name, entry] of Object.entries(await model.stateDict())) {
+    tensors[`model.${name}`] = entry;
+  }
   for (const [name, t] of Object.entries(optimizer.stateTensors())) {
     tensors[name] = { shape: [...t.shape], data: await t.read() };
   }
@@ -188,7 +200,9 @@ export async function readState(
   model.loadStateDict(modelTensors, path);
   for (const [name, t] of Object.entries(optimizer.stateTensors())) {
     const saved = file.tensors[name];
-    if (!saved || saved.data.length !== t.size) throw new Error(`${path}: optimiser tensor '${name}' missing or misshapen`);
+    if (!saved || saved.data.length !== t.size) {
+      throw new Error(`${path}: optimiser tensor '${name}' missing or misshapen`);
+    }
     t.write(new Float32Array(saved.data as Float32Array));
   }
   optimizer.t = Number(file.metadata.adam_t);
