@@ -15,6 +15,14 @@ const SHAPES: [number, number, number][] = [
   [64, 64, 64],
   [5, 3, 2049], // large K
   [130, 67, 9],
+  // Around the blocked kernel's tiles (small 8×64, large 16×256 outputs per workgroup), K not a
+  // multiple of 4 (zero-padded operands), 1×N, M×1 and K = 1 with a large output.
+  [17, 129, 3],
+  [40, 300, 37],
+  [65, 257, 65],
+  [1, 1000, 7],
+  [1000, 1, 9],
+  [300, 400, 1],
 ];
 
 for (const kernel of ["blocked", "naive"] as const) {
@@ -40,6 +48,31 @@ for (const kernel of ["blocked", "naive"] as const) {
       });
     }
   }
+}
+
+// Large products on the blocked kernel only (the naive kernel is slow here).
+const LARGE: { shape: [number, number, number]; transA: boolean; transB: boolean }[] = [
+  { shape: [1000, 1000, 1000], transA: false, transB: false },
+  { shape: [517, 483, 301], transA: false, transB: true },
+  { shape: [517, 483, 301], transA: true, transB: false },
+  { shape: [517, 483, 301], transA: true, transB: true },
+  { shape: [256, 512, 512], transA: false, transB: true },
+  { shape: [2, 3, 65537], transA: false, transB: false }, // huge K
+  { shape: [524300, 2, 3], transA: false, transB: false }, // > 65535 row blocks: split dispatch
+];
+
+for (const { shape: [m, n, k], transA, transB } of LARGE) {
+  const tag = `${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"}`;
+  gpuTest(`matmul blocked ${tag} ${m}×${n}×${k} matches the CPU reference`, async () => {
+    const a = randn(m * k, m + 3 * k);
+    const b = randn(k * n, n + 5 * k);
+    const ta = Tensor.from(a, transA ? [k, m] : [m, k]);
+    const tb = Tensor.from(b, transB ? [n, k] : [k, n]);
+    const c = matmul(ta, tb, { transA, transB });
+    const got = await c.read();
+    assertAllClose(got, matmulRef(a, b, m, n, k, transA, transB), TOL(k), `${tag} ${m}x${n}x${k}`);
+    [ta, tb, c].forEach((t) => t.dispose());
+  });
 }
 
 gpuTest("matmul rejects mismatched inner dimensions with both shapes named", () => {

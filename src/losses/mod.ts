@@ -28,6 +28,7 @@ import "./listmle.ts";
 import "./approxndcg.ts";
 import "./smoothap.ts";
 // The NeuralSort family (neuralndcg, neuralndcg_transposed) registers from ./neuralndcg.ts.
+import "./neuralndcg.ts";
 
 export { checkRankingInput, rankingLoss, rankingLossTensor, rankingLossWithGrad } from "./api.ts";
 export { getLoss, lossNames, registerLoss, resolveOptions } from "./registry.ts";

@@ -15,7 +15,7 @@
 import { Tensor } from "../autodiff/tensor.ts";
 import { add, addBias, gelu, relu } from "../ops/elementwise.ts";
 import { matmul } from "../ops/matmul.ts";
-import { Random } from "../util/random.ts";
+import type { Random } from "../util/random.ts";
 
 /** Head architectures. */
 export type HeadKind = "linear" | "mlp" | "adapter";

@@ -2,13 +2,23 @@
  * Matrix multiplication (`kernels/matmul.wgsl`, naive twin `kernels/matmul_naive.wgsl`):
  * `C = op(A) · op(B)` with either operand transposed, and its backward rule.
  *
+ * The blocked kernel is tuned for llvmpipe, where every storage-buffer load costs a loop over the
+ * SIMD lanes and arithmetic is comparatively free: each invocation computes a
+ * {@link MatmulTile.rows} × {@link MatmulTile.cols} block of C from vec4 loads (see the header of
+ * `kernels/matmul.wgsl`). There is one entry point per layout and tile: `mm_nn_*` (A·B), `mm_nt_*`
+ * (A·Bᵀ), `mm_tn_*` (Aᵀ·B), `mm_tt_*` (Aᵀ·Bᵀ). A workgroup's lanes run along the columns of C,
+ * so a thin product may run as its transpose `Cᵀ = op(B)ᵀ·op(A)ᵀ` ({@link matmulPlan}). Operands
+ * whose rows are not a whole number of vec4s, or whose k-indexed rows do not come in fours, are first
+ * copied into zero-padded scratch buffers (`mm_pad`, O(size) work).
+ *
  * @module
  */
 
-import { Params, rt } from "../gpu/runtime.ts";
+import { groups1d, MAX_GROUPS, Params, rt } from "../gpu/runtime.ts";
+import type { KernelSpec } from "../gpu/kernel.ts";
 import { record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dims2 } from "./common.ts";
+import { dims2, dummy } from "./common.ts";
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -20,8 +30,76 @@ export interface MatmulOptions {
   kernel?: "blocked" | "naive";
 }
 
-/** Output block of one invocation of the blocked kernel (rows, cols) and its workgroup shape. */
-export const MATMUL_TILE = { rows: 4, cols: 4, groupX: 8, groupY: 8 } as const;
+/** One block size of the blocked kernel (entry points `mm_<layout>_<suffix>`). */
+export interface MatmulTile {
+  /** Entry-point suffix in `kernels/matmul.wgsl`. */
+  suffix: string;
+  /** Rows of C per invocation. */
+  rows: number;
+  /** Columns of C per invocation (a multiple of 4). */
+  cols: number;
+  /** Invocations per workgroup, side by side along the columns. */
+  group: number;
+  /** Relative speed at full occupancy (measured GFLOP/s ÷ the large tile's), for tile choice. */
+  speed: number;
+}
+
+/**
+ * The blocked kernel's tiles. `large` (16 × 32 outputs per invocation) has the best ratio of
+ * arithmetic to loads; `small` (8 × 8) wastes less on small outputs; `thin` (4 × 32) is for outputs
+ * with a handful of rows (after choosing the orientation, see {@link matmulPlan}).
+ */
+export const MATMUL_TILES: Readonly<Record<"large" | "small" | "thin", MatmulTile>> = {
+  large: { suffix: "l", rows: 16, cols: 32, group: 8, speed: 1 },
+  small: { suffix: "s", rows: 8, cols: 8, group: 8, speed: 0.6 },
+  thin: { suffix: "t", rows: 4, cols: 32, group: 8, speed: 0.52 },
+};
+
+/** The tile used for large outputs (kept for callers that size work by it). */
+export const MATMUL_TILE: MatmulTile = MATMUL_TILES.large;
+
+/** Kernel layouts: A·B, A·Bᵀ, Aᵀ·B, Aᵀ·Bᵀ. */
+export type MatmulLayout = "nn" | "nt" | "tn" | "tt";
+
+/** How {@link matmulInto} runs one product on the blocked kernel. */
+export interface MatmulPlan {
+  /** Kernel layout actually dispatched. */
+  layout: MatmulLayout;
+  /** Whether the dual product `Cᵀ = op(B)ᵀ·op(A)ᵀ` runs (operands swapped, C written transposed). */
+  dual: boolean;
+  /** The tile. */
+  tile: MatmulTile;
+}
+
+const STORAGE = ["read", "read", "read_write"] as const;
+const DUAL: Record<MatmulLayout, MatmulLayout> = { nn: "tt", nt: "nt", tn: "tn", tt: "nn" };
+const CORES = Math.max(1, navigator.hardwareConcurrency || 1);
+
+/**
+ * Chooses the orientation and tile for an `m × n` output of `layout`: the lanes of a workgroup run
+ * along the columns, so a thin output is computed as its transpose when that wastes less, and the
+ * tile minimises padded work ÷ tile speed, counting idle cores when there are few workgroups.
+ */
+export function matmulPlan(layout: MatmulLayout, m: number, n: number): MatmulPlan {
+  let best: MatmulPlan | null = null;
+  let bestCost = Infinity;
+  for (const dual of [false, true]) {
+    const [rows, cols] = dual ? [n, m] : [m, n];
+    for (const tile of Object.values(MATMUL_TILES)) {
+      const gy = Math.ceil(rows / tile.rows);
+      const gx = Math.ceil(cols / (tile.cols * tile.group));
+      const groups = gx * gy;
+      const padded = gy * tile.rows * gx * tile.cols * tile.group;
+      const idle = Math.ceil(groups / CORES) * CORES / groups;
+      const cost = (padded * idle) / tile.speed;
+      if (cost < bestCost * 0.999) { // ties: the first (direct, larger tile)
+        bestCost = cost;
+        best = { layout: dual ? DUAL[layout] : layout, dual, tile };
+      }
+    }
+  }
+  return best!;
+}
 
 /** Returns `[M, N, K]` for `op(a) · op(b)`, or throws naming both shapes. */
 export function matmulDims(
@@ -44,39 +122,111 @@ export function matmulDims(
   return [m, n, k];
 }
 
+const round4 = (x: number) => Math.ceil(x / 4) * 4;
+
+/**
+ * Records a copy of the `rows × cols` matrix in `src` into a zero-padded `rowsP × colsP` scratch
+ * buffer (colsP a multiple of 4) and returns it; the caller releases it after recording its use.
+ */
+function padded(src: GPUBuffer, rows: number, cols: number, rowsP: number, colsP: number) {
+  const runtime = rt();
+  const out = runtime.pool.acquire(rowsP * colsP * 4, `matmul pad ${rowsP}x${colsP}`);
+  runtime.dispatch(
+    { file: "matmul", entry: "mm_pad", storage: STORAGE, uniform: true },
+    [src, dummy(0), out],
+    new Params().u32(rows).u32(cols).u32(rowsP).u32(colsP),
+    groups1d(Math.ceil((rowsP * colsP) / 4 / 64)),
+  );
+  return out;
+}
+
+/**
+ * Records the blocked kernel `layout` for an `m × n × k` product of `a` and `b` (stored as the
+ * layout says), writing C transposed when `tc`, with `tile`.
+ */
+function blocked(
+  c: GPUBuffer,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  layout: MatmulLayout,
+  tile: MatmulTile,
+  m: number,
+  n: number,
+  k: number,
+  tc: boolean,
+): void {
+  const runtime = rt();
+  const k4 = round4(k);
+  // Stored shapes and the shapes the kernel needs: vec4 rows, and k-indexed rows in fours.
+  const transA = layout[0] === "t";
+  const transB = layout[1] === "t";
+  const [aRows, aCols, aRowsP, aColsP] = transA ? [k, m, k4, round4(m)] : [m, k, m, k4];
+  const [bRows, bCols, bRowsP, bColsP] = transB ? [n, k, n, k4] : [k, n, k4, round4(n)];
+  const scratch: GPUBuffer[] = [];
+  if (aRowsP !== aRows || aColsP !== aCols) {
+    a = padded(a, aRows, aCols, aRowsP, aColsP);
+    scratch.push(a);
+  }
+  if (bRowsP !== bRows || bColsP !== bCols) {
+    b = padded(b, bRows, bCols, bRowsP, bColsP);
+    scratch.push(b);
+  }
+  const spec: KernelSpec = {
+    file: "matmul",
+    entry: `mm_${layout}_${tile.suffix}`,
+    storage: STORAGE,
+    uniform: true,
+  };
+  const groupsX = Math.ceil(n / (tile.cols * tile.group));
+  const groupsY = Math.ceil(m / tile.rows);
+  // Split into dispatches of at most MAX_GROUPS workgroups per dimension (huge M or N only).
+  for (let gy = 0; gy < groupsY; gy += MAX_GROUPS) {
+    for (let gx = 0; gx < groupsX; gx += MAX_GROUPS) {
+      const params = new Params().u32(m).u32(n).u32(k).u32(aColsP / 4).u32(bColsP / 4)
+        .u32(k4 / 4).u32(tc ? 1 : 0).u32(gy * tile.rows).u32((gx * tile.cols * tile.group) / 4);
+      runtime.dispatch(spec, [a, b, c], params, [
+        Math.min(MAX_GROUPS, groupsX - gx),
+        Math.min(MAX_GROUPS, groupsY - gy),
+      ]);
+    }
+  }
+  for (const s of scratch) runtime.pool.release(s);
+}
+
 /** Records `c = op(a) · op(b)` into an existing tensor `c` of shape `[M, N]` (no autodiff). */
 export function matmulInto(c: Tensor, a: Tensor, b: Tensor, options: MatmulOptions = {}): void {
   const [m, n, k] = matmulDims(a, b, options);
   if (c.shape[0] !== m || c.shape[1] !== n) {
     throw new RangeError(`matmulInto: output ${shapeString(c.shape)} is not [${m}, ${n}]`);
   }
-  const params = new Params().u32(m).u32(n).u32(k).u32(options.transA ? 1 : 0)
-    .u32(options.transB ? 1 : 0);
   if (k === 0) {
     rt().upload(c.buffer, new Float32Array(m * n));
     return;
   }
+  if (m === 0 || n === 0) return;
+  const { transA = false, transB = false } = options;
   if (options.kernel === "naive") {
     rt().dispatch(
       {
         file: "matmul_naive",
         entry: "matmul_naive",
-        storage: ["read", "read", "read_write"],
+        storage: STORAGE,
         uniform: true,
       },
       [a.buffer, b.buffer, c.buffer],
-      params,
+      new Params().u32(m).u32(n).u32(k).u32(transA ? 1 : 0).u32(transB ? 1 : 0),
       [Math.ceil(n / 16), Math.ceil(m / 16)],
     );
     return;
   }
-  const t = MATMUL_TILE;
-  rt().dispatch(
-    { file: "matmul", entry: "matmul", storage: ["read", "read", "read_write"], uniform: true },
-    [a.buffer, b.buffer, c.buffer],
-    params,
-    [Math.ceil(n / (t.cols * t.groupX)), Math.ceil(m / (t.rows * t.groupY))],
-  );
+  const layout: MatmulLayout = transA ? (transB ? "tt" : "tn") : transB ? "nt" : "nn";
+  const plan = matmulPlan(layout, m, n);
+  if (plan.dual) {
+    // Cᵀ = op(B)ᵀ·op(A)ᵀ: B is the left operand, A the right one, C is written transposed.
+    blocked(c.buffer, b.buffer, a.buffer, plan.layout, plan.tile, n, m, k, true);
+  } else {
+    blocked(c.buffer, a.buffer, b.buffer, plan.layout, plan.tile, m, n, k, false);
+  }
 }
 
 /**
