@@ -15,14 +15,16 @@ const SHAPES: [number, number, number][] = [
   [64, 64, 64],
   [5, 3, 2049], // large K
   [130, 67, 9],
-  // Around the blocked kernel's tiles (small 8×64, large 16×256 outputs per workgroup), K not a
-  // multiple of 4 (zero-padded operands), 1×N, M×1 and K = 1 with a large output.
+  // Around the blocked kernel's tiles (MATMUL_TILES: 32, 16, 8 or 4 rows × 256 or 64 columns per
+  // workgroup, direct or transposed), K not a multiple of 4 (zero-padded operands), 1×N, M×1, and
+  // K = 1 with a large output.
   [17, 129, 3],
   [40, 300, 37],
   [65, 257, 65],
   [1, 1000, 7],
   [1000, 1, 9],
   [300, 400, 1],
+  [250, 120, 33], // runs as its transpose (the dual product) on the large tile
 ];
 
 for (const kernel of ["blocked", "naive"] as const) {

@@ -20,6 +20,7 @@ import type { RetrievalDataset } from "../data/types.ts";
 import { evaluateDataset, evaluateRetrieval } from "../eval/retrieval.ts";
 import { DualEncoder } from "../model/dual_encoder.ts";
 import { readCheckpoint, readRunConfig } from "../train/run_dir.ts";
+import { evaluateRerank, isRerankRun, loadFirstStage, readReranker } from "../train/rerank.ts";
 import { imageQueryCount } from "../eval/metrics.ts";
 import { formatMetricsTable, metricsJson } from "../eval/report.ts";
 import {
@@ -94,6 +95,48 @@ function optionalInt(name: string, raw: unknown): number | undefined {
   return numberFlag(name, raw as string, 0, { integer: true, min: 1 });
 }
 
+/** Evaluates a rerank run: metrics of the first stage alone and with text → image reranked. */
+async function evalRerank(run: string, ds: RetrievalDataset, json: boolean): Promise<number> {
+  const { reranker, k, firstStage } = await readReranker(run);
+  const model = await loadFirstStage(firstStage);
+  console.error(`eval: ${ds.name}: first stage ${firstStage}, reranker ${run} (top ${k})`);
+  const r = await evaluateRerank(model, reranker, ds, k);
+  reranker.dispose();
+  model.dispose();
+  const latency = {
+    k,
+    coverage: Math.round(r.coverage * 100) / 100,
+    firstStageMsPerQuery: Math.round(r.firstStageMsPerQuery * 1000) / 1000,
+    rerankMsPerQuery: Math.round(r.rerankMsPerQuery * 1000) / 1000,
+    singleQueryMs: Math.round(r.singleQueryMs * 100) / 100,
+  };
+  if (json) {
+    const after = JSON.parse(metricsJson(r.after));
+    console.log(JSON.stringify({ ...after, firstStage: JSON.parse(metricsJson(r.before)), rerank: latency }));
+    return 0;
+  }
+  const info = (scoring: string) => ({
+    name: ds.name,
+    numTexts: ds.numTexts,
+    numImages: ds.numImages,
+    dim: model.config.text.outDim,
+    imageQueries: imageQueryCount(ds.textToImage, ds.numImages),
+    scoring,
+    seconds: 0,
+    adapter: rt().gpu.adapterName,
+  });
+  console.log(formatMetricsTable(r.before, info(`first stage ${firstStage}`)));
+  console.log();
+  console.log(formatMetricsTable(r.after, info(`text → image reranked by ${run} over the top ${k}`)));
+  console.log(
+    `\nreranking: the right image is in the top ${k} for ${r.coverage.toFixed(1)} % of texts; ` +
+      `added latency ${r.rerankMsPerQuery.toFixed(3)} ms per query in batches of 256 ` +
+      `(first stage ${r.firstStageMsPerQuery.toFixed(3)} ms), ${r.singleQueryMs.toFixed(1)} ms for ` +
+      "one query alone (one GPU wait included)",
+  );
+  return 0;
+}
+
 async function main(): Promise<number> {
   const flags = parseFlags(Deno.args, SPECS);
   if (flags.help) {
@@ -124,6 +167,9 @@ async function main(): Promise<number> {
   console.error(`eval: loading ${data ?? "the default dataset"} (split ${split})`);
   const ds = await loadRetrievalData(data, { split, seed: dataSeed });
   const runtime = await initGpu();
+  if (checkpoint && await isRerankRun(checkpoint)) {
+    return await evalRerank(checkpoint, ds, Boolean(flags.json));
+  }
   let scoring = "zero-shot cosine of the raw features";
   let dim = ds.textDim;
   let t0: number;

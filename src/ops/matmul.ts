@@ -5,8 +5,9 @@
  * The blocked kernel is tuned for llvmpipe, where every storage-buffer load costs a loop over the
  * SIMD lanes and arithmetic is comparatively free: each invocation computes a
  * {@link MatmulTile.rows} × {@link MatmulTile.cols} block of C from vec4 loads (see the header of
- * `kernels/matmul.wgsl`). There is one entry point per layout and tile: `mm_nn_*` (A·B), `mm_nt_*`
- * (A·Bᵀ), `mm_tn_*` (Aᵀ·B), `mm_tt_*` (Aᵀ·Bᵀ). A workgroup's lanes run along the columns of C,
+ * `kernels/matmul.wgsl`). There is one entry point per layout, `mm_nn` (A·B), `mm_nt` (A·Bᵀ),
+ * `mm_tn` (Aᵀ·B) and `mm_tt` (Aᵀ·Bᵀ), and the tile is a pipeline constant ({@link MATMUL_TILES}).
+ * A workgroup's lanes run along the columns of C,
  * so a thin product may run as its transpose `Cᵀ = op(B)ᵀ·op(A)ᵀ` ({@link matmulPlan}). Operands
  * whose rows are not a whole number of vec4s, or whose k-indexed rows do not come in fours, are first
  * copied into zero-padded scratch buffers (`mm_pad`, O(size) work).
@@ -30,29 +31,33 @@ export interface MatmulOptions {
   kernel?: "blocked" | "naive";
 }
 
-/** One block size of the blocked kernel (entry points `mm_<layout>_<suffix>`). */
+/** One block size of the blocked kernel (pipeline constants `TM`, `NQ`, `WG` of its entry points). */
 export interface MatmulTile {
-  /** Entry-point suffix in `kernels/matmul.wgsl`. */
-  suffix: string;
-  /** Rows of C per invocation. */
+  /** Name, for messages. */
+  name: string;
+  /** Rows of C per invocation (`TM`, at most 32, a multiple of 4). */
   rows: number;
-  /** Columns of C per invocation (a multiple of 4). */
+  /** Columns of C per invocation (`4 · NQ`, at most 32). */
   cols: number;
-  /** Invocations per workgroup, side by side along the columns. */
+  /** Invocations per workgroup, side by side along the columns (`WG`). */
   group: number;
   /** Relative speed at full occupancy (measured GFLOP/s ÷ the large tile's), for tile choice. */
   speed: number;
 }
 
 /**
- * The blocked kernel's tiles. `large` (16 × 32 outputs per invocation) has the best ratio of
- * arithmetic to loads; `small` (8 × 8) wastes less on small outputs; `thin` (4 × 32) is for outputs
- * with a handful of rows (after choosing the orientation, see {@link matmulPlan}).
+ * The blocked kernel's tiles, as measured here (GFLOP/s of CPU time on the 2-core test machine,
+ * 512×1024×512): `large` (32 × 32 outputs per invocation, ~40) has the best ratio of arithmetic to
+ * loads; `medium` (16 × 32, ~34) pads less; `small` (8 × 8, ~19.5) suits small outputs; `thin`
+ * (4 × 32, ~16.5) outputs with a handful of rows (after choosing the orientation, see
+ * {@link matmulPlan}). Compiling a tile the first time costs ~10 s of CPU for `large`, ~4 s for
+ * `medium`, under 2 s for the others; Mesa keeps the result in its disk cache.
  */
-export const MATMUL_TILES: Readonly<Record<"large" | "small" | "thin", MatmulTile>> = {
-  large: { suffix: "l", rows: 16, cols: 32, group: 8, speed: 1 },
-  small: { suffix: "s", rows: 8, cols: 8, group: 8, speed: 0.6 },
-  thin: { suffix: "t", rows: 4, cols: 32, group: 8, speed: 0.52 },
+export const MATMUL_TILES: Readonly<Record<"large" | "medium" | "small" | "thin", MatmulTile>> = {
+  large: { name: "large", rows: 32, cols: 32, group: 8, speed: 1 },
+  medium: { name: "medium", rows: 16, cols: 32, group: 8, speed: 0.85 },
+  small: { name: "small", rows: 8, cols: 8, group: 8, speed: 0.49 },
+  thin: { name: "thin", rows: 4, cols: 32, group: 8, speed: 0.41 },
 };
 
 /** The tile used for large outputs (kept for callers that size work by it). */
@@ -173,9 +178,10 @@ function blocked(
   }
   const spec: KernelSpec = {
     file: "matmul",
-    entry: `mm_${layout}_${tile.suffix}`,
+    entry: `mm_${layout}`,
     storage: STORAGE,
     uniform: true,
+    constants: { TM: tile.rows, NQ: tile.cols / 4, WG: tile.group },
   };
   const groupsX = Math.ceil(n / (tile.cols * tile.group));
   const groupsY = Math.ceil(m / tile.rows);

@@ -1,0 +1,438 @@
+/**
+ * Second-stage reranking (text → image): a listwise, context-aware {@link Reranker} (allRank's
+ * Transformer scoring model) rescored over the first stage's top-k images of each text query, and
+ * trained with any ranking loss on top of a frozen, trained retrieval run.
+ *
+ * Per query the candidates are the first stage's top `k` images; each candidate's features are
+ * `[q, c, q ⊙ c, s, rank/k]` (query and candidate embeddings, their product, first-stage score and
+ * rank). The label is 1 for the query's own image and 0 otherwise; a query whose image is not in its
+ * top k has no relevant item (ranking losses give such a list 0). Evaluation replaces each text's
+ * first-stage rank by its reranked position when its image is in the top k (pessimistic ties, as
+ * everywhere); texts whose image is outside the top k keep their first-stage rank. Image → text
+ * retrieval is not reranked.
+ *
+ * The reranker learns on the training split's first-stage lists. Those come from the model that was
+ * trained on the same images, so they are easier than unseen lists; validation lists are not.
+ *
+ * @module
+ */
+
+import { initGpu, rt } from "../gpu/runtime.ts";
+import { backward, noGrad } from "../autodiff/tape.ts";
+import { scope, Tensor, untracked } from "../autodiff/tensor.ts";
+import { gatherRows } from "../ops/gather.ts";
+import { AdamW } from "../optim/adamw.ts";
+import { rankingLossTensor } from "../losses/mod.ts";
+import { getLoss, resolveOptions } from "../losses/registry.ts";
+import type { RetrievalDataset } from "../data/types.ts";
+import { writeSafetensors } from "../data/safetensors.ts";
+import { readSafetensors } from "../data/safetensors.ts";
+import { retrievalRanks } from "../eval/retrieval.ts";
+import { type RetrievalMetrics, retrievalMetrics } from "../eval/metrics.ts";
+import { topK } from "../eval/topk.ts";
+import { DualEncoder } from "../model/dual_encoder.ts";
+import {
+  type PositionalEncoding,
+  Reranker,
+  rerankFeatureDim,
+  rerankFeatures,
+  type RerankerOptions,
+} from "../model/reranker.ts";
+import { Random } from "../util/random.ts";
+import { loadTrainData } from "./data.ts";
+import { Progress } from "./progress.ts";
+import { readCheckpoint, readRunConfig, RUN_FILES, runPath, writeJson } from "./run_dir.ts";
+import { learningRate } from "./schedule.ts";
+import { stringify } from "csv-stringify";
+import { writeFileAtomic } from "../data/errors.ts";
+
+/** File of a rerank run holding the reranker's weights and options. */
+export const RERANKER_FILE = "reranker.safetensors";
+
+/** Format tag of {@link RERANKER_FILE}. */
+export const RERANKER_FORMAT = "crossrank-reranker/1";
+
+/** Settings of a reranker training run. */
+export interface RerankConfig {
+  /** The trained retrieval run whose checkpoint is the first stage. */
+  firstStage: string;
+  /** Data path (default: the first stage's). */
+  data: string | null;
+  /** Seed of the default dataset and the split (default: the first stage's). */
+  dataSeed: number;
+  /** Validation fraction (default: the first stage's). */
+  valFraction: number;
+  /** Ranking loss. */
+  loss: string;
+  /** Loss options. */
+  lossOptions: Record<string, unknown>;
+  /** Candidates per query (the first stage's top k). */
+  k: number;
+  /** Epochs over the training queries. */
+  epochs: number;
+  /** Queries per step. */
+  batch: number;
+  /** Peak learning rate (linear warmup 5 %, cosine decay). */
+  lr: number;
+  /** AdamW weight decay. */
+  weightDecay: number;
+  /** Seed of initialisation, dropout and query order. */
+  seed: number;
+  /** Reranker architecture (input width is derived). */
+  model: {
+    dModel: number;
+    layers: number;
+    heads: number;
+    dFF: number;
+    dropout: number;
+    positionalEncoding: PositionalEncoding;
+  };
+  /** Run folder. */
+  out: string;
+}
+
+/** First-stage lists of a split: embeddings on the GPU and each text's top-k images. */
+export interface FirstStageLists {
+  /** Text embeddings `[texts, e]`. */
+  texts: Tensor;
+  /** Image embeddings `[images, e]`. */
+  images: Tensor;
+  /** Top-k image rows per text, `texts·k`. */
+  indices: Int32Array;
+  /** Their first-stage scores. */
+  scores: Float32Array;
+  /** 1/0 relevance of each candidate, `texts·k`. */
+  labels: Float32Array;
+  /** k. */
+  k: number;
+  /** Seconds the first stage took for this split (embedding + top-k), for latency figures. */
+  seconds: number;
+}
+
+/** Embeds a split with the first stage and takes each text's top-k images. */
+export async function firstStageLists(
+  model: DualEncoder,
+  ds: RetrievalDataset,
+  k: number,
+): Promise<FirstStageLists> {
+  if (k > ds.numImages) {
+    throw new RangeError(`--k ${k} exceeds the ${ds.numImages} images of ${ds.name}`);
+  }
+  const started = performance.now();
+  const e = model.config.text.outDim;
+  const textEmb = await model.embedAll("texts", ds.texts, ds.numTexts);
+  const imageEmb = await model.embedAll("images", ds.images, ds.numImages);
+  const top = await topK(textEmb, imageEmb, k, { dim: e, normalize: false });
+  const seconds = (performance.now() - started) / 1000;
+  const labels = new Float32Array(ds.numTexts * k);
+  for (let t = 0; t < ds.numTexts; t++) {
+    for (let j = 0; j < k; j++) labels[t * k + j] = top.indices[t * k + j] === ds.textToImage[t] ? 1 : 0;
+  }
+  const [texts, images] = untracked(() => [
+    Tensor.from(textEmb, [ds.numTexts, e], { label: `${ds.name} text embeddings` }),
+    Tensor.from(imageEmb, [ds.numImages, e], { label: `${ds.name} image embeddings` }),
+  ]);
+  return { texts, images, indices: top.indices, scores: top.scores, labels, k, seconds };
+}
+
+/** Records the reranker's scores `[rows.length, k]` for the given query rows (no gradient unless recording). */
+function scoreQueries(
+  reranker: Reranker,
+  lists: FirstStageLists,
+  rows: number[],
+  train: boolean,
+): Tensor {
+  const k = lists.k;
+  const idx = new Int32Array(rows.length * k);
+  const sc = new Float32Array(rows.length * k);
+  rows.forEach((r, i) => {
+    idx.set(lists.indices.subarray(r * k, (r + 1) * k), i * k);
+    sc.set(lists.scores.subarray(r * k, (r + 1) * k), i * k);
+  });
+  const q = gatherRows(lists.texts, rows);
+  const x = rerankFeatures(q, lists.images, idx, sc, k);
+  const mask = new Float32Array(rows.length * k).fill(1);
+  return reranker.forward(x, mask, rows.length, k, { train });
+}
+
+/** The result of reranking a split. */
+export interface RerankEvaluation {
+  /** Metrics of the first stage alone. */
+  before: RetrievalMetrics;
+  /** Metrics with text → image reranked (image → text unchanged). */
+  after: RetrievalMetrics;
+  /** Texts whose image is in their top k (the most reranking can fix). */
+  coverage: number;
+  /** Seconds per query of the first stage (embedding + top-k), amortised over the split. */
+  firstStageMsPerQuery: number;
+  /** Added milliseconds per query of reranking (features + model), amortised over batches. */
+  rerankMsPerQuery: number;
+  /** Milliseconds to rerank one query alone (includes one ~11 ms GPU wait on llvmpipe). */
+  singleQueryMs: number;
+}
+
+/** Scores every text's top-k with the reranker and compares metrics with the first stage's. */
+export async function evaluateRerank(
+  model: DualEncoder,
+  reranker: Reranker,
+  ds: RetrievalDataset,
+  k: number,
+  batch = 256,
+): Promise<RerankEvaluation> {
+  const lists = await firstStageLists(model, ds, k);
+  try {
+    const e = model.config.text.outDim;
+    const ranks = await retrievalRanks(
+      { texts: lists.texts, images: lists.images, textToImage: ds.textToImage, textDim: e, imageDim: e },
+      { normalize: false },
+    );
+    const before = retrievalMetrics(ranks);
+    const started = performance.now();
+    const reranked = new Float32Array(ds.numTexts * k);
+    for (let start = 0; start < ds.numTexts; start += batch) {
+      const rows = Array.from({ length: Math.min(batch, ds.numTexts - start) }, (_, i) => start + i);
+      const s = noGrad(() => scoreQueries(reranker, lists, rows, false));
+      reranked.set(await s.read(), start * k);
+      s.dispose();
+    }
+    const rerankMsPerQuery = (performance.now() - started) / ds.numTexts;
+    const one = performance.now();
+    const s1 = noGrad(() => scoreQueries(reranker, lists, [0], false));
+    await s1.read();
+    s1.dispose();
+    const singleQueryMs = performance.now() - one;
+    const t2i = Uint32Array.from(ranks.t2i);
+    let covered = 0;
+    for (let t = 0; t < ds.numTexts; t++) {
+      const j = Array.prototype.indexOf.call(lists.labels.subarray(t * k, (t + 1) * k), 1);
+      if (j < 0) continue;
+      covered++;
+      const mine = reranked[t * k + j];
+      let rank = 1;
+      for (let c = 0; c < k; c++) if (c !== j && reranked[t * k + c] >= mine) rank++;
+      t2i[t] = rank;
+    }
+    const after = retrievalMetrics({ ...ranks, t2i });
+    return {
+      before,
+      after,
+      coverage: (100 * covered) / ds.numTexts,
+      firstStageMsPerQuery: (1000 * lists.seconds) / ds.numTexts,
+      rerankMsPerQuery,
+      singleQueryMs,
+    };
+  } finally {
+    lists.texts.dispose();
+    lists.images.dispose();
+  }
+}
+
+/** Loads the first stage of a run folder. */
+export async function loadFirstStage(runDir: string): Promise<DualEncoder> {
+  await initGpu();
+  const saved = await readCheckpoint(runDir);
+  const model = new DualEncoder(saved.config, 0);
+  model.loadStateDict(saved.tensors, runDir);
+  return model;
+}
+
+/** Writes the reranker with its options and run facts. */
+async function writeReranker(path: string, reranker: Reranker, config: RerankConfig, epoch: number) {
+  const state = await reranker.readState();
+  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+  const named = reranker.namedParameters();
+  for (const [name, data] of Object.entries(state)) tensors[name] = { shape: [...named[name].shape], data };
+  await writeSafetensors(path, tensors, {
+    format: RERANKER_FORMAT,
+    options: JSON.stringify(reranker.options),
+    seed: String(reranker.seed),
+    k: String(config.k),
+    firstStage: config.firstStage,
+    loss: config.loss,
+    epoch: String(epoch),
+  });
+}
+
+/** Reads a rerank run's reranker (and where its first stage is). */
+export async function readReranker(runDir: string): Promise<{ reranker: Reranker; k: number; firstStage: string }> {
+  const path = runPath(runDir, RERANKER_FILE);
+  const file = await readSafetensors(path);
+  if (file.metadata.format !== RERANKER_FORMAT) throw new Error(`${path}: not a crossrank reranker`);
+  const reranker = new Reranker(JSON.parse(file.metadata.options) as RerankerOptions, Number(file.metadata.seed));
+  const state: Record<string, Float32Array> = {};
+  for (const [name, t] of Object.entries(file.tensors)) state[name] = t.data as Float32Array;
+  reranker.loadState(state);
+  return { reranker, k: Number(file.metadata.k), firstStage: file.metadata.firstStage };
+}
+
+/** Whether `dir` is a rerank run. */
+export async function isRerankRun(dir: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(runPath(dir, RERANKER_FILE))).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Summary of a rerank run. */
+export interface RerankSummary {
+  /** Run folder. */
+  run: string;
+  /** First-stage run. */
+  firstStage: string;
+  /** Loss. */
+  loss: string;
+  /** Candidates per query. */
+  k: number;
+  /** Epoch kept (best validation t2i R@1 after reranking). */
+  bestEpoch: number;
+  /** Validation evaluation of the kept reranker. */
+  val: RerankEvaluation;
+  /** Steps per second of reranker training. */
+  stepsPerSec: number;
+  /** Reranker parameters. */
+  parameters: number;
+}
+
+/** Trains a reranker as `config` says and writes its run folder. */
+export async function runRerankTraining(
+  config: RerankConfig,
+  options: { progress?: Progress } = {},
+): Promise<RerankSummary> {
+  const runtime = await initGpu();
+  const progress = options.progress ?? new Progress();
+  const lossOptions = resolveOptions(getLoss(config.loss), config.lossOptions);
+  const model = await loadFirstStage(config.firstStage);
+  const data = await loadTrainData(config.data, {
+    valFraction: config.valFraction,
+    dataSeed: config.dataSeed,
+    log: (l) => progress.log(l),
+  });
+  if (!data.val) throw new Error("reranker training needs a validation split (--val-fraction > 0)");
+  const { train, val } = data;
+  const e = model.config.text.outDim;
+  const reranker = new Reranker({ inputDim: rerankFeatureDim(e), ...config.model }, config.seed);
+  const optimizer = new AdamW(reranker.optimizerParams(), { lr: config.lr, weightDecay: config.weightDecay });
+  await Deno.mkdir(config.out, { recursive: true });
+  await writeJson(runPath(config.out, RUN_FILES.config), {
+    ...config,
+    rerank: true,
+    deno: Deno.version.deno,
+    adapter: runtime.gpu.adapterName,
+    parameters: reranker.parameterCount,
+  });
+  const lists = await firstStageLists(model, train, config.k);
+  const covered = Array.from({ length: train.numTexts }, (_, t) => t).filter((t) =>
+    lists.labels.subarray(t * config.k, (t + 1) * config.k).some((v) => v === 1)
+  );
+  progress.log(
+    `rerank: ${reranker.parameterCount} parameters; train top-${config.k} holds the right image for ` +
+      `${((100 * covered.length) / train.numTexts).toFixed(1)} % of ${train.numTexts} texts`,
+  );
+  const stepsPerEpoch = Math.ceil(train.numTexts / config.batch);
+  const totalSteps = stepsPerEpoch * config.epochs;
+  const schedule = { lr: config.lr, totalSteps, warmupSteps: Math.round(0.05 * totalSteps) };
+  const labels = lists.labels;
+  const history: { epoch: number; loss: number; val: RerankEvaluation }[] = [];
+  let best = -Infinity;
+  let bestEpoch = 0;
+  let step = 0;
+  let trainSeconds = 0;
+  const lossSum = untracked(() => Tensor.zeros([1]));
+  try {
+    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+      const order = new Random(config.seed * 7919 + epoch).permutation(train.numTexts);
+      const started = performance.now();
+      const sums: number[] = [];
+      for (let start = 0; start < order.length; start += config.batch) {
+        const rows = order.slice(start, start + config.batch);
+        step++;
+        scope(() => {
+          const scores = scoreQueries(reranker, lists, rows, true);
+          const y = new Float32Array(rows.length * config.k);
+          rows.forEach((r, i) => y.set(labels.subarray(r * config.k, (r + 1) * config.k), i * config.k));
+          const loss = rankingLossTensor(
+            config.loss,
+            scores,
+            Tensor.from(y, [rows.length, config.k]),
+            lossOptions,
+          );
+          backward(loss);
+          optimizer.step(learningRate(step, schedule));
+          optimizer.zeroGrad();
+          rt().copy(loss.buffer, 0, lossSum.buffer, 0, 4);
+        });
+        rt().submit();
+        if (start + config.batch >= order.length) sums.push(await lossSum.item());
+      }
+      trainSeconds += (performance.now() - started) / 1000;
+      if ((await optimizer.firstNonFiniteStep()) > 0) {
+        throw new Error(`reranker training stopped: non-finite gradient at step ${await optimizer.firstNonFiniteStep()}`);
+      }
+      const evaluation = await evaluateRerank(model, reranker, val, config.k);
+      history.push({ epoch, loss: sums.at(-1) ?? NaN, val: evaluation });
+      progress.log(
+        `rerank epoch ${epoch}/${config.epochs}  last loss ${(sums.at(-1) ?? NaN).toFixed(4)}  val t2i R@1 ` +
+          `${evaluation.before.t2i["R@1"].toFixed(1)} → ${evaluation.after.t2i["R@1"].toFixed(1)}`,
+      );
+      if (evaluation.after.t2i["R@1"] > best) {
+        best = evaluation.after.t2i["R@1"];
+        bestEpoch = epoch;
+        await writeReranker(runPath(config.out, RERANKER_FILE), reranker, config, epoch);
+      }
+      const rows = history.map((h) => [
+        h.epoch,
+        h.loss,
+        h.val.before.t2i["R@1"],
+        h.val.after.t2i["R@1"],
+        h.val.before.t2i["R@5"],
+        h.val.after.t2i["R@5"],
+        h.val.before.t2i["R@10"],
+        h.val.after.t2i["R@10"],
+        h.val.rerankMsPerQuery,
+      ]);
+      await writeFileAtomic(
+        runPath(config.out, RUN_FILES.metrics),
+        new TextEncoder().encode(stringify([[
+          "epoch",
+          "loss",
+          "t2i_R@1_first_stage",
+          "t2i_R@1_reranked",
+          "t2i_R@5_first_stage",
+          "t2i_R@5_reranked",
+          "t2i_R@10_first_stage",
+          "t2i_R@10_reranked",
+          "rerank_ms_per_query",
+        ], ...rows])),
+      );
+    }
+    const kept = await readReranker(config.out);
+    const finalEval = await evaluateRerank(model, kept.reranker, val, config.k);
+    kept.reranker.dispose();
+    const summary: RerankSummary = {
+      run: config.out,
+      firstStage: config.firstStage,
+      loss: config.loss,
+      k: config.k,
+      bestEpoch,
+      val: finalEval,
+      stepsPerSec: step / Math.max(trainSeconds, 1e-9),
+      parameters: reranker.parameterCount,
+    };
+    await writeJson(runPath(config.out, RUN_FILES.summary), summary);
+    return summary;
+  } finally {
+    lossSum.dispose();
+    lists.texts.dispose();
+    lists.images.dispose();
+    optimizer.dispose();
+    reranker.dispose();
+    model.dispose();
+  }
+}
+
+/** Defaults for a rerank config derived from the first stage's run config. */
+export async function rerankDefaults(firstStage: string): Promise<Pick<RerankConfig, "data" | "dataSeed" | "valFraction">> {
+  const c = await readRunConfig(firstStage);
+  return { data: c.data ?? null, dataSeed: c.dataSeed ?? 0, valFraction: c.valFraction ?? 0.2 };
+}
