@@ -27,6 +27,31 @@ const SHAPES: [number, number, number][] = [
   [250, 120, 33], // runs as its transpose (the dual product) on the large tile
 ];
 
+// Every tile in both orientations, forced, on shapes straddling its block (the planner alone would
+// keep the large tile for big products only).
+for (const tile of ["large", "medium", "small", "thin"] as const) {
+  for (const dual of [false, true]) {
+    gpuTest(`matmul ${tile} tile${dual ? " (transposed output)" : ""} on edge shapes`, async () => {
+      for (const [m, n, k] of [[1, 1, 1], [33, 257, 5], [65, 63, 33], [7, 300, 2]]) {
+        for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
+          const a = randn(m * k, m + 3 * k);
+          const b = randn(k * n, n + 5 * k);
+          const ta = Tensor.from(a, transA ? [k, m] : [m, k]);
+          const tb = Tensor.from(b, transB ? [n, k] : [k, n]);
+          const c = matmul(ta, tb, { transA, transB, plan: { tile, dual } });
+          assertAllClose(
+            await c.read(),
+            matmulRef(a, b, m, n, k, transA, transB),
+            TOL(k),
+            `${tile}${dual ? " dual" : ""} ${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"} ${m}x${n}x${k}`,
+          );
+          [ta, tb, c].forEach((t) => t.dispose());
+        }
+      }
+    });
+  }
+}
+
 for (const kernel of ["blocked", "naive"] as const) {
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {

@@ -29,6 +29,9 @@ export interface KernelSpec {
 
 const sources = new Map<string, string>();
 
+/** `CROSSRANK_LOG_COMPILES=1` prints each pipeline compile and its time to stderr. */
+const LOG_COMPILES = Boolean(Deno.env.get("CROSSRANK_LOG_COMPILES"));
+
 /** Directory holding the `.wgsl` files (overridable for tests of broken kernels). */
 export const KERNEL_DIR = new URL("../../kernels/", import.meta.url);
 
@@ -152,11 +155,16 @@ export class PipelineCache {
       });
     }
     const layout = device.createBindGroupLayout({ entries, label: name });
+    const started = performance.now();
     const pipeline = device.createComputePipeline({
       label: name,
       layout: device.createPipelineLayout({ bindGroupLayouts: [layout], label: name }),
       compute: { module, entryPoint: spec.entry, constants: spec.constants },
     });
+    if (LOG_COMPILES) {
+      const c = spec.constants ? ` ${JSON.stringify(spec.constants)}` : "";
+      console.error(`compiled ${name}${c} in ${(performance.now() - started).toFixed(0)} ms`);
+    }
     const scope = device.popErrorScope();
     const check = (async () => {
       const error = await scope;

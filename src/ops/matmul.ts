@@ -29,6 +29,11 @@ export interface MatmulOptions {
   transB?: boolean;
   /** Kernel: the register-blocked one (default) or the naive one-output-per-invocation kernel. */
   kernel?: "blocked" | "naive";
+  /**
+   * Force the blocked kernel's tile and orientation instead of {@link matmulPlan}'s choice (tests
+   * and benchmarks use it to cover every tile on every shape).
+   */
+  plan?: { tile: keyof typeof MATMUL_TILES; dual: boolean };
 }
 
 /** One block size of the blocked kernel (pipeline constants `TM`, `NQ`, `WG` of its entry points). */
@@ -60,6 +65,12 @@ export const MATMUL_TILES: Readonly<Record<"large" | "medium" | "small" | "thin"
   thin: { name: "thin", rows: 4, cols: 32, group: 8, speed: 0.41 },
 };
 
+/**
+ * Multiply-adds (m·n·k) from which the large tile is considered: 2^28, e.g. 1024×1024×256. Smaller
+ * products (every training-step product of the default model) use the other tiles.
+ */
+export const LARGE_TILE_MIN_WORK = 2 ** 28;
+
 /** The tile used for large outputs (kept for callers that size work by it). */
 export const MATMUL_TILE: MatmulTile = MATMUL_TILES.large;
 
@@ -85,12 +96,21 @@ const CORES = Math.max(1, navigator.hardwareConcurrency || 1);
  * along the columns, so a thin output is computed as its transpose when that wastes less, and the
  * tile minimises padded work ÷ tile speed, counting idle cores when there are few workgroups.
  */
-export function matmulPlan(layout: MatmulLayout, m: number, n: number): MatmulPlan {
+export function matmulPlan(
+  layout: MatmulLayout,
+  m: number,
+  n: number,
+  k = LARGE_TILE_MIN_WORK,
+): MatmulPlan {
   let best: MatmulPlan | null = null;
   let bestCost = Infinity;
   for (const dual of [false, true]) {
     const [rows, cols] = dual ? [n, m] : [m, n];
     for (const tile of Object.values(MATMUL_TILES)) {
+      // The large tile takes ~10 s of llvmpipe JIT per layout on first use (cached on disk
+      // afterwards); below this much work it measured no faster than the medium tile in a
+      // training step, so small products never pay for its compile.
+      if (tile === MATMUL_TILES.large && m * n * k < LARGE_TILE_MIN_WORK) continue;
       const gy = Math.ceil(rows / tile.rows);
       const gx = Math.ceil(cols / (tile.cols * tile.group));
       const groups = gx * gy;
@@ -226,7 +246,13 @@ export function matmulInto(c: Tensor, a: Tensor, b: Tensor, options: MatmulOptio
     return;
   }
   const layout: MatmulLayout = transA ? (transB ? "tt" : "tn") : transB ? "nt" : "nn";
-  const plan = matmulPlan(layout, m, n);
+  const plan = options.plan
+    ? {
+      layout: options.plan.dual ? DUAL[layout] : layout,
+      dual: options.plan.dual,
+      tile: MATMUL_TILES[options.plan.tile],
+    }
+    : matmulPlan(layout, m, n, k);
   if (plan.dual) {
     // Cᵀ = op(B)ᵀ·op(A)ᵀ: B is the left operand, A the right one, C is written transposed.
     blocked(c.buffer, b.buffer, a.buffer, plan.layout, plan.tile, n, m, k, true);
