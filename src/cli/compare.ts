@@ -75,8 +75,8 @@ const SPECS: Record<string, OptionSpec> = {
   lr: {
     type: "string",
     value: "X",
-    help: "peak learning rate (retrieval; LTR default 0.01)",
-    default: "0.002",
+    help: "peak learning rate (retrieval: as train's auto; LTR: 0.01)",
+    default: "auto",
   },
   steps: { type: "string", value: "N", help: "full-batch steps per LTR run", default: "300" },
   "val-fraction": {
@@ -173,7 +173,7 @@ async function compareRetrieval(
         epochs: numberFlag("epochs", flags.epochs, 10, { integer: true, min: 1 }),
         batch: numberFlag("batch", flags.batch, 128, { integer: true, min: 2 }),
         captionsPerImage: 2,
-        lr: numberFlag("lr", flags.lr, 0.002, { min: 0 }),
+        lr: flags.lr === undefined ? null : numberFlag("lr", flags.lr, 0.002, { min: 0 }),
         minLrRatio: 0.01,
         warmup: 0.05,
         weightDecay: 0.01,

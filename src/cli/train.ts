@@ -50,7 +50,12 @@ const SPECS: Record<string, OptionSpec> = {
     help: "captions drawn per image in a batch (all relevant to it)",
     default: "2",
   },
-  lr: { type: "string", value: "X", help: "peak learning rate", default: "0.002" },
+  lr: {
+    type: "string",
+    value: "X",
+    help: "peak learning rate (auto: 0.002 for new heads, 0.0002 for adapters)",
+    default: "auto",
+  },
   "min-lr-ratio": {
     type: "string",
     value: "R",
@@ -116,8 +121,8 @@ const SPECS: Record<string, OptionSpec> = {
   temperature: {
     type: "string",
     value: "T",
-    help: "initial softmax temperature (scale 1/T)",
-    default: "0.07",
+    help: "initial softmax temperature, scale 1/T (auto: 0.07 for new heads, 0.01 for adapters)",
+    default: "auto",
   },
   "fixed-temperature": { type: "boolean", help: "do not learn the temperature" },
   "log-every": { type: "string", value: "N", help: "read the loss every N steps", default: "50" },
@@ -184,7 +189,7 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
       integer: true,
       min: 1,
     }),
-    lr: numberFlag("lr", f.lr, 0.002, { min: 0 }),
+    lr: f.lr === undefined || f.lr === "auto" ? null : numberFlag("lr", f.lr, 0.002, { min: 0 }),
     minLrRatio: numberFlag("min-lr-ratio", f["min-lr-ratio"], 0.01, { min: 0, max: 1 }),
     warmup: numberFlag("warmup", f.warmup, 0.05, { min: 0, max: 1 }),
     weightDecay: numberFlag("weight-decay", f["weight-decay"], 0.01, { min: 0 }),
@@ -198,7 +203,9 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
       embedDim: numberFlag("embed-dim", f["embed-dim"], 256, { integer: true, min: 1 }),
       hidden: numberFlag("hidden", f.hidden, 512, { integer: true, min: 1 }),
       activation: choiceFlag("activation", f.activation, ["relu", "gelu"] as const, "gelu"),
-      initScale: 1 / numberFlag("temperature", f.temperature, 0.07, { min: 1e-4 }),
+      initScale: f.temperature === undefined || f.temperature === "auto"
+        ? undefined
+        : 1 / numberFlag("temperature", f.temperature, 0.07, { min: 1e-4 }),
       learnScale: !f["fixed-temperature"],
     },
     logEvery: numberFlag("log-every", f["log-every"], 50, { integer: true, min: 1 }),

@@ -23,7 +23,7 @@ export interface DualEncoderConfig {
   text: HeadConfig;
   /** Image head. */
   image: HeadConfig;
-  /** Initial logit scale (similarities are multiplied by it). Default 1/0.07 as CLIP. */
+  /** Initial logit scale (similarities are multiplied by it). */
   initScale: number;
   /** Whether the scale is learned (clamped to [1, 100]) or fixed at `initScale`. */
   learnScale: boolean;
@@ -39,7 +39,10 @@ export interface ModelOptions {
   hidden?: number;
   /** Default `gelu`. */
   activation?: Activation;
-  /** Initial logit scale. Default 1/0.07. */
+  /**
+   * Initial logit scale. Default 1/0.07 (CLIP's initial value) for new heads, 100 (the scale CLIP
+   * learned) for adapters on pretrained features.
+   */
   initScale?: number;
   /** Learn the scale. Default true. */
   learnScale?: boolean;
@@ -69,7 +72,7 @@ export function modelConfig(
   return {
     text: { ...common, inDim: textDim },
     image: { ...common, inDim: imageDim },
-    initScale: o.initScale ?? 1 / 0.07,
+    initScale: o.initScale ?? (kind === "adapter" ? 100 : 1 / 0.07),
     learnScale: o.learnScale ?? true,
   };
 }

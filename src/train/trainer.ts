@@ -44,8 +44,8 @@ export interface TrainConfig {
   batch: number;
   /** Captions sampled per image in a batch. */
   captionsPerImage: number;
-  /** Peak learning rate. */
-  lr: number;
+  /** Peak learning rate; null picks {@link defaultLearningRate} for the model. */
+  lr: number | null;
   /** Final learning rate as a fraction of `lr`. */
   minLrRatio: number;
   /** Warmup as a fraction of all steps. */
@@ -158,6 +158,14 @@ export interface TrainResult {
   stepsPerSec: number;
 }
 
+/**
+ * The default peak learning rate: 2e-3 for freshly initialised heads, 2e-4 for identity-initialised
+ * adapters on pretrained features (fine-tuning: a large step undoes the pretrained alignment).
+ */
+export function defaultLearningRate(model: DualEncoder): number {
+  return model.config.text.kind === "adapter" ? 2e-4 : 2e-3;
+}
+
 /** A fresh loop state. */
 export function initialState(): LoopState {
   return {
@@ -193,7 +201,7 @@ export function buildModel(
       : { tensor: t }
   );
   const optimizer = new AdamW(params, {
-    lr: config.lr,
+    lr: config.lr ?? defaultLearningRate(model),
     weightDecay: config.weightDecay,
     decayTo: config.decayTo === "auto"
       ? (model.config.text.kind === "adapter" ? "init" : "zero")
@@ -244,7 +252,8 @@ export async function trainLoop(
   const plannedSteps = perEpoch * config.epochs;
   const totalSteps = config.maxSteps > 0 ? Math.min(plannedSteps, config.maxSteps) : plannedSteps;
   const warmupSteps = Math.round(config.warmup * totalSteps);
-  const schedule = { lr: config.lr, totalSteps, warmupSteps, minRatio: config.minLrRatio };
+  const peak = config.lr ?? defaultLearningRate(model);
+  const schedule = { lr: peak, totalSteps, warmupSteps, minRatio: config.minLrRatio };
   const features = new ResidentFeatures(train);
   const ring = untracked(() =>
     Tensor.zeros([Math.max(1, config.logEvery)], { label: "loss ring" })
