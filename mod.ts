@@ -7,9 +7,23 @@
  * - `src/autodiff/`: GPU tensors, scopes, the reverse-mode tape;
  * - `src/ops/`: differentiable ops, each a WGSL kernel under `kernels/` plus a backward rule;
  * - `src/optim/`: AdamW;
+ * - `src/losses/`: the ranking losses (forward and backward kernels) and their API;
+ * - `src/data/`: readers, featurisers, the generated default dataset, splits;
+ * - `src/eval/`: GPU retrieval metrics, top-k, NDCG;
+ * - `src/model/`: projection heads, the dual encoder, the listwise reranker;
+ * - `src/train/`: the training loop, run folders, reranker and learning-to-rank training;
  * - `src/reference/`: float64 CPU twins of every kernel (the test oracles).
  *
- * @example
+ * @example Ranking losses on plain arrays (computed by the WGSL kernels)
+ * ```ts
+ * import { rankingLoss, rankingLossWithGrad } from "./mod.ts";
+ * const loss = await rankingLoss("lambdaloss", [[0.5, 0.3, 0.5]], [[0.5, 0.3, 0.5]], {
+ *   scheme: "ndcgLoss1",
+ * }); // 2.9272110… (allRank's published value)
+ * const { grad } = await rankingLossWithGrad("listmle", [[0.5, 0.3, 0.5]], [[1, 0, -1]]);
+ * ```
+ *
+ * @example Autodiff on the GPU
  * ```ts
  * import { backward, initGpu, matmul, mean, Tensor } from "./mod.ts";
  * await initGpu();
@@ -22,11 +36,16 @@
  * @module
  */
 
+// GPU runtime
 export { DEFAULT_BACKEND, GpuError } from "./src/gpu/device.ts";
 export { initGpu, Params, rt, type Runtime } from "./src/gpu/runtime.ts";
 export type { KernelSpec } from "./src/gpu/kernel.ts";
+
+// Tensors and autodiff
 export { keep, scope, type Shape, Tensor, untracked } from "./src/autodiff/tensor.ts";
 export { backward, isGradEnabled, noGrad, zeroGrad } from "./src/autodiff/tape.ts";
+
+// Ops
 export {
   add,
   addBias,
@@ -58,4 +77,60 @@ export {
 export { matmul, type MatmulOptions } from "./src/ops/matmul.ts";
 export { gatherRows } from "./src/ops/gather.ts";
 export { transpose } from "./src/ops/transpose.ts";
+export { LAYER_NORM_EPS, layerNorm } from "./src/ops/layernorm.ts";
+export { attention, type AttentionOptions } from "./src/ops/attention.ts";
+export { dropout, type DropoutOptions } from "./src/ops/dropout.ts";
+export { neuralSort, sinkhorn, softDcg } from "./src/ops/neuralsort.ts";
 export { AdamW, type AdamWOptions, type ParamSpec } from "./src/optim/adamw.ts";
+
+// Losses
+export {
+  checkRankingInput,
+  getLoss,
+  type LossDefinition,
+  lossNames,
+  type LossOptions,
+  rankingLoss,
+  rankingLossTensor,
+  rankingLossWithGrad,
+  registerLoss,
+  resolveOptions,
+} from "./src/losses/mod.ts";
+
+// Data
+export type { LtrDataset, LtrQuery, RetrievalDataset } from "./src/data/types.ts";
+export { DataError } from "./src/data/errors.ts";
+export { parseNpy, readNpy, writeNpy } from "./src/data/npy.ts";
+export { readSafetensors, writeSafetensors } from "./src/data/safetensors.ts";
+export { loadFeatureDataset } from "./src/data/features.ts";
+export { readSvmlight } from "./src/data/svmlight.ts";
+export { loadCollection } from "./src/data/collection.ts";
+export { featuriseImages, imageFeatureDim } from "./src/data/image_features.ts";
+export { featuriseTexts, tokenize } from "./src/data/text_features.ts";
+export { generateDefaultDataset } from "./src/data/synthetic.ts";
+export { splitByImage } from "./src/data/split.ts";
+export { loadRetrievalData, loadRetrievalSplits } from "./src/data/load.ts";
+
+// Evaluation
+export {
+  evaluateDataset,
+  evaluateRetrieval,
+  retrievalRanks,
+  TIE_RULE,
+} from "./src/eval/retrieval.ts";
+export {
+  type DirectionMetrics,
+  type RetrievalMetrics,
+  retrievalMetrics,
+} from "./src/eval/metrics.ts";
+export { topK, type TopKResult } from "./src/eval/topk.ts";
+export { meanNdcg, ndcgAt } from "./src/eval/ndcg.ts";
+
+// Models and training
+export { type HeadConfig, ProjectionHead } from "./src/model/heads.ts";
+export { DualEncoder, type DualEncoderConfig, modelConfig } from "./src/model/dual_encoder.ts";
+export { Reranker, type RerankerOptions, rerankFeatures } from "./src/model/reranker.ts";
+export { type TrainConfig, trainLoop } from "./src/train/trainer.ts";
+export { type RunSummary, runTraining } from "./src/train/run.ts";
+export { evaluateRerank, runRerankTraining } from "./src/train/rerank.ts";
+export { trainLtr } from "./src/train/ltr.ts";

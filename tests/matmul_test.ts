@@ -33,7 +33,9 @@ for (const tile of ["large", "medium", "small", "thin"] as const) {
   for (const dual of [false, true]) {
     gpuTest(`matmul ${tile} tile${dual ? " (transposed output)" : ""} on edge shapes`, async () => {
       for (const [m, n, k] of [[1, 1, 1], [33, 257, 5], [65, 63, 33], [7, 300, 2]]) {
-        for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
+        for (
+          const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]
+        ) {
           const a = randn(m * k, m + 3 * k);
           const b = randn(k * n, n + 5 * k);
           const ta = Tensor.from(a, transA ? [k, m] : [m, k]);
@@ -43,7 +45,9 @@ for (const tile of ["large", "medium", "small", "thin"] as const) {
             await c.read(),
             matmulRef(a, b, m, n, k, transA, transB),
             TOL(k),
-            `${tile}${dual ? " dual" : ""} ${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"} ${m}x${n}x${k}`,
+            `${tile}${dual ? " dual" : ""} ${transA ? "Aᵀ" : "A"}·${
+              transB ? "Bᵀ" : "B"
+            } ${m}x${n}x${k}`,
           );
           [ta, tb, c].forEach((t) => t.dispose());
         }

@@ -112,7 +112,9 @@ async function evalRerank(run: string, ds: RetrievalDataset, json: boolean): Pro
   };
   if (json) {
     const after = JSON.parse(metricsJson(r.after));
-    console.log(JSON.stringify({ ...after, firstStage: JSON.parse(metricsJson(r.before)), rerank: latency }));
+    console.log(
+      JSON.stringify({ ...after, firstStage: JSON.parse(metricsJson(r.before)), rerank: latency }),
+    );
     return 0;
   }
   const info = (scoring: string) => ({
@@ -127,11 +129,15 @@ async function evalRerank(run: string, ds: RetrievalDataset, json: boolean): Pro
   });
   console.log(formatMetricsTable(r.before, info(`first stage ${firstStage}`)));
   console.log();
-  console.log(formatMetricsTable(r.after, info(`text → image reranked by ${run} over the top ${k}`)));
+  console.log(
+    formatMetricsTable(r.after, info(`text → image reranked by ${run} over the top ${k}`)),
+  );
   console.log(
     `\nreranking: the right image is in the top ${k} for ${r.coverage.toFixed(1)} % of texts; ` +
       `added latency ${r.rerankMsPerQuery.toFixed(3)} ms per query in batches of 256 ` +
-      `(first stage ${r.firstStageMsPerQuery.toFixed(3)} ms), ${r.singleQueryMs.toFixed(1)} ms for ` +
+      `(first stage ${r.firstStageMsPerQuery.toFixed(3)} ms), ${
+        r.singleQueryMs.toFixed(1)
+      } ms for ` +
       "one query alone (one GPU wait included)",
   );
   return 0;

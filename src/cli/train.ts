@@ -214,7 +214,10 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
   };
 }
 
-async function rerankMain(flags: ReturnType<typeof parseFlags>, progress: Progress): Promise<number> {
+async function rerankMain(
+  flags: ReturnType<typeof parseFlags>,
+  progress: Progress,
+): Promise<number> {
   const firstStage = flags["first-stage"];
   if (typeof firstStage !== "string") throw new UsageError("--rerank needs --first-stage RUN_DIR");
   const loss = typeof flags.loss === "string" ? flags.loss : "softmax";
@@ -225,7 +228,10 @@ async function rerankMain(flags: ReturnType<typeof parseFlags>, progress: Progre
   const config: RerankConfig = {
     firstStage,
     data: typeof flags.data === "string" ? flags.data : defaults.data,
-    dataSeed: numberFlag("data-seed", flags["data-seed"], defaults.dataSeed, { integer: true, min: 0 }),
+    dataSeed: numberFlag("data-seed", flags["data-seed"], defaults.dataSeed, {
+      integer: true,
+      min: 0,
+    }),
     valFraction: numberFlag("val-fraction", flags["val-fraction"], defaults.valFraction, {
       min: 0.01,
       max: 0.9,
@@ -251,9 +257,7 @@ async function rerankMain(flags: ReturnType<typeof parseFlags>, progress: Progre
         "none",
       ),
     },
-    out: typeof flags.out === "string"
-      ? flags.out
-      : `runs/${timestamp()}-rerank-${loss}`,
+    out: typeof flags.out === "string" ? flags.out : `runs/${timestamp()}-rerank-${loss}`,
   };
   const s = await runRerankTraining(config, { progress });
   const v = s.val;

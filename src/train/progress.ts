@@ -28,7 +28,7 @@ export class Progress {
    * @param plainEvery seconds between plain lines when not on a terminal (default 5)
    * @param tty force terminal mode on or off (default: whether stderr is a terminal)
    */
-  constructor(plainEvery = 5, tty = Deno.stderr.isTerminal()) {
+  constructor(plainEvery = 5, tty: boolean = Deno.stderr.isTerminal()) {
     this.#tty = tty;
     this.#plainEvery = plainEvery;
   }

@@ -34,9 +34,9 @@ import { DualEncoder } from "../model/dual_encoder.ts";
 import {
   type PositionalEncoding,
   Reranker,
+  type RerankerOptions,
   rerankFeatureDim,
   rerankFeatures,
-  type RerankerOptions,
 } from "../model/reranker.ts";
 import { Random } from "../util/random.ts";
 import { loadTrainData } from "./data.ts";
@@ -126,7 +126,9 @@ export async function firstStageLists(
   const seconds = (performance.now() - started) / 1000;
   const labels = new Float32Array(ds.numTexts * k);
   for (let t = 0; t < ds.numTexts; t++) {
-    for (let j = 0; j < k; j++) labels[t * k + j] = top.indices[t * k + j] === ds.textToImage[t] ? 1 : 0;
+    for (let j = 0; j < k; j++) {
+      labels[t * k + j] = top.indices[t * k + j] === ds.textToImage[t] ? 1 : 0;
+    }
   }
   const [texts, images] = untracked(() => [
     Tensor.from(textEmb, [ds.numTexts, e], { label: `${ds.name} text embeddings` }),
@@ -183,35 +185,34 @@ export async function evaluateRerank(
   try {
     const e = model.config.text.outDim;
     const ranks = await retrievalRanks(
-      { texts: lists.texts, images: lists.images, textToImage: ds.textToImage, textDim: e, imageDim: e },
+      {
+        texts: lists.texts,
+        images: lists.images,
+        textToImage: ds.textToImage,
+        textDim: e,
+        imageDim: e,
+      },
       { normalize: false },
     );
     const before = retrievalMetrics(ranks);
     const started = performance.now();
     const reranked = new Float32Array(ds.numTexts * k);
     for (let start = 0; start < ds.numTexts; start += batch) {
-      const rows = Array.from({ length: Math.min(batch, ds.numTexts - start) }, (_, i) => start + i);
-      const s = noGrad(() => scoreQueries(reranker, lists, rows, false));
+      const rows = Array.from(
+        { length: Math.min(batch, ds.numTexts - start) },
+        (_, i) => start + i,
+      );
+      const s = noGrad(() => scope(() => scoreQueries(reranker, lists, rows, false)));
       reranked.set(await s.read(), start * k);
       s.dispose();
     }
     const rerankMsPerQuery = (performance.now() - started) / ds.numTexts;
     const one = performance.now();
-    const s1 = noGrad(() => scoreQueries(reranker, lists, [0], false));
+    const s1 = noGrad(() => scope(() => scoreQueries(reranker, lists, [0], false)));
     await s1.read();
     s1.dispose();
     const singleQueryMs = performance.now() - one;
-    const t2i = Uint32Array.from(ranks.t2i);
-    let covered = 0;
-    for (let t = 0; t < ds.numTexts; t++) {
-      const j = Array.prototype.indexOf.call(lists.labels.subarray(t * k, (t + 1) * k), 1);
-      if (j < 0) continue;
-      covered++;
-      const mine = reranked[t * k + j];
-      let rank = 1;
-      for (let c = 0; c < k; c++) if (c !== j && reranked[t * k + c] >= mine) rank++;
-      t2i[t] = rank;
-    }
+    const { t2i, covered } = rerankedRanks(ranks.t2i, lists.labels, reranked, k);
     const after = retrievalMetrics({ ...ranks, t2i });
     return {
       before,
@@ -227,6 +228,39 @@ export async function evaluateRerank(
   }
 }
 
+/**
+ * Text → image ranks after reranking: a text whose image is among its `k` candidates (label 1)
+ * gets that candidate's position by the reranked scores (1 + the candidates scoring at least as
+ * much: pessimistic ties); the others keep their first-stage rank (which is > k).
+ *
+ * @example
+ * ```ts
+ * import { rerankedRanks } from "./rerank.ts";
+ * // one text, k = 3: its image is candidate 2, which the reranker scores highest
+ * rerankedRanks([3], [0, 0, 1], [0.1, 0.2, 0.9], 3); // { t2i: [1], covered: 1 }
+ * ```
+ */
+export function rerankedRanks(
+  firstStage: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  reranked: ArrayLike<number>,
+  k: number,
+): { t2i: Uint32Array; covered: number } {
+  const t2i = Uint32Array.from(firstStage);
+  let covered = 0;
+  for (let t = 0; t < t2i.length; t++) {
+    let j = -1;
+    for (let c = 0; c < k; c++) if (labels[t * k + c] === 1) j = c;
+    if (j < 0) continue;
+    covered++;
+    const mine = reranked[t * k + j];
+    let rank = 1;
+    for (let c = 0; c < k; c++) if (c !== j && reranked[t * k + c] >= mine) rank++;
+    t2i[t] = rank;
+  }
+  return { t2i, covered };
+}
+
 /** Loads the first stage of a run folder. */
 export async function loadFirstStage(runDir: string): Promise<DualEncoder> {
   await initGpu();
@@ -237,11 +271,18 @@ export async function loadFirstStage(runDir: string): Promise<DualEncoder> {
 }
 
 /** Writes the reranker with its options and run facts. */
-async function writeReranker(path: string, reranker: Reranker, config: RerankConfig, epoch: number) {
+async function writeReranker(
+  path: string,
+  reranker: Reranker,
+  config: RerankConfig,
+  epoch: number,
+) {
   const state = await reranker.readState();
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   const named = reranker.namedParameters();
-  for (const [name, data] of Object.entries(state)) tensors[name] = { shape: [...named[name].shape], data };
+  for (const [name, data] of Object.entries(state)) {
+    tensors[name] = { shape: [...named[name].shape], data };
+  }
   await writeSafetensors(path, tensors, {
     format: RERANKER_FORMAT,
     options: JSON.stringify(reranker.options),
@@ -254,11 +295,18 @@ async function writeReranker(path: string, reranker: Reranker, config: RerankCon
 }
 
 /** Reads a rerank run's reranker (and where its first stage is). */
-export async function readReranker(runDir: string): Promise<{ reranker: Reranker; k: number; firstStage: string }> {
+export async function readReranker(
+  runDir: string,
+): Promise<{ reranker: Reranker; k: number; firstStage: string }> {
   const path = runPath(runDir, RERANKER_FILE);
   const file = await readSafetensors(path);
-  if (file.metadata.format !== RERANKER_FORMAT) throw new Error(`${path}: not a crossrank reranker`);
-  const reranker = new Reranker(JSON.parse(file.metadata.options) as RerankerOptions, Number(file.metadata.seed));
+  if (file.metadata.format !== RERANKER_FORMAT) {
+    throw new Error(`${path}: not a crossrank reranker`);
+  }
+  const reranker = new Reranker(
+    JSON.parse(file.metadata.options) as RerankerOptions,
+    Number(file.metadata.seed),
+  );
   const state: Record<string, Float32Array> = {};
   for (const [name, t] of Object.entries(file.tensors)) state[name] = t.data as Float32Array;
   reranker.loadState(state);
@@ -312,7 +360,10 @@ export async function runRerankTraining(
   const { train, val } = data;
   const e = model.config.text.outDim;
   const reranker = new Reranker({ inputDim: rerankFeatureDim(e), ...config.model }, config.seed);
-  const optimizer = new AdamW(reranker.optimizerParams(), { lr: config.lr, weightDecay: config.weightDecay });
+  const optimizer = new AdamW(reranker.optimizerParams(), {
+    lr: config.lr,
+    weightDecay: config.weightDecay,
+  });
   await Deno.mkdir(config.out, { recursive: true });
   await writeJson(runPath(config.out, RUN_FILES.config), {
     ...config,
@@ -350,7 +401,9 @@ export async function runRerankTraining(
         scope(() => {
           const scores = scoreQueries(reranker, lists, rows, true);
           const y = new Float32Array(rows.length * config.k);
-          rows.forEach((r, i) => y.set(labels.subarray(r * config.k, (r + 1) * config.k), i * config.k));
+          rows.forEach((r, i) =>
+            y.set(labels.subarray(r * config.k, (r + 1) * config.k), i * config.k)
+          );
           const loss = rankingLossTensor(
             config.loss,
             scores,
@@ -367,12 +420,17 @@ export async function runRerankTraining(
       }
       trainSeconds += (performance.now() - started) / 1000;
       if ((await optimizer.firstNonFiniteStep()) > 0) {
-        throw new Error(`reranker training stopped: non-finite gradient at step ${await optimizer.firstNonFiniteStep()}`);
+        throw new Error(
+          `reranker training stopped: non-finite gradient at step ${await optimizer
+            .firstNonFiniteStep()}`,
+        );
       }
       const evaluation = await evaluateRerank(model, reranker, val, config.k);
       history.push({ epoch, loss: sums.at(-1) ?? NaN, val: evaluation });
       progress.log(
-        `rerank epoch ${epoch}/${config.epochs}  last loss ${(sums.at(-1) ?? NaN).toFixed(4)}  val t2i R@1 ` +
+        `rerank epoch ${epoch}/${config.epochs}  last loss ${
+          (sums.at(-1) ?? NaN).toFixed(4)
+        }  val t2i R@1 ` +
           `${evaluation.before.t2i["R@1"].toFixed(1)} → ${evaluation.after.t2i["R@1"].toFixed(1)}`,
       );
       if (evaluation.after.t2i["R@1"] > best) {
@@ -432,7 +490,9 @@ export async function runRerankTraining(
 }
 
 /** Defaults for a rerank config derived from the first stage's run config. */
-export async function rerankDefaults(firstStage: string): Promise<Pick<RerankConfig, "data" | "dataSeed" | "valFraction">> {
+export async function rerankDefaults(
+  firstStage: string,
+): Promise<Pick<RerankConfig, "data" | "dataSeed" | "valFraction">> {
   const c = await readRunConfig(firstStage);
   return { data: c.data ?? null, dataSeed: c.dataSeed ?? 0, valFraction: c.valFraction ?? 0.2 };
 }
