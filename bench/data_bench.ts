@@ -11,7 +11,7 @@ import { generateDefaultDataset } from "../src/data/synthetic.ts";
 import { computeImageFeatures } from "../src/data/image_features.ts";
 import { imageFeaturesRef } from "../src/reference/image_features.ts";
 import { featuriseTexts } from "../src/data/text_features.ts";
-import { seededRandom } from "../src/data/random.ts";
+import { seededRandom } from "../src/util/random.ts";
 
 await initGpu();
 

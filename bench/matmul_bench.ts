@@ -30,6 +30,7 @@ import { initGpu, rt } from "../src/gpu/runtime.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
 import { matmulInto, type MatmulOptions } from "../src/ops/matmul.ts";
 import { matmulRef } from "../src/reference/matmul.ts";
+import { printTable } from "./util.ts";
 
 await initGpu();
 
@@ -268,4 +269,4 @@ function table(): string {
   return out.join("\n");
 }
 
-globalThis.addEventListener("unload", () => console.log(`\n${table()}`));
+globalThis.addEventListener("unload", () => printTable(table()));

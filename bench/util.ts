@@ -35,19 +35,12 @@
  */
 
 /**
- * A seeded generator of uniform numbers in [0, 1) (mulberry32): the same seed gives the same
- * sequence on every machine, so bench inputs are reproducible.
+ * A seeded generator of uniform numbers in [0, 1) (mulberry32, the project's one generator): the
+ * same seed gives the same sequence on every machine, so bench inputs are reproducible.
  */
-export function seededUniform(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../src/util/random.ts";
+
+export const seededUniform: (seed: number) => () => number = seededRandom;
 
 /** `n` seeded standard-normal values times `scale` (Box–Muller over {@link seededUniform}). */
 export function seededNormal(n: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
@@ -203,9 +196,18 @@ export class BenchReport {
 
   /** Prints {@link table} when the module unloads (after the last bench). Returns `this`. */
   printOnUnload(): this {
-    globalThis.addEventListener("unload", () => console.log(`\n${this.table()}`));
+    globalThis.addEventListener("unload", () => printTable(this.table()));
     return this;
   }
+}
+
+/**
+ * Prints a bench's summary table: to stdout, or to stderr when `CROSSRANK_BENCH_TABLES=stderr`
+ * (set by `deno task bench:record`, whose stdout must stay pure `deno bench --json` output).
+ */
+export function printTable(table: string): void {
+  if (Deno.env.get("CROSSRANK_BENCH_TABLES") === "stderr") console.error(`\n${table}`);
+  else console.log(`\n${table}`);
 }
 
 /** Options of {@link amortisedBench}. */

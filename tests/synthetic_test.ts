@@ -7,7 +7,7 @@ import {
   renderScene,
 } from "../src/data/synthetic.ts";
 import type { RetrievalDataset } from "../src/data/types.ts";
-import { gaussian, seededRandom } from "../src/data/random.ts";
+import { gaussian, seededRandom } from "../src/util/random.ts";
 
 const SMALL = { seed: 5, images: 40, displaySize: 48 };
 

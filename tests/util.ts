@@ -6,6 +6,7 @@
  * @module
  */
 
+import { seededRandom } from "../src/util/random.ts";
 import assert, { AssertionError } from "node:assert";
 import { initGpu, rt } from "../src/gpu/runtime.ts";
 import { backward } from "../src/autodiff/tape.ts";
@@ -51,17 +52,8 @@ export async function assertRejects(fn: () => Promise<unknown>, pattern: RegExp)
   });
 }
 
-/** A seeded uniform generator in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform generator in [0, 1) (mulberry32; the project's one generator). */
+export const rng: (seed: number) => () => number = seededRandom;
 
 /** `n` seeded standard-normal values times `scale`, as float32 values in a Float64Array. */
 export function randn(n: number, seed: number, scale = 1): Float64Array {

@@ -35,6 +35,7 @@ async function main(): Promise<number> {
     args: ["bench", "-A", "--json", ...files],
     stdout: "piped",
     stderr: "inherit",
+    env: { CROSSRANK_BENCH_TABLES: "stderr" },
   }).spawn();
   const result = await child.output();
   const text = new TextDecoder().decode(result.stdout);

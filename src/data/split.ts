@@ -12,7 +12,7 @@
  */
 
 import type { RetrievalDataset } from "./types.ts";
-import { seededRandom, shuffle } from "./random.ts";
+import { seededRandom, shuffle } from "../util/random.ts";
 
 /** Options of {@link splitByImage}. */
 export interface SplitOptions {

@@ -32,7 +32,7 @@ import { Image } from "imagescript";
 import type { RetrievalDataset } from "./types.ts";
 import { computeImageFeatures, IMAGE_FEATURE_GRID, IMAGE_FEATURE_SIZE } from "./image_features.ts";
 import { featuriseTexts, TEXT_FEATURE_DIM } from "./text_features.ts";
-import { gaussian, pick, randomInt, seededRandom, shuffle } from "./random.ts";
+import { gaussian, pick, randomInt, seededRandom, shuffle } from "../util/random.ts";
 import { type RetrievalSplits, splitByImage } from "./split.ts";
 
 /** The shapes scenes are made of. */

@@ -35,6 +35,7 @@
  */
 
 import { isGradEnabled } from "../autodiff/tape.ts";
+import { seededRandom } from "../util/random.ts";
 import { scope, shapeString, Tensor, untracked } from "../autodiff/tensor.ts";
 import { rt } from "../gpu/runtime.ts";
 import { dims2 } from "../ops/common.ts";
@@ -90,18 +91,6 @@ export interface RerankerForwardOptions {
    * used by positional encodings; default the slot index `r mod n`.
    */
   positions?: ArrayLike<number>;
-}
-
-/** A seeded uniform generator in [0, 1) (mulberry32), for parameter initialisation. */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Mixes two u32 values into one (lowbias32 of a combination), for per-site dropout seeds. */
@@ -177,7 +166,7 @@ export class Reranker {
     this.seed = seed >>> 0;
     this.#validate();
     const o = this.options;
-    const rand = mulberry32(this.seed);
+    const rand = seededRandom(this.seed);
     const xavier = (name: string, rows: number, cols: number) => {
       const a = Math.sqrt(6 / (rows + cols));
       const data = new Float32Array(rows * cols);

@@ -1,56 +1,93 @@
 /**
- * Seeded pseudo-random numbers for reproducible runs: initialisers, shuffles, batch sampling.
+ * Seeded randomness, the same on every machine: initialisers, shuffles, batch order, splits and the
+ * generated dataset all draw from mulberry32 (32-bit state, fast, good enough for sampling and
+ * initialisation; not cryptographic).
  *
  * @module
  */
 
 /**
- * A seeded generator of uniform numbers in [0, 1) (mulberry32: 32-bit state, fast, good enough for
- * sampling and initialisation; not cryptographic).
+ * A seeded uniform generator in [0, 1) (mulberry32).
+ *
+ * @example
+ * ```ts
+ * import { seededRandom } from "./random.ts";
+ * const next = seededRandom(42);
+ * next(); // the same sequence for the same seed
+ * ```
+ */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** An integer in [0, n) from `random`. */
+export function randomInt(random: () => number, n: number): number {
+  return Math.floor(random() * n);
+}
+
+/** A random element of `items`. */
+export function pick<T>(random: () => number, items: readonly T[]): T {
+  return items[randomInt(random, items.length)];
+}
+
+/** Shuffles `items` in place (Fisher–Yates) and returns it. */
+export function shuffle<T>(random: () => number, items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = randomInt(random, i + 1);
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
+/** A standard normal sample (Box–Muller) from `random`. */
+export function gaussian(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+/**
+ * The same generator as an object, for code that passes one around (model initialisation, batch
+ * sampling). The seed is scrambled first, so `new Random(s)` and `seededRandom(s)` differ.
  *
  * @example
  * ```ts
  * import { Random } from "./random.ts";
  * const r = new Random(42);
- * r.uniform(); // same sequence for the same seed
+ * r.permutation(5); // the same order for the same seed
  * ```
  */
 export class Random {
-  /** The current 32-bit state (save it to resume the sequence). */
-  state: number;
+  #next: () => number;
 
   /** @param seed any integer */
   constructor(seed: number) {
-    this.state = (seed >>> 0) ^ 0x9e3779b9;
+    this.#next = seededRandom((seed >>> 0) ^ 0x9e3779b9);
   }
 
   /** Uniform in [0, 1). */
   uniform(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#next();
   }
 
   /** Integer in [0, n). */
   int(n: number): number {
-    return Math.floor(this.uniform() * n);
+    return randomInt(this.#next, n);
   }
 
-  /** Standard normal (Box–Muller). */
+  /** Standard normal. */
   normal(): number {
-    const u = 1 - this.uniform();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.uniform());
+    return gaussian(this.#next);
   }
 
-  /** Shuffles `items` in place (Fisher–Yates) and returns it. */
+  /** Shuffles `items` in place and returns it. */
   shuffle<T>(items: T[]): T[] {
-    for (let i = items.length - 1; i > 0; i--) {
-      const j = this.int(i + 1);
-      [items[i], items[j]] = [items[j], items[i]];
-    }
-    return items;
+    return shuffle(this.#next, items);
   }
 
   /** A permutation of 0..n-1. */
