@@ -20,7 +20,7 @@ import { backward } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { axpby } from "../src/ops/elementwise.ts";
 import { transpose } from "../src/ops/transpose.ts";
-import { rankingLossTensor } from "../src/losses/mod.ts";
+import { COMPARED_LOSSES, rankingLossTensor } from "../src/losses/mod.ts";
 import { buildModel, type TrainConfig } from "../src/train/trainer.ts";
 import type { RetrievalDataset } from "../src/data/types.ts";
 import { amortisedBench, BenchReport, seededNormal } from "./util.ts";
@@ -81,25 +81,13 @@ function step(loss: string, rows: number[], relevance: Tensor): void {
 }
 
 const SLOW = new Set(["approxndcg", "neuralndcg", "neuralndcg_transposed"]);
-const LOSSES = [
-  "softmax",
-  "hinge",
-  "cmpm",
-  "ranknet",
-  "lambdaloss",
-  "listnet",
-  "listmle",
-  "approxndcg",
-  "smoothap",
-  "neuralndcg",
-];
 
 for (const batch of [256, 512]) {
   const rows = Array.from({ length: batch }, (_, i) => i);
   const eye = new Float32Array(batch * batch);
   for (let i = 0; i < batch; i++) eye[i * batch + i] = 1;
   const relevance = Tensor.from(eye, [batch, batch]);
-  for (const loss of LOSSES) {
+  for (const loss of COMPARED_LOSSES) {
     const slow = SLOW.has(loss);
     const reps = batch === 256 ? 2 : 1; // the same for the whole group, so Deno's ratios compare
     amortisedBench(report, {

@@ -1,8 +1,8 @@
 // `deno task eval --checkpoint RUN --data DIR --json` against an independent computation: the
 // checkpoint's weights read with the safetensors reader, both heads evaluated in float64 on the CPU
 // with the reference ops, and the metrics computed by the float64 retrieval reference.
-import { assertAllClose, assertEquals, gpuTest, randn } from "./util.ts";
-import { writeNpy } from "../src/data/npy.ts";
+import { assertAllClose, assertEquals, gpuTest } from "./util.ts";
+import { quietProgress, smallConfig, toyDataset, writeFeatureDir } from "./train_fixtures.ts";
 import { readSafetensors } from "../src/data/safetensors.ts";
 import { loadFeatureDataset } from "../src/data/features.ts";
 import { METRIC_KEYS, type RetrievalMetrics } from "../src/eval/metrics.ts";
@@ -12,7 +12,6 @@ import { addBiasRef, geluRef } from "../src/reference/elementwise.ts";
 import { l2NormalizeRef } from "../src/reference/reduce.ts";
 import { runTraining } from "../src/train/run.ts";
 import { loadTrainData } from "../src/train/data.ts";
-import { Progress } from "../src/train/progress.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -39,45 +38,24 @@ function headRef(
 
 gpuTest("eval --checkpoint --json agrees with an independent float64 computation", async () => {
   const dir = await Deno.makeTempDir();
-  const [ni, k, di, dt] = [60, 2, 10, 8];
-  const images = randn(ni * di, 5);
-  const map = randn(di * dt, 6, 0.4);
-  const texts = new Float32Array(ni * k * dt);
-  const noise = randn(ni * k * dt, 7, 0.5);
-  for (let t = 0; t < ni * k; t++) {
-    for (let c = 0; c < dt; c++) {
-      let s = 0;
-      for (let j = 0; j < di; j++) s += images[Math.floor(t / k) * di + j] * map[j * dt + c];
-      texts[t * dt + c] = s + noise[t * dt + c];
-    }
-  }
-  await writeNpy(`${dir}/images.npy`, Float32Array.from(images), [ni, di]);
-  await writeNpy(`${dir}/texts.npy`, texts, [ni * k, dt]);
-  const quiet = new Progress(1e9, false);
-  quiet.log = () => {};
+  await writeFeatureDir(
+    dir,
+    toyDataset({ images: 60, imageDim: 10, textDim: 8, seed: 5, noise: 0.5 }),
+  );
   const run = `${dir}/run`;
   const data = await loadTrainData(dir, { valFraction: 0.25 });
-  await runTraining({
-    data: dir,
-    loss: "listnet",
-    lossOptions: {},
-    epochs: 2,
-    batch: 16,
-    captionsPerImage: 2,
-    lr: 0.01,
-    minLrRatio: 0.01,
-    warmup: 0,
-    weightDecay: 0.01,
-    decayTo: "auto",
-    clip: 1,
-    seed: 1,
-    dataSeed: 0,
-    valFraction: 0.25,
-    model: { head: "mlp", embedDim: 6, hidden: 12 },
-    logEvery: 4,
-    maxSteps: 0,
-    out: run,
-  }, { data, progress: quiet });
+  await runTraining(
+    smallConfig(run, {
+      data: dir,
+      loss: "listnet",
+      epochs: 2,
+      warmup: 0,
+      seed: 1,
+      valFraction: 0.25,
+      model: { head: "mlp", embedDim: 6, hidden: 12 },
+    }),
+    { data, progress: quietProgress() },
+  );
 
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "src/cli/eval.ts", "--checkpoint", run, "--data", dir, "--json"],

@@ -1,9 +1,8 @@
 // Reranking on top of a trained first stage: rank bookkeeping by hand, and an end-to-end run that
 // writes a reranker, reloads it, and reports metrics with and without reranking.
-import { assertAllClose, assertEquals, assertOk, gpuTest, randn } from "./util.ts";
-import { writeNpy } from "../src/data/npy.ts";
+import { assertAllClose, assertEquals, assertOk, gpuTest } from "./util.ts";
+import { quietProgress, smallConfig, toyDataset, writeFeatureDir } from "./train_fixtures.ts";
 import { loadTrainData } from "../src/train/data.ts";
-import { Progress } from "../src/train/progress.ts";
 import { runTraining } from "../src/train/run.ts";
 import {
   evaluateRerank,
@@ -29,45 +28,24 @@ Deno.test("rerankedRanks: covered texts take their reranked position, others kee
 
 gpuTest("a reranker trains on a first stage's top-k, saves, reloads and reports both", async () => {
   const dir = await Deno.makeTempDir();
-  const [ni, k, di, dt] = [80, 2, 10, 8];
-  const images = randn(ni * di, 11);
-  const map = randn(di * dt, 12, 0.4);
-  const noise = randn(ni * k * dt, 13, 1.2);
-  const texts = new Float32Array(ni * k * dt);
-  for (let t = 0; t < ni * k; t++) {
-    for (let c = 0; c < dt; c++) {
-      let s = 0;
-      for (let j = 0; j < di; j++) s += images[Math.floor(t / k) * di + j] * map[j * dt + c];
-      texts[t * dt + c] = s + noise[t * dt + c];
-    }
-  }
-  await writeNpy(`${dir}/images.npy`, Float32Array.from(images), [ni, di]);
-  await writeNpy(`${dir}/texts.npy`, texts, [ni * k, dt]);
-  const quiet = new Progress(1e9, false);
-  quiet.log = () => {};
+  await writeFeatureDir(
+    dir,
+    toyDataset({ images: 80, imageDim: 10, textDim: 8, seed: 11, noise: 1.2 }),
+  );
   const data = await loadTrainData(dir, { valFraction: 0.25 });
   const first = `${dir}/first`;
-  await runTraining({
-    data: dir,
-    loss: "softmax",
-    lossOptions: {},
-    epochs: 2,
-    batch: 16,
-    captionsPerImage: 2,
-    lr: 0.01,
-    minLrRatio: 0.01,
-    warmup: 0,
-    weightDecay: 0.01,
-    decayTo: "auto",
-    clip: 1,
-    seed: 1,
-    dataSeed: 0,
-    valFraction: 0.25,
-    model: { head: "mlp", embedDim: 8, hidden: 16 },
-    logEvery: 4,
-    maxSteps: 0,
-    out: first,
-  }, { data, progress: quiet });
+  await runTraining(
+    smallConfig(first, {
+      data: dir,
+      epochs: 2,
+      warmup: 0,
+      seed: 1,
+      valFraction: 0.25,
+      model: { head: "mlp", embedDim: 8, hidden: 16 },
+    }),
+    { data, progress: quietProgress() },
+  );
+  const quiet = quietProgress();
   const out = `${dir}/rerank`;
   const summary = await runRerankTraining({
     firstStage: first,

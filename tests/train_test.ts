@@ -1,71 +1,18 @@
-import { assertAllClose, assertEquals, assertOk, gpuTest, randn } from "./util.ts";
-import type { RetrievalDataset } from "../src/data/types.ts";
+import { assertAllClose, assertEquals, assertOk, gpuTest } from "./util.ts";
 import { readSafetensors } from "../src/data/safetensors.ts";
 import { runTraining } from "../src/train/run.ts";
-import type { TrainConfig, TrainData } from "../src/train/trainer.ts";
+import type { TrainData } from "../src/train/trainer.ts";
+import { quietProgress, smallConfig, toyDataset } from "./train_fixtures.ts";
 import { readCheckpoint, RUN_FILES, runPath } from "../src/train/run_dir.ts";
 import { BatchSampler } from "../src/train/batches.ts";
 import { learningRate } from "../src/train/schedule.ts";
-import { Progress } from "../src/train/progress.ts";
 
-// A small learnable problem: texts are a fixed random linear map of their image's features plus
-// noise, in another dimension, two captions per image.
-function toyData(images: number, seed: number, name: string): RetrievalDataset {
-  const [di, dt] = [16, 12];
-  const map = randn(di * dt, 99, 1 / Math.sqrt(di));
-  const img = randn(images * di, seed);
-  const texts = new Float32Array(images * 2 * dt);
-  const textToImage = new Int32Array(images * 2);
-  const noise = randn(images * 2 * dt, seed + 1, 0.3);
-  for (let t = 0; t < images * 2; t++) {
-    const i = t >> 1;
-    textToImage[t] = i;
-    for (let c = 0; c < dt; c++) {
-      let s = 0;
-      for (let k = 0; k < di; k++) s += img[i * di + k] * map[k * dt + c];
-      texts[t * dt + c] = s + noise[t * dt + c];
-    }
-  }
-  return {
-    name,
-    images: Float32Array.from(img),
-    numImages: images,
-    imageDim: di,
-    texts,
-    numTexts: images * 2,
-    textDim: dt,
-    textToImage,
-  };
-}
-
-const DATA: TrainData = { train: toyData(96, 1, "toy-train"), val: toyData(48, 2, "toy-val") };
-const quiet = new Progress(1e9, false);
-quiet.log = () => {};
-
-function config(out: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    data: null,
-    loss: "softmax",
-    lossOptions: {},
-    epochs: 3,
-    batch: 16,
-    captionsPerImage: 2,
-    lr: 0.01,
-    minLrRatio: 0.01,
-    warmup: 0.1,
-    weightDecay: 0.01,
-    decayTo: "auto",
-    clip: 1,
-    seed: 3,
-    dataSeed: 0,
-    valFraction: 0.2,
-    model: { head: "mlp", embedDim: 8, hidden: 16, activation: "gelu" },
-    logEvery: 4,
-    maxSteps: 0,
-    out,
-    ...overrides,
-  };
-}
+const DATA: TrainData = {
+  train: toyDataset({ images: 96, seed: 1, name: "toy-train" }),
+  val: toyDataset({ images: 48, seed: 2, name: "toy-val" }),
+};
+const quiet = quietProgress();
+const config = smallConfig;
 
 gpuTest(
   "training improves validation rsum by a wide margin and writes the run folder",
@@ -141,7 +88,7 @@ gpuTest(
     assertEquals(first.interrupted, true);
     const before = await Deno.readFile(runPath(dir, RUN_FILES.checkpoint));
     // … then resume on data with a NaN caption: the next loss is NaN.
-    const bad = toyData(96, 1, "toy-nan");
+    const bad = toyDataset({ images: 96, seed: 1, name: "toy-nan" });
     bad.texts.fill(NaN, 0, 12 * 192);
     const out = await runTraining(config(dir), {
       data: { train: bad, val: DATA.val },

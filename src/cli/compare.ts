@@ -8,7 +8,7 @@
  */
 
 import { stringify } from "csv-stringify";
-import { lossNames } from "../losses/mod.ts";
+import { COMPARED_LOSSES, lossNames } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
 import { readSvmlight } from "../data/svmlight.ts";
 import { writeFileAtomic } from "../data/errors.ts";
@@ -31,20 +31,6 @@ import {
   UsageError,
 } from "./args.ts";
 
-/** The losses compared when `--losses` is not given. */
-export const DEFAULT_LOSSES = [
-  "softmax",
-  "hinge",
-  "cmpm",
-  "ranknet",
-  "lambdaloss",
-  "listnet",
-  "listmle",
-  "approxndcg",
-  "neuralndcg",
-  "smoothap",
-];
-
 const SPECS: Record<string, OptionSpec> = {
   data: {
     type: "string",
@@ -61,7 +47,7 @@ const SPECS: Record<string, OptionSpec> = {
     type: "string",
     value: "A,B,…",
     help: "losses to compare",
-    default: DEFAULT_LOSSES.join(","),
+    default: COMPARED_LOSSES.join(","),
   },
   "loss-opt": {
     type: "string",
@@ -387,7 +373,7 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const losses = (typeof flags.losses === "string" ? flags.losses : DEFAULT_LOSSES.join(","))
+  const losses = (typeof flags.losses === "string" ? flags.losses : COMPARED_LOSSES.join(","))
     .split(",").map((s) => s.trim()).filter(Boolean);
   for (const l of losses) getLoss(l);
   if (typeof flags.ltr === "string" && typeof flags.data === "string") {

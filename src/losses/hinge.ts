@@ -64,6 +64,7 @@ export function hingeLoss(scores: Tensor, labels: Tensor, options: HingeOptions)
 
 const definition: LossDefinition = {
   name: "hinge",
+  scores: "cosine",
   summary: "VSE++ triplet hinge over (relevant, non-relevant) pairs; sum or hardest negative",
   defaults: { margin: 0.2, maxViolation: false },
   forward: (scores, labels, options) => hingeLoss(scores, labels, hingeOptions(options)),

@@ -33,3 +33,20 @@ import "./neuralndcg.ts";
 export { checkRankingInput, rankingLoss, rankingLossTensor, rankingLossWithGrad } from "./api.ts";
 export { getLoss, lossNames, registerLoss, resolveOptions } from "./registry.ts";
 export type { LossDefinition, LossOptions, LossOptionValue } from "./types.ts";
+
+/**
+ * The losses `deno task compare` and the training-step benchmark run by default: every loss
+ * except `neuralndcg_transposed` (same machinery as `neuralndcg`, at the same cost).
+ */
+export const COMPARED_LOSSES: readonly string[] = [
+  "softmax",
+  "hinge",
+  "cmpm",
+  "ranknet",
+  "lambdaloss",
+  "listnet",
+  "listmle",
+  "approxndcg",
+  "smoothap",
+  "neuralndcg",
+];

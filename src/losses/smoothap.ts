@@ -63,6 +63,7 @@ export function smoothApLoss(scores: Tensor, labels: Tensor, temperature = 0.01)
 
 const definition: LossDefinition = {
   name: "smoothap",
+  scores: "cosine",
   summary: "Smooth-AP (Brown et al. 2020): 1 − mean sigmoid-smoothed AP, temperature 0.01",
   defaults: { temperature: 0.01 },
   forward: (scores, labels, options) => smoothApLoss(scores, labels, temperatureOf(options)),

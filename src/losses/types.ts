@@ -28,6 +28,14 @@ export interface LossDefinition {
   /** For string options, the allowed values. */
   choices?: Record<string, readonly string[]>;
   /**
+   * What scores the loss is defined on, for training: `logits` (default) — similarities multiplied
+   * by the learned temperature's scale, as softmax-type losses expect — or `cosine` — raw cosine
+   * similarities in [−1, 1], for losses whose constants are in cosine units (the VSE++ margin 0.2,
+   * Smooth-AP's sigmoid temperature 0.01). The losses themselves take whatever scores they are
+   * given; the trainer applies this.
+   */
+  scores?: "logits" | "cosine";
+  /**
    * Records the loss on the GPU. `scores` and `labels` are `[lists, n]`; labels −1 mark padding.
    * Returns a `[1]` tensor whose backward rule yields d loss / d scores (labels get no gradient).
    */

@@ -182,11 +182,22 @@ export class DualEncoder {
     }
   }
 
-  /** Gathers a batch's rows from resident feature tensors and returns the scaled similarity matrix. */
-  batchSimilarity(texts: Tensor, textRows: number[], images: Tensor, imageRows: number[]): Tensor {
+  /**
+   * Gathers a batch's rows from resident feature tensors and returns the similarity matrix
+   * `[texts, images]`: scaled by the learned temperature (`logits`, default) or the raw cosines
+   * (`cosine`, for losses whose constants are in cosine units; the temperature then gets no
+   * gradient).
+   */
+  batchSimilarity(
+    texts: Tensor,
+    textRows: number[],
+    images: Tensor,
+    imageRows: number[],
+    scores: "logits" | "cosine" = "logits",
+  ): Tensor {
     const t = this.embedTexts(gatherRows(texts, textRows));
     const i = this.embedImages(gatherRows(images, imageRows));
-    return this.similarity(t, i);
+    return scores === "cosine" ? matmul(t, i, { transB: true }) : this.similarity(t, i);
   }
 
   /** Frees all parameters. */

@@ -240,7 +240,9 @@ export async function trainLoop(
   hooks: TrainHooks = {},
 ): Promise<TrainResult> {
   await initGpu();
-  const lossOptions = resolveOptions(getLoss(config.loss), config.lossOptions);
+  const lossDef = getLoss(config.loss);
+  const lossOptions = resolveOptions(lossDef, config.lossOptions);
+  const scoreSpace = lossDef.scores ?? "logits";
   const progress = hooks.progress ?? new Progress();
   const { train, val } = data;
   const sampler = new BatchSampler(train.textToImage, train.numImages, {
@@ -281,7 +283,13 @@ export async function trainLoop(
 
   const step = (batch: Batch, lr: number) =>
     scope(() => {
-      const s = model.batchSimilarity(features.texts, batch.texts, features.images, batch.images);
+      const s = model.batchSimilarity(
+        features.texts,
+        batch.texts,
+        features.images,
+        batch.images,
+        scoreSpace,
+      );
       const r = Tensor.from(batch.relevance, [batch.texts.length, batch.images.length]);
       const rT = Tensor.from(batch.relevanceT, [batch.images.length, batch.texts.length]);
       const t2i = rankingLossTensor(config.loss, s, r, lossOptions);
