@@ -2,7 +2,7 @@
 // (src/reference/losses.ts), allRank's published values, independent formulas, and finite
 // differences of the references.
 
-import { assertAllClose, assertOk, gpuTest, gradCheck } from "./util.ts";
+import { assertAllClose, assertEquals, assertOk, gpuTest, gradCheck } from "./util.ts";
 import {
   caseName,
   CASES,
@@ -14,6 +14,7 @@ import {
 } from "./losses_fixtures.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { getLoss, type LossOptions, rankingLoss, rankingLossTensor } from "../src/losses/mod.ts";
+import { labelOrderRef, tieSlotRef } from "../src/reference/losses.ts";
 
 const reference = (c: LossCase, scores: number[][], labels: number[][]) =>
   getLoss(c.name).reference(scores, labels, c.options as LossOptions);
@@ -194,19 +195,38 @@ gpuTest(
   },
 );
 
-gpuTest("listmle breaks label ties by item index, deterministically", async () => {
-  // labels [1, 1, 0]: items 0 and 1 tie; the order used is 0, 1, 2
+gpuTest("listmle ties: index order, a seeded order, and a fresh order per call", async () => {
+  // labels [1, 1, 0]: items 0 and 1 tie
   const s = [0.2, 1.5, -0.4];
   const pl = (order: number[]) =>
     order.reduce((acc, i, r) => {
       const rest = order.slice(r).reduce((a, j) => a + Math.exp(s[j]), 0);
       return acc + Math.log(rest) - s[i];
     }, 0);
-  const gpu = await rankingLoss("listmle", [s], [[1, 1, 0]]);
-  assertAllClose([gpu], [pl([0, 1, 2])], { atol: 1e-5, rtol: 1e-5 }, "index order");
+  const byIndex = await rankingLoss("listmle", [s], [[1, 1, 0]], { ties: "index" });
+  assertAllClose([byIndex], [pl([0, 1, 2])], { atol: 1e-5, rtol: 1e-5 }, "index order");
   assertOk(Math.abs(pl([1, 0, 2]) - pl([0, 1, 2])) > 0.1, "the other tie order differs");
-  const again = await rankingLoss("listmle", [s], [[1, 1, 0]]);
-  assertOk(again === gpu, "repeatable");
+  // a fixed seed gives one of the two orders, always the same, as the CPU twin computes it
+  const seeded = await rankingLoss("listmle", [s], [[1, 1, 0]], { seed: 7 });
+  const order = labelOrderRef([1, 1, 0], 7, 0);
+  assertAllClose([seeded], [pl(order)], { atol: 1e-5, rtol: 1e-5 }, "seeded order");
+  assertEquals(await rankingLoss("listmle", [s], [[1, 1, 0]], { seed: 7 }), seeded);
+  // the default draws a fresh order per call: over 40 calls both orders appear
+  const seen = new Set<number>();
+  for (let i = 0; i < 40; i++) {
+    seen.add(Math.round((await rankingLoss("listmle", [s], [[1, 1, 0]])) * 1e4));
+  }
+  assertEquals(seen.size, 2);
+});
+
+Deno.test("the tie permutation is a permutation of every class size", () => {
+  for (const m of [1, 2, 3, 7, 64, 255, 1000]) {
+    for (const h of [0, 1, 0xdeadbeef, 123456789]) {
+      const slots = new Set(Array.from({ length: m }, (_, k) => tieSlotRef(k, m, h)));
+      assertEquals(slots.size, m);
+      assertOk([...slots].every((v) => v >= 0 && v < m));
+    }
+  }
 });
 
 gpuTest("hinge: sum over negatives and max violation on a hand-computed list", async () => {

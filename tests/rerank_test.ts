@@ -2,6 +2,8 @@
 // writes a reranker, reloads it, and reports metrics with and without reranking.
 import { assertAllClose, assertEquals, assertOk, gpuTest } from "./util.ts";
 import { quietProgress, smallConfig, toyDataset, writeFeatureDir } from "./train_fixtures.ts";
+import { Reranker, rerankFeatureDim } from "../src/model/reranker.ts";
+import { Tensor } from "../src/autodiff/tensor.ts";
 import { loadTrainData } from "../src/train/data.ts";
 import { runTraining } from "../src/train/run.ts";
 import {
@@ -55,6 +57,7 @@ gpuTest("a reranker trains on a first stage's top-k, saves, reloads and reports 
     loss: "listnet",
     lossOptions: {},
     k: 6,
+    residual: true,
     epochs: 2,
     batch: 32,
     lr: 0.003,
@@ -75,9 +78,32 @@ gpuTest("a reranker trains on a first stage's top-k, saves, reloads and reports 
   const saved = await readReranker(out);
   const reranker = saved.reranker;
   const model = await loadFirstStage(first);
-  const again = await evaluateRerank(model, reranker, data.val!, saved.k);
+  const again = await evaluateRerank(model, reranker, data.val!, saved.k, { alpha: saved.alpha });
   assertEquals(again.after, v.after);
   reranker.dispose();
+  saved.alpha?.dispose();
+  model.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
+gpuTest("a residual reranker at initialisation reproduces the first stage's metrics", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeFeatureDir(dir, toyDataset({ images: 60, imageDim: 10, textDim: 8, seed: 3 }));
+  const data = await loadTrainData(dir, { valFraction: 0.25 });
+  const first = `${dir}/first`;
+  await runTraining(
+    smallConfig(first, { data: dir, epochs: 1, valFraction: 0.25 }),
+    { data, progress: quietProgress() },
+  );
+  const model = await loadFirstStage(first);
+  const reranker = new Reranker({ inputDim: rerankFeatureDim(8), dModel: 8, layers: 1, heads: 2 });
+  const out = reranker.namedParameters()["output.weight"];
+  out.write(new Float32Array(out.size));
+  const alpha = Tensor.param([Math.exp(await model.logScale.item())], [1]);
+  const r = await evaluateRerank(model, reranker, data.val!, 5, { alpha });
+  assertEquals(r.after, r.before);
+  reranker.dispose();
+  alpha.dispose();
   model.dispose();
   await Deno.remove(dir, { recursive: true });
 });

@@ -237,9 +237,22 @@ async function compareRetrieval(
       `${pm(rs.map((r) => r.summary.stepsPerSec), 2)} |`
     ),
   ];
+  // The model before training, on the same split (zero-shot for adapters on pretrained features,
+  // random initial heads otherwise); only when the table's split is validation, where it was measured.
+  const initial = rows.map((r) => r.summary.initial).filter((m) => m !== null);
+  if (split === "val" && initial.length > 0) {
+    const one = (f: (m: RetrievalMetrics) => number) => pm(initial.map(f));
+    md.push(
+      `| _before training_ | ${COLUMNS.map((k) => one((m) => m.t2i[k])).join(" | ")} | ` +
+        `${COLUMNS.map((k) => one((m) => m.i2t[k])).join(" | ")} | ${one((m) => m.rsum)} | ` +
+        `${one((m) => m.t2i.MedR)} | ${one((m) => m.i2t.MedR)} | — | — |`,
+    );
+  }
   const env = await environment();
   const note =
-    `Dataset ${rows[0].summary.dataset}, metrics on the ${split} split, mean ± std over ` +
+    `Dataset ${
+      rows[0].summary.dataset.replace(/-train$/, "")
+    }, metrics on the ${split} split, mean ± std over ` +
     `${seeds} seed(s); ${env.adapter}, Deno ${env.deno}, commit ${env.commit.slice(0, 10)}.`;
   await writeFileAtomic(
     runPath(out, "results.md"),

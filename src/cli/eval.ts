@@ -97,11 +97,12 @@ function optionalInt(name: string, raw: unknown): number | undefined {
 
 /** Evaluates a rerank run: metrics of the first stage alone and with text → image reranked. */
 async function evalRerank(run: string, ds: RetrievalDataset, json: boolean): Promise<number> {
-  const { reranker, k, firstStage } = await readReranker(run);
+  const { reranker, alpha, k, firstStage } = await readReranker(run);
   const model = await loadFirstStage(firstStage);
   console.error(`eval: ${ds.name}: first stage ${firstStage}, reranker ${run} (top ${k})`);
-  const r = await evaluateRerank(model, reranker, ds, k);
+  const r = await evaluateRerank(model, reranker, ds, k, { alpha });
   reranker.dispose();
+  alpha?.dispose();
   model.dispose();
   const latency = {
     k,

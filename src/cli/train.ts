@@ -145,6 +145,10 @@ const SPECS: Record<string, OptionSpec> = {
   },
   "first-stage": { type: "string", value: "RUN_DIR", help: "rerank: the trained retrieval run" },
   k: { type: "string", value: "K", help: "rerank: candidates per text query", default: "20" },
+  "rerank-absolute": {
+    type: "boolean",
+    help: "rerank: score by the reranker alone (allRank), not first-stage score + correction",
+  },
   layers: { type: "string", value: "N", help: "rerank: Transformer encoder layers", default: "2" },
   heads: { type: "string", value: "H", help: "rerank: attention heads", default: "4" },
   "d-model": { type: "string", value: "D", help: "rerank: model width", default: "64" },
@@ -239,6 +243,7 @@ async function rerankMain(
     loss,
     lossOptions,
     k: numberFlag("k", flags.k, 20, { integer: true, min: 2 }),
+    residual: !flags["rerank-absolute"],
     epochs: numberFlag("epochs", flags.epochs, 10, { integer: true, min: 1 }),
     batch: numberFlag("batch", flags.batch, 64, { integer: true, min: 1 }),
     lr: numberFlag("lr", flags.lr, 0.001, { min: 0 }),

@@ -155,16 +155,23 @@ function workgroups(grain: Grain, lists: number, n: number): [number, number, nu
 
 /**
  * The label order of every list (`sort_labels`): `entries` `[lists, n, 4]` holds
- * `(score, label, item index, 0)` with relevant items first (by descending label, ties by index),
- * then label-0 items, then padding, each by index; `info` `[lists, 4]` holds the counts
- * `(relevant, valid, position of the first highest-scored label-0 item or −1, 0)`.
+ * `(score, label, item index, 0)` with relevant items first (by descending label), then label-0
+ * items, then padding by index; `info` `[lists, 4]` holds the counts
+ * `(relevant, valid, position of the first highest-scored label-0 item or −1, 0)`. Ties (equal
+ * labels) are in index order when `tieSeed` is 0, else in an order seeded by it.
  */
-export function sortLabels(scores: Tensor, labels: Tensor): { entries: Tensor; info: Tensor } {
+export function sortLabels(
+  scores: Tensor,
+  labels: Tensor,
+  tieSeed = 0,
+): { entries: Tensor; info: Tensor } {
   const [lists, n] = scores.shape;
   const entries = new Tensor([lists, n, 4], { label: "label order" });
   const info = new Tensor([lists, 4], { label: "label order counts" });
   const scratch = new Tensor([lists, n, 4], { label: "label sort scratch" });
-  launch("sort_labels", "list", scores, labels, { o: entries, o2: info, o3: scratch });
+  launch("sort_labels", "list", scores, labels, { o: entries, o2: info, o3: scratch }, {
+    mode: tieSeed >>> 0,
+  });
   scratch.dispose();
   return { entries, info };
 }

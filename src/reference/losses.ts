@@ -226,9 +226,9 @@ export function lambdaLossRef(scores: Rows, labels: Rows, options: LambdaRefOpti
  * Σ_i log(Σ_{j at or after i} exp(s_j − m) + ε) − (s_i − m), m the list's maximum score. Mean over
  * all lists (all-padding lists give 0).
  */
-export function listMleRef(scores: Rows, labels: Rows): number {
+export function listMleRef(scores: Rows, labels: Rows, tieSeed = 0): number {
   return meanOf(scores.map((row, l) => {
-    const order = sortedBy(labels[l], labels[l]);
+    const order = labelOrderRef(labels[l], tieSeed, l);
     if (order.length === 0) return 0;
     const m = Math.max(...order.map((i) => row[i]));
     const shifted = order.map((i) => row[i] - m);
@@ -240,6 +240,53 @@ export function listMleRef(scores: Rows, labels: Rows): number {
     }
     return loss;
   }));
+}
+
+/** The u32 hash of `kernels/losses.wgsl` (lowbias32). */
+export function hash32Ref(x: number): number {
+  let h = x >>> 0;
+  h = (h ^ (h >>> 16)) >>> 0;
+  h = Math.imul(h, 0x7feb352d) >>> 0;
+  h = (h ^ (h >>> 15)) >>> 0;
+  h = Math.imul(h, 0x846ca68b) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function gcdRef(x: number, y: number): number {
+  while (y !== 0) [x, y] = [y, x % y];
+  return x;
+}
+
+/** `tie_slot` of `kernels/losses.wgsl`: the k-th of m tied items' slot (identity when h is 0). */
+export function tieSlotRef(k: number, m: number, h: number): number {
+  if (h === 0 || m < 2 || m > 65535) return k;
+  let a = 1 + (h % m);
+  while (gcdRef(a, m) !== 1) a = (a % m) + 1;
+  const b = hash32Ref(h) % m;
+  return (a * k + b) % m;
+}
+
+/**
+ * The label order of one list as `sort_labels` builds it: valid items by descending label, each
+ * tie class in index order (`tieSeed` 0) or in the seeded affine order of the kernel.
+ */
+export function labelOrderRef(labels: readonly number[], tieSeed: number, list: number): number[] {
+  const rel = labels.flatMap((v, i) => (v > 0 ? [i] : []));
+  const zero = labels.flatMap((v, i) => (v === 0 ? [i] : []));
+  let hr = 0;
+  let hz = 0;
+  if (tieSeed !== 0) {
+    hr = (hash32Ref((tieSeed ^ hash32Ref((list + 0x9e3779b9) >>> 0)) >>> 0) | 1) >>> 0;
+    hz = (hash32Ref((hr ^ 0x85ebca6b) >>> 0) | 1) >>> 0;
+  }
+  const relSlots: number[] = new Array(rel.length);
+  rel.forEach((i, k) => relSlots[tieSlotRef(k, rel.length, hr)] = i);
+  const zeroSlots: number[] = new Array(zero.length);
+  zero.forEach((i, k) => zeroSlots[tieSlotRef(k, zero.length, hz)] = i);
+  // stable sort of the relevant items by descending label keeps each tie class's slot order
+  const relSorted = relSlots.map((i, slot) => ({ i, slot }))
+    .sort((a, b) => labels[b.i] - labels[a.i] || a.slot - b.slot).map((e) => e.i);
+  return [...relSorted, ...zeroSlots];
 }
 
 /**

@@ -21,6 +21,7 @@ import { initGpu, rt } from "../gpu/runtime.ts";
 import { backward, noGrad } from "../autodiff/tape.ts";
 import { scope, Tensor, untracked } from "../autodiff/tensor.ts";
 import { gatherRows } from "../ops/gather.ts";
+import { add, mulScalar } from "../ops/elementwise.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
@@ -49,6 +50,9 @@ import { writeFileAtomic } from "../data/errors.ts";
 /** File of a rerank run holding the reranker's weights and options. */
 export const RERANKER_FILE = "reranker.safetensors";
 
+/** Name of the residual weight of the first-stage score in {@link RERANKER_FILE}. */
+const ALPHA = "residual.alpha";
+
 /** Format tag of {@link RERANKER_FILE}. */
 export const RERANKER_FORMAT = "crossrank-reranker/1";
 
@@ -68,6 +72,12 @@ export interface RerankConfig {
   lossOptions: Record<string, unknown>;
   /** Candidates per query (the first stage's top k). */
   k: number;
+  /**
+   * Residual scores: `alpha · first-stage score + reranker output`, starting from the first
+   * stage's ranking (output layer at zero, alpha at its logit scale). Otherwise the reranker's
+   * output alone (allRank's model).
+   */
+  residual: boolean;
   /** Epochs over the training queries. */
   epochs: number;
   /** Queries per step. */
@@ -137,12 +147,16 @@ export async function firstStageLists(
   return { texts, images, indices: top.indices, scores: top.scores, labels, k, seconds };
 }
 
-/** Records the reranker's scores `[rows.length, k]` for the given query rows (no gradient unless recording). */
+/**
+ * Records the reranker's scores `[rows.length, k]` for the given query rows. With `alpha` (a
+ * learned scalar), the scores are residual: `alpha · first-stage score + reranker output`.
+ */
 function scoreQueries(
   reranker: Reranker,
   lists: FirstStageLists,
   rows: number[],
   train: boolean,
+  alpha: Tensor | null,
 ): Tensor {
   const k = lists.k;
   const idx = new Int32Array(rows.length * k);
@@ -154,7 +168,9 @@ function scoreQueries(
   const q = gatherRows(lists.texts, rows);
   const x = rerankFeatures(q, lists.images, idx, sc, k);
   const mask = new Float32Array(rows.length * k).fill(1);
-  return reranker.forward(x, mask, rows.length, k, { train });
+  const out = reranker.forward(x, mask, rows.length, k, { train });
+  if (!alpha) return out;
+  return add(out, mulScalar(Tensor.from(sc, [rows.length, k]), alpha));
 }
 
 /** The result of reranking a split. */
@@ -179,8 +195,9 @@ export async function evaluateRerank(
   reranker: Reranker,
   ds: RetrievalDataset,
   k: number,
-  batch = 256,
+  options: { batch?: number; alpha?: Tensor | null } = {},
 ): Promise<RerankEvaluation> {
+  const { batch = 256, alpha = null } = options;
   const lists = await firstStageLists(model, ds, k);
   try {
     const e = model.config.text.outDim;
@@ -202,13 +219,13 @@ export async function evaluateRerank(
         { length: Math.min(batch, ds.numTexts - start) },
         (_, i) => start + i,
       );
-      const s = noGrad(() => scope(() => scoreQueries(reranker, lists, rows, false)));
+      const s = noGrad(() => scope(() => scoreQueries(reranker, lists, rows, false, alpha)));
       reranked.set(await s.read(), start * k);
       s.dispose();
     }
     const rerankMsPerQuery = (performance.now() - started) / ds.numTexts;
     const one = performance.now();
-    const s1 = noGrad(() => scope(() => scoreQueries(reranker, lists, [0], false)));
+    const s1 = noGrad(() => scope(() => scoreQueries(reranker, lists, [0], false, alpha)));
     await s1.read();
     s1.dispose();
     const singleQueryMs = performance.now() - one;
@@ -274,6 +291,7 @@ export async function loadFirstStage(runDir: string): Promise<DualEncoder> {
 async function writeReranker(
   path: string,
   reranker: Reranker,
+  alpha: Tensor | null,
   config: RerankConfig,
   epoch: number,
 ) {
@@ -283,6 +301,7 @@ async function writeReranker(
   for (const [name, data] of Object.entries(state)) {
     tensors[name] = { shape: [...named[name].shape], data };
   }
+  if (alpha) tensors[ALPHA] = { shape: [1], data: await alpha.read() };
   await writeSafetensors(path, tensors, {
     format: RERANKER_FORMAT,
     options: JSON.stringify(reranker.options),
@@ -297,7 +316,7 @@ async function writeReranker(
 /** Reads a rerank run's reranker (and where its first stage is). */
 export async function readReranker(
   runDir: string,
-): Promise<{ reranker: Reranker; k: number; firstStage: string }> {
+): Promise<{ reranker: Reranker; alpha: Tensor | null; k: number; firstStage: string }> {
   const path = runPath(runDir, RERANKER_FILE);
   const file = await readSafetensors(path);
   if (file.metadata.format !== RERANKER_FORMAT) {
@@ -308,9 +327,13 @@ export async function readReranker(
     Number(file.metadata.seed),
   );
   const state: Record<string, Float32Array> = {};
-  for (const [name, t] of Object.entries(file.tensors)) state[name] = t.data as Float32Array;
+  for (const [name, t] of Object.entries(file.tensors)) {
+    if (name !== ALPHA) state[name] = t.data as Float32Array;
+  }
   reranker.loadState(state);
-  return { reranker, k: Number(file.metadata.k), firstStage: file.metadata.firstStage };
+  const saved = file.tensors[ALPHA];
+  const alpha = saved ? untracked(() => Tensor.from(saved.data as Float32Array, [1])) : null;
+  return { reranker, alpha, k: Number(file.metadata.k), firstStage: file.metadata.firstStage };
 }
 
 /** Whether `dir` is a rerank run. */
@@ -360,10 +383,23 @@ export async function runRerankTraining(
   const { train, val } = data;
   const e = model.config.text.outDim;
   const reranker = new Reranker({ inputDim: rerankFeatureDim(e), ...config.model }, config.seed);
-  const optimizer = new AdamW(reranker.optimizerParams(), {
-    lr: config.lr,
-    weightDecay: config.weightDecay,
-  });
+  // Residual reranking: score = alpha · first-stage score + reranker output, with the output layer
+  // at zero and alpha at the first stage's logit scale, so training starts from the first stage's
+  // ranking and the reranker learns a correction.
+  let alpha: Tensor | null = null;
+  if (config.residual) {
+    const out = reranker.namedParameters()["output.weight"];
+    out.write(new Float32Array(out.size));
+    const scale = Math.exp(await model.logScale.item());
+    alpha = Tensor.param([scale], [1], "residual alpha");
+  }
+  const optimizer = new AdamW(
+    [
+      ...reranker.optimizerParams(),
+      ...(alpha ? [{ tensor: alpha, weightDecay: 0 }] : []),
+    ],
+    { lr: config.lr, weightDecay: config.weightDecay },
+  );
   await Deno.mkdir(config.out, { recursive: true });
   await writeJson(runPath(config.out, RUN_FILES.config), {
     ...config,
@@ -399,7 +435,7 @@ export async function runRerankTraining(
         const rows = order.slice(start, start + config.batch);
         step++;
         scope(() => {
-          const scores = scoreQueries(reranker, lists, rows, true);
+          const scores = scoreQueries(reranker, lists, rows, true, alpha);
           const y = new Float32Array(rows.length * config.k);
           rows.forEach((r, i) =>
             y.set(labels.subarray(r * config.k, (r + 1) * config.k), i * config.k)
@@ -425,7 +461,7 @@ export async function runRerankTraining(
             .firstNonFiniteStep()}`,
         );
       }
-      const evaluation = await evaluateRerank(model, reranker, val, config.k);
+      const evaluation = await evaluateRerank(model, reranker, val, config.k, { alpha });
       history.push({ epoch, loss: sums.at(-1) ?? NaN, val: evaluation });
       progress.log(
         `rerank epoch ${epoch}/${config.epochs}  last loss ${
@@ -436,7 +472,7 @@ export async function runRerankTraining(
       if (evaluation.after.t2i["R@1"] > best) {
         best = evaluation.after.t2i["R@1"];
         bestEpoch = epoch;
-        await writeReranker(runPath(config.out, RERANKER_FILE), reranker, config, epoch);
+        await writeReranker(runPath(config.out, RERANKER_FILE), reranker, alpha, config, epoch);
       }
       const rows = history.map((h) => [
         h.epoch,
@@ -465,8 +501,11 @@ export async function runRerankTraining(
       );
     }
     const kept = await readReranker(config.out);
-    const finalEval = await evaluateRerank(model, kept.reranker, val, config.k);
+    const finalEval = await evaluateRerank(model, kept.reranker, val, config.k, {
+      alpha: kept.alpha,
+    });
     kept.reranker.dispose();
+    kept.alpha?.dispose();
     const summary: RerankSummary = {
       run: config.out,
       firstStage: config.firstStage,
@@ -481,6 +520,8 @@ export async function runRerankTraining(
     return summary;
   } finally {
     lossSum.dispose();
+    alpha?.dispose();
+    alpha?.grad?.dispose();
     lists.texts.dispose();
     lists.images.dispose();
     optimizer.dispose();
