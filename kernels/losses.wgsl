@@ -468,11 +468,45 @@ fn merge_sort_pairs(start: u32, count: u32) -> u32 {
   return src;
 }
 
-// The label order, per list: relevant items (label > 0) by descending label (ties: lower index
-// first), then the label-0 items by index, then the padded items by index. Writes the entries
+// The label order, per list: relevant items (label > 0) by descending label, then the label-0
+// items, then the padded items by index. Ties (equal labels) are in index order when p.mode is 0;
+// otherwise p.mode seeds a pseudo-random order of each tie class (listMLE breaks ties at random,
+// as allRank does by shuffling): the k-th item of a class goes to slot (a·k + b) mod m, with a
+// coprime to the class size m and a, b hashed from (seed, list) — see `tie_slot`. Writes the entries
 // o[(l * n + r) * 4 + {0, 1, 2, 3}] = (score, label, item index, 0) of the item at position r, and
 // o2[l * 4 + {0, 1, 2, 3}] = (nr relevant, nv valid, position of the first highest-scored label-0
 // item or -1, 0). o3 [lists, n, 4] is scratch. O(n) for the partition, O(nr log nr) for the sort.
+
+fn hash32(x: u32) -> u32 {
+  var h = x;
+  h ^= h >> 16u;
+  h *= 0x7feb352du;
+  h ^= h >> 15u;
+  h *= 0x846ca68bu;
+  h ^= h >> 16u;
+  return h;
+}
+
+fn gcd(x: u32, y: u32) -> u32 {
+  var a = x;
+  var b = y;
+  while (b != 0u) {
+    let t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+// Slot of the k-th of m tied items under the affine permutation seeded by h (identity when h is 0
+// or m > 65535, where a·k could overflow).
+fn tie_slot(k: u32, m: u32, h: u32) -> u32 {
+  if (h == 0u || m < 2u || m > 65535u) { return k; }
+  var a = 1u + h % m;
+  while (gcd(a, m) != 1u) { a = a % m + 1u; }
+  let b = hash32(h) % m;
+  return (a * k + b) % m;
+}
 
 fn write_entry(base: u32, r: u32, i: u32) {
   let q = (base + r) * 4u;
@@ -495,28 +529,40 @@ fn sort_labels(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   for (var i = 0u; i < n; i++) {
     let yi = y[base + i];
     if (yi > 0.0) {
-      o3[start + 2u * nr] = yi;
-      o3[start + 2u * nr + 1u] = f32(i);
       nr++;
     } else if (yi == 0.0) {
       nz++;
     }
   }
+  var hr = 0u;
+  var hz = 0u;
+  if (p.mode != 0u) {
+    hr = hash32(p.mode ^ hash32(l + 0x9e3779b9u)) | 1u;
+    hz = hash32(hr ^ 0x85ebca6bu) | 1u;
+  }
   let nv = nr + nz;
-  var z = nr;
+  var kr = 0u;
+  var kz = 0u;
   var pad = nv;
   var hardest = -1.0;
   var hardest_score = -FMAX;
   for (var i = 0u; i < n; i++) {
     let yi = y[base + i];
-    if (yi == 0.0) {
+    if (yi > 0.0) {
+      // relevant items enter the (stable) sort in their tie order
+      let slot = tie_slot(kr, nr, hr);
+      o3[start + 2u * slot] = yi;
+      o3[start + 2u * slot + 1u] = f32(i);
+      kr++;
+    } else if (yi == 0.0) {
+      let z = nr + tie_slot(kz, nz, hz);
       let si = s[base + i];
       if (hardest < 0.0 || si > hardest_score) {
         hardest = f32(z);
         hardest_score = si;
       }
       write_entry(base, z, i);
-      z++;
+      kz++;
     } else if (!(yi > 0.0)) {
       write_entry(base, pad, i);
       pad++;

@@ -118,20 +118,25 @@ async function evalRerank(run: string, ds: RetrievalDataset, json: boolean): Pro
     );
     return 0;
   }
-  const info = (scoring: string) => ({
+  const info = (scoring: string, seconds: number) => ({
     name: ds.name,
     numTexts: ds.numTexts,
     numImages: ds.numImages,
     dim: model.config.text.outDim,
     imageQueries: imageQueryCount(ds.textToImage, ds.numImages),
     scoring,
-    seconds: 0,
+    seconds,
     adapter: rt().gpu.adapterName,
   });
-  console.log(formatMetricsTable(r.before, info(`first stage ${firstStage}`)));
+  const firstSeconds = (r.firstStageMsPerQuery * ds.numTexts) / 1000;
+  const rerankSeconds = (r.rerankMsPerQuery * ds.numTexts) / 1000;
+  console.log(formatMetricsTable(r.before, info(`first stage ${firstStage}`, firstSeconds)));
   console.log();
   console.log(
-    formatMetricsTable(r.after, info(`text → image reranked by ${run} over the top ${k}`)),
+    formatMetricsTable(
+      r.after,
+      info(`text → image reranked by ${run} over the top ${k}`, firstSeconds + rerankSeconds),
+    ),
   );
   console.log(
     `\nreranking: the right image is in the top ${k} for ${r.coverage.toFixed(1)} % of texts; ` +

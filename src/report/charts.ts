@@ -114,11 +114,12 @@ async function drawFrame(
   yLabel: string | undefined,
   yLo: number,
   yHi: number,
+  extra = 0,
 ): Promise<Frame> {
   const left = 62;
   const top = 34;
   const right = img.width - 14;
-  const bottom = img.height - 58;
+  const bottom = img.height - 58 - extra;
   const y = (v: number) => bottom - ((v - yLo) / (yHi - yLo || 1)) * (bottom - top);
   await drawText(img, title, img.width / 2, 8, 15, 0x111111ff, "center");
   for (const t of niceTicks(yLo, yHi)) {
@@ -132,19 +133,38 @@ async function drawFrame(
   return { left, top, right, bottom, y };
 }
 
-async function drawLegend(img: Image, names: string[], colors: number[]): Promise<void> {
-  // One row under the x-axis label; long legends continue on a second row.
+const LEGEND_ROW = 14;
+
+/** The legend's layout: each entry's position, in rows under the x-axis label. */
+function legendLayout(names: string[], width: number): { x: number; row: number }[] {
   let x = 62;
-  let row = img.height - 22;
-  for (let i = 0; i < names.length; i++) {
-    const width = 30 + names[i].length * 7;
-    if (x + width > img.width - 10 && x > 62) {
+  let row = 0;
+  return names.map((name) => {
+    const w = 30 + name.length * 7;
+    if (x + w > width - 10 && x > 62) {
       x = 62;
-      row += 14;
+      row++;
     }
-    fillRect(img, x, row + 4, 12, 8, colors[i]);
-    await drawText(img, names[i], x + 16, row, 11, 0x333333ff);
-    x += width;
+    const at = { x, row };
+    x += w;
+    return at;
+  });
+}
+
+/** Extra image height a legend needs beyond its first row. */
+function legendExtra(names: string[], width: number): number {
+  const layout = legendLayout(names, width);
+  return (layout.length ? layout[layout.length - 1].row : 0) * LEGEND_ROW;
+}
+
+async function drawLegend(img: Image, names: string[], colors: number[]): Promise<void> {
+  // Under the x-axis label, as many rows as needed (the image was made tall enough).
+  const layout = legendLayout(names, img.width);
+  const first = img.height - 22 - legendExtra(names, img.width);
+  for (let i = 0; i < names.length; i++) {
+    const { x, row } = layout[i];
+    fillRect(img, x, first + row * LEGEND_ROW + 4, 12, 8, colors[i]);
+    await drawText(img, names[i], x + 16, first + row * LEGEND_ROW, 11, 0x333333ff);
   }
 }
 
@@ -162,7 +182,9 @@ async function drawLegend(img: Image, names: string[], colors: number[]): Promis
  * ```
  */
 export async function lineChart(series: Series[], o: LineChartOptions): Promise<Image> {
-  const img = new Image(o.width ?? 520, o.height ?? 360);
+  const width = o.width ?? 520;
+  const extra = legendExtra(series.map((s) => s.name), width);
+  const img = new Image(width, (o.height ?? 360) + extra);
   img.fill(0xffffffff);
   const n = Math.max(1, ...series.map((s) => s.values.length));
   const xs = o.xs ?? Array.from({ length: n }, (_, i) => i + 1);
@@ -174,7 +196,7 @@ export async function lineChart(series: Series[], o: LineChartOptions): Promise<
     hi += 0.5;
   }
   const pad = (hi - lo) * 0.06;
-  const f = await drawFrame(img, o.title, o.yLabel, lo - pad, hi + pad);
+  const f = await drawFrame(img, o.title, o.yLabel, lo - pad, hi + pad, extra);
   const xLo = Math.min(...xs);
   const xHi = Math.max(...xs);
   const x = (v: number) => f.left + ((v - xLo) / (xHi - xLo || 1)) * (f.right - f.left);
@@ -214,15 +236,14 @@ export async function barChart(
   seriesNames: string[],
   o: { title: string; yLabel?: string; width?: number; height?: number },
 ): Promise<Image> {
-  const img = new Image(
-    o.width ?? Math.max(520, 90 + groups.length * 22 * seriesNames.length),
-    o.height ?? 380,
-  );
+  const width = o.width ?? Math.max(520, 90 + groups.length * 22 * seriesNames.length);
+  const extra = legendExtra(seriesNames, width);
+  const img = new Image(width, (o.height ?? 380) + extra);
   img.fill(0xffffffff);
   const tops = groups.flatMap((g) => g.values.map((v, i) => v + (g.errors?.[i] ?? 0)));
   const finite = tops.filter(Number.isFinite);
   const hi = finite.length ? Math.max(...finite) * 1.08 || 1 : 1;
-  const f = await drawFrame(img, o.title, o.yLabel, 0, hi);
+  const f = await drawFrame(img, o.title, o.yLabel, 0, hi, extra);
   const groupWidth = (f.right - f.left) / Math.max(groups.length, 1);
   const barWidth = (groupWidth * 0.8) / Math.max(seriesNames.length, 1);
   const colors = seriesNames.map((_, i) => PALETTE[i % PALETTE.length]);
