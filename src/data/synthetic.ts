@@ -32,7 +32,7 @@ import { Image } from "imagescript";
 import type { RetrievalDataset } from "./types.ts";
 import { computeImageFeatures, IMAGE_FEATURE_GRID, IMAGE_FEATURE_SIZE } from "./image_features.ts";
 import { featuriseTexts, TEXT_FEATURE_DIM } from "./text_features.ts";
-import { gaussian, pick, randomInt, seededRandom, shuffle } from "../util/random.ts";
+import { fmix32, gaussian, pick, randomInt, seededRandom, shuffle } from "../util/random.ts";
 import { type RetrievalSplits, splitByImage } from "./split.ts";
 
 /** The shapes scenes are made of. */
@@ -171,13 +171,7 @@ export interface DefaultDataset extends RetrievalSplits {
 
 /** Derives an independent seed for scene `i` (murmur3 finaliser of a combination). */
 function sceneSeed(seed: number, i: number): number {
-  let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b)) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b));
 }
 
 /** Scene `i` of the dataset generated from `seed` (deterministic). */

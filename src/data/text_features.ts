@@ -23,6 +23,8 @@
  * @module
  */
 
+import { fmix32 } from "../util/random.ts";
+
 /** Default feature dimension. */
 export const TEXT_FEATURE_DIM = 1024;
 
@@ -59,16 +61,6 @@ export function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-/** The murmur3 32-bit finaliser (decorrelates the sign bit from the column). */
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 function checkDim(dim: number): number {
   if (!Number.isInteger(dim) || dim < 1) {
     throw new RangeError(`text features: dim ${dim} must be a positive integer`);
@@ -83,7 +75,7 @@ function fillRow(row: Float32Array, text: string, options: TextFeatureOptions): 
   const acc = new Float64Array(dim);
   const add = (feature: string, weight: number) => {
     const h = fnv1a(feature);
-    acc[h % dim] += mix(h) >>> 31 ? -weight : weight;
+    acc[h % dim] += fmix32(h) >>> 31 ? -weight : weight;
   };
   const tokens = tokenize(text);
   for (let i = 0; i < tokens.length; i++) {

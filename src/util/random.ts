@@ -27,6 +27,17 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** The murmur3 32-bit finaliser: mixes every input bit into every output bit. */
+export function fmix32(x: number): number {
+  let h = x >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** An integer in [0, n) from `random`. */
 export function randomInt(random: () => number, n: number): number {
   return Math.floor(random() * n);
