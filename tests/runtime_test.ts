@@ -92,3 +92,35 @@ gpuTest(
     opt.dispose();
   },
 );
+
+gpuTest("per-step uniform values recycle a bounded set of buffers and stay correct", async () => {
+  const runtime = rt();
+  const saved = runtime.uniformCacheLimit;
+  runtime.uniformCacheLimit = 4;
+  const a = Tensor.from([1, 2, 3, 4]);
+  const out = Tensor.zeros([4]);
+  const before = runtime.stats.uniformBuffers;
+  try {
+    for (let step = 0; step < 40; step++) {
+      // a value that changes every step, as a dropout step or a tie seed does
+      runtime.dispatch(
+        {
+          file: "elementwise",
+          entry: "affine",
+          storage: ["read", "read", "read_write"],
+          uniform: true,
+        },
+        [a.buffer, a.buffer, out.buffer],
+        new Params().u32(4).u32(1).f32(step).f32(1),
+        [1],
+      );
+      assertAllClose(await out.read(), [1, 2, 3, 4].map((v) => step * v + 1), { atol: 0 });
+    }
+    const created = runtime.stats.uniformBuffers - before;
+    assertOk(created <= 6, `${created} uniform buffers for 40 distinct blocks (limit 4)`);
+  } finally {
+    runtime.uniformCacheLimit = saved;
+    a.dispose();
+    out.dispose();
+  }
+});

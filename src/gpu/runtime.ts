@@ -35,6 +35,8 @@ export interface RuntimeStats {
   dispatches: number;
   /** Readbacks (each a GPU wait). */
   readbacks: number;
+  /** Uniform parameter buffers created (recycled ones not counted again). */
+  uniformBuffers: number;
 }
 
 /** Largest workgroup count in one dimension (WebGPU default limit). */
@@ -82,7 +84,7 @@ export class Params {
   }
 }
 
-const UNIFORM_CACHE_LIMIT = 8192;
+const UNIFORM_CACHE_LIMIT = 4096;
 const BIND_GROUP_CACHE_LIMIT = 16384;
 
 /** The process-wide GPU runtime. */
@@ -96,7 +98,7 @@ export class Runtime {
   /** Compiled kernels. */
   readonly pipelines: PipelineCache;
   /** See {@link RuntimeStats}. */
-  readonly stats: RuntimeStats = { submits: 0, dispatches: 0, readbacks: 0 };
+  readonly stats: RuntimeStats = { submits: 0, dispatches: 0, readbacks: 0, uniformBuffers: 0 };
 
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
@@ -106,7 +108,14 @@ export class Runtime {
   #bufferIds = new WeakMap<GPUBuffer, number>();
   #nextBufferId = 1;
   #staging = new Map<number, GPUBuffer[]>();
-  #retired: GPUBuffer[] = [];
+  #uniformRetired: GPUBuffer[] = [];
+  #uniformFree = new Map<number, GPUBuffer[]>();
+
+  /**
+   * Distinct uniform blocks kept (least recently used evicted beyond it). Per-step values in a
+   * block (a dropout step, a tie seed) then recycle buffers instead of creating one per step.
+   */
+  uniformCacheLimit = UNIFORM_CACHE_LIMIT;
 
   /** Wraps an acquired GPU; use {@link initGpu}. */
   constructor(gpu: Gpu) {
@@ -206,8 +215,12 @@ export class Runtime {
     this.device.queue.submit([commands]);
     this.stats.submits++;
     this.pool.endBatch();
-    for (const b of this.#retired) b.destroy();
-    this.#retired.length = 0;
+    for (const b of this.#uniformRetired) {
+      let list = this.#uniformFree.get(b.size);
+      if (!list) this.#uniformFree.set(b.size, list = []);
+      list.push(b);
+    }
+    this.#uniformRetired.length = 0;
     const context = this.#context();
     this.#recorded.length = 0;
     this.gpu.throwIfFailed(context);
@@ -277,21 +290,31 @@ export class Runtime {
   #uniform(words: Uint32Array<ArrayBuffer>): GPUBuffer {
     const key = words.join(",");
     let buffer = this.#uniforms.get(key);
+    if (buffer) {
+      // keep the map in least-recently-used order
+      this.#uniforms.delete(key);
+      this.#uniforms.set(key, buffer);
+      return buffer;
+    }
+    if (this.#uniforms.size >= this.uniformCacheLimit) {
+      // Evict the least recently used block. Recorded work may still read its buffer, so it is
+      // rewritten only after the next submit (queue order then makes the rewrite safe).
+      const [oldKey, oldBuffer] = this.#uniforms.entries().next().value!;
+      this.#uniforms.delete(oldKey);
+      this.#uniformRetired.push(oldBuffer);
+    }
+    const free = this.#uniformFree.get(words.byteLength);
+    buffer = free?.pop();
     if (!buffer) {
-      if (this.#uniforms.size >= UNIFORM_CACHE_LIMIT) {
-        // Buffers may still be referenced by recorded work: destroy them after the next submit.
-        this.#retired.push(...this.#uniforms.values());
-        this.#uniforms.clear();
-        this.#bindGroups.clear();
-      }
       buffer = this.device.createBuffer({
         size: words.byteLength,
         usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
         label: "params",
       });
-      this.device.queue.writeBuffer(buffer, 0, words);
-      this.#uniforms.set(key, buffer);
+      this.stats.uniformBuffers++;
     }
+    this.device.queue.writeBuffer(buffer, 0, words);
+    this.#uniforms.set(key, buffer);
     return buffer;
   }
 
