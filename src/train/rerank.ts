@@ -29,7 +29,7 @@ import type { RetrievalDataset } from "../data/types.ts";
 import { writeSafetensors } from "../data/safetensors.ts";
 import { readSafetensors } from "../data/safetensors.ts";
 import { retrievalRanks } from "../eval/retrieval.ts";
-import { type RetrievalMetrics, retrievalMetrics } from "../eval/metrics.ts";
+import { type RetrievalMetrics, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
 import { topK } from "../eval/topk.ts";
 import { DualEncoder } from "../model/dual_encoder.ts";
 import {
@@ -189,6 +189,82 @@ export interface RerankEvaluation {
   singleQueryMs: number;
 }
 
+/** A split's first-stage lists and ranks, computed once and reused by every evaluation. */
+export interface RerankEvalSplit {
+  /** The split. */
+  ds: RetrievalDataset;
+  /** Its first-stage lists (GPU embeddings, top-k). */
+  lists: FirstStageLists;
+  /** Its first-stage ranks in both directions. */
+  ranks: RetrievalRanks;
+}
+
+/** Embeds a split with the (frozen) first stage, takes the top k and the first-stage ranks. */
+export async function prepareRerankEval(
+  model: DualEncoder,
+  ds: RetrievalDataset,
+  k: number,
+): Promise<RerankEvalSplit> {
+  const lists = await firstStageLists(model, ds, k);
+  const e = model.config.text.outDim;
+  const ranks = await retrievalRanks(
+    {
+      texts: lists.texts,
+      images: lists.images,
+      textToImage: ds.textToImage,
+      textDim: e,
+      imageDim: e,
+    },
+    { normalize: false },
+  );
+  return { ds, lists, ranks };
+}
+
+/** Frees a {@link RerankEvalSplit}'s GPU embeddings. */
+export function disposeRerankEval(split: RerankEvalSplit): void {
+  split.lists.texts.dispose();
+  split.lists.images.dispose();
+}
+
+/**
+ * Scores every text's top-k of a prepared split with the reranker and compares the metrics with
+ * the first stage's.
+ */
+export async function rerankMetrics(
+  split: RerankEvalSplit,
+  reranker: Reranker,
+  options: { batch?: number; alpha?: Tensor | null } = {},
+): Promise<RerankEvaluation> {
+  const { batch = 256, alpha = null } = options;
+  const { ds, lists, ranks } = split;
+  const k = lists.k;
+  const before = retrievalMetrics(ranks);
+  const started = performance.now();
+  const reranked = new Float32Array(ds.numTexts * k);
+  for (let start = 0; start < ds.numTexts; start += batch) {
+    const rows = Array.from({ length: Math.min(batch, ds.numTexts - start) }, (_, i) => start + i);
+    const s = noGrad(() => scope(() => scoreQueries(reranker, lists, rows, false, alpha)));
+    reranked.set(await s.read(), start * k);
+    s.dispose();
+  }
+  const rerankMsPerQuery = (performance.now() - started) / ds.numTexts;
+  const one = performance.now();
+  const s1 = noGrad(() => scope(() => scoreQueries(reranker, lists, [0], false, alpha)));
+  await s1.read();
+  s1.dispose();
+  const singleQueryMs = performance.now() - one;
+  const { t2i, covered } = rerankedRanks(ranks.t2i, lists.labels, reranked, k);
+  const after = retrievalMetrics({ ...ranks, t2i });
+  return {
+    before,
+    after,
+    coverage: (100 * covered) / ds.numTexts,
+    firstStageMsPerQuery: (1000 * lists.seconds) / ds.numTexts,
+    rerankMsPerQuery,
+    singleQueryMs,
+  };
+}
+
 /** Scores every text's top-k with the reranker and compares metrics with the first stage's. */
 export async function evaluateRerank(
   model: DualEncoder,
@@ -197,51 +273,11 @@ export async function evaluateRerank(
   k: number,
   options: { batch?: number; alpha?: Tensor | null } = {},
 ): Promise<RerankEvaluation> {
-  const { batch = 256, alpha = null } = options;
-  const lists = await firstStageLists(model, ds, k);
+  const split = await prepareRerankEval(model, ds, k);
   try {
-    const e = model.config.text.outDim;
-    const ranks = await retrievalRanks(
-      {
-        texts: lists.texts,
-        images: lists.images,
-        textToImage: ds.textToImage,
-        textDim: e,
-        imageDim: e,
-      },
-      { normalize: false },
-    );
-    const before = retrievalMetrics(ranks);
-    const started = performance.now();
-    const reranked = new Float32Array(ds.numTexts * k);
-    for (let start = 0; start < ds.numTexts; start += batch) {
-      const rows = Array.from(
-        { length: Math.min(batch, ds.numTexts - start) },
-        (_, i) => start + i,
-      );
-      const s = noGrad(() => scope(() => scoreQueries(reranker, lists, rows, false, alpha)));
-      reranked.set(await s.read(), start * k);
-      s.dispose();
-    }
-    const rerankMsPerQuery = (performance.now() - started) / ds.numTexts;
-    const one = performance.now();
-    const s1 = noGrad(() => scope(() => scoreQueries(reranker, lists, [0], false, alpha)));
-    await s1.read();
-    s1.dispose();
-    const singleQueryMs = performance.now() - one;
-    const { t2i, covered } = rerankedRanks(ranks.t2i, lists.labels, reranked, k);
-    const after = retrievalMetrics({ ...ranks, t2i });
-    return {
-      before,
-      after,
-      coverage: (100 * covered) / ds.numTexts,
-      firstStageMsPerQuery: (1000 * lists.seconds) / ds.numTexts,
-      rerankMsPerQuery,
-      singleQueryMs,
-    };
+    return await rerankMetrics(split, reranker, options);
   } finally {
-    lists.texts.dispose();
-    lists.images.dispose();
+    disposeRerankEval(split);
   }
 }
 
@@ -409,6 +445,8 @@ export async function runRerankTraining(
     parameters: reranker.parameterCount,
   });
   const lists = await firstStageLists(model, train, config.k);
+  // The first stage is frozen: the validation lists and ranks are computed once.
+  const valSplit = await prepareRerankEval(model, val, config.k);
   const covered = Array.from({ length: train.numTexts }, (_, t) => t).filter((t) =>
     lists.labels.subarray(t * config.k, (t + 1) * config.k).some((v) => v === 1)
   );
@@ -461,7 +499,7 @@ export async function runRerankTraining(
             .firstNonFiniteStep()}`,
         );
       }
-      const evaluation = await evaluateRerank(model, reranker, val, config.k, { alpha });
+      const evaluation = await rerankMetrics(valSplit, reranker, { alpha });
       history.push({ epoch, loss: sums.at(-1) ?? NaN, val: evaluation });
       progress.log(
         `rerank epoch ${epoch}/${config.epochs}  last loss ${
@@ -501,9 +539,7 @@ export async function runRerankTraining(
       );
     }
     const kept = await readReranker(config.out);
-    const finalEval = await evaluateRerank(model, kept.reranker, val, config.k, {
-      alpha: kept.alpha,
-    });
+    const finalEval = await rerankMetrics(valSplit, kept.reranker, { alpha: kept.alpha });
     kept.reranker.dispose();
     kept.alpha?.dispose();
     const summary: RerankSummary = {
@@ -520,6 +556,7 @@ export async function runRerankTraining(
     return summary;
   } finally {
     lossSum.dispose();
+    disposeRerankEval(valSplit);
     alpha?.dispose();
     alpha?.grad?.dispose();
     lists.texts.dispose();
