@@ -180,6 +180,8 @@ gpuTest("hand-computed 5 texts × 3 images: ranks, ties and every metric", async
       MedR: 2,
       MeanR: 11 / 5,
       mAP: 100 * (1 + 1 / 3 + 1 / 2 + 1 / 2 + 1 / 3) / 5,
+      "NDCG@1": 20,
+      "NDCG@5": 100 * (l(1) + l(3) + l(2) + l(2) + l(3)) / 5,
       "NDCG@10": 100 * (l(1) + l(3) + l(2) + l(2) + l(3)) / 5,
     },
     i2t: {
@@ -189,6 +191,9 @@ gpuTest("hand-computed 5 texts × 3 images: ranks, ties and every metric", async
       MedR: 4,
       MeanR: 11 / 3,
       mAP: 100 * ((1 / 2 + 2 / 3) / 2 + 1 / 5 + (1 / 4 + 2 / 5) / 2) / 3,
+      "NDCG@1": 0,
+      "NDCG@5": 100 *
+        ((l(2) + l(3)) / (l(1) + l(2)) + l(5) + (l(4) + l(5)) / (l(1) + l(2))) / 3,
       "NDCG@10": 100 *
         ((l(2) + l(3)) / (l(1) + l(2)) + l(5) + (l(4) + l(5)) / (l(1) + l(2))) / 3,
     },

@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
+import { DEFAULT_GENERATOR, GENERATORS, type GeneratorVersion } from "../data/synthetic.ts";
 
 /** Thrown for bad flags; the CLIs print it with the usage text and exit with code 2. */
 export class UsageError extends Error {
@@ -160,4 +161,29 @@ export async function runMain(main: () => Promise<number | void>, help: string):
     if (Deno.env.get("CROSSRANK_DEBUG")) console.error((e as Error).stack);
     Deno.exit(1);
   }
+}
+
+/** The `--data-generator` option of train, eval and compare. */
+export const DATA_GENERATOR_OPTION: OptionSpec = {
+  type: "string",
+  value: GENERATORS.join("|"),
+  help:
+    "generator of the embedded default dataset: v2 graded relevance (harder), v1 the original " +
+    "(one relevant image per caption)",
+  default: DEFAULT_GENERATOR,
+};
+
+/**
+ * The `--data-generator` flag (undefined when absent); it names the embedded default's generator,
+ * so it is refused beside `--data`.
+ */
+export function dataGeneratorFlag(
+  flags: Record<string, string | boolean | string[] | undefined>,
+): GeneratorVersion | undefined {
+  const raw = flags["data-generator"];
+  if (raw === undefined) return undefined;
+  if (typeof flags.data === "string") {
+    throw new UsageError("--data-generator applies to the embedded default dataset, not to --data");
+  }
+  return choiceFlag("data-generator", raw, GENERATORS, DEFAULT_GENERATOR);
 }

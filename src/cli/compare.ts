@@ -19,8 +19,9 @@ import { COMPARED_LOSSES, lossNames } from "../losses/mod.ts";
 import { readSvmlight } from "../data/svmlight.ts";
 import { writeFileAtomic } from "../data/errors.ts";
 import { DEFAULT_SPLIT } from "../data/split.ts";
+import { DEFAULT_GENERATOR } from "../data/synthetic.ts";
 import type { LtrDataset } from "../data/types.ts";
-import type { RetrievalMetrics, RetrievalRanks } from "../eval/metrics.ts";
+import { imageQueryCount, type RetrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
 import { parseRanksCsv } from "../eval/ranks_file.ts";
 import {
   formatDifference,
@@ -40,6 +41,8 @@ import type { TrainConfig, TrainData } from "../train/trainer.ts";
 import { runPictures } from "./pictures.ts";
 import {
   checkLoss,
+  DATA_GENERATOR_OPTION,
+  dataGeneratorFlag,
   keyValueFlags,
   numberFlag,
   type OptionSpec,
@@ -113,6 +116,7 @@ const SPECS: Record<string, OptionSpec> = {
     help: "seed of the default dataset and of the split",
     default: "0",
   },
+  "data-generator": DATA_GENERATOR_OPTION,
   "max-steps": {
     type: "string",
     value: "N",
@@ -196,6 +200,7 @@ interface Run {
 }
 
 const COLUMNS = ["R@1", "R@5", "R@10"] as const;
+const NDCG_COLUMNS = ["NDCG@1", "NDCG@5", "NDCG@10"] as const;
 
 function reported(s: RunSummary): RetrievalMetrics {
   return (s.ranksPart === "test" ? s.test : s.best)!;
@@ -207,6 +212,7 @@ async function compareRetrieval(
 ): Promise<number> {
   const progress = new Progress();
   const dataPath = typeof flags.data === "string" ? flags.data : null;
+  const generator = dataGeneratorFlag(flags) ?? DEFAULT_GENERATOR;
   const spec = {
     valFraction: numberFlag("val-fraction", flags["val-fraction"], DEFAULT_SPLIT.valFraction, {
       min: 0.01,
@@ -217,6 +223,7 @@ async function compareRetrieval(
       max: 0.9,
     }),
     dataSeed: numberFlag("data-seed", flags["data-seed"], 0, { integer: true, min: 0 }),
+    ...(dataPath === null ? { generator } : {}),
   };
   const base = {
     epochs: numberFlag("epochs", flags.epochs, 10, { integer: true, min: 1 }),
@@ -246,7 +253,10 @@ async function compareRetrieval(
         decayTo: "auto",
         clip: 1,
         seed,
-        ...spec,
+        valFraction: spec.valFraction,
+        testFraction: spec.testFraction,
+        dataSeed: spec.dataSeed,
+        ...(spec.generator ? { dataGenerator: spec.generator } : {}),
         model: {},
         logEvery: 50,
         out: runPath(plan.out, `runs/${loss}-s${seed}`),
@@ -277,7 +287,8 @@ async function compareRetrieval(
     );
   }
   const queries = ok[0]?.ranks
-    ? `${ok[0].ranks.t2i.length} text and ${new Set(ok[0].ranks.textToImage).size} image queries`
+    ? `${ok[0].ranks.textToImage.length} text and ` +
+      `${imageQueryCount(ok[0].ranks.relevance, ok[0].ranks.numImages)} image queries`
     : "no queries";
 
   await writeFileAtomic(
@@ -295,6 +306,8 @@ async function compareRetrieval(
         "i2t_MedR",
         "t2i_mAP",
         "i2t_mAP",
+        ...NDCG_COLUMNS.map((k) => `t2i_${k}`),
+        ...NDCG_COLUMNS.map((k) => `i2t_${k}`),
         "train_seconds",
         "steps_per_sec",
         "best_epoch",
@@ -302,7 +315,7 @@ async function compareRetrieval(
       ],
       ...runs.map((r) => {
         if (!r.summary) {
-          return [r.loss, r.seed, "failed", part, ...Array(14).fill(""), r.error ?? ""];
+          return [r.loss, r.seed, "failed", part, ...Array(20).fill(""), r.error ?? ""];
         }
         const m = reported(r.summary);
         return [
@@ -317,6 +330,8 @@ async function compareRetrieval(
           m.i2t.MedR,
           m.t2i.mAP,
           m.i2t.mAP,
+          ...NDCG_COLUMNS.map((k) => m.t2i[k]),
+          ...NDCG_COLUMNS.map((k) => m.i2t[k]),
           r.summary.trainSeconds,
           r.summary.stepsPerSec,
           r.summary.bestEpoch,
@@ -328,22 +343,28 @@ async function compareRetrieval(
 
   const vs = `Δ vs ${plan.baseline} [95% CI]`;
   const md = [
-    `| loss | t2i R@1 | i2t R@1 | rsum | ${vs}: rsum | verdict (rsum) | t2i R@1 Δ | i2t R@1 Δ | train s | steps/s |`,
-    `| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |`,
+    `| loss | t2i R@1 | i2t R@1 | rsum | t2i NDCG@10 | i2t NDCG@10 | ${vs}: rsum | verdict | ` +
+    "Δ t2i NDCG@10 | verdict | Δ i2t NDCG@10 | verdict | Δ t2i R@1 | Δ i2t R@1 | train s | steps/s |",
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |`,
   ];
+  const empty = (n: number) => " |".repeat(n);
   for (const g of byLoss) {
     if (g.ok.length === 0) {
-      md.push(`| ${g.loss} | failed | | | | | | | | |`);
+      md.push(`| ${g.loss} | failed |${empty(14)}`);
       continue;
     }
     const ms = g.ok.map((r) => reported(r.summary!));
     const p = paired.get(g.loss);
     const cell = (m: PairedMetric) => (p ? formatDifference(p[m]) : "—");
+    const verdict = (m: PairedMetric) => (p ? p[m].verdict : "—");
     const seedsNote = g.failed.length > 0 ? ` (${g.ok.length} of ${plan.seeds} seeds)` : "";
     md.push(
       `| ${g.loss}${g.loss === plan.baseline ? " (baseline)" : ""}${seedsNote} | ` +
         `${pm(ms.map((m) => m.t2i["R@1"]))} | ${pm(ms.map((m) => m.i2t["R@1"]))} | ` +
-        `${pm(ms.map((m) => m.rsum))} | ${cell("rsum")} | ${p ? p.rsum.verdict : "—"} | ` +
+        `${pm(ms.map((m) => m.rsum))} | ${pm(ms.map((m) => m.t2i["NDCG@10"]))} | ` +
+        `${pm(ms.map((m) => m.i2t["NDCG@10"]))} | ${cell("rsum")} | ${verdict("rsum")} | ` +
+        `${cell("t2i NDCG@10")} | ${verdict("t2i NDCG@10")} | ` +
+        `${cell("i2t NDCG@10")} | ${verdict("i2t NDCG@10")} | ` +
         `${cell("t2i R@1")} | ${cell("i2t R@1")} | ` +
         `${pm(g.ok.map((r) => r.summary!.trainSeconds), 0)} | ` +
         `${pm(g.ok.map((r) => r.summary!.stepsPerSec), 2)} |`,
@@ -356,8 +377,11 @@ async function compareRetrieval(
   if (initial.length > 0) {
     md.push(
       `| _before training_ | ${pm(initial.map((m) => m.t2i["R@1"]))} | ` +
-        `${pm(initial.map((m) => m.i2t["R@1"]))} | ${pm(initial.map((m) => m.rsum))} | — | — | ` +
-        "— | — | — | — |",
+        `${pm(initial.map((m) => m.i2t["R@1"]))} | ${pm(initial.map((m) => m.rsum))} | ` +
+        `${pm(initial.map((m) => m.t2i["NDCG@10"]))} | ${
+          pm(initial.map((m) => m.i2t["NDCG@10"]))
+        } |` +
+        " — |".repeat(10),
     );
   }
   const env = await environment();
@@ -367,7 +391,9 @@ async function compareRetrieval(
     `(${queries}), mean ± std over ${plan.seeds} seed(s). Δ: paired difference from ` +
     `${plan.baseline} with a 95 % percentile interval from ${plan.resamples} bootstrap ` +
     `resamples of the ${part} queries, pooled over seeds; "better"/"worse" when the interval ` +
-    `excludes 0 (one test per loss, not adjusted for multiple comparisons). ` +
+    `excludes 0 (one test per loss, not adjusted for multiple comparisons). R@K counts a hit on ` +
+    `an item of the query's highest grade; NDCG@10 has gains 2^grade − 1 ` +
+    `(${data.train.relevance ? "graded relevance" : "one grade: binary"}). ` +
     `${env.adapter}, Deno ${env.deno}, commit ${env.commit.slice(0, 10)}.`;
   const failures = failed.map((r) => `- ${r.loss} seed ${r.seed}: ${r.error}`);
   const report = `${note}\n\n${md.join("\n")}\n` +

@@ -26,6 +26,7 @@ import { loadDataset, type SplitName } from "../data/load.ts";
 import { DEFAULT_SPLIT, splitByImage } from "../data/split.ts";
 import type { DataSource } from "../data/source.ts";
 import type { RetrievalDataset } from "../data/types.ts";
+import { relevanceOf } from "../data/relevance.ts";
 import { writeFileAtomic } from "../data/errors.ts";
 import { retrievalRanks } from "../eval/retrieval.ts";
 import { imageQueryCount, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
@@ -37,6 +38,8 @@ import { evaluateRerank, isRerankRun, loadFirstStage, readReranker } from "../tr
 import { type ResolvedRunData, resolveRunData, runDataRecord } from "../train/data.ts";
 import {
   choiceFlag,
+  DATA_GENERATOR_OPTION,
+  dataGeneratorFlag,
   numberFlag,
   type OptionSpec,
   parseFlags,
@@ -64,6 +67,7 @@ const SPECS: Record<string, OptionSpec> = {
     help: "zero-shot / other data: seed of the split and the default dataset",
     default: "0",
   },
+  "data-generator": DATA_GENERATOR_OPTION,
   ranks: {
     type: "string",
     value: "FILE",
@@ -92,7 +96,9 @@ const SPECS: Record<string, OptionSpec> = {
 
 const HELP = usage(
   "deno task eval [--checkpoint RUN_DIR] [--data DIR] [--split PART] [--json]",
-  "Image–text retrieval metrics (R@1/5/10, MedR, MeanR, mAP, NDCG@10, rsum) in both directions.\n" +
+  "Image–text retrieval metrics (R@1/5/10, MedR, MeanR, mAP, NDCG@1/5/10, rsum) in both\n" +
+    "directions; with graded relevance, R@K and ranks look for a query's highest grade and NDCG\n" +
+    "uses gains 2^grade − 1.\n" +
     "Without a checkpoint, the raw features are scored by cosine (zero-shot): their dims must match.\n" +
     "With --checkpoint, the run's own data (from its config.json, checked by content) is scored on\n" +
     "the part the run held out (test, else val); --data with other data scores all of it. Items the\n" +
@@ -202,7 +208,7 @@ async function evalRerank(
     numTexts: ds.numTexts,
     numImages: ds.numImages,
     dim: model.config.text.outDim,
-    imageQueries: imageQueryCount(ds.textToImage, ds.numImages),
+    imageQueries: imageQueryCount(relevanceOf(ds), ds.numImages),
     scoring,
     seconds,
     adapter: rt().gpu.adapterName,
@@ -272,6 +278,7 @@ async function main(): Promise<number> {
     ? undefined
     : choiceFlag<SplitName>("split", flags.split, ["all", "train", "val", "test"], "all");
   const seed = numberFlag("seed", flags.seed, 0, { integer: true, min: 0 });
+  const generator = dataGeneratorFlag(flags);
   const imageChunk = optionalInt("image-chunk", flags["image-chunk"]);
   const textChunk = optionalInt("text-chunk", flags["text-chunk"]);
   const ranksPath = typeof flags.ranks === "string" ? flags.ranks : undefined;
@@ -282,6 +289,12 @@ async function main(): Promise<number> {
   let resolved: ResolvedRunData;
   if (checkpoint) {
     resolved = await checkpointData(checkpoint, data, splitFlag, seed);
+    if (generator !== undefined) {
+      throw new UsageError(
+        "--data-generator applies to zero-shot evaluation; a run's own data is regenerated as " +
+          "its config.json records",
+      );
+    }
     if (resolved.own && flags.seed !== undefined) {
       throw new UsageError(
         "--seed applies to zero-shot evaluation and other data; a run's own data is split as " +
@@ -289,7 +302,10 @@ async function main(): Promise<number> {
       );
     }
   } else {
-    const { dataset, source } = await loadDataset(data, { seed });
+    const { dataset, source } = await loadDataset(data, {
+      seed,
+      defaultDataset: generator ? { generator } : undefined,
+    });
     const split = splitFlag ?? (data === undefined ? "test" : "all");
     const ds = split === "all" ? dataset : splitByImage(dataset, { ...DEFAULT_SPLIT, seed })[split];
     resolved = { dataset: ds, source, split, own: false, includesTrainingItems: false };
@@ -327,7 +343,14 @@ async function main(): Promise<number> {
     const images = await model.embedAll("images", ds.images, ds.numImages);
     model.dispose();
     ranks = await retrievalRanks(
-      { texts, images, textDim: dim, imageDim: dim, textToImage: ds.textToImage },
+      {
+        texts,
+        images,
+        textDim: dim,
+        imageDim: dim,
+        textToImage: ds.textToImage,
+        relevance: ds.relevance,
+      },
       { normalize: false, imageChunk, textChunk },
     );
   } else {
@@ -341,6 +364,7 @@ async function main(): Promise<number> {
       images: ds.images,
       imageDim: ds.imageDim,
       textToImage: ds.textToImage,
+      relevance: ds.relevance,
     }, { imageChunk, textChunk });
   }
   const metrics = retrievalMetrics(ranks);
@@ -361,7 +385,7 @@ async function main(): Promise<number> {
       numTexts: ds.numTexts,
       numImages: ds.numImages,
       dim,
-      imageQueries: imageQueryCount(ds.textToImage, ds.numImages),
+      imageQueries: imageQueryCount(relevanceOf(ds), ds.numImages),
       scoring,
       seconds,
       adapter: rt().gpu.adapterName,

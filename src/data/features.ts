@@ -9,10 +9,18 @@
  *   `texts` (F32, F16 or BF16) and optionally an integer `text_to_image` of length `N_txt`.
  *
  * The text → image relation, first match wins: `pairs.csv` in the directory (header `text,image`,
- * 0-based row indices, every text row on exactly one line); the safetensors `text_to_image`
- * tensor; otherwise, when `N_txt = k·N_img`, text row `t` belongs to image `⌊t/k⌋` (the Karpathy /
- * VSE++ layout with k captions per image; k = 1 is row-aligned). Every image needs at least one
- * text.
+ * 0-based row indices, every text row on exactly one line); the safetensors `relevance` or
+ * `text_to_image` tensor; otherwise, when `N_txt = k·N_img`, text row `t` belongs to image `⌊t/k⌋`
+ * (the Karpathy / VSE++ layout with k captions per image; k = 1 is row-aligned). Every image needs
+ * at least one text.
+ *
+ * Graded relevance (see `./relevance.ts`): `pairs.csv` with a third column, header
+ * `text,image,relevance`, lists (text, image, grade) triples, many-to-many (a text on several lines,
+ * each pair once, grades integers 0–24 (`MAX_GRADE`), 0 meaning not relevant, every text with at
+ * least one grade ≥ 1); a safetensors file may hold an integer tensor `relevance` of shape `[P, 3]`,
+ * rows `(text, image, grade)`, beside `text_to_image` (which then names each text's primary image,
+ * listed with its highest grade) or alone. A text's primary image is its highest grade, ties to the
+ * first listed.
  *
  * Optional display files in the directory: `images.txt` (one name per image row), `captions.txt`
  * (one caption per text row) or, failing that, a Flickr-style `all_captions.csv`
@@ -34,11 +42,12 @@
  * @module
  */
 
-import type { RetrievalDataset } from "./types.ts";
+import type { GradedRelation, RetrievalDataset } from "./types.ts";
 import { DataError, isDirectory, isFile, readTextFile } from "./errors.ts";
+import { buildRelation, isOneToOne, type RelevancePair } from "./relevance.ts";
 import { readNpy } from "./npy.ts";
 import { readSafetensors, type SafeTensor } from "./safetensors.ts";
-import { columns, intField, readCsv } from "./csv.ts";
+import { columns, type CsvTable, intField, readCsv } from "./csv.ts";
 
 /** Options of {@link loadFeatureDataset}. */
 export interface FeatureLoadOptions {
@@ -84,6 +93,7 @@ export async function loadFeatureDataset(
   let images: Matrix;
   let texts: Matrix;
   let textToImage: Int32Array | null = null;
+  let relevance: GradedRelation | undefined;
   if (file === null) {
     for (const f of ["images.npy", "texts.npy"]) {
       if (!(await isFile(`${dir}/${f}`))) {
@@ -116,14 +126,23 @@ export async function loadFeatureDataset(
         images.rows,
       );
     }
+    if (st.tensors.relevance) {
+      ({ textToImage, relevance } = tensorRelevance(
+        st.tensors.relevance,
+        `${file} tensor 'relevance'`,
+        texts.rows,
+        images.rows,
+        textToImage,
+      ));
+    }
   }
   const imagesName = file ?? `${dir}/images.npy`;
   const textsName = file ?? `${dir}/texts.npy`;
 
-  let relationSource = `${file} tensor 'text_to_image'`;
+  let relationSource = `${file} tensor '${relevance ? "relevance" : "text_to_image"}'`;
   if (dir !== null && await isFile(`${dir}/pairs.csv`)) {
     relationSource = `${dir}/pairs.csv`;
-    textToImage = await readPairs(relationSource, texts.rows, images.rows);
+    ({ textToImage, relevance } = await readPairs(relationSource, texts.rows, images.rows));
   }
   if (textToImage === null) {
     if (texts.rows % images.rows !== 0) {
@@ -149,6 +168,8 @@ export async function loadFeatureDataset(
     textDim: texts.cols,
     textToImage,
   };
+  // One image per text at grade 1 is ungraded data, whichever way it was written.
+  if (relevance && !isOneToOne(relevance)) ds.relevance = relevance;
   if (dir !== null && !options.skipDisplayFiles) await readDisplayFiles(dir, ds);
   return ds;
 }
@@ -232,8 +253,63 @@ export function checkFinite(data: Float32Array, rows: number, cols: number, what
   }
 }
 
-async function readPairs(path: string, numTexts: number, numImages: number): Promise<Int32Array> {
+/**
+ * A safetensors `relevance` tensor, `[P, 3]` integer rows `(text, image, grade)`, as a relation;
+ * `primary` (the file's `text_to_image`, if any) names each text's primary image.
+ */
+function tensorRelevance(
+  t: SafeTensor,
+  what: string,
+  numTexts: number,
+  numImages: number,
+  primary: Int32Array | null,
+): { textToImage: Int32Array; relevance: GradedRelation } {
+  if (t.data instanceof Float32Array || t.data instanceof Float64Array) {
+    throw new DataError(`${what}: dtype ${t.dtype} is not an integer type (I32 or I64)`);
+  }
+  if (t.shape.length !== 2 || t.shape[1] !== 3) {
+    throw new DataError(
+      `${what}: shape [${t.shape.join(", ")}], expected [P, 3] (rows of text, image, grade)`,
+    );
+  }
+  const v = t.data;
+  const pairs: RelevancePair[] = Array.from({ length: t.shape[0] }, (_, r) => ({
+    text: v[3 * r],
+    image: v[3 * r + 1],
+    grade: v[3 * r + 2],
+    where: `${what} row ${r}`,
+  }));
+  const built = buildRelation(numTexts, numImages, pairs, what, primary ?? undefined);
+  return { textToImage: built.textToImage, relevance: built.relation };
+}
+
+/** `pairs.csv`: `text,image` (one line per text) or `text,image,relevance` (graded). */
+async function readPairs(
+  path: string,
+  numTexts: number,
+  numImages: number,
+): Promise<{ textToImage: Int32Array; relevance?: GradedRelation }> {
   const table = await readCsv(path, "pairs");
+  if (table.header.includes("relevance")) {
+    const [tc, ic, gc] = columns(table, ["text", "image", "relevance"]);
+    const pairs: RelevancePair[] = table.records.map((rec) => ({
+      text: intField(table, rec, tc, "text"),
+      image: intField(table, rec, ic, "image"),
+      grade: intField(table, rec, gc, "relevance"),
+      where: `${path} line ${rec.line}`,
+    }));
+    const built = buildRelation(numTexts, numImages, pairs, path);
+    return { textToImage: built.textToImage, relevance: built.relation };
+  }
+  return { textToImage: readOneImagePerText(table, path, numTexts, numImages) };
+}
+
+function readOneImagePerText(
+  table: CsvTable,
+  path: string,
+  numTexts: number,
+  numImages: number,
+): Int32Array {
   const [tc, ic] = columns(table, ["text", "image"]);
   const out = new Int32Array(numTexts).fill(-1);
   const lineOf = new Int32Array(numTexts);

@@ -30,7 +30,8 @@
 
 import { groups1d, rt } from "../gpu/runtime.ts";
 import { dummy } from "../ops/common.ts";
-import type { RetrievalDataset } from "../data/types.ts";
+import type { GradedRelation, RetrievalDataset } from "../data/types.ts";
+import { isOneToOne, oneToOne } from "../data/relevance.ts";
 import {
   asMatrix,
   chooseChunks,
@@ -61,8 +62,13 @@ export interface RetrievalInput {
   texts: Embeddings;
   /** Image embeddings, `numImages × dim`. */
   images: Embeddings;
-  /** The image of each text (`0 ≤ textToImage[t] < numImages`). */
+  /** The (primary) image of each text (`0 ≤ textToImage[t] < numImages`). */
   textToImage: ArrayLike<number>;
+  /**
+   * Graded relevance, as a dataset's `relevance` (absent: each text relevant to its image alone,
+   * grade 1).
+   */
+  relevance?: GradedRelation;
   /** Row width of `texts` when it is a host array. */
   textDim?: number;
   /** Row width of `images` when it is a host array. */
@@ -132,6 +138,9 @@ export async function retrievalRanks(
     );
   }
   const textToImage = checkRelation(input.textToImage, texts, images);
+  if (input.relevance && !isOneToOne(input.relevance)) {
+    throw new RangeError(`${CALLER}: graded relevance is not supported yet`);
+  }
   const numTexts = texts.rows;
   const dim = texts.dim;
   const normalize = options.normalize ?? true;
@@ -203,7 +212,7 @@ export async function retrievalRanks(
       t2i[t] += 1;
       i2t[t] += 1;
     }
-    return { numImages: images.rows, textToImage, t2i, i2t };
+    return { numImages: images.rows, textToImage, relevance: oneToOne(textToImage), t2i, i2t };
   } finally {
     own.release();
     textChunk.release();
@@ -213,7 +222,7 @@ export async function retrievalRanks(
 }
 
 /**
- * Retrieval metrics in both directions (R@1/5/10, MedR, MeanR, mAP, NDCG@10, rsum), computed on
+ * Retrieval metrics in both directions (R@1/5/10, MedR, MeanR, mAP, NDCG@1/5/10, rsum), computed on
  * the GPU. See {@link retrievalRanks} for the inputs and `./metrics.ts` for the definitions.
  */
 export async function evaluateRetrieval(
@@ -234,5 +243,6 @@ export function evaluateDataset(
     images: dataset.images,
     imageDim: dataset.imageDim,
     textToImage: dataset.textToImage,
+    relevance: dataset.relevance,
   }, options);
 }

@@ -17,6 +17,7 @@ import {
 import type { DataSource } from "../data/source.ts";
 import { DEFAULT_SPLIT, splitByImage, type SplitSpec } from "../data/split.ts";
 import type { RetrievalDataset } from "../data/types.ts";
+import type { GeneratorVersion } from "../data/synthetic.ts";
 import type { TrainData } from "./trainer.ts";
 
 /** How to load and split. */
@@ -27,6 +28,8 @@ export interface TrainDataOptions {
   testFraction?: number;
   /** Seed of the default dataset's generation and of the split (default 0). */
   dataSeed?: number;
+  /** The default dataset's generator (default `v2`; ignored for data from a path). */
+  generator?: GeneratorVersion;
   /** Log function for a one-line summary. */
   log?: (line: string) => void;
 }
@@ -66,7 +69,10 @@ export async function loadTrainData(
 ): Promise<TrainData> {
   const spec = trainSplitSpec(options);
   const started = performance.now();
-  const loaded = await loadDataset(path, { seed: spec.seed });
+  const loaded = await loadDataset(path, {
+    seed: spec.seed,
+    defaultDataset: options.generator ? { generator: options.generator } : undefined,
+  });
   const data = splitTrainData(loaded, spec);
   const { train, val, test } = data;
   options.log?.(
@@ -210,9 +216,10 @@ async function loadRecordedData(
     return { loaded, own: loaded.source.fingerprint === recorded.fingerprint };
   }
   const path = recorded.path === null ? null : await findRecordedPath(run, recorded);
+  // A record without a generator name predates the graded generator: it was made by v1.
   const loaded = await loadDataset(path, {
     seed: Number(recorded.generator?.seed ?? record.split.seed),
-    defaultDataset: recorded.generator ?? undefined,
+    defaultDataset: recorded.generator ? { generator: "v1", ...recorded.generator } : undefined,
   });
   if (loaded.source.fingerprint !== recorded.fingerprint) {
     const what = path === null

@@ -46,7 +46,14 @@ export async function evaluateModelRanks(
   const images = await model.embedAll("images", ds.images, ds.numImages);
   checkFinite(images, dim, `${ds.name} image`);
   return await retrievalRanks(
-    { texts, images, textDim: dim, imageDim: dim, textToImage: ds.textToImage },
+    {
+      texts,
+      images,
+      textDim: dim,
+      imageDim: dim,
+      textToImage: ds.textToImage,
+      relevance: ds.relevance,
+    },
     { normalize: false },
   );
 }

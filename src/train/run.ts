@@ -183,6 +183,7 @@ export async function runTraining(
       valFraction: config.valFraction,
       testFraction: config.testFraction,
       dataSeed: config.dataSeed,
+      generator: config.dataGenerator,
       log: (l) => progress.log(l),
     });
     built = buildModel(config, data);
