@@ -30,6 +30,7 @@ import { writeFileAtomic } from "../data/errors.ts";
 import { retrievalRanks } from "../eval/retrieval.ts";
 import { imageQueryCount, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
 import { formatMetricsTable, metricsJson } from "../eval/report.ts";
+import { Progress } from "../train/progress.ts";
 import { ranksCsv } from "../eval/ranks_file.ts";
 import { DualEncoder } from "../model/dual_encoder.ts";
 import { readCheckpoint, readRunConfig } from "../train/run_dir.ts";
@@ -236,7 +237,12 @@ async function checkpointData(
   seed: number,
 ): Promise<ResolvedRunData> {
   let run = checkpoint;
-  if (await isRerankRun(checkpoint)) run = (await readReranker(checkpoint)).firstStage;
+  if (await isRerankRun(checkpoint)) {
+    const { reranker, alpha, firstStage } = await readReranker(checkpoint);
+    reranker.dispose();
+    alpha?.dispose();
+    run = firstStage;
+  }
   const config = await readRunConfig(run);
   if (config.dataSource === null && config.split === null && data === undefined) {
     throw new UsageError(
@@ -304,6 +310,19 @@ async function main(): Promise<number> {
     console.error(
       `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images; ${line}`,
     );
+  // Large galleries take a while: a progress line per score block (stderr), from the 2nd block on.
+  const progress = new Progress();
+  const onProgress = (done: number, total: number) => {
+    if (total > 1) {
+      progress.update({
+        label: "eval: scoring",
+        done,
+        total,
+        unit: "blocks",
+        elapsed: (performance.now() - t0) / 1000,
+      });
+    }
+  };
   let scoring = "zero-shot cosine of the raw features";
   let dim = ds.textDim;
   let t0: number;
@@ -328,7 +347,7 @@ async function main(): Promise<number> {
     model.dispose();
     ranks = await retrievalRanks(
       { texts, images, textDim: dim, imageDim: dim, textToImage: ds.textToImage },
-      { normalize: false, imageChunk, textChunk },
+      { normalize: false, imageChunk, textChunk, onProgress },
     );
   } else {
     // Zero-shot: the raw features are the embeddings.
@@ -341,7 +360,7 @@ async function main(): Promise<number> {
       images: ds.images,
       imageDim: ds.imageDim,
       textToImage: ds.textToImage,
-    }, { imageChunk, textChunk });
+    }, { imageChunk, textChunk, onProgress });
   }
   const metrics = retrievalMetrics(ranks);
   const seconds = (performance.now() - t0) / 1000;

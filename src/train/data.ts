@@ -76,7 +76,25 @@ export async function loadTrainData(
       `; text dim ${train.textDim}, image dim ${train.imageDim} ` +
       `(${((performance.now() - started) / 1000).toFixed(1)} s)`,
   );
+  for (const [name, part] of [["validation", val], ["test", test]] as const) {
+    const warning = part ? smallPartWarning(name, part) : null;
+    if (warning) options.log?.(warning);
+  }
   return data;
+}
+
+/** Below this many queries, a part's metrics are too noisy to rank losses by. */
+export const MIN_RELIABLE_QUERIES = 100;
+
+/**
+ * A warning when a part has fewer than {@link MIN_RELIABLE_QUERIES} image queries (each moves an
+ * i2t R@K by more than one point), else null.
+ */
+export function smallPartWarning(name: string, part: RetrievalDataset): string | null {
+  if (part.numImages >= MIN_RELIABLE_QUERIES) return null;
+  return `warning: the ${name} part has only ${part.numImages} images (${part.numTexts} texts): ` +
+    `one query moves an image → text R@K by ${(100 / part.numImages).toFixed(1)} points, so its ` +
+    `metrics are noisy (fewer than ${MIN_RELIABLE_QUERIES} queries)`;
 }
 
 /** What a run folder records about its data (`config.json`'s `dataSource` and `split`). */

@@ -450,6 +450,9 @@ export async function runRerankTraining(
   const runtime = await initGpu();
   const progress = options.progress ?? new Progress();
   const lossOptions = resolveOptions(getLoss(config.loss), config.lossOptions);
+  progress.log(
+    `crossrank train --rerank: loss ${config.loss}, first stage ${config.firstStage}, top ${config.k}`,
+  );
   const record = runDataRecord(config.firstStage, await readRunConfig(config.firstStage));
   const data = await loadRunTrainData(config.firstStage, record, config.data ?? undefined);
   if (!data.val) {
@@ -514,6 +517,7 @@ export async function runRerankTraining(
   let bestEpoch = 0;
   let step = 0;
   let trainSeconds = 0;
+  let lastLoss: number | undefined;
   const lossSum = untracked(() => Tensor.zeros([1]));
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
@@ -541,7 +545,21 @@ export async function runRerankTraining(
           rt().copy(loss.buffer, 0, lossSum.buffer, 0, 4);
         });
         rt().submit();
-        if (start + config.batch >= order.length) sums.push(await lossSum.item());
+        if (start + config.batch >= order.length) {
+          lastLoss = await lossSum.item();
+          sums.push(lastLoss);
+        }
+        const seconds = (performance.now() - started) / 1000;
+        progress.update({
+          label: `rerank epoch ${epoch}/${config.epochs}`,
+          done: step,
+          total: totalSteps,
+          unit: "steps",
+          elapsed: trainSeconds + seconds,
+          rate: (step - (epoch - 1) * stepsPerEpoch) / Math.max(seconds, 1e-9),
+          extra: (lastLoss === undefined ? "" : `loss ${lastLoss.toFixed(4)}  `) +
+            `lr ${learningRate(step, schedule).toExponential(2)}`,
+        });
       }
       trainSeconds += (performance.now() - started) / 1000;
       if ((await optimizer.firstNonFiniteStep()) > 0) {

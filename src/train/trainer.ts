@@ -300,6 +300,8 @@ export async function trainLoop(
     Tensor.zeros([Math.max(1, config.logEvery)], { label: "loss ring" })
   );
   let ringFill = 0;
+  /** The latest loss read back (the ring is read every `logEvery` steps and at epoch ends). */
+  let lastLoss: number | undefined;
   let ringFirstStep = state.globalStep + 1;
   let interrupted = false;
 
@@ -328,6 +330,7 @@ export async function trainLoop(
       state.lossSum += values[i];
       state.lossCount++;
     }
+    if (values.length > 0) lastLoss = values[values.length - 1];
     if (bad > 0) throw new NonFiniteError(bad, "the gradient norm");
     ringFill = 0;
     ringFirstStep = state.globalStep + 1;
@@ -376,6 +379,11 @@ export async function trainLoop(
       const epochStart = performance.now();
       const stepsAtStart = state.stepInEpoch;
       for (let b = state.stepInEpoch; b < batches.length && state.globalStep < totalSteps; b++) {
+        // Checked before every step: an interrupt (also one during validation) stops here.
+        if (hooks.interrupted?.()) {
+          interrupted = true;
+          break;
+        }
         lr = learningRate(state.globalStep + 1, schedule);
         step(batches[b], lr);
         rt().submit();
@@ -385,18 +393,15 @@ export async function trainLoop(
         if (ringFill === ring.size) await flushRing();
         const seconds = (performance.now() - epochStart) / 1000;
         progress.update({
-          epoch: state.epoch + 1,
-          epochs: config.epochs,
-          step: state.globalStep,
-          steps: totalSteps,
-          loss: state.lossCount > 0 ? state.lossSum / state.lossCount : NaN,
-          lr,
-          stepsPerSec: (state.stepInEpoch - stepsAtStart) / Math.max(seconds, 1e-9),
+          label: `epoch ${state.epoch + 1}/${config.epochs}`,
+          done: state.globalStep,
+          total: totalSteps,
+          unit: "steps",
+          elapsed: state.trainSeconds + seconds,
+          rate: (state.stepInEpoch - stepsAtStart) / Math.max(seconds, 1e-9),
+          extra: (lastLoss === undefined ? "" : `loss ${lastLoss.toFixed(4)}  `) +
+            `lr ${lr.toExponential(2)}`,
         });
-        if (hooks.interrupted?.()) {
-          interrupted = true;
-          break;
-        }
       }
       await flushRing();
       await rt().sync();
