@@ -21,7 +21,7 @@ import { evaluateDataset, evaluateRetrieval } from "../eval/retrieval.ts";
 import { DualEncoder } from "../model/dual_encoder.ts";
 import { readCheckpoint, readRunConfig } from "../train/run_dir.ts";
 import { evaluateRerank, isRerankRun, loadFirstStage, readReranker } from "../train/rerank.ts";
-import { imageQueryCount } from "../eval/metrics.ts";
+import { distractorNote, imageQueryCount } from "../eval/metrics.ts";
 import { formatMetricsTable, metricsJson } from "../eval/report.ts";
 import {
   choiceFlag,
@@ -69,6 +69,12 @@ const SPECS: Record<string, OptionSpec> = {
     value: "N",
     help: "texts per GPU chunk",
     default: "one score block ≤ 32 MiB",
+  },
+  "max-megapixels": {
+    type: "string",
+    value: "MP",
+    help: "largest image of a raw collection, checked before decoding",
+    default: "40",
   },
   help: { type: "boolean", help: "show this help" },
 };
@@ -177,7 +183,9 @@ async function main(): Promise<number> {
     );
   }
   console.error(`eval: loading ${data ?? "the default dataset"} (split ${split})`);
-  const ds = await loadRetrievalData(data, { split, seed: dataSeed });
+  const maxImagePixels = 1e6 *
+    numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 });
+  const ds = await loadRetrievalData(data, { split, seed: dataSeed, maxImagePixels });
   const runtime = await initGpu();
   if (checkpoint && await isRerankRun(checkpoint)) {
     return await evalRerank(checkpoint, ds, Boolean(flags.json));
@@ -200,8 +208,10 @@ async function main(): Promise<number> {
     dim = text.outDim;
     scoring = `checkpoint ${checkpoint} (${text.kind} heads, epoch ${saved.metadata.epoch ?? "?"})`;
     console.error(
-      `eval: ${ds.name}: ${ds.numTexts} texts × ${ds.numImages} images, ${scoring}, ` +
-        `on ${runtime.gpu.adapterName}`,
+      `eval: ${ds.name}: ${ds.numTexts} texts × ${ds.numImages} images${
+        distractorNote(ds.textToImage, ds.numImages)
+      }, ` +
+        `${scoring}, on ${runtime.gpu.adapterName}`,
     );
     t0 = performance.now();
     const texts = await model.embedAll("texts", ds.texts, ds.numTexts);
@@ -215,8 +225,10 @@ async function main(): Promise<number> {
     // Zero-shot: the raw features are the embeddings.
     if (ds.textDim !== ds.imageDim) throw zeroShotDimError(ds);
     console.error(
-      `eval: ${ds.name}: ${ds.numTexts} texts × ${ds.numImages} images, ${ds.textDim}-d, ` +
-        `on ${runtime.gpu.adapterName}`,
+      `eval: ${ds.name}: ${ds.numTexts} texts × ${ds.numImages} images${
+        distractorNote(ds.textToImage, ds.numImages)
+      }, ` +
+        `${ds.textDim}-d, on ${runtime.gpu.adapterName}`,
     );
     t0 = performance.now();
     metrics = await evaluateDataset(ds, { imageChunk, textChunk });

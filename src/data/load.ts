@@ -43,6 +43,8 @@ export interface LoadOptions {
   split?: SplitName;
   /** Options of the generated default dataset (its size, …) when no path is given. */
   defaultDataset?: Omit<DefaultDatasetOptions, "seed" | "valFraction" | "testFraction">;
+  /** Largest image of a raw collection, in pixels (default 40 million; `--max-megapixels`). */
+  maxImagePixels?: number;
 }
 
 /** What kind of data a path holds (see the module notes). */
@@ -84,7 +86,7 @@ export async function loadRetrievalData(
     const generated = await generateDefault(options);
     return generated[split];
   }
-  const ds = kind === "features" ? await loadFeatureDataset(path!) : await loadCollection(path!);
+  const ds = await loadPath(path!, kind, options);
   return split === "all" ? ds : splits(ds, options)[split];
 }
 
@@ -95,8 +97,13 @@ export async function loadRetrievalSplits(
 ): Promise<RetrievalSplits> {
   const kind = await detectDataKind(path);
   if (kind === "default") return await generateDefault(options);
-  const ds = kind === "features" ? await loadFeatureDataset(path!) : await loadCollection(path!);
-  return splits(ds, options);
+  return splits(await loadPath(path!, kind, options), options);
+}
+
+function loadPath(path: string, kind: DataKind, options: LoadOptions): Promise<RetrievalDataset> {
+  return kind === "features"
+    ? loadFeatureDataset(path)
+    : loadCollection(path, { maxImagePixels: options.maxImagePixels });
 }
 
 function generateDefault(options: LoadOptions) {

@@ -7,6 +7,7 @@
 
 import { loadRetrievalSplits } from "../data/load.ts";
 import type { RetrievalDataset } from "../data/types.ts";
+import { distractorNote } from "../eval/metrics.ts";
 import type { TrainData } from "./trainer.ts";
 
 /** How to load and split. */
@@ -20,7 +21,8 @@ export interface TrainDataOptions {
 }
 
 function describe(ds: RetrievalDataset): string {
-  return `${ds.numImages} images / ${ds.numTexts} texts`;
+  return `${ds.numImages} images${distractorNote(ds.textToImage, ds.numImages)} / ` +
+    `${ds.numTexts} texts`;
 }
 
 /**
