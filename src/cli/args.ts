@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { SizeLimitError } from "../util/limits.ts";
 
 /** Thrown for bad flags; the CLIs print it with the usage text and exit with code 2. */
 export class UsageError extends Error {
@@ -129,7 +130,10 @@ export function keyValueFlags(
   return out;
 }
 
-/** Runs a CLI main: usage errors print the message plus a hint and exit 2; other errors exit 1. */
+/**
+ * Runs a CLI main: usage errors print the message plus a hint and exit 2, as does a setting too
+ * large for the machine ({@link SizeLimitError}, reported as its flag); other errors exit 1.
+ */
 export async function runMain(main: () => Promise<number | void>, help: string): Promise<never> {
   try {
     const code = await main();
@@ -137,6 +141,10 @@ export async function runMain(main: () => Promise<number | void>, help: string):
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`error: ${e.message}\n\n${help}`);
+      Deno.exit(2);
+    }
+    if (e instanceof SizeLimitError) {
+      console.error(`error: ${e.flag} ${e.value}: ${e.reason}`);
       Deno.exit(2);
     }
     console.error(`error: ${(e as Error).message}`);

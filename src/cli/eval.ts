@@ -179,7 +179,7 @@ async function main(): Promise<number> {
   if (checkpoint && data === undefined && flags.seed === undefined) {
     // A run on the default dataset: regenerate it with the run's data seed.
     dataSeed = Number(
-      (await readRunConfig(checkpoint).catch(() => ({ dataSeed: 0 }))).dataSeed ?? 0,
+      (await readRunConfig(checkpoint, "any").catch(() => ({ dataSeed: 0 }))).dataSeed ?? 0,
     );
   }
   console.error(`eval: loading ${data ?? "the default dataset"} (split ${split})`);
