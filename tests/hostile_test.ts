@@ -4,7 +4,7 @@
  * naming the file and the fault, and that nothing was written are asserted.
  */
 
-import { assertEquals, assertOk, assertRejects, gpuTest } from "./util.ts";
+import { assertEquals, assertOk, assertRejects, gpuTest, runCli } from "./util.ts";
 import { Image } from "imagescript";
 import { encodeNpy, writeNpy } from "../src/data/npy.ts";
 import {
@@ -26,20 +26,6 @@ import { buildModel, type TrainData } from "../src/train/trainer.ts";
 import { RunFileError } from "../src/train/schema.ts";
 import { trainLtr } from "../src/train/ltr.ts";
 import { quietProgress, smallConfig, toyDataset, writeFeatureDir } from "./train_fixtures.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-
-/** Runs a CLI script with `args`; returns exit code, stdout and stderr. */
-async function cli(script: string, ...args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `src/cli/${script}.ts`, ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
-}
 
 /** Every file under `dir` with its bytes, to prove a command wrote nothing. */
 async function snapshot(dir: string): Promise<Map<string, string>> {
@@ -122,7 +108,7 @@ Deno.test("hostile safetensors: aliased, duplicated and trailing data fail namin
       const file = `${dir}/bad.safetensors`;
       await Deno.writeFile(file, bytes);
       const before = await snapshot(dir);
-      assertFails(await cli("eval", "--data", file, "--json"), 1, /bad\.safetensors/, pattern);
+      assertFails(await runCli("eval", "--data", file, "--json"), 1, /bad\.safetensors/, pattern);
       assertEquals(await snapshot(dir), before, "nothing written");
     }
   });
@@ -140,7 +126,7 @@ Deno.test("hostile npy: a header claiming a huge shape fails at once with the fi
     await Deno.writeFile(`${dir}/images.npy`, bytes);
     await writeNpy(`${dir}/texts.npy`, new Float32Array(10 * 512), [10, 512]);
     const started = performance.now();
-    const r = await cli("eval", "--data", dir, "--json");
+    const r = await runCli("eval", "--data", dir, "--json");
     assertFails(
       r,
       1,
@@ -149,7 +135,7 @@ Deno.test("hostile npy: a header claiming a huge shape fails at once with the fi
     // Rows that are no multiple of the image rows fail from the headers, before any data.
     await writeNpy(`${dir}/images.npy`, new Float32Array(3 * 512), [3, 512]);
     assertFails(
-      await cli("eval", "--data", dir, "--json"),
+      await runCli("eval", "--data", dir, "--json"),
       1,
       /texts\.npy has 10 rows and .*images\.npy 3: without a pairs\.csv/,
     );
@@ -183,14 +169,14 @@ Deno.test("hostile images: the pixel limit is checked from the header, with a fl
     await Deno.writeTextFile(`${dir}/captions.csv`, "image,caption\nsmall.png,red\nhuge.png,big\n");
     const before = await snapshot(dir);
     assertFails(
-      await cli("eval", "--data", dir, "--json"),
+      await runCli("eval", "--data", dir, "--json"),
       1,
       /huge\.png: the image declares 16000 × 16000 pixels \(256\.0 MP\), over the limit of 40 MP; raise it with --max-megapixels/,
     );
     await Deno.writeTextFile(`${dir}/captions.csv`, "image,caption\nsmall.png,red\n");
     await Deno.remove(`${dir}/huge.png`);
     assertFails(
-      await cli("eval", "--data", dir, "--json", "--max-megapixels", "0.0001"),
+      await runCli("eval", "--data", dir, "--json", "--max-megapixels", "0.0001"),
       1,
       /small\.png: the image declares 24 × 16 pixels .* over the limit of 0\.0001 MP/,
     );
@@ -210,7 +196,7 @@ Deno.test("hostile paths: an image outside the dataset folder is refused with it
       "image,caption\na.png,one\n../../x.png,escape\n",
     );
     assertFails(
-      await cli("eval", "--data", `${dir}/data`),
+      await runCli("eval", "--data", `${dir}/data`),
       1,
       /captions\.csv line 3: image "\.\.\/\.\.\/x\.png" resolves to .*\/x\.png, outside the image folder/,
     );
@@ -225,7 +211,7 @@ gpuTest("images without captions are distractors everywhere, counted in the head
     ]);
     await writeNpy(`${dir}/texts.npy`, Float32Array.from({ length: 8 }, (_, i) => i % 3), [2, 4]);
     await Deno.writeTextFile(`${dir}/pairs.csv`, "text,image\n0,0\n1,2\n");
-    const r = await cli("eval", "--data", dir);
+    const r = await runCli("eval", "--data", dir);
     assertEquals(r.code, 0, r.err);
     assertOk(r.err.includes("2 texts × 3 images (1 without captions: gallery distractors)"), r.err);
   });
@@ -237,7 +223,7 @@ Deno.test("hostile sizes: --hidden and an svmlight index of 10^7 fail naming the
     await writeFeatureDir(dir, ds);
     const out = `${dir}/run`;
     assertFails(
-      await cli("train", "--data", dir, "--hidden", "100000000", "--out", out),
+      await runCli("train", "--data", dir, "--hidden", "100000000", "--out", out),
       2,
       /error: --hidden 100000000: text head W1 would be 8 × 100000000 floats .* hidden ≤ \d+ fits/,
     );
@@ -248,7 +234,7 @@ Deno.test("hostile sizes: --hidden and an svmlight index of 10^7 fail naming the
     await Deno.writeTextFile(`${dir}/ltr/rank.test`, "1 qid:1 1:1\n0 qid:1 2:1\n");
     const cmp = `${dir}/cmp`;
     assertFails(
-      await cli("compare", "--ltr", `${dir}/ltr`, "--out", cmp, "--seeds", "1"),
+      await runCli("compare", "--ltr", `${dir}/ltr`, "--out", cmp, "--seeds", "1"),
       1,
       /rank\.train line 2: feature index 10000000 is over the limit of 100000 features/,
     );
@@ -351,7 +337,7 @@ gpuTest(
         if (i < 2 || i === 4 || i === 7) {
           const before = await snapshot(dir);
           assertFails(
-            await cli("eval", "--checkpoint", run, "--data", data, "--json"),
+            await runCli("eval", "--checkpoint", run, "--data", data, "--json"),
             1,
             /checkpoint\.safetensors: /,
             pattern,
@@ -396,7 +382,7 @@ gpuTest(
         }
         if (i < 2) {
           const before = await snapshot(dir);
-          assertFails(await cli("train", "--resume", run), 1, /state\.safetensors: /, pattern);
+          assertFails(await runCli("train", "--resume", run), 1, /state\.safetensors: /, pattern);
           assertEquals(await snapshot(dir), before, "nothing written");
         }
       }
@@ -426,7 +412,7 @@ gpuTest(
       await Deno.writeTextFile(configPath, JSON.stringify({ ...config, valFraction: "x" }));
       const before = await snapshot(dir);
       assertFails(
-        await cli("train", "--resume", run),
+        await runCli("train", "--resume", run),
         1,
         /config\.json: valFraction: "x" is not a finite number in \[0, 0\.99\]/,
       );

@@ -39,6 +39,7 @@
 import type { RetrievalDataset } from "./types.ts";
 import { DataError, describeFsError, isDirectory, isFile, readTextFile } from "./errors.ts";
 import { columns, intField, readCsv } from "./csv.ts";
+import { parseJsonStrict } from "./json.ts";
 import { featuriseImageFiles, type ImageFeatureOptions } from "./image_features.ts";
 import { featuriseTexts, TEXT_FEATURE_DIM } from "./text_features.ts";
 
@@ -86,13 +87,7 @@ export async function findCaptionsFile(dir: string): Promise<string | null> {
 
 /** Parses COCO captions JSON text; `path` names the file in errors. */
 export function parseCocoCaptions(text: string, path: string): CaptionedImages {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new DataError(`${path}: not valid JSON (${(error as Error).message})`);
-  }
-  const root = json as { images?: unknown; annotations?: unknown };
+  const root = parseJsonStrict(text, path) as { images?: unknown; annotations?: unknown };
   if (!root || typeof root !== "object" || !Array.isArray(root.images)) {
     throw new DataError(`${path}: not COCO captions JSON (no "images" array)`);
   }

@@ -304,14 +304,19 @@ export const TRAIN_CONFIG: Check<TrainConfig & Record<string, unknown>> = obj({
   out: str,
 });
 
-const RERANKER_OPTIONS: Check<Required<RerankerOptions>> = obj({
-  inputDim: int(1),
+/** The reranker architecture settings a rerank run chooses. */
+const RERANKER_ARCHITECTURE = {
   dModel: int(1),
   layers: int(0),
   heads: int(1),
   dFF: int(1),
   dropout: num({ min: 0, max: 0.999 }),
   positionalEncoding: oneOf(["none", "fixed", "learned"] as const),
+};
+
+const RERANKER_OPTIONS: Check<Required<RerankerOptions>> = obj({
+  inputDim: int(1),
+  ...RERANKER_ARCHITECTURE,
   maxPositions: int(1),
   activation: oneOf(["relu", "gelu"] as const),
   inputActivation: oneOf(["relu", "gelu", "none"] as const),
@@ -332,14 +337,7 @@ export const RERANK_CONFIG: Check<RerankConfig & Record<string, unknown>> = obj(
   lr: num({ min: 0 }),
   weightDecay: num({ min: 0 }),
   seed: int(0),
-  model: obj({
-    dModel: int(1),
-    layers: int(0),
-    heads: int(1),
-    dFF: int(1),
-    dropout: num({ min: 0, max: 0.999 }),
-    positionalEncoding: oneOf(["none", "fixed", "learned"] as const),
-  }),
+  model: obj(RERANKER_ARCHITECTURE),
   out: str,
 });
 
