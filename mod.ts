@@ -108,8 +108,20 @@ export { loadCollection } from "./src/data/collection.ts";
 export { featuriseImages, imageFeatureDim } from "./src/data/image_features.ts";
 export { featuriseTexts, tokenize } from "./src/data/text_features.ts";
 export { generateDefaultDataset } from "./src/data/synthetic.ts";
-export { splitByImage } from "./src/data/split.ts";
-export { loadRetrievalData, loadRetrievalSplits } from "./src/data/load.ts";
+export {
+  assignImages,
+  DEFAULT_SPLIT,
+  splitByImage,
+  type SplitPart,
+  type SplitSpec,
+} from "./src/data/split.ts";
+export { type DataSource, fingerprintDataset } from "./src/data/source.ts";
+export {
+  loadDataset,
+  loadRetrievalData,
+  loadRetrievalSplits,
+  type SplitRecord,
+} from "./src/data/load.ts";
 
 // Evaluation
 export {
@@ -124,6 +136,14 @@ export {
   retrievalMetrics,
 } from "./src/eval/metrics.ts";
 export { topK, type TopKResult } from "./src/eval/topk.ts";
+export { parseRanksCsv, ranksCsv } from "./src/eval/ranks_file.ts";
+export {
+  formatDifference,
+  pairedBootstrap,
+  type PairedDifference,
+  pairedDifference,
+  type QuerySet,
+} from "./src/eval/bootstrap.ts";
 export { meanNdcg, ndcgAt } from "./src/eval/ndcg.ts";
 
 // Models and training
@@ -132,5 +152,6 @@ export { DualEncoder, type DualEncoderConfig, modelConfig } from "./src/model/du
 export { Reranker, type RerankerOptions, rerankFeatures } from "./src/model/reranker.ts";
 export { type TrainConfig, trainLoop } from "./src/train/trainer.ts";
 export { type RunSummary, runTraining } from "./src/train/run.ts";
+export { loadTrainData, resolveRunData, runDataRecord } from "./src/train/data.ts";
 export { evaluateRerank, runRerankTraining } from "./src/train/rerank.ts";
 export { trainLtr } from "./src/train/ltr.ts";

@@ -27,18 +27,40 @@ import { RunFileError } from "../src/train/schema.ts";
 import { trainLtr } from "../src/train/ltr.ts";
 import { quietProgress, smallConfig, toyDataset, writeFeatureDir } from "./train_fixtures.ts";
 
-/** Every file under `dir` with its bytes, to prove a command wrote nothing. */
+/** Every file under `dir` with the SHA-256 of its bytes, to prove a command wrote nothing. */
 async function snapshot(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const walk = async (d: string) => {
     for await (const e of Deno.readDir(d)) {
       const p = `${d}/${e.name}`;
       if (e.isDirectory) await walk(p);
-      else out.set(p, Array.from(await Deno.readFile(p)).join(","));
+      else {
+        const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(p));
+        out.set(p, Array.from(new Uint8Array(digest), (b) => b.toString(16)).join(""));
+      }
     }
   };
   await walk(dir);
   return out;
+}
+
+/**
+ * Asserts a failed training command changed nothing under `dir` but the run's `summary.json`,
+ * which records the failure (status `failed` and the error).
+ */
+async function assertOnlyFailureRecorded(
+  dir: string,
+  before: Map<string, string>,
+  run: string,
+  error: RegExp,
+): Promise<void> {
+  const after = await snapshot(dir);
+  const summary = runPath(run, RUN_FILES.summary);
+  for (const map of [before, after]) map.delete(summary);
+  assertEquals(after, before, "nothing but summary.json written");
+  const s = JSON.parse(await Deno.readTextFile(summary));
+  assertEquals(s.status, "failed");
+  assertOk(error.test(s.error), `summary.json records the error: ${s.error}`);
 }
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -211,9 +233,15 @@ gpuTest("images without captions are distractors everywhere, counted in the head
     ]);
     await writeNpy(`${dir}/texts.npy`, Float32Array.from({ length: 8 }, (_, i) => i % 3), [2, 4]);
     await Deno.writeTextFile(`${dir}/pairs.csv`, "text,image\n0,0\n1,2\n");
-    const r = await runCli("eval", "--data", dir);
-    assertEquals(r.code, 0, r.err);
-    assertOk(r.err.includes("2 texts × 3 images (1 without captions: gallery distractors)"), r.err);
+    const json = await runCli("eval", "--data", dir, "--json");
+    assertEquals(json.code, 0, json.err);
+    assertOk(
+      json.err.includes("2 texts × 3 images (1 without captions: gallery distractors)"),
+      json.err,
+    );
+    const table = await runCli("eval", "--data", dir);
+    assertEquals(table.code, 0, table.err);
+    assertOk(table.out.includes("2 texts × 3 images (2 images have texts and query)"), table.out);
   });
 });
 
@@ -227,7 +255,8 @@ Deno.test("hostile sizes: --hidden and an svmlight index of 10^7 fail naming the
       2,
       /error: --hidden 100000000: text head W1 would be 8 × 100000000 floats .* hidden ≤ \d+ fits/,
     );
-    await assertRejects(() => Deno.stat(out), /No such file/);
+    assertEquals([...Deno.readDirSync(out)].map((e) => e.name), [RUN_FILES.summary]);
+    await assertOnlyFailureRecorded(out, new Map(), out, /hidden 100000000/);
 
     await Deno.mkdir(`${dir}/ltr`);
     await Deno.writeTextFile(`${dir}/ltr/rank.train`, "1 qid:1 1:1\n0 qid:1 10000000:1\n");
@@ -356,6 +385,7 @@ gpuTest(
       const run = await makeRun(dir);
       const statePath = runPath(run, RUN_FILES.state);
       const good = await Deno.readFile(statePath);
+      const runId = String((await readRunConfig(run)).runId);
       const cases: [(f: SafetensorsFile) => void, RegExp][] = [
         [(f) => f.metadata.loop = "", /state\.safetensors: metadata\.loop: not valid JSON/],
         [(f) => f.metadata.loop = "{}", /metadata\.loop\.epoch: missing/],
@@ -375,7 +405,7 @@ gpuTest(
         await rewrite(statePath, edit);
         const { model, optimizer } = buildModel(smallConfig(run, { epochs: 1 }), DATA);
         try {
-          await assertRejects(() => readState(run, model, optimizer), pattern);
+          await assertRejects(() => readState(run, model, optimizer, runId), pattern);
         } finally {
           model.dispose();
           optimizer.dispose();
@@ -383,7 +413,7 @@ gpuTest(
         if (i < 2) {
           const before = await snapshot(dir);
           assertFails(await runCli("train", "--resume", run), 1, /state\.safetensors: /, pattern);
-          assertEquals(await snapshot(dir), before, "nothing written");
+          await assertOnlyFailureRecorded(dir, before, run, pattern);
         }
       }
       await Deno.writeFile(statePath, good);
@@ -407,8 +437,18 @@ gpuTest(
       }
       await Deno.writeTextFile(configPath, '{"epochs": 1, "epochs": 2}');
       await assertRejects(() => readRunConfig(run), /key "epochs" appears twice/);
-      await Deno.writeTextFile(configPath, JSON.stringify({ ...config, split: { seed: 1 } }));
-      assertEquals((await readRunConfig(run)).split, { seed: 1 });
+      await Deno.writeTextFile(configPath, JSON.stringify({ ...config, note: { by: "hand" } }));
+      assertEquals((await readRunConfig(run)).note, { by: "hand" });
+      for (
+        const [value, pattern] of [
+          [{ ...config, split: { seed: 1 } }, /config\.json: split\.valFraction: missing/],
+          [{ ...config, dataSource: { path: 3 } }, /dataSource\.path: 3 is not a string/],
+          [{ ...config, testFraction: undefined }, /config\.json: testFraction: missing/],
+        ] as const
+      ) {
+        await Deno.writeTextFile(configPath, JSON.stringify(value));
+        await assertRejects(() => readRunConfig(run), pattern);
+      }
       await Deno.writeTextFile(configPath, JSON.stringify({ ...config, valFraction: "x" }));
       const before = await snapshot(dir);
       assertFails(

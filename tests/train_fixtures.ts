@@ -93,6 +93,7 @@ export function smallConfig(out: string, overrides: Partial<TrainConfig> = {}): 
     seed: 3,
     dataSeed: 0,
     valFraction: 0.2,
+    testFraction: 0,
     model: { head: "mlp", embedDim: 8, hidden: 16, activation: "gelu" },
     logEvery: 4,
     maxSteps: 0,

@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { getLoss, resolveOptions } from "../losses/registry.ts";
 import { SizeLimitError } from "../util/limits.ts";
 
 /** Thrown for bad flags; the CLIs print it with the usage text and exit with code 2. */
@@ -131,8 +132,21 @@ export function keyValueFlags(
 }
 
 /**
- * Runs a CLI main: usage errors print the message plus a hint and exit 2, as does a setting too
- * large for the machine ({@link SizeLimitError}, reported as its flag); other errors exit 1.
+ * Checks a loss name and its options (`--loss-opt` values), turning an unknown name or a bad option
+ * into a {@link UsageError}. `flag` names the flag for messages.
+ */
+export function checkLoss(name: string, options: Record<string, unknown>, flag = "--loss"): void {
+  try {
+    resolveOptions(getLoss(name), options);
+  } catch (e) {
+    throw new UsageError(`${flag} ${name}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Runs a CLI main: a {@link UsageError} prints the message and the usage line and exits 2, as does
+ * a setting too large for the machine ({@link SizeLimitError}, reported as its flag); any other
+ * error prints its message and exits 1 (`CROSSRANK_DEBUG=1` adds the stack).
  */
 export async function runMain(main: () => Promise<number | void>, help: string): Promise<never> {
   try {
@@ -140,7 +154,8 @@ export async function runMain(main: () => Promise<number | void>, help: string):
     Deno.exit(code ?? 0);
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`error: ${e.message}\n\n${help}`);
+      const usageLine = help.split("\n")[0];
+      console.error(`error: ${e.message}\n${usageLine}  (--help lists every option)`);
       Deno.exit(2);
     }
     if (e instanceof SizeLimitError) {

@@ -44,6 +44,8 @@ export interface LtrConfig {
 export interface LtrResult {
   /** Mean NDCG@k on the test set (`NDCG@1`, …). */
   test: Record<string, number>;
+  /** NDCG@k of each test query, in file order (for paired comparisons). */
+  testPerQuery: Record<string, Float64Array>;
   /** Mean NDCG@k on the training set. */
   train: Record<string, number>;
   /** Test queries without a relevant document (scored 1 by convention). */
@@ -192,6 +194,7 @@ export async function trainLtr(
     const trainEval = meanNdcg(await scoreLists(tr, w, d), ks);
     return {
       test: testEval.ndcg,
+      testPerQuery: testEval.perQuery,
       train: trainEval.ndcg,
       testNoRelevant: testEval.noRelevant,
       finalLoss,

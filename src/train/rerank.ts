@@ -40,9 +40,16 @@ import {
   rerankFeatures,
 } from "../model/reranker.ts";
 import { Random } from "../util/random.ts";
-import { loadTrainData } from "./data.ts";
+import { loadRunTrainData, runDataRecord } from "./data.ts";
 import { Progress } from "./progress.ts";
-import { readCheckpoint, readRunConfig, RUN_FILES, runPath, writeJson } from "./run_dir.ts";
+import {
+  prepareNewRunDir,
+  readCheckpoint,
+  readRunConfig,
+  RUN_FILES,
+  runPath,
+  writeJson,
+} from "./run_dir.ts";
 import { learningRate } from "./schedule.ts";
 import { stringify } from "csv-stringify";
 import { writeFileAtomic } from "../data/errors.ts";
@@ -60,12 +67,11 @@ export const RERANKER_FORMAT = "crossrank-reranker/1";
 export interface RerankConfig {
   /** The trained retrieval run whose checkpoint is the first stage. */
   firstStage: string;
-  /** Data path (default: the first stage's). */
+  /**
+   * Where the first stage's data is now, when it moved (null: where the first stage recorded it).
+   * It must be the same data (checked by fingerprint); the split is always the first stage's.
+   */
   data: string | null;
-  /** Seed of the default dataset and the split (default: the first stage's). */
-  dataSeed: number;
-  /** Validation fraction (default: the first stage's). */
-  valFraction: number;
   /** Ranking loss. */
   loss: string;
   /** Loss options. */
@@ -179,6 +185,8 @@ export interface RerankEvaluation {
   before: RetrievalMetrics;
   /** Metrics with text → image reranked (image → text unchanged). */
   after: RetrievalMetrics;
+  /** The per-query ranks behind {@link after}. */
+  afterRanks: RetrievalRanks;
   /** Texts whose image is in their top k (the most reranking can fix). */
   coverage: number;
   /** Seconds per query of the first stage (embedding + top-k), amortised over the split. */
@@ -254,10 +262,12 @@ export async function rerankMetrics(
   s1.dispose();
   const singleQueryMs = performance.now() - one;
   const { t2i, covered } = rerankedRanks(ranks.t2i, lists.labels, reranked, k);
-  const after = retrievalMetrics({ ...ranks, t2i });
+  const afterRanks = { ...ranks, t2i };
+  const after = retrievalMetrics(afterRanks);
   return {
     before,
     after,
+    afterRanks,
     coverage: (100 * covered) / ds.numTexts,
     firstStageMsPerQuery: (1000 * lists.seconds) / ds.numTexts,
     rerankMsPerQuery,
@@ -344,6 +354,7 @@ async function writeReranker(
     seed: String(reranker.seed),
     k: String(config.k),
     firstStage: config.firstStage,
+    firstStageAbsolute: await Deno.realPath(config.firstStage),
     loss: config.loss,
     epoch: String(epoch),
   });
@@ -356,10 +367,17 @@ export async function readReranker(
   const path = runPath(runDir, RERANKER_FILE);
   const file = await readSafetensors(path);
   const { reranker, state } = checkedReranker(path, file);
+  let firstStage: string;
+  try {
+    firstStage = await findFirstStage(runDir, file.metadata);
+  } catch (e) {
+    reranker.dispose();
+    throw e;
+  }
   reranker.loadState(state.weights);
   const saved = state.alpha;
   const alpha = saved ? untracked(() => Tensor.from(saved, [1])) : null;
-  return { reranker, alpha, k: state.k, firstStage: state.firstStage };
+  return { reranker, alpha, k: state.k, firstStage };
 }
 
 /** Validates a reranker file (see `./schema.ts`) and creates the model it describes. */
@@ -389,6 +407,22 @@ function checkedReranker(path: string, file: SafetensorsFile) {
   }
 }
 
+/** The first stage's folder: where it was recorded (absolute, then as given), or an error. */
+async function findFirstStage(runDir: string, metadata: Record<string, string>): Promise<string> {
+  for (const candidate of [metadata.firstStageAbsolute, metadata.firstStage]) {
+    if (!candidate) continue;
+    try {
+      if ((await Deno.stat(candidate)).isDirectory) return candidate;
+    } catch {
+      // try the next
+    }
+  }
+  throw new Error(
+    `${runDir}: its first stage ${metadata.firstStageAbsolute ?? metadata.firstStage} ` +
+      "no longer exists",
+  );
+}
+
 /** Whether `dir` is a rerank run. */
 export async function isRerankRun(dir: string): Promise<boolean> {
   try {
@@ -411,28 +445,45 @@ export interface RerankSummary {
   /** Epoch kept (best validation t2i R@1 after reranking). */
   bestEpoch: number;
   /** Validation evaluation of the kept reranker. */
-  val: RerankEvaluation;
+  val: Omit<RerankEvaluation, "afterRanks">;
   /** Steps per second of reranker training. */
   stepsPerSec: number;
   /** Reranker parameters. */
   parameters: number;
 }
 
-/** Trains a reranker as `config` says and writes its run folder. */
+function withoutRanks(e: RerankEvaluation): Omit<RerankEvaluation, "afterRanks"> {
+  const { afterRanks: _ranks, ...rest } = e;
+  return rest;
+}
+
+/**
+ * Trains a reranker as `config` says and writes its run folder. It trains on the first stage's
+ * training part and validates on its validation part (the first stage's own data and split), so
+ * the first stage's test part stays unseen by both stages.
+ */
 export async function runRerankTraining(
   config: RerankConfig,
-  options: { progress?: Progress } = {},
+  options: { progress?: Progress; force?: boolean } = {},
 ): Promise<RerankSummary> {
   const runtime = await initGpu();
   const progress = options.progress ?? new Progress();
   const lossOptions = resolveOptions(getLoss(config.loss), config.lossOptions);
+  const record = runDataRecord(config.firstStage, await readRunConfig(config.firstStage));
+  const data = await loadRunTrainData(config.firstStage, record, config.data ?? undefined);
+  if (!data.val) {
+    throw new Error(
+      `reranker training needs a validation part, and ${config.firstStage} has none ` +
+        "(it was trained with --val-fraction 0)",
+    );
+  }
+  progress.log(
+    `rerank: data ${record.dataSource.name} split as ${config.firstStage} split it: train ` +
+      `${data.train.numTexts} texts, val ${data.val.numTexts} texts` +
+      (data.test ? `, test ${data.test.numTexts} texts (held out)` : ""),
+  );
+  await prepareNewRunDir(config.out, options.force ?? false);
   const model = await loadFirstStage(config.firstStage);
-  const data = await loadTrainData(config.data, {
-    valFraction: config.valFraction,
-    dataSeed: config.dataSeed,
-    log: (l) => progress.log(l),
-  });
-  if (!data.val) throw new Error("reranker training needs a validation split (--val-fraction > 0)");
   const { train, val } = data;
   const e = model.config.text.outDim;
   const reranker = new Reranker({ inputDim: rerankFeatureDim(e), ...config.model }, config.seed);
@@ -453,9 +504,11 @@ export async function runRerankTraining(
     ],
     { lr: config.lr, weightDecay: config.weightDecay },
   );
-  await Deno.mkdir(config.out, { recursive: true });
   await writeJson(runPath(config.out, RUN_FILES.config), {
     ...config,
+    firstStageAbsolute: await Deno.realPath(config.firstStage),
+    dataSource: record.dataSource,
+    split: record.split,
     rerank: true,
     deno: Deno.version.deno,
     adapter: runtime.gpu.adapterName,
@@ -565,7 +618,7 @@ export async function runRerankTraining(
       loss: config.loss,
       k: config.k,
       bestEpoch,
-      val: finalEval,
+      val: withoutRanks(finalEval),
       stepsPerSec: step / Math.max(trainSeconds, 1e-9),
       parameters: reranker.parameterCount,
     };
@@ -582,12 +635,4 @@ export async function runRerankTraining(
     reranker.dispose();
     model.dispose();
   }
-}
-
-/** Defaults for a rerank config derived from the first stage's run config. */
-export async function rerankDefaults(
-  firstStage: string,
-): Promise<Pick<RerankConfig, "data" | "dataSeed" | "valFraction">> {
-  const c = await readRunConfig(firstStage);
-  return { data: c.data ?? null, dataSeed: c.dataSeed ?? 0, valFraction: c.valFraction ?? 0.2 };
 }

@@ -27,7 +27,6 @@ import { METRIC_KEYS } from "../eval/metrics.ts";
 import { type DualEncoderConfig, dualEncoderParamShapes } from "../model/dual_encoder.ts";
 import type { RerankerOptions } from "../model/reranker.ts";
 import type { LoopState, TrainConfig } from "./trainer.ts";
-import type { RerankConfig } from "./rerank.ts";
 
 /** A fault of a run file: the file, the field (a path such as `model.text.kind`) and what is wrong. */
 export class RunFileError extends DataError {
@@ -274,6 +273,28 @@ const SCALAR = (v: unknown, path: string, file: string) => {
   return v as string | number | boolean;
 };
 
+const FRACTION = num({ min: 0, max: 0.99 });
+const PART_SIZE = obj({ images: int(0), texts: int(0) });
+
+/** Where a run's data came from (`config.json` `dataSource`, see `data/source.ts`). */
+const DATA_SOURCE = obj({
+  path: nullable(str),
+  absolutePath: nullable(str),
+  name: str,
+  generator: nullable(obj({ seed: optional(int(0)) })),
+  fingerprint: str,
+  images: int(1),
+  texts: int(0),
+});
+
+/** How a run's data was split (`config.json` `split`). */
+const SPLIT_RECORD = obj({
+  valFraction: FRACTION,
+  testFraction: FRACTION,
+  seed: int(0),
+  parts: obj({ train: PART_SIZE, val: PART_SIZE, test: PART_SIZE }),
+});
+
 /** A training run's settings (`config.json`). */
 export const TRAIN_CONFIG: Check<TrainConfig & Record<string, unknown>> = obj({
   data: nullable(str),
@@ -290,7 +311,8 @@ export const TRAIN_CONFIG: Check<TrainConfig & Record<string, unknown>> = obj({
   clip: num({ min: 0 }),
   seed: int(0),
   dataSeed: int(0),
-  valFraction: num({ min: 0, max: 0.99 }),
+  valFraction: FRACTION,
+  testFraction: FRACTION,
   model: obj({
     head: optional(oneOf(["auto", "linear", "mlp", "adapter"] as const)),
     embedDim: optional(int(1)),
@@ -302,43 +324,22 @@ export const TRAIN_CONFIG: Check<TrainConfig & Record<string, unknown>> = obj({
   logEvery: int(1),
   maxSteps: int(0),
   out: str,
+  runId: optional(str),
+  dataSource: optional(nullable(DATA_SOURCE)),
+  split: optional(nullable(SPLIT_RECORD)),
 });
 
-/** The reranker architecture settings a rerank run chooses. */
-const RERANKER_ARCHITECTURE = {
+const RERANKER_OPTIONS: Check<Required<RerankerOptions>> = obj({
+  inputDim: int(1),
   dModel: int(1),
   layers: int(0),
   heads: int(1),
   dFF: int(1),
   dropout: num({ min: 0, max: 0.999 }),
   positionalEncoding: oneOf(["none", "fixed", "learned"] as const),
-};
-
-const RERANKER_OPTIONS: Check<Required<RerankerOptions>> = obj({
-  inputDim: int(1),
-  ...RERANKER_ARCHITECTURE,
   maxPositions: int(1),
   activation: oneOf(["relu", "gelu"] as const),
   inputActivation: oneOf(["relu", "gelu", "none"] as const),
-});
-
-/** A rerank run's settings (`config.json` with `rerank: true`). */
-export const RERANK_CONFIG: Check<RerankConfig & Record<string, unknown>> = obj({
-  firstStage: str,
-  data: nullable(str),
-  dataSeed: int(0),
-  valFraction: num({ min: 0, max: 0.99 }),
-  loss: str,
-  lossOptions: record(SCALAR),
-  k: int(2),
-  residual: bool,
-  epochs: int(1),
-  batch: int(1),
-  lr: num({ min: 0 }),
-  weightDecay: num({ min: 0 }),
-  seed: int(0),
-  model: obj(RERANKER_ARCHITECTURE),
-  out: str,
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -492,8 +493,10 @@ export interface CheckedReranker {
   seed: number;
   /** Candidates per query. */
   k: number;
-  /** The first-stage run. */
+  /** The first-stage run, as given. */
   firstStage: string;
+  /** The first-stage run's absolute path, when recorded. */
+  firstStageAbsolute?: string;
 }
 
 /** Validates the metadata of a `reranker.safetensors` read from `file`. */
@@ -509,18 +512,22 @@ export function rerankerFromFile(
     seed: intString()(metadata.seed, "metadata.seed", file),
     k: intString(2)(metadata.k, "metadata.k", file),
     firstStage: str(metadata.firstStage, "metadata.firstStage", file),
+    firstStageAbsolute: optional(str)(
+      metadata.firstStageAbsolute,
+      "metadata.firstStageAbsolute",
+      file,
+    ),
   };
 }
 
 /**
- * Validates the text of a run's `config.json`: a training run's settings, or with `rerank: true`
- * a rerank run's when `kinds` allows it.
+ * Validates the text of a training run's `config.json` (a rerank run's is refused: its settings
+ * differ).
  */
 export function runConfigFromText(
   file: string,
   text: string,
-  kinds: "train" | "any" = "train",
-): (TrainConfig | RerankConfig) & Record<string, unknown> {
+): TrainConfig & Record<string, unknown> {
   let value: unknown;
   try {
     value = parseJsonStrict(text, file);
@@ -528,14 +535,11 @@ export function runConfigFromText(
     throw new RunFileError(file, "(the whole file)", (e as Error).message.slice(file.length + 2));
   }
   if (value !== null && typeof value === "object" && (value as { rerank?: unknown }).rerank) {
-    if (kinds === "train") {
-      throw new RunFileError(
-        file,
-        "rerank",
-        "this is a rerank run's config; a trained retrieval run is needed here",
-      );
-    }
-    return RERANK_CONFIG(value, "", file);
+    throw new RunFileError(
+      file,
+      "rerank",
+      "this is a rerank run's config; a trained retrieval run is needed here",
+    );
   }
   return TRAIN_CONFIG(value, "", file);
 }

@@ -19,6 +19,8 @@ import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { RetrievalDataset } from "../data/types.ts";
+import type { DataSource } from "../data/source.ts";
+import type { SplitRecord } from "../data/load.ts";
 import {
   DualEncoder,
   type DualEncoderConfig,
@@ -29,7 +31,7 @@ import {
 import { type Batch, BatchSampler } from "./batches.ts";
 import { learningRate } from "./schedule.ts";
 import { Progress } from "./progress.ts";
-import { evaluateModel, type RetrievalMetrics } from "./evaluate.ts";
+import { evaluateModel, NonFiniteEmbeddingError, type RetrievalMetrics } from "./evaluate.ts";
 import { SizeLimitError } from "../util/limits.ts";
 import { formatBytes } from "../gpu/pool.ts";
 
@@ -63,8 +65,10 @@ export interface TrainConfig {
   seed: number;
   /** Seed of the default dataset and of the train/validation split. */
   dataSeed: number;
-  /** Validation fraction of the images of user data (0 = train on all, keep the final weights). */
+  /** Validation fraction of the images (0 = no validation: keep the final weights). */
   valFraction: number;
+  /** Test fraction of the images: held out, never read in training (0 = none). */
+  testFraction: number;
   /** Model settings. */
   model: ModelOptions;
   /** Read the loss every N steps. */
@@ -81,8 +85,12 @@ export interface TrainData {
   train: RetrievalDataset;
   /** Validation split, or null (`--val-fraction 0`). */
   val: RetrievalDataset | null;
-  /** A test split, when the data has one (the embedded default does); never used for training. */
+  /** The test split, when the data has one; never used for training. */
   test?: RetrievalDataset | null;
+  /** Where the data came from (absent for data built in memory). */
+  source?: DataSource;
+  /** How it was split (absent for data built in memory). */
+  split?: SplitRecord;
 }
 
 /** What happened in one epoch (a row of `metrics.csv`). */
@@ -123,6 +131,8 @@ export interface LoopState {
   bestEpoch: number;
   /** Every epoch so far. */
   history: EpochRecord[];
+  /** Global weight norm before training (for the blow-up check; set at the first epoch). */
+  initialWeightNorm?: number;
 }
 
 /** Hooks the CLI uses to persist the run (the loop itself writes nothing). */
@@ -139,16 +149,45 @@ export interface TrainHooks {
   progress?: Progress;
 }
 
-/** Thrown when the loss or gradients become non-finite; names the step. */
-export class NonFiniteError extends Error {
-  /** The first bad step (1-based). */
+/** Thrown when training diverges (non-finite values, or weights blowing up); names the step. */
+export class DivergenceError extends Error {
+  /** The first bad step (1-based), or the step at which it was seen. */
   readonly step: number;
-  /** @param step the step; @param what what was non-finite */
+  /** @param step the step; @param what what happened */
   constructor(step: number, what: string) {
-    super(`training stopped at step ${step}: ${what} is not finite`);
-    this.name = "NonFiniteError";
+    super(`training stopped at step ${step}: ${what}`);
+    this.name = "DivergenceError";
     this.step = step;
   }
+}
+
+/** Thrown when the loss, a gradient, an embedding or a weight becomes NaN or infinite. */
+export class NonFiniteError extends DivergenceError {
+  /**
+   * @param step the step
+   * @param what what was non-finite
+   * @param note what it means or what was done about it
+   */
+  constructor(step: number, what: string, note?: string) {
+    super(step, `${what} is not finite${note ? ` (${note})` : ""}`);
+    this.name = "NonFiniteError";
+  }
+}
+
+/**
+ * Training stops when the global weight norm exceeds this multiple of its initial value (or of 1,
+ * for zero-initialised weights): finite but useless weights (norms of 1e13 from a learning rate of
+ * 1e3) are caught before they are saved or overflow at validation.
+ */
+export const WEIGHT_BLOWUP_FACTOR = 1e3;
+
+/** The global L2 norm of a model's weights (one readback). */
+async function weightNorm(model: DualEncoder): Promise<number> {
+  let sum = 0;
+  for (const t of Object.values(await model.stateDict())) {
+    for (let i = 0; i < t.data.length; i++) sum += t.data[i] * t.data[i];
+  }
+  return Math.sqrt(sum);
 }
 
 /** Result of {@link trainLoop}. */
@@ -305,8 +344,21 @@ export async function trainLoop(
   let ringFirstStep = state.globalStep + 1;
   let interrupted = false;
 
-  const evaluate = async (): Promise<RetrievalMetrics | null> =>
-    val ? await evaluateModel(model, val) : null;
+  const evaluate = async (): Promise<RetrievalMetrics | null> => {
+    if (!val) return null;
+    try {
+      return await evaluateModel(model, val);
+    } catch (e) {
+      if (e instanceof NonFiniteEmbeddingError) {
+        throw new NonFiniteError(
+          state.globalStep,
+          `at validation, ${e.what}`,
+          "the weights diverged",
+        );
+      }
+      throw e;
+    }
+  };
 
   const flushRing = async () => {
     if (ringFill === 0) return;
@@ -343,6 +395,7 @@ export async function trainLoop(
     });
 
   try {
+    state.initialWeightNorm ??= await weightNorm(model);
     if (state.history.length === 0) {
       const metrics = await evaluate();
       const record: EpochRecord = {
@@ -388,6 +441,18 @@ export async function trainLoop(
       }
       await flushRing();
       await rt().sync();
+      const norm = await weightNorm(model);
+      const limit = WEIGHT_BLOWUP_FACTOR * Math.max(state.initialWeightNorm ?? 1, 1);
+      if (!Number.isFinite(norm)) {
+        throw new NonFiniteError(state.globalStep, "the weight norm", "the weights diverged");
+      }
+      if (norm > limit) {
+        throw new DivergenceError(
+          state.globalStep,
+          `the weight norm grew to ${norm.toExponential(2)}, over ${WEIGHT_BLOWUP_FACTOR}× its ` +
+            `initial ${(state.initialWeightNorm ?? 0).toExponential(2)} (the weights diverged)`,
+        );
+      }
       const epochSeconds = (performance.now() - epochStart) / 1000;
       state.trainSeconds += epochSeconds;
       if (interrupted) {

@@ -1,0 +1,31 @@
+/**
+ * The pictures of a training run, drawn by the CLI through the trainer's hooks (the trainer draws
+ * nothing): `curves.png` after every epoch and, for datasets with images, `examples.png` at the end.
+ *
+ * @module
+ */
+
+import { writeFileAtomic } from "../data/errors.ts";
+import { curvesPng, examplesPng, hasImages } from "../report/run_plots.ts";
+import type { RunPictures } from "../train/run.ts";
+import { RUN_FILES, runPath } from "../train/run_dir.ts";
+
+/** Picture hooks for `runTraining`: curves always, examples unless `examples` is false. */
+export function runPictures(options: { examples?: boolean } = {}): RunPictures {
+  return {
+    onEpoch: async (dir, history, config) => {
+      await writeFileAtomic(runPath(dir, RUN_FILES.curves), await curvesPng(history, config.loss));
+    },
+    onFinished: async (dir, model, data) => {
+      const val = data.val;
+      if (options.examples === false || !val || !hasImages(val)) return;
+      const textEmb = await model.embedAll("texts", val.texts, val.numTexts);
+      const imageEmb = await model.embedAll("images", val.images, val.numImages);
+      const queries = [0, 1, 2, 3].map((i) => Math.floor((i * val.numTexts) / 4));
+      await writeFileAtomic(
+        runPath(dir, RUN_FILES.examples),
+        await examplesPng(val, textEmb, imageEmb, model.config.text.outDim, queries),
+      );
+    },
+  };
+}
