@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
+import { SizeLimitError } from "../util/limits.ts";
 
 /** Thrown for bad flags; the CLIs print it with the usage text and exit with code 2. */
 export class UsageError extends Error {
@@ -143,8 +144,9 @@ export function checkLoss(name: string, options: Record<string, unknown>, flag =
 }
 
 /**
- * Runs a CLI main: a {@link UsageError} prints the message and the usage line and exits 2; any
- * other error prints its message and exits 1 (`CROSSRANK_DEBUG=1` adds the stack).
+ * Runs a CLI main: a {@link UsageError} prints the message and the usage line and exits 2, as does
+ * a setting too large for the machine ({@link SizeLimitError}, reported as its flag); any other
+ * error prints its message and exits 1 (`CROSSRANK_DEBUG=1` adds the stack).
  */
 export async function runMain(main: () => Promise<number | void>, help: string): Promise<never> {
   try {
@@ -154,6 +156,10 @@ export async function runMain(main: () => Promise<number | void>, help: string):
     if (e instanceof UsageError) {
       const usageLine = help.split("\n")[0];
       console.error(`error: ${e.message}\n${usageLine}  (--help lists every option)`);
+      Deno.exit(2);
+    }
+    if (e instanceof SizeLimitError) {
+      console.error(`error: ${e.flag} ${e.value}: ${e.reason}`);
       Deno.exit(2);
     }
     console.error(`error: ${(e as Error).message}`);

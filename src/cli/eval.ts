@@ -28,7 +28,12 @@ import type { DataSource } from "../data/source.ts";
 import type { RetrievalDataset } from "../data/types.ts";
 import { writeFileAtomic } from "../data/errors.ts";
 import { retrievalRanks } from "../eval/retrieval.ts";
-import { imageQueryCount, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
+import {
+  distractorNote,
+  imageQueryCount,
+  retrievalMetrics,
+  type RetrievalRanks,
+} from "../eval/metrics.ts";
 import { formatMetricsTable, metricsJson } from "../eval/report.ts";
 import { Progress } from "../train/progress.ts";
 import { ranksCsv } from "../eval/ranks_file.ts";
@@ -87,6 +92,12 @@ const SPECS: Record<string, OptionSpec> = {
     value: "N",
     help: "texts per GPU chunk",
     default: "one score block ≤ 32 MiB",
+  },
+  "max-megapixels": {
+    type: "string",
+    value: "MP",
+    help: "largest image of a raw collection, checked before decoding",
+    default: "40",
   },
   help: { type: "boolean", help: "show this help" },
 };
@@ -170,8 +181,9 @@ async function evalRerank(
   const what = scored(data.source, ds, data.split, data.includesTrainingItems);
   if (json) {
     console.error(
-      `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images; first ` +
-        `stage ${firstStage}, reranker ${run} (top ${k})`,
+      `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images` +
+        `${distractorNote(ds.textToImage, ds.numImages)}; first stage ${firstStage}, reranker ` +
+        `${run} (top ${k})`,
     );
   }
   const r = await evaluateRerank(model, reranker, ds, k, { alpha });
@@ -295,7 +307,9 @@ async function main(): Promise<number> {
       );
     }
   } else {
-    const { dataset, source } = await loadDataset(data, { seed });
+    const maxImagePixels = 1e6 *
+      numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 });
+    const { dataset, source } = await loadDataset(data, { seed, maxImagePixels });
     const split = splitFlag ?? (data === undefined ? "test" : "all");
     const ds = split === "all" ? dataset : splitByImage(dataset, { ...DEFAULT_SPLIT, seed })[split];
     resolved = { dataset: ds, source, split, own: false, includesTrainingItems: false };
@@ -308,7 +322,8 @@ async function main(): Promise<number> {
   // With --json the table is not printed, so its facts go to stderr; without, the table has them.
   const log = (line: string) =>
     console.error(
-      `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images; ${line}`,
+      `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images` +
+        `${distractorNote(ds.textToImage, ds.numImages)}; ${line}`,
     );
   // Large galleries take a while: a progress line per score block (stderr), from the 2nd block on.
   const progress = new Progress();

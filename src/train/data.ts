@@ -17,6 +17,7 @@ import {
 import type { DataSource } from "../data/source.ts";
 import { DEFAULT_SPLIT, splitByImage, type SplitSpec } from "../data/split.ts";
 import type { RetrievalDataset } from "../data/types.ts";
+import { distractorNote } from "../eval/metrics.ts";
 import type { TrainData } from "./trainer.ts";
 
 /** How to load and split. */
@@ -32,7 +33,8 @@ export interface TrainDataOptions {
 }
 
 function describe(ds: RetrievalDataset): string {
-  return `${ds.numImages} images / ${ds.numTexts} texts`;
+  return `${ds.numImages} images${distractorNote(ds.textToImage, ds.numImages)} / ` +
+    `${ds.numTexts} texts`;
 }
 
 /** The split spec of the options, with the defaults filled in. */

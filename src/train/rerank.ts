@@ -27,7 +27,8 @@ import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { RetrievalDataset } from "../data/types.ts";
 import { writeSafetensors } from "../data/safetensors.ts";
-import { readSafetensors } from "../data/safetensors.ts";
+import { readSafetensors, type SafetensorsFile } from "../data/safetensors.ts";
+import { checkTensors, rerankerFromFile, RunFileError } from "./schema.ts";
 import { retrievalRanks } from "../eval/retrieval.ts";
 import { type RetrievalMetrics, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
 import { topK } from "../eval/topk.ts";
@@ -35,7 +36,6 @@ import { DualEncoder } from "../model/dual_encoder.ts";
 import {
   type PositionalEncoding,
   Reranker,
-  type RerankerOptions,
   rerankFeatureDim,
   rerankFeatures,
 } from "../model/reranker.ts";
@@ -366,26 +366,45 @@ export async function readReranker(
 ): Promise<{ reranker: Reranker; alpha: Tensor | null; k: number; firstStage: string }> {
   const path = runPath(runDir, RERANKER_FILE);
   const file = await readSafetensors(path);
-  if (file.metadata.format !== RERANKER_FORMAT) {
-    throw new Error(`${path}: not a crossrank reranker`);
+  const { reranker, state } = checkedReranker(path, file);
+  let firstStage: string;
+  try {
+    firstStage = await findFirstStage(runDir, file.metadata);
+  } catch (e) {
+    reranker.dispose();
+    throw e;
   }
-  const reranker = new Reranker(
-    JSON.parse(file.metadata.options) as RerankerOptions,
-    Number(file.metadata.seed),
-  );
-  const state: Record<string, Float32Array> = {};
-  for (const [name, t] of Object.entries(file.tensors)) {
-    if (name !== ALPHA) state[name] = t.data as Float32Array;
+  reranker.loadState(state.weights);
+  const saved = state.alpha;
+  const alpha = saved ? untracked(() => Tensor.from(saved, [1])) : null;
+  return { reranker, alpha, k: state.k, firstStage };
+}
+
+/** Validates a reranker file (see `./schema.ts`) and creates the model it describes. */
+function checkedReranker(path: string, file: SafetensorsFile) {
+  const meta = rerankerFromFile(path, file, RERANKER_FORMAT);
+  let reranker: Reranker;
+  try {
+    reranker = new Reranker(meta.options, meta.seed);
+  } catch (e) {
+    throw new RunFileError(path, "metadata.options", (e as Error).message);
   }
-  reranker.loadState(state);
-  const saved = file.tensors[ALPHA];
-  const alpha = saved ? untracked(() => Tensor.from(saved.data as Float32Array, [1])) : null;
-  return {
-    reranker,
-    alpha,
-    k: Number(file.metadata.k),
-    firstStage: await findFirstStage(runDir, file.metadata),
-  };
+  try {
+    const shapes = Object.entries(reranker.namedParameters()).map(([n, t]) => [n, t.shape]);
+    const weights = checkTensors(path, file.tensors, Object.fromEntries(shapes));
+    const alpha = file.tensors[ALPHA] ? checkTensors(path, file.tensors, { [ALPHA]: [1] }) : null;
+    return {
+      reranker,
+      state: {
+        ...meta,
+        weights: Object.fromEntries(Object.entries(weights).map(([n, t]) => [n, t.data])),
+        alpha: alpha?.[ALPHA].data ?? null,
+      },
+    };
+  } catch (e) {
+    reranker.dispose();
+    throw e;
+  }
 }
 
 /** The first stage's folder: where it was recorded (absolute, then as given), or an error. */

@@ -23,6 +23,7 @@ import type { DataSource } from "../data/source.ts";
 import type { SplitRecord } from "../data/load.ts";
 import {
   DualEncoder,
+  type DualEncoderConfig,
   MAX_LOGIT_SCALE,
   modelConfig,
   type ModelOptions,
@@ -31,6 +32,8 @@ import { type Batch, BatchSampler } from "./batches.ts";
 import { learningRate } from "./schedule.ts";
 import { Progress } from "./progress.ts";
 import { evaluateModel, NonFiniteEmbeddingError, type RetrievalMetrics } from "./evaluate.ts";
+import { SizeLimitError } from "../util/limits.ts";
+import { formatBytes } from "../gpu/pool.ts";
 
 /** Every training setting (written to `config.json`). */
 export interface TrainConfig {
@@ -220,6 +223,38 @@ export function initialState(): LoopState {
   };
 }
 
+/**
+ * Throws a {@link SizeLimitError} naming `batch` when one step's widest buffer — the texts' widest
+ * activation or the texts × images score matrix — would not fit one GPU buffer.
+ */
+export function checkBatchSize(
+  config: Pick<TrainConfig, "batch" | "captionsPerImage">,
+  model: DualEncoderConfig,
+  numImages: number,
+): void {
+  const limit = rt().device.limits.maxStorageBufferBindingSize;
+  // A final single image joins the batch before it: at most batch + 1 images.
+  const images = Math.min(config.batch + 1, numImages);
+  const texts = images * config.captionsPerImage;
+  const { text, image } = model;
+  const width = Math.max(text.inDim, text.hidden, text.outDim, image.inDim, image.hidden);
+  const floats = Math.max(texts * width, texts * images);
+  if (floats * 4 > limit) {
+    // The largest image count B with B · captions · max(width, B) floats within the limit.
+    const perWidth = Math.floor(limit / (4 * config.captionsPerImage * width));
+    const most = perWidth <= width
+      ? perWidth
+      : Math.floor(Math.sqrt(limit / (4 * config.captionsPerImage)));
+    throw new SizeLimitError(
+      "batch",
+      config.batch,
+      `a step would need a buffer of ${texts} texts × ${Math.max(width, images)} floats ` +
+        `(${formatBytes(floats * 4)}), over the ${formatBytes(limit)} one GPU buffer can hold; ` +
+        `batch ≤ ${Math.max(2, most - 1)} fits`,
+    );
+  }
+}
+
 /** Builds the model and optimiser for `data` and `config`. */
 export function buildModel(
   config: TrainConfig,
@@ -230,6 +265,12 @@ export function buildModel(
     modelConfig(train.textDim, train.imageDim, config.model),
     config.seed,
   );
+  try {
+    checkBatchSize(config, model.config, train.numImages);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   const params = [...model.namedParameters()].filter(([, t]) => t.requiresGrad).map((
     [name, t],
   ) =>
