@@ -121,6 +121,12 @@ const SPECS: Record<string, OptionSpec> = {
   },
   out: { type: "string", value: "DIR", help: "output folder", default: "runs/compare-<time>" },
   force: { type: "boolean", help: "clear a non-empty --out compare folder instead of refusing" },
+  "max-megapixels": {
+    type: "string",
+    value: "MP",
+    help: "largest image of a raw collection, checked before decoding",
+    default: "40",
+  },
   help: { type: "boolean", help: "show this help" },
 };
 
@@ -217,6 +223,7 @@ async function compareRetrieval(
       max: 0.9,
     }),
     dataSeed: numberFlag("data-seed", flags["data-seed"], 0, { integer: true, min: 0 }),
+    maxImagePixels: 1e6 * numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 }),
   };
   const base = {
     epochs: numberFlag("epochs", flags.epochs, 10, { integer: true, min: 1 }),

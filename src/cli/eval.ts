@@ -247,6 +247,7 @@ async function checkpointData(
   data: string | undefined,
   split: SplitName | undefined,
   seed: number,
+  maxImagePixels: number,
 ): Promise<ResolvedRunData> {
   let run = checkpoint;
   if (await isRerankRun(checkpoint)) {
@@ -265,7 +266,7 @@ async function checkpointData(
     ? null
     : runDataRecord(run, config);
   if (record === null) {
-    const { dataset, source } = await loadDataset(data!);
+    const { dataset, source } = await loadDataset(data!, { maxImagePixels });
     const part = split ?? "all";
     const ds = part === "all" ? dataset : splitByImage(dataset, { ...DEFAULT_SPLIT, seed })[part];
     return { dataset: ds, source, split: part, own: false, includesTrainingItems: false };
@@ -274,6 +275,7 @@ async function checkpointData(
     dataPath: data,
     split,
     otherSpec: { ...DEFAULT_SPLIT, seed },
+    maxImagePixels,
   });
 }
 
@@ -297,9 +299,11 @@ async function main(): Promise<number> {
 
   const started = performance.now();
   const runtime = await initGpu();
+  const maxImagePixels = 1e6 *
+    numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 });
   let resolved: ResolvedRunData;
   if (checkpoint) {
-    resolved = await checkpointData(checkpoint, data, splitFlag, seed);
+    resolved = await checkpointData(checkpoint, data, splitFlag, seed, maxImagePixels);
     if (resolved.own && flags.seed !== undefined) {
       throw new UsageError(
         "--seed applies to zero-shot evaluation and other data; a run's own data is split as " +
@@ -307,8 +311,6 @@ async function main(): Promise<number> {
       );
     }
   } else {
-    const maxImagePixels = 1e6 *
-      numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 });
     const { dataset, source } = await loadDataset(data, { seed, maxImagePixels });
     const split = splitFlag ?? (data === undefined ? "test" : "all");
     const ds = split === "all" ? dataset : splitByImage(dataset, { ...DEFAULT_SPLIT, seed })[split];

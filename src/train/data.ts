@@ -28,6 +28,8 @@ export interface TrainDataOptions {
   testFraction?: number;
   /** Seed of the default dataset's generation and of the split (default 0). */
   dataSeed?: number;
+  /** Largest image of a raw collection, in pixels (default 40 million; `--max-megapixels`). */
+  maxImagePixels?: number;
   /** Log function for a one-line summary. */
   log?: (line: string) => void;
 }
@@ -68,7 +70,10 @@ export async function loadTrainData(
 ): Promise<TrainData> {
   const spec = trainSplitSpec(options);
   const started = performance.now();
-  const loaded = await loadDataset(path, { seed: spec.seed });
+  const loaded = await loadDataset(path, {
+    seed: spec.seed,
+    maxImagePixels: options.maxImagePixels,
+  });
   const data = splitTrainData(loaded, spec);
   const { train, val, test } = data;
   options.log?.(
@@ -151,9 +156,19 @@ export function defaultHeldOutPart(split: SplitRecord): "test" | "val" | null {
 export async function resolveRunData(
   run: string,
   record: RunDataRecord,
-  options: { dataPath?: string; split?: SplitName; otherSpec?: SplitSpec },
+  options: {
+    dataPath?: string;
+    split?: SplitName;
+    otherSpec?: SplitSpec;
+    maxImagePixels?: number;
+  },
 ): Promise<ResolvedRunData> {
-  const { loaded, own } = await loadRecordedData(run, record, options.dataPath);
+  const { loaded, own } = await loadRecordedData(
+    run,
+    record,
+    options.dataPath,
+    options.maxImagePixels,
+  );
   if (own) {
     const held = defaultHeldOutPart(record.split);
     const split = options.split ?? held;
@@ -192,8 +207,9 @@ export async function loadRunTrainData(
   run: string,
   record: RunDataRecord,
   dataPath?: string,
+  maxImagePixels?: number,
 ): Promise<TrainData> {
-  const { loaded, own } = await loadRecordedData(run, record, dataPath);
+  const { loaded, own } = await loadRecordedData(run, record, dataPath, maxImagePixels);
   if (!own) {
     throw new RunDataError(
       `${dataPath} is not the data ${run} was trained on (fingerprint ` +
@@ -223,16 +239,18 @@ async function loadRecordedData(
   run: string,
   record: RunDataRecord,
   dataPath?: string,
+  maxImagePixels?: number,
 ): Promise<{ loaded: LoadedDataset; own: boolean }> {
   const recorded = record.dataSource;
   if (dataPath !== undefined) {
-    const loaded = await loadDataset(dataPath);
+    const loaded = await loadDataset(dataPath, { maxImagePixels });
     return { loaded, own: loaded.source.fingerprint === recorded.fingerprint };
   }
   const path = recorded.path === null ? null : await findRecordedPath(run, recorded);
   const loaded = await loadDataset(path, {
     seed: Number(recorded.generator?.seed ?? record.split.seed),
     defaultDataset: recorded.generator ?? undefined,
+    maxImagePixels,
   });
   if (loaded.source.fingerprint !== recorded.fingerprint) {
     const what = path === null

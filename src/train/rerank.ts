@@ -105,6 +105,8 @@ export interface RerankConfig {
   };
   /** Run folder. */
   out: string;
+  /** Largest image of a raw collection, in pixels (default 40 million; `--max-megapixels`). */
+  maxImagePixels?: number;
 }
 
 /** First-stage lists of a split: embeddings on the GPU and each text's top-k images. */
@@ -473,7 +475,12 @@ export async function runRerankTraining(
     `crossrank train --rerank: loss ${config.loss}, first stage ${config.firstStage}, top ${config.k}`,
   );
   const record = runDataRecord(config.firstStage, await readRunConfig(config.firstStage));
-  const data = await loadRunTrainData(config.firstStage, record, config.data ?? undefined);
+  const data = await loadRunTrainData(
+    config.firstStage,
+    record,
+    config.data ?? undefined,
+    config.maxImagePixels,
+  );
   if (!data.val) {
     throw new Error(
       `reranker training needs a validation part, and ${config.firstStage} has none ` +

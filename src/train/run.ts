@@ -188,6 +188,7 @@ export async function runTraining(
       valFraction: config.valFraction,
       testFraction: config.testFraction,
       dataSeed: config.dataSeed,
+      maxImagePixels: config.maxImagePixels,
       log: (l) => progress.log(l),
     });
     built = buildModel(config, data);

@@ -77,6 +77,8 @@ export interface TrainConfig {
   maxSteps: number;
   /** Run folder. */
   out: string;
+  /** Largest image of a raw collection, in pixels (default 40 million; `--max-megapixels`). */
+  maxImagePixels?: number;
 }
 
 /** The training and validation splits the loop consumes. */
