@@ -100,8 +100,13 @@ export {
 // Data
 export type { LtrDataset, LtrQuery, RetrievalDataset } from "./src/data/types.ts";
 export { DataError } from "./src/data/errors.ts";
-export { parseNpy, readNpy, writeNpy } from "./src/data/npy.ts";
-export { readSafetensors, writeSafetensors } from "./src/data/safetensors.ts";
+export { parseNpy, readNpy, readNpyHeader, writeNpy } from "./src/data/npy.ts";
+export {
+  readSafetensors,
+  readSafetensorsHeader,
+  writeSafetensors,
+} from "./src/data/safetensors.ts";
+export { SizeLimitError } from "./src/util/limits.ts";
 export { loadFeatureDataset } from "./src/data/features.ts";
 export { readSvmlight } from "./src/data/svmlight.ts";
 export { loadCollection } from "./src/data/collection.ts";
@@ -152,6 +157,7 @@ export { DualEncoder, type DualEncoderConfig, modelConfig } from "./src/model/du
 export { Reranker, type RerankerOptions, rerankFeatures } from "./src/model/reranker.ts";
 export { type TrainConfig, trainLoop } from "./src/train/trainer.ts";
 export { type RunSummary, runTraining } from "./src/train/run.ts";
+export { RunFileError } from "./src/train/schema.ts";
 export { loadTrainData, resolveRunData, runDataRecord } from "./src/train/data.ts";
 export { evaluateRerank, runRerankTraining } from "./src/train/rerank.ts";
 export { trainLtr } from "./src/train/ltr.ts";

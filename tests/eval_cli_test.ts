@@ -1,21 +1,10 @@
-import { assertAllClose, assertEquals, assertOk, rng, sharedData } from "./util.ts";
+import { assertAllClose, assertEquals, assertOk, rng, runCli, sharedData } from "./util.ts";
 import { readNpy, writeNpy } from "../src/data/npy.ts";
 import { METRIC_KEYS, type RetrievalMetrics } from "../src/eval/metrics.ts";
 import { retrievalRef } from "../src/reference/retrieval.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-
 /** Runs `deno task eval`'s script with `args`; returns exit code, stdout and stderr. */
-async function runEval(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "src/cli/eval.ts", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
-}
+const runEval = (...args: string[]) => runCli("eval", ...args);
 
 /** What `--json` says it scored. */
 interface ScoredData {

@@ -72,6 +72,7 @@ export async function writeFeatureDir(dir: string, ds: RetrievalDataset): Promis
 export function quietProgress(): Progress {
   const quiet = new Progress(1e9, false);
   quiet.log = () => {};
+  quiet.update = () => {};
   return quiet;
 }
 

@@ -63,7 +63,7 @@ gpuTest("an interrupted run resumes to the same result as an uninterrupted one",
   const first = await runTraining(config(cut), {
     data: DATA,
     progress: quiet,
-    interrupted: () => ++steps === 7, // mid-epoch 2 (6 steps per epoch)
+    interrupted: () => ++steps === 8, // asked before each step: stops after 7, mid-epoch 2 (6 per epoch)
   });
   assertEquals(first.interrupted, true);
   assertEquals(first.step, 7);
@@ -90,7 +90,7 @@ gpuTest(
     const first = await runTraining(config(dir), {
       data: DATA,
       progress: quiet,
-      interrupted: () => ++steps === 7,
+      interrupted: () => ++steps === 8, // stops after 7 steps
     });
     assertEquals(first.interrupted, true);
     const before = await Deno.readFile(runPath(dir, RUN_FILES.checkpoint));

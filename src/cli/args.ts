@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
 import { DEFAULT_GENERATOR, GENERATORS, type GeneratorVersion } from "../data/synthetic.ts";
+import { SizeLimitError } from "../util/limits.ts";
 
 /** Thrown for bad flags; the CLIs print it with the usage text and exit with code 2. */
 export class UsageError extends Error {
@@ -144,8 +145,9 @@ export function checkLoss(name: string, options: Record<string, unknown>, flag =
 }
 
 /**
- * Runs a CLI main: a {@link UsageError} prints the message and the usage line and exits 2; any
- * other error prints its message and exits 1 (`CROSSRANK_DEBUG=1` adds the stack).
+ * Runs a CLI main: a {@link UsageError} prints the message and the usage line and exits 2, as does
+ * a setting too large for the machine ({@link SizeLimitError}, reported as its flag); any other
+ * error prints its message and exits 1 (`CROSSRANK_DEBUG=1` adds the stack).
  */
 export async function runMain(main: () => Promise<number | void>, help: string): Promise<never> {
   try {
@@ -155,6 +157,10 @@ export async function runMain(main: () => Promise<number | void>, help: string):
     if (e instanceof UsageError) {
       const usageLine = help.split("\n")[0];
       console.error(`error: ${e.message}\n${usageLine}  (--help lists every option)`);
+      Deno.exit(2);
+    }
+    if (e instanceof SizeLimitError) {
+      console.error(`error: ${e.flag} ${e.value}: ${e.reason}`);
       Deno.exit(2);
     }
     console.error(`error: ${(e as Error).message}`);

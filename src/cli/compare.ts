@@ -30,10 +30,10 @@ import {
   pairedDifference,
   type PairedMetric,
 } from "../eval/bootstrap.ts";
-import { barChart, grid } from "../report/charts.ts";
+import { grid, intervalChart } from "../report/charts.ts";
 import { environment } from "../report/environment.ts";
 import { loadTrainData } from "../train/data.ts";
-import { Progress } from "../train/progress.ts";
+import { formatDuration, Progress } from "../train/progress.ts";
 import { type RunSummary, runTraining } from "../train/run.ts";
 import { type LtrResult, trainLtr } from "../train/ltr.ts";
 import { prepareNewRunDir, ranksFile, RunDirError, runPath, writeJson } from "../train/run_dir.ts";
@@ -125,6 +125,12 @@ const SPECS: Record<string, OptionSpec> = {
   },
   out: { type: "string", value: "DIR", help: "output folder", default: "runs/compare-<time>" },
   force: { type: "boolean", help: "clear a non-empty --out compare folder instead of refusing" },
+  "max-megapixels": {
+    type: "string",
+    value: "MP",
+    help: "largest image of a raw collection, checked before decoding",
+    default: "40",
+  },
   help: { type: "boolean", help: "show this help" },
 };
 
@@ -223,7 +229,7 @@ async function compareRetrieval(
       max: 0.9,
     }),
     dataSeed: numberFlag("data-seed", flags["data-seed"], 0, { integer: true, min: 0 }),
-    ...(dataPath === null ? { generator } : {}),
+    maxImagePixels: 1e6 * numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 }),
   };
   const base = {
     epochs: numberFlag("epochs", flags.epochs, 10, { integer: true, min: 1 }),
@@ -235,10 +241,12 @@ async function compareRetrieval(
   };
   const data: TrainData = await loadTrainData(dataPath, {
     ...spec,
+    generator,
     log: (l) => progress.log(l),
   });
   await prepareOut(plan);
   const runs: Run[] = [];
+  const eta = new RunClock(plan.losses.flatMap((l) => Array(plan.seeds).fill(l)));
   for (const loss of plan.losses) {
     for (let seed = 0; seed < plan.seeds; seed++) {
       const config: TrainConfig = {
@@ -253,16 +261,18 @@ async function compareRetrieval(
         decayTo: "auto",
         clip: 1,
         seed,
-        valFraction: spec.valFraction,
-        testFraction: spec.testFraction,
-        dataSeed: spec.dataSeed,
-        ...(spec.generator ? { dataGenerator: spec.generator } : {}),
+        ...spec,
+        ...(dataPath === null ? { dataGenerator: generator } : {}),
         model: {},
         logEvery: 50,
         out: runPath(plan.out, `runs/${loss}-s${seed}`),
       };
-      progress.log(`compare: ${loss}, seed ${seed}`);
+      progress.log(
+        `compare: run ${eta.started + 1}/${eta.total}: ${loss}, seed ${seed}; ${eta.status()}`,
+      );
+      eta.start();
       runs.push(await oneRun(config, data, plan, progress));
+      eta.finish(loss);
     }
   }
   const ok = runs.filter((r) => r.summary !== null);
@@ -421,29 +431,34 @@ async function compareRetrieval(
   });
   const drawn = byLoss.filter((g) => g.ok.length > 0);
   if (drawn.length > 0) {
-    const values = (f: (m: RetrievalMetrics) => number) =>
-      drawn.map((g) => meanStd(g.ok.map((r) => f(reported(r.summary!)))));
-    const rsum = await barChart(
-      [{
-        label: "rsum",
-        values: values((m) => m.rsum).map((v) => v.mean),
-        errors: values((m) => m.rsum).map((v) => v.std),
-      }],
-      drawn.map((g) => g.loss),
-      { title: `rsum (${source.name}, ${part}), mean ± std over seeds`, width: 560 },
+    const where = `${source.name}, ${part} part, ${plan.seeds} seed(s)`;
+    const rsum = await intervalChart(
+      drawn.map((g) => {
+        const { mean, std } = meanStd(g.ok.map((r) => reported(r.summary!).rsum));
+        return { label: g.loss, value: mean, lo: mean - std, hi: mean + std };
+      }),
+      {
+        title: `rsum (${where})`,
+        xLabel: "rsum (sum of six R@K, %; max 600)",
+        note: "mean ± std over seeds; axis zoomed to the data",
+      },
     );
-    const recall = await barChart(
-      (["t2i", "i2t"] as const).flatMap((dir) =>
-        COLUMNS.map((k) => ({
-          label: `${dir} ${k}`,
-          values: values((m) => m[dir][k]).map((v) => v.mean),
-          errors: values((m) => m[dir][k]).map((v) => v.std),
-        }))
-      ),
-      drawn.map((g) => g.loss),
-      { title: `recall (${source.name}, ${part}, %)`, width: 900 },
-    );
-    await writeFileAtomic(runPath(plan.out, "compare.png"), await grid([[rsum, recall]]).encode());
+    const deltas = drawn.filter((g) => paired.has(g.loss)).map((g) => {
+      const d = paired.get(g.loss)!.rsum;
+      return { label: g.loss, value: d.diff, lo: d.lo, hi: d.hi };
+    });
+    const panels = [rsum];
+    if (deltas.length > 0) {
+      panels.push(
+        await intervalChart(deltas, {
+          title: `Δ rsum vs ${plan.baseline} (${where})`,
+          xLabel: "rsum points",
+          reference: 0,
+          note: `95 % paired bootstrap interval over the ${part} queries; left of 0 = worse`,
+        }),
+      );
+    }
+    await writeFileAtomic(runPath(plan.out, "compare.png"), await grid([panels]).encode());
   }
   console.log(report);
   progress.log(`wrote ${plan.out}/results.{csv,md,json}, compare.png, ranks/ and runs/`);
@@ -452,6 +467,49 @@ async function compareRetrieval(
     return 1;
   }
   return 0;
+}
+
+/**
+ * Elapsed time and a remaining-time estimate for a schedule of runs (the loss of each run, in
+ * order): a loss already run is assumed to take its mean time again, an unseen one the mean of all
+ * runs so far.
+ */
+class RunClock {
+  readonly total: number;
+  started = 0;
+  #schedule: string[];
+  #t0 = performance.now();
+  #runStart = 0;
+  #times = new Map<string, number[]>();
+
+  constructor(schedule: string[]) {
+    this.#schedule = schedule;
+    this.total = schedule.length;
+  }
+
+  start(): void {
+    this.#runStart = performance.now();
+    this.started++;
+  }
+
+  finish(loss: string): void {
+    const list = this.#times.get(loss) ?? [];
+    list.push((performance.now() - this.#runStart) / 1000);
+    this.#times.set(loss, list);
+  }
+
+  /** `3m05s elapsed, about 12m left`, for the runs not started yet. */
+  status(): string {
+    const elapsed = (performance.now() - this.#t0) / 1000;
+    const all = [...this.#times.values()].flat();
+    if (all.length === 0) return `${formatDuration(elapsed)} elapsed`;
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const left = this.#schedule.slice(this.started).reduce(
+      (sum, loss) => sum + mean(this.#times.get(loss) ?? all),
+      0,
+    );
+    return `${formatDuration(elapsed)} elapsed, about ${formatDuration(left)} left`;
+  }
 }
 
 /** Trains one run; a failure is recorded, not thrown. Its ranks are copied to `ranks/`. */
@@ -514,8 +572,15 @@ async function compareLtr(
   );
   const ks = [1, 3, 5, 10];
   const rows: { loss: string; seed: number; result: LtrResult | null; error?: string }[] = [];
+  const eta = new RunClock(plan.losses.flatMap((l) => Array(plan.seeds).fill(l)));
   for (const loss of plan.losses) {
     for (let seed = 0; seed < plan.seeds; seed++) {
+      progress.log(
+        `compare --ltr: run ${
+          eta.started + 1
+        }/${eta.total}: ${loss}, seed ${seed}; ${eta.status()}`,
+      );
+      eta.start();
       try {
         const result = await trainLtr(train, test, {
           loss,
@@ -635,16 +700,33 @@ async function compareLtr(
   });
   const drawn = plan.losses.filter((l) => okOf(l).length > 0);
   if (drawn.length > 0) {
-    const chart = await barChart(
-      ks.map((k) => ({
-        label: `NDCG@${k}`,
-        values: drawn.map((l) => meanStd(okOf(l).map((r) => r.test[`NDCG@${k}`])).mean),
-        errors: drawn.map((l) => meanStd(okOf(l).map((r) => r.test[`NDCG@${k}`])).std),
-      })),
-      drawn,
-      { title: "NDCG on rank.test", width: 900 },
+    const ndcg = await intervalChart(
+      drawn.map((l) => {
+        const { mean, std } = meanStd(okOf(l).map((r) => r.test["NDCG@10"]));
+        return { label: l, value: mean, lo: mean - std, hi: mean + std };
+      }),
+      {
+        title: `NDCG@10 on ${test.path.split("/").pop()} (${test.queries.length} queries)`,
+        xLabel: "NDCG@10",
+        note: "mean ± std over seeds; axis zoomed to the data",
+      },
     );
-    await writeFileAtomic(runPath(plan.out, "compare.png"), await chart.encode());
+    const deltas = drawn.filter((l) => paired.has(l)).map((l) => {
+      const d = paired.get(l)!;
+      return { label: l, value: d.diff, lo: d.lo, hi: d.hi };
+    });
+    const panels = [ndcg];
+    if (deltas.length > 0) {
+      panels.push(
+        await intervalChart(deltas, {
+          title: `Δ NDCG@10 vs ${plan.baseline}`,
+          xLabel: "NDCG@10 difference",
+          reference: 0,
+          note: "95 % paired bootstrap interval over test queries; left of 0 = worse",
+        }),
+      );
+    }
+    await writeFileAtomic(runPath(plan.out, "compare.png"), await grid([panels]).encode());
   }
   console.log(report);
   return failed.length > 0 ? 1 : 0;

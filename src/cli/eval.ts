@@ -29,8 +29,14 @@ import type { RetrievalDataset } from "../data/types.ts";
 import { relevanceOf } from "../data/relevance.ts";
 import { writeFileAtomic } from "../data/errors.ts";
 import { retrievalRanks } from "../eval/retrieval.ts";
-import { imageQueryCount, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
+import {
+  distractorNote,
+  imageQueryCount,
+  retrievalMetrics,
+  type RetrievalRanks,
+} from "../eval/metrics.ts";
 import { formatMetricsTable, metricsJson } from "../eval/report.ts";
+import { Progress } from "../train/progress.ts";
 import { ranksCsv } from "../eval/ranks_file.ts";
 import { DualEncoder } from "../model/dual_encoder.ts";
 import { readCheckpoint, readRunConfig } from "../train/run_dir.ts";
@@ -90,6 +96,12 @@ const SPECS: Record<string, OptionSpec> = {
     value: "N",
     help: "texts per GPU chunk",
     default: "one score block ≤ 32 MiB",
+  },
+  "max-megapixels": {
+    type: "string",
+    value: "MP",
+    help: "largest image of a raw collection, checked before decoding",
+    default: "40",
   },
   help: { type: "boolean", help: "show this help" },
 };
@@ -175,8 +187,9 @@ async function evalRerank(
   const what = scored(data.source, ds, data.split, data.includesTrainingItems);
   if (json) {
     console.error(
-      `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images; first ` +
-        `stage ${firstStage}, reranker ${run} (top ${k})`,
+      `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images` +
+        `${distractorNote(ds)}; first stage ${firstStage}, reranker ` +
+        `${run} (top ${k})`,
     );
   }
   const r = await evaluateRerank(model, reranker, ds, k, { alpha });
@@ -240,9 +253,15 @@ async function checkpointData(
   data: string | undefined,
   split: SplitName | undefined,
   seed: number,
+  maxImagePixels: number,
 ): Promise<ResolvedRunData> {
   let run = checkpoint;
-  if (await isRerankRun(checkpoint)) run = (await readReranker(checkpoint)).firstStage;
+  if (await isRerankRun(checkpoint)) {
+    const { reranker, alpha, firstStage } = await readReranker(checkpoint);
+    reranker.dispose();
+    alpha?.dispose();
+    run = firstStage;
+  }
   const config = await readRunConfig(run);
   if (config.dataSource === null && config.split === null && data === undefined) {
     throw new UsageError(
@@ -253,7 +272,7 @@ async function checkpointData(
     ? null
     : runDataRecord(run, config);
   if (record === null) {
-    const { dataset, source } = await loadDataset(data!);
+    const { dataset, source } = await loadDataset(data!, { maxImagePixels });
     const part = split ?? "all";
     const ds = part === "all" ? dataset : splitByImage(dataset, { ...DEFAULT_SPLIT, seed })[part];
     return { dataset: ds, source, split: part, own: false, includesTrainingItems: false };
@@ -262,6 +281,7 @@ async function checkpointData(
     dataPath: data,
     split,
     otherSpec: { ...DEFAULT_SPLIT, seed },
+    maxImagePixels,
   });
 }
 
@@ -286,15 +306,17 @@ async function main(): Promise<number> {
 
   const started = performance.now();
   const runtime = await initGpu();
+  const maxImagePixels = 1e6 *
+    numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 });
   let resolved: ResolvedRunData;
   if (checkpoint) {
-    resolved = await checkpointData(checkpoint, data, splitFlag, seed);
     if (generator !== undefined) {
       throw new UsageError(
         "--data-generator applies to zero-shot evaluation; a run's own data is regenerated as " +
           "its config.json records",
       );
     }
+    resolved = await checkpointData(checkpoint, data, splitFlag, seed, maxImagePixels);
     if (resolved.own && flags.seed !== undefined) {
       throw new UsageError(
         "--seed applies to zero-shot evaluation and other data; a run's own data is split as " +
@@ -304,6 +326,7 @@ async function main(): Promise<number> {
   } else {
     const { dataset, source } = await loadDataset(data, {
       seed,
+      maxImagePixels,
       defaultDataset: generator ? { generator } : undefined,
     });
     const split = splitFlag ?? (data === undefined ? "test" : "all");
@@ -318,8 +341,22 @@ async function main(): Promise<number> {
   // With --json the table is not printed, so its facts go to stderr; without, the table has them.
   const log = (line: string) =>
     console.error(
-      `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images; ${line}`,
+      `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images` +
+        `${distractorNote(ds)}; ${line}`,
     );
+  // Large galleries take a while: a progress line per score block (stderr), from the 2nd block on.
+  const progress = new Progress();
+  const onProgress = (done: number, total: number) => {
+    if (total > 1) {
+      progress.update({
+        label: "eval: scoring",
+        done,
+        total,
+        unit: "blocks",
+        elapsed: (performance.now() - t0) / 1000,
+      });
+    }
+  };
   let scoring = "zero-shot cosine of the raw features";
   let dim = ds.textDim;
   let t0: number;
@@ -351,7 +388,7 @@ async function main(): Promise<number> {
         textToImage: ds.textToImage,
         relevance: ds.relevance,
       },
-      { normalize: false, imageChunk, textChunk },
+      { normalize: false, imageChunk, textChunk, onProgress },
     );
   } else {
     // Zero-shot: the raw features are the embeddings.
@@ -365,7 +402,7 @@ async function main(): Promise<number> {
       imageDim: ds.imageDim,
       textToImage: ds.textToImage,
       relevance: ds.relevance,
-    }, { imageChunk, textChunk });
+    }, { imageChunk, textChunk, onProgress });
   }
   const metrics = retrievalMetrics(ranks);
   const seconds = (performance.now() - t0) / 1000;

@@ -39,6 +39,12 @@ const SPECS: Record<string, OptionSpec> = {
     type: "boolean",
     help: "clear a non-empty --out run folder instead of refusing it",
   },
+  "max-megapixels": {
+    type: "string",
+    value: "MP",
+    help: "largest image of a raw collection, checked before decoding",
+    default: "40",
+  },
   loss: { type: "string", value: "NAME", help: "ranking loss", default: "softmax" },
   "loss-opt": {
     type: "string",
@@ -259,6 +265,7 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
     logEvery: numberFlag("log-every", f["log-every"], 50, { integer: true, min: 1 }),
     maxSteps: numberFlag("max-steps", f["max-steps"], 0, { integer: true, min: 0 }),
     out: typeof f.out === "string" ? f.out : `runs/${timestamp()}-${dataTag}-${loss}`,
+    maxImagePixels: 1e6 * numberFlag("max-megapixels", f["max-megapixels"], 40, { min: 0 }),
   };
 }
 
@@ -305,6 +312,8 @@ async function rerankMain(
       ),
     },
     out: typeof flags.out === "string" ? flags.out : `runs/${timestamp()}-rerank-${loss}`,
+    maxImagePixels: 1e6 *
+      numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 }),
   };
   const s = await runRerankTraining(config, { progress, force: Boolean(flags.force) });
   const v = s.val;

@@ -11,8 +11,9 @@
  * The text → image relation, first match wins: `pairs.csv` in the directory (header `text,image`,
  * 0-based row indices, every text row on exactly one line); the safetensors `relevance` or
  * `text_to_image` tensor; otherwise, when `N_txt = k·N_img`, text row `t` belongs to image `⌊t/k⌋`
- * (the Karpathy / VSE++ layout with k captions per image; k = 1 is row-aligned). Every image needs
- * at least one text.
+ * (the Karpathy / VSE++ layout with k captions per image; k = 1 is row-aligned). An image that no
+ * text row belongs to stays in the gallery as a distractor (ranked for every text query, never an
+ * image query), as in every reader.
  *
  * Graded relevance (see `./relevance.ts`): `pairs.csv` with a third column, header
  * `text,image,relevance`, lists (text, image, grade) triples, many-to-many (a text on several lines,
@@ -30,7 +31,8 @@
  *
  * Every fault is a {@link DataError} naming the file: a missing file, non-finite values (with the
  * row), a matrix that is not 2-D or has no rows, mismatched row counts, out-of-range or missing
- * pairs.
+ * pairs, data larger than the available memory. Shapes and pairs are checked from the headers
+ * before any feature data is read.
  *
  * @example
  * ```ts
@@ -45,9 +47,10 @@
 import type { GradedRelation, RetrievalDataset } from "./types.ts";
 import { DataError, isDirectory, isFile, readTextFile } from "./errors.ts";
 import { buildRelation, isOneToOne, type RelevancePair } from "./relevance.ts";
-import { readNpy } from "./npy.ts";
-import { readSafetensors, type SafeTensor } from "./safetensors.ts";
+import { readNpy, readNpyHeader } from "./npy.ts";
+import { readSafetensors, readSafetensorsHeader, type TensorInfo } from "./safetensors.ts";
 import { columns, type CsvTable, intField, readCsv } from "./csv.ts";
+import { checkFitsInMemory } from "./binary_file.ts";
 
 /** Options of {@link loadFeatureDataset}. */
 export interface FeatureLoadOptions {
@@ -57,14 +60,19 @@ export interface FeatureLoadOptions {
   skipDisplayFiles?: boolean;
 }
 
-/** A row-major float32 matrix read from a file. */
-interface Matrix {
-  data: Float32Array;
+/** Rows and columns of a feature matrix, from a file header. */
+interface MatrixShape {
   rows: number;
   cols: number;
 }
 
-/** Loads a feature dataset from a directory or a `.safetensors` file (see the module notes). */
+const FLOAT_DTYPES = ["F32", "F16", "BF16"];
+
+/**
+ * Loads a feature dataset from a directory or a `.safetensors` file (see the module notes). Every
+ * shape and the text → image relation are checked from the file headers (and `pairs.csv`) before
+ * any feature data is read, so a wrong file fails at once however large it is.
+ */
 export async function loadFeatureDataset(
   dirOrFile: string,
   options: FeatureLoadOptions = {},
@@ -90,10 +98,13 @@ export async function loadFeatureDataset(
     throw new DataError(`${path}: no such file or directory`);
   }
 
-  let images: Matrix;
-  let texts: Matrix;
-  let textToImage: Int32Array | null = null;
-  let relevance: GradedRelation | undefined;
+  // 1. Shapes, from the headers alone.
+  const imagesName = file ? `${file} tensor 'images'` : `${dir}/images.npy`;
+  const textsName = file ? `${file} tensor 'texts'` : `${dir}/texts.npy`;
+  let images: MatrixShape;
+  let texts: MatrixShape;
+  let relation: TensorInfo | null = null;
+  let graded: TensorInfo | null = null;
   if (file === null) {
     for (const f of ["images.npy", "texts.npy"]) {
       if (!(await isFile(`${dir}/${f}`))) {
@@ -102,49 +113,43 @@ export async function loadFeatureDataset(
         );
       }
     }
-    images = toMatrix(await readNpy(`${dir}/images.npy`), `${dir}/images.npy`);
-    texts = toMatrix(await readNpy(`${dir}/texts.npy`), `${dir}/texts.npy`);
+    images = matrixShape((await readNpyHeader(imagesName)).shape, imagesName);
+    texts = matrixShape((await readNpyHeader(textsName)).shape, textsName);
   } else {
-    const st = await readSafetensors(file);
+    const header = await readSafetensorsHeader(file);
     const get = (key: string) => {
-      const t = st.tensors[key];
+      const t = header.tensors[key];
       if (!t) {
         throw new DataError(
-          `${file}: no tensor '${key}' (found: ${Object.keys(st.tensors).join(", ") || "none"}; ` +
-            "a feature file needs 'images' and 'texts')",
+          `${file}: no tensor '${key}' (found: ${
+            Object.keys(header.tensors).join(", ") || "none"
+          }; a feature file needs 'images' and 'texts')`,
+        );
+      }
+      if (!FLOAT_DTYPES.includes(t.dtype)) {
+        throw new DataError(
+          `${file} tensor '${key}': dtype ${t.dtype} is not a float type (F32, F16 or BF16)`,
         );
       }
       return t;
     };
-    images = tensorMatrix(get("images"), `${file} tensor 'images'`);
-    texts = tensorMatrix(get("texts"), `${file} tensor 'texts'`);
-    if (st.tensors.text_to_image) {
-      textToImage = tensorRelation(
-        st.tensors.text_to_image,
-        `${file} tensor 'text_to_image'`,
-        texts.rows,
-        images.rows,
-      );
-    }
-    if (st.tensors.relevance) {
-      ({ textToImage, relevance } = tensorRelevance(
-        st.tensors.relevance,
-        `${file} tensor 'relevance'`,
-        texts.rows,
-        images.rows,
-        textToImage,
-      ));
-    }
+    images = matrixShape(get("images").shape, imagesName);
+    texts = matrixShape(get("texts").shape, textsName);
+    relation = header.tensors.text_to_image ?? null;
+    if (relation) checkRelationShape(relation, `${file} tensor 'text_to_image'`, texts.rows);
+    graded = header.tensors.relevance ?? null;
+    if (graded) checkRelevanceShape(graded, `${file} tensor 'relevance'`);
   }
-  const imagesName = file ?? `${dir}/images.npy`;
-  const textsName = file ?? `${dir}/texts.npy`;
 
-  let relationSource = `${file} tensor '${relevance ? "relevance" : "text_to_image"}'`;
+  // 2. The relation, where it needs no feature data: pairs.csv or the k-captions layout.
+  let textToImage: Int32Array | null = null;
+  let relevance: GradedRelation | undefined;
+  let fromPairs = false;
+  const relationSource = `${file} tensor 'text_to_image'`;
   if (dir !== null && await isFile(`${dir}/pairs.csv`)) {
-    relationSource = `${dir}/pairs.csv`;
-    ({ textToImage, relevance } = await readPairs(relationSource, texts.rows, images.rows));
-  }
-  if (textToImage === null) {
+    ({ textToImage, relevance } = await readPairs(`${dir}/pairs.csv`, texts.rows, images.rows));
+    fromPairs = true;
+  } else if (relation === null && graded === null) {
     if (texts.rows % images.rows !== 0) {
       throw new DataError(
         `${textsName} has ${texts.rows} rows and ${imagesName} ${images.rows}: without a ` +
@@ -156,17 +161,50 @@ export async function loadFeatureDataset(
     textToImage = new Int32Array(texts.rows);
     for (let t = 0; t < texts.rows; t++) textToImage[t] = Math.floor(t / k);
   }
-  checkEveryImageHasText(textToImage, images.rows, relationSource);
+
+  // 3. The data.
+  checkFitsInMemory(4 * (images.rows * images.cols + texts.rows * texts.cols), file ?? dir!);
+  let imageData: Float32Array;
+  let textData: Float32Array;
+  if (file === null) {
+    imageData = (await readNpy(imagesName)).data;
+    textData = (await readNpy(textsName)).data;
+  } else {
+    const wanted = [
+      "images",
+      "texts",
+      ...(textToImage === null && relation ? ["text_to_image"] : []),
+      ...(!fromPairs && graded ? ["relevance"] : []),
+    ];
+    const st = await readSafetensors(file, { only: wanted });
+    imageData = st.tensors.images.data as Float32Array;
+    textData = st.tensors.texts.data as Float32Array;
+    if (textToImage === null && relation) {
+      textToImage = relationValues(st.tensors.text_to_image.data, relationSource, images.rows);
+    }
+    if (!fromPairs && graded) {
+      ({ textToImage, relevance } = tensorRelevance(
+        st.tensors.relevance.data,
+        graded.shape[0],
+        `${file} tensor 'relevance'`,
+        texts.rows,
+        images.rows,
+        textToImage,
+      ));
+    }
+  }
+  checkFinite(imageData, images.rows, images.cols, imagesName);
+  checkFinite(textData, texts.rows, texts.cols, textsName);
 
   const ds: RetrievalDataset = {
     name: options.name ?? baseName(path),
-    images: images.data,
+    images: imageData,
     numImages: images.rows,
     imageDim: images.cols,
-    texts: texts.data,
+    texts: textData,
     numTexts: texts.rows,
     textDim: texts.cols,
-    textToImage,
+    textToImage: textToImage!,
   };
   // One image per text at grade 1 is ungraded data, whichever way it was written.
   if (relevance && !isOneToOne(relevance)) ds.relevance = relevance;
@@ -195,8 +233,7 @@ function baseName(path: string): string {
   return last.replace(/\.safetensors$/, "");
 }
 
-function toMatrix(array: { data: Float32Array; shape: number[] }, what: string): Matrix {
-  const { data, shape } = array;
+function matrixShape(shape: number[], what: string): MatrixShape {
   if (shape.length !== 2) {
     throw new DataError(
       `${what}: expected a 2-D array [rows × dim], got shape (${shape.join(", ")})`,
@@ -205,24 +242,11 @@ function toMatrix(array: { data: Float32Array; shape: number[] }, what: string):
   const [rows, cols] = shape;
   if (rows === 0) throw new DataError(`${what}: empty dataset (0 rows)`);
   if (cols === 0) throw new DataError(`${what}: rows have 0 dimensions`);
-  checkFinite(data, rows, cols, what);
-  return { data, rows, cols };
+  return { rows, cols };
 }
 
-function tensorMatrix(t: SafeTensor, what: string): Matrix {
-  if (!(t.data instanceof Float32Array)) {
-    throw new DataError(`${what}: dtype ${t.dtype} is not a float type (F32, F16 or BF16)`);
-  }
-  return toMatrix({ data: t.data, shape: t.shape }, what);
-}
-
-function tensorRelation(
-  t: SafeTensor,
-  what: string,
-  numTexts: number,
-  numImages: number,
-): Int32Array {
-  if (t.data instanceof Float32Array || t.data instanceof Float64Array) {
+function checkRelationShape(t: TensorInfo, what: string, numTexts: number): void {
+  if (FLOAT_DTYPES.includes(t.dtype) || t.dtype === "F64") {
     throw new DataError(`${what}: dtype ${t.dtype} is not an integer type (I32 or I64)`);
   }
   if (t.shape.length !== 1 || t.shape[0] !== numTexts) {
@@ -230,7 +254,14 @@ function tensorRelation(
       `${what}: shape [${t.shape.join(", ")}], expected [${numTexts}] (one image per text row)`,
     );
   }
-  const out = Int32Array.from(t.data);
+}
+
+function relationValues(
+  data: ArrayLike<number>,
+  what: string,
+  numImages: number,
+): Int32Array {
+  const out = Int32Array.from(data);
   for (let i = 0; i < out.length; i++) {
     if (out[i] < 0 || out[i] >= numImages) {
       throw new DataError(
@@ -253,18 +284,8 @@ export function checkFinite(data: Float32Array, rows: number, cols: number, what
   }
 }
 
-/**
- * A safetensors `relevance` tensor, `[P, 3]` integer rows `(text, image, grade)`, as a relation;
- * `primary` (the file's `text_to_image`, if any) names each text's primary image.
- */
-function tensorRelevance(
-  t: SafeTensor,
-  what: string,
-  numTexts: number,
-  numImages: number,
-  primary: Int32Array | null,
-): { textToImage: Int32Array; relevance: GradedRelation } {
-  if (t.data instanceof Float32Array || t.data instanceof Float64Array) {
+function checkRelevanceShape(t: TensorInfo, what: string): void {
+  if (FLOAT_DTYPES.includes(t.dtype) || t.dtype === "F64") {
     throw new DataError(`${what}: dtype ${t.dtype} is not an integer type (I32 or I64)`);
   }
   if (t.shape.length !== 2 || t.shape[1] !== 3) {
@@ -272,8 +293,21 @@ function tensorRelevance(
       `${what}: shape [${t.shape.join(", ")}], expected [P, 3] (rows of text, image, grade)`,
     );
   }
-  const v = t.data;
-  const pairs: RelevancePair[] = Array.from({ length: t.shape[0] }, (_, r) => ({
+}
+
+/**
+ * A safetensors `relevance` tensor's values, `[rows, 3]` integer rows `(text, image, grade)`, as a
+ * relation; `primary` (the file's `text_to_image`, if any) names each text's primary image.
+ */
+function tensorRelevance(
+  v: ArrayLike<number>,
+  rows: number,
+  what: string,
+  numTexts: number,
+  numImages: number,
+  primary: Int32Array | null,
+): { textToImage: Int32Array; relevance: GradedRelation } {
+  const pairs: RelevancePair[] = Array.from({ length: rows }, (_, r) => ({
     text: v[3 * r],
     image: v[3 * r + 1],
     grade: v[3 * r + 2],
@@ -340,13 +374,6 @@ function readOneImagePerText(
     throw new DataError(`${path}: text ${missing} has no line (each text row needs exactly one)`);
   }
   return out;
-}
-
-function checkEveryImageHasText(textToImage: Int32Array, numImages: number, where: string): void {
-  const seen = new Uint8Array(numImages);
-  for (const i of textToImage) seen[i] = 1;
-  const lonely = seen.indexOf(0);
-  if (lonely >= 0) throw new DataError(`${where}: image ${lonely} has no text`);
 }
 
 /** Non-empty lines of a text file, or a DataError naming the file when the count is wrong. */

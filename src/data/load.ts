@@ -54,6 +54,8 @@ export interface LoadOptions {
   split?: SplitName;
   /** Options of the generated default dataset (its size, …) when no path is given. */
   defaultDataset?: Omit<DefaultDatasetOptions, "seed" | "valFraction" | "testFraction">;
+  /** Largest image of a raw collection, in pixels (default 40 million; `--max-megapixels`). */
+  maxImagePixels?: number;
 }
 
 /** What kind of data a path holds (see the module notes). */
@@ -117,7 +119,7 @@ export interface LoadedDataset {
  */
 export async function loadDataset(
   path?: string | null,
-  options: Pick<LoadOptions, "seed" | "defaultDataset"> = {},
+  options: Pick<LoadOptions, "seed" | "defaultDataset" | "maxImagePixels"> = {},
 ): Promise<LoadedDataset> {
   const kind = await detectDataKind(path ?? undefined);
   if (kind === "default") {
@@ -131,7 +133,9 @@ export async function loadDataset(
     const { all } = await generateDefaultDataset(generator);
     return { dataset: all, source: await describeSource(all, null, generator) };
   }
-  const ds = kind === "features" ? await loadFeatureDataset(path!) : await loadCollection(path!);
+  const ds = kind === "features"
+    ? await loadFeatureDataset(path!)
+    : await loadCollection(path!, { maxImagePixels: options.maxImagePixels });
   return { dataset: ds, source: await describeSource(ds, path!, null) };
 }
 

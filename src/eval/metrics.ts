@@ -22,8 +22,8 @@
  * @module
  */
 
-import type { GradedRelation } from "../data/types.ts";
-import { pairsByImage } from "../data/relevance.ts";
+import type { GradedRelation, RetrievalDataset } from "../data/types.ts";
+import { pairsByImage, relevanceOf } from "../data/relevance.ts";
 
 /** The tie rule shared by the GPU kernels and the CPU reference. */
 export const TIE_RULE: string =
@@ -310,4 +310,15 @@ export function imageQueryCount(relevance: GradedRelation, numImages: number): n
     }
   }
   return n;
+}
+
+/**
+ * `" (K without captions: gallery distractors)"` when K images have no text, else `""`: the note
+ * the CLIs add to a dataset's size in their log lines.
+ */
+export function distractorNote(
+  ds: Pick<RetrievalDataset, "textToImage" | "relevance" | "numImages">,
+): string {
+  const k = ds.numImages - imageQueryCount(relevanceOf(ds), ds.numImages);
+  return k > 0 ? ` (${k} without captions: gallery distractors)` : "";
 }

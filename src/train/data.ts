@@ -18,6 +18,7 @@ import type { DataSource } from "../data/source.ts";
 import { DEFAULT_SPLIT, splitByImage, type SplitSpec } from "../data/split.ts";
 import type { RetrievalDataset } from "../data/types.ts";
 import type { GeneratorVersion } from "../data/synthetic.ts";
+import { distractorNote } from "../eval/metrics.ts";
 import type { TrainData } from "./trainer.ts";
 
 /** How to load and split. */
@@ -30,12 +31,15 @@ export interface TrainDataOptions {
   dataSeed?: number;
   /** The default dataset's generator (default `v2`; ignored for data from a path). */
   generator?: GeneratorVersion;
+  /** Largest image of a raw collection, in pixels (default 40 million; `--max-megapixels`). */
+  maxImagePixels?: number;
   /** Log function for a one-line summary. */
   log?: (line: string) => void;
 }
 
 function describe(ds: RetrievalDataset): string {
-  return `${ds.numImages} images / ${ds.numTexts} texts`;
+  return `${ds.numImages} images${distractorNote(ds)} / ` +
+    `${ds.numTexts} texts`;
 }
 
 /** The split spec of the options, with the defaults filled in. */
@@ -72,6 +76,7 @@ export async function loadTrainData(
   const loaded = await loadDataset(path, {
     seed: spec.seed,
     defaultDataset: options.generator ? { generator: options.generator } : undefined,
+    maxImagePixels: options.maxImagePixels,
   });
   const data = splitTrainData(loaded, spec);
   const { train, val, test } = data;
@@ -82,7 +87,25 @@ export async function loadTrainData(
       `; text dim ${train.textDim}, image dim ${train.imageDim} ` +
       `(${((performance.now() - started) / 1000).toFixed(1)} s)`,
   );
+  for (const [name, part] of [["validation", val], ["test", test]] as const) {
+    const warning = part ? smallPartWarning(name, part) : null;
+    if (warning) options.log?.(warning);
+  }
   return data;
+}
+
+/** Below this many queries, a part's metrics are too noisy to rank losses by. */
+export const MIN_RELIABLE_QUERIES = 100;
+
+/**
+ * A warning when a part has fewer than {@link MIN_RELIABLE_QUERIES} image queries (each moves an
+ * i2t R@K by more than one point), else null.
+ */
+export function smallPartWarning(name: string, part: RetrievalDataset): string | null {
+  if (part.numImages >= MIN_RELIABLE_QUERIES) return null;
+  return `warning: the ${name} part has only ${part.numImages} images (${part.numTexts} texts): ` +
+    `one query moves an image → text R@K by ${(100 / part.numImages).toFixed(1)} points, so its ` +
+    `metrics are noisy (fewer than ${MIN_RELIABLE_QUERIES} queries)`;
 }
 
 /** What a run folder records about its data (`config.json`'s `dataSource` and `split`). */
@@ -137,9 +160,19 @@ export function defaultHeldOutPart(split: SplitRecord): "test" | "val" | null {
 export async function resolveRunData(
   run: string,
   record: RunDataRecord,
-  options: { dataPath?: string; split?: SplitName; otherSpec?: SplitSpec },
+  options: {
+    dataPath?: string;
+    split?: SplitName;
+    otherSpec?: SplitSpec;
+    maxImagePixels?: number;
+  },
 ): Promise<ResolvedRunData> {
-  const { loaded, own } = await loadRecordedData(run, record, options.dataPath);
+  const { loaded, own } = await loadRecordedData(
+    run,
+    record,
+    options.dataPath,
+    options.maxImagePixels,
+  );
   if (own) {
     const held = defaultHeldOutPart(record.split);
     const split = options.split ?? held;
@@ -178,8 +211,9 @@ export async function loadRunTrainData(
   run: string,
   record: RunDataRecord,
   dataPath?: string,
+  maxImagePixels?: number,
 ): Promise<TrainData> {
-  const { loaded, own } = await loadRecordedData(run, record, dataPath);
+  const { loaded, own } = await loadRecordedData(run, record, dataPath, maxImagePixels);
   if (!own) {
     throw new RunDataError(
       `${dataPath} is not the data ${run} was trained on (fingerprint ` +
@@ -209,10 +243,11 @@ async function loadRecordedData(
   run: string,
   record: RunDataRecord,
   dataPath?: string,
+  maxImagePixels?: number,
 ): Promise<{ loaded: LoadedDataset; own: boolean }> {
   const recorded = record.dataSource;
   if (dataPath !== undefined) {
-    const loaded = await loadDataset(dataPath);
+    const loaded = await loadDataset(dataPath, { maxImagePixels });
     return { loaded, own: loaded.source.fingerprint === recorded.fingerprint };
   }
   const path = recorded.path === null ? null : await findRecordedPath(run, recorded);
@@ -220,6 +255,7 @@ async function loadRecordedData(
   const loaded = await loadDataset(path, {
     seed: Number(recorded.generator?.seed ?? record.split.seed),
     defaultDataset: recorded.generator ? { generator: "v1", ...recorded.generator } : undefined,
+    maxImagePixels,
   });
   if (loaded.source.fingerprint !== recorded.fingerprint) {
     const what = path === null

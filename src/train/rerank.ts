@@ -28,7 +28,8 @@ import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { RetrievalDataset } from "../data/types.ts";
 import { gradeOf, relevanceOf } from "../data/relevance.ts";
 import { writeSafetensors } from "../data/safetensors.ts";
-import { readSafetensors } from "../data/safetensors.ts";
+import { readSafetensors, type SafetensorsFile } from "../data/safetensors.ts";
+import { checkTensors, rerankerFromFile, RunFileError } from "./schema.ts";
 import { retrievalRanks } from "../eval/retrieval.ts";
 import { type RetrievalMetrics, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
 import { topK } from "../eval/topk.ts";
@@ -36,7 +37,6 @@ import { DualEncoder } from "../model/dual_encoder.ts";
 import {
   type PositionalEncoding,
   Reranker,
-  type RerankerOptions,
   rerankFeatureDim,
   rerankFeatures,
 } from "../model/reranker.ts";
@@ -106,6 +106,8 @@ export interface RerankConfig {
   };
   /** Run folder. */
   out: string;
+  /** Largest image of a raw collection, in pixels (default 40 million; `--max-megapixels`). */
+  maxImagePixels?: number;
 }
 
 /** First-stage lists of a split: embeddings on the GPU and each text's top-k images. */
@@ -384,26 +386,45 @@ export async function readReranker(
 ): Promise<{ reranker: Reranker; alpha: Tensor | null; k: number; firstStage: string }> {
   const path = runPath(runDir, RERANKER_FILE);
   const file = await readSafetensors(path);
-  if (file.metadata.format !== RERANKER_FORMAT) {
-    throw new Error(`${path}: not a crossrank reranker`);
+  const { reranker, state } = checkedReranker(path, file);
+  let firstStage: string;
+  try {
+    firstStage = await findFirstStage(runDir, file.metadata);
+  } catch (e) {
+    reranker.dispose();
+    throw e;
   }
-  const reranker = new Reranker(
-    JSON.parse(file.metadata.options) as RerankerOptions,
-    Number(file.metadata.seed),
-  );
-  const state: Record<string, Float32Array> = {};
-  for (const [name, t] of Object.entries(file.tensors)) {
-    if (name !== ALPHA) state[name] = t.data as Float32Array;
+  reranker.loadState(state.weights);
+  const saved = state.alpha;
+  const alpha = saved ? untracked(() => Tensor.from(saved, [1])) : null;
+  return { reranker, alpha, k: state.k, firstStage };
+}
+
+/** Validates a reranker file (see `./schema.ts`) and creates the model it describes. */
+function checkedReranker(path: string, file: SafetensorsFile) {
+  const meta = rerankerFromFile(path, file, RERANKER_FORMAT);
+  let reranker: Reranker;
+  try {
+    reranker = new Reranker(meta.options, meta.seed);
+  } catch (e) {
+    throw new RunFileError(path, "metadata.options", (e as Error).message);
   }
-  reranker.loadState(state);
-  const saved = file.tensors[ALPHA];
-  const alpha = saved ? untracked(() => Tensor.from(saved.data as Float32Array, [1])) : null;
-  return {
-    reranker,
-    alpha,
-    k: Number(file.metadata.k),
-    firstStage: await findFirstStage(runDir, file.metadata),
-  };
+  try {
+    const shapes = Object.entries(reranker.namedParameters()).map(([n, t]) => [n, t.shape]);
+    const weights = checkTensors(path, file.tensors, Object.fromEntries(shapes));
+    const alpha = file.tensors[ALPHA] ? checkTensors(path, file.tensors, { [ALPHA]: [1] }) : null;
+    return {
+      reranker,
+      state: {
+        ...meta,
+        weights: Object.fromEntries(Object.entries(weights).map(([n, t]) => [n, t.data])),
+        alpha: alpha?.[ALPHA].data ?? null,
+      },
+    };
+  } catch (e) {
+    reranker.dispose();
+    throw e;
+  }
 }
 
 /** The first stage's folder: where it was recorded (absolute, then as given), or an error. */
@@ -468,8 +489,16 @@ export async function runRerankTraining(
   const runtime = await initGpu();
   const progress = options.progress ?? new Progress();
   const lossOptions = resolveOptions(getLoss(config.loss), config.lossOptions);
+  progress.log(
+    `crossrank train --rerank: loss ${config.loss}, first stage ${config.firstStage}, top ${config.k}`,
+  );
   const record = runDataRecord(config.firstStage, await readRunConfig(config.firstStage));
-  const data = await loadRunTrainData(config.firstStage, record, config.data ?? undefined);
+  const data = await loadRunTrainData(
+    config.firstStage,
+    record,
+    config.data ?? undefined,
+    config.maxImagePixels,
+  );
   if (!data.val) {
     throw new Error(
       `reranker training needs a validation part, and ${config.firstStage} has none ` +
@@ -535,6 +564,7 @@ export async function runRerankTraining(
   let bestEpoch = 0;
   let step = 0;
   let trainSeconds = 0;
+  let lastLoss: number | undefined;
   const lossSum = untracked(() => Tensor.zeros([1]));
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
@@ -562,7 +592,21 @@ export async function runRerankTraining(
           rt().copy(loss.buffer, 0, lossSum.buffer, 0, 4);
         });
         rt().submit();
-        if (start + config.batch >= order.length) sums.push(await lossSum.item());
+        if (start + config.batch >= order.length) {
+          lastLoss = await lossSum.item();
+          sums.push(lastLoss);
+        }
+        const seconds = (performance.now() - started) / 1000;
+        progress.update({
+          label: `rerank epoch ${epoch}/${config.epochs}`,
+          done: step,
+          total: totalSteps,
+          unit: "steps",
+          elapsed: trainSeconds + seconds,
+          rate: (step - (epoch - 1) * stepsPerEpoch) / Math.max(seconds, 1e-9),
+          extra: (lastLoss === undefined ? "" : `loss ${lastLoss.toFixed(4)}  `) +
+            `lr ${learningRate(step, schedule).toExponential(2)}`,
+        });
       }
       trainSeconds += (performance.now() - started) / 1000;
       if ((await optimizer.firstNonFiniteStep()) > 0) {

@@ -107,7 +107,12 @@ export interface RunFailure {
 /** Hooks through which a caller draws the run's pictures (the CLI; the trainer draws nothing). */
 export interface RunPictures {
   /** After each epoch, with the history so far: e.g. write `curves.png`. */
-  onEpoch?(dir: string, history: EpochRecord[], config: TrainConfig): Promise<void>;
+  onEpoch?(
+    dir: string,
+    history: EpochRecord[],
+    config: TrainConfig,
+    data: TrainData,
+  ): Promise<void>;
   /** Once, with the kept model and the data, after `summary.json`: e.g. write `examples.png`. */
   onFinished?(dir: string, model: DualEncoder, data: TrainData): Promise<void>;
 }
@@ -184,6 +189,7 @@ export async function runTraining(
       testFraction: config.testFraction,
       dataSeed: config.dataSeed,
       generator: config.dataGenerator,
+      maxImagePixels: config.maxImagePixels,
       log: (l) => progress.log(l),
     });
     built = buildModel(config, data);
@@ -193,10 +199,14 @@ export async function runTraining(
   }
   const { train, val } = data;
   const { model, optimizer } = built;
+  let keepSummary = false;
   try {
     let state: LoopState = initialState();
     if (options.resume) {
+      // A state that cannot be resumed leaves the folder's summary as it was.
+      keepSummary = true;
       state = await readState(config.out, model, optimizer, runId);
+      keepSummary = false;
       progress.log(`resuming ${config.out} at epoch ${state.epoch + 1}, step ${state.globalStep}`);
       if (state.bestEpoch > 0) {
         lastCheckpoint = `epoch ${state.bestEpoch}` +
@@ -232,7 +242,7 @@ export async function runTraining(
         onEpoch: async (_record, s) => {
           step = s.globalStep;
           await writeMetricsCsv(config.out, s.history);
-          await options.pictures?.onEpoch?.(config.out, s.history, config);
+          await options.pictures?.onEpoch?.(config.out, s.history, config, data);
         },
         onCheckpoint: async (m, record) => {
           await writeCheckpoint(checkpointPath, m, {
@@ -310,7 +320,9 @@ export async function runTraining(
     await rt().sync();
     return { summary, interrupted: false, step: s.globalStep };
   } catch (e) {
-    if (!(e instanceof RunDirError)) await fail("failed", (e as Error).message).catch(() => {});
+    if (!(e instanceof RunDirError) && !keepSummary) {
+      await fail("failed", (e as Error).message).catch(() => {});
+    }
     throw e;
   } finally {
     optimizer.dispose();

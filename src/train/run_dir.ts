@@ -22,7 +22,8 @@
 
 import { stringify } from "csv-stringify";
 import { readSafetensors, writeSafetensors } from "../data/safetensors.ts";
-import { writeFileAtomic } from "../data/errors.ts";
+import { DataError, readTextFile, writeFileAtomic } from "../data/errors.ts";
+import { checkFormat, checkpointFromFile, runConfigFromText, stateFromFile } from "./schema.ts";
 import type { DualEncoder, DualEncoderConfig } from "../model/dual_encoder.ts";
 import type { AdamW } from "../optim/adamw.ts";
 import { type EpochRecord, type LoopState, NonFiniteError, type TrainConfig } from "./trainer.ts";
@@ -31,6 +32,9 @@ import { METRIC_KEYS } from "../eval/metrics.ts";
 
 /** Checkpoint format tag in the safetensors metadata. */
 export const CHECKPOINT_FORMAT = "crossrank-dual-encoder/1";
+
+/** Training-state format tag in the safetensors metadata. */
+export const STATE_FORMAT = "crossrank-train-state/1";
 
 /** File names inside a run folder. */
 export const RUN_FILES = {
@@ -220,8 +224,9 @@ export interface LoadedCheckpoint {
 }
 
 /**
- * Reads `checkpoint.safetensors` from a run folder (or a path to the file itself), checking the
- * format tag; errors name the file.
+ * Reads `checkpoint.safetensors` from a run folder (or a path to the file itself), validated (see
+ * `./schema.ts`: format version, model config, every tensor's shape, finite weights); errors name
+ * the file and the field.
  */
 export async function readCheckpoint(runDirOrFile: string): Promise<LoadedCheckpoint> {
   let path = runDirOrFile;
@@ -230,31 +235,9 @@ export async function readCheckpoint(runDirOrFile: string): Promise<LoadedCheckp
       path = runPath(runDirOrFile, RUN_FILES.checkpoint);
     }
   } catch {
-    throw new Error(`checkpoint: ${runDirOrFile} does not exist`);
+    throw new DataError(`checkpoint: ${runDirOrFile} does not exist`);
   }
-  const file = await readSafetensors(path);
-  if (file.metadata.format !== CHECKPOINT_FORMAT) {
-    throw new Error(
-      `${path}: not a crossrank checkpoint (metadata format is '${
-        file.metadata.format ?? "absent"
-      }', ` +
-        `expected '${CHECKPOINT_FORMAT}')`,
-    );
-  }
-  let config: DualEncoderConfig;
-  try {
-    config = JSON.parse(file.metadata.model);
-  } catch {
-    throw new Error(`${path}: the 'model' metadata is not valid JSON`);
-  }
-  const tensors: LoadedCheckpoint["tensors"] = {};
-  for (const [name, t] of Object.entries(file.tensors)) {
-    if (!(t.data instanceof Float32Array)) {
-      throw new Error(`${path}: tensor '${name}' has dtype ${t.dtype}, expected F32`);
-    }
-    tensors[name] = { shape: t.shape, data: t.data };
-  }
-  return { config, tensors, metadata: file.metadata };
+  return checkpointFromFile(path, await readSafetensors(path), CHECKPOINT_FORMAT);
 }
 
 /** Saves model, optimiser moments and the loop position to `state.safetensors`. */
@@ -275,7 +258,7 @@ export async function writeState(
     tensors[name] = { shape: [...t.shape], data: await t.read() };
   }
   await writeSafetensors(runPath(dir, RUN_FILES.state), tensors, {
-    format: "crossrank-train-state/1",
+    format: STATE_FORMAT,
     run_id: runId,
     loop: JSON.stringify(state, (_k, v) => (v === -Infinity ? "-Infinity" : v)),
     adam_t: String(optimizer.t),
@@ -302,41 +285,31 @@ export async function readState(
     );
   }
   const file = await readSafetensors(path).catch((e) => {
-    throw new Error(`cannot resume from ${dir}: ${(e as Error).message}`);
+    throw new DataError(`cannot resume from ${dir}: ${(e as Error).message}`);
   });
-  if (file.metadata.format !== "crossrank-train-state/1") {
-    throw new Error(`${path}: not a crossrank training state`);
-  }
+  checkFormat(path, file.metadata, STATE_FORMAT, "training state");
   if (file.metadata.run_id !== runId) {
     throw new RunDirError(
       `${path} belongs to another run (run id ${file.metadata.run_id ?? "absent"}, ` +
         `config.json says ${runId}): refusing to resume it under this run's settings`,
     );
   }
-  const modelTensors: LoadedCheckpoint["tensors"] = {};
-  for (const [name, t] of Object.entries(file.tensors)) {
-    if (name.startsWith("model.")) {
-      modelTensors[name.slice(6)] = { shape: t.shape, data: t.data as Float32Array };
-    }
-  }
-  model.loadStateDict(modelTensors, path);
-  for (const [name, t] of Object.entries(optimizer.stateTensors())) {
-    const saved = file.tensors[name];
-    if (!saved || saved.data.length !== t.size) {
-      throw new Error(`${path}: optimiser tensor '${name}' missing or misshapen`);
-    }
-    t.write(new Float32Array(saved.data as Float32Array));
-  }
-  optimizer.t = Number(file.metadata.adam_t);
-  return JSON.parse(file.metadata.loop, (_k, v) => (v === "-Infinity" ? -Infinity : v));
+  const slots = Object.entries(optimizer.stateTensors());
+  const saved = stateFromFile(
+    path,
+    file,
+    STATE_FORMAT,
+    model.config,
+    Object.fromEntries(slots.map(([name, t]) => [name, t.shape])),
+  );
+  model.loadStateDict(saved.model, path);
+  for (const [name, t] of slots) t.write(new Float32Array(saved.optimizer[name].data));
+  optimizer.t = saved.adamT;
+  return saved.loop;
 }
 
-/** Reads `config.json` of a run. */
+/** Reads `config.json` of a training run, validated (see `./schema.ts`). */
 export async function readRunConfig(dir: string): Promise<TrainConfig & Record<string, unknown>> {
   const path = runPath(dir, RUN_FILES.config);
-  try {
-    return JSON.parse(await Deno.readTextFile(path));
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
-  }
+  return runConfigFromText(path, await readTextFile(path, "run config"));
 }

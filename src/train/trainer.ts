@@ -25,6 +25,7 @@ import type { DataSource } from "../data/source.ts";
 import type { SplitRecord } from "../data/load.ts";
 import {
   DualEncoder,
+  type DualEncoderConfig,
   MAX_LOGIT_SCALE,
   modelConfig,
   type ModelOptions,
@@ -33,6 +34,8 @@ import { type Batch, BatchSampler } from "./batches.ts";
 import { learningRate } from "./schedule.ts";
 import { Progress } from "./progress.ts";
 import { evaluateModel, NonFiniteEmbeddingError, type RetrievalMetrics } from "./evaluate.ts";
+import { SizeLimitError } from "../util/limits.ts";
+import { formatBytes } from "../gpu/pool.ts";
 
 /** Every training setting (written to `config.json`). */
 export interface TrainConfig {
@@ -81,6 +84,8 @@ export interface TrainConfig {
   maxSteps: number;
   /** Run folder. */
   out: string;
+  /** Largest image of a raw collection, in pixels (default 40 million; `--max-megapixels`). */
+  maxImagePixels?: number;
 }
 
 /** The training and validation splits the loop consumes. */
@@ -227,6 +232,38 @@ export function initialState(): LoopState {
   };
 }
 
+/**
+ * Throws a {@link SizeLimitError} naming `batch` when one step's widest buffer — the texts' widest
+ * activation or the texts × images score matrix — would not fit one GPU buffer.
+ */
+export function checkBatchSize(
+  config: Pick<TrainConfig, "batch" | "captionsPerImage">,
+  model: DualEncoderConfig,
+  numImages: number,
+): void {
+  const limit = rt().device.limits.maxStorageBufferBindingSize;
+  // A final single image joins the batch before it: at most batch + 1 images.
+  const images = Math.min(config.batch + 1, numImages);
+  const texts = images * config.captionsPerImage;
+  const { text, image } = model;
+  const width = Math.max(text.inDim, text.hidden, text.outDim, image.inDim, image.hidden);
+  const floats = Math.max(texts * width, texts * images);
+  if (floats * 4 > limit) {
+    // The largest image count B with B · captions · max(width, B) floats within the limit.
+    const perWidth = Math.floor(limit / (4 * config.captionsPerImage * width));
+    const most = perWidth <= width
+      ? perWidth
+      : Math.floor(Math.sqrt(limit / (4 * config.captionsPerImage)));
+    throw new SizeLimitError(
+      "batch",
+      config.batch,
+      `a step would need a buffer of ${texts} texts × ${Math.max(width, images)} floats ` +
+        `(${formatBytes(floats * 4)}), over the ${formatBytes(limit)} one GPU buffer can hold; ` +
+        `batch ≤ ${Math.max(2, most - 1)} fits`,
+    );
+  }
+}
+
 /** Builds the model and optimiser for `data` and `config`. */
 export function buildModel(
   config: TrainConfig,
@@ -237,6 +274,12 @@ export function buildModel(
     modelConfig(train.textDim, train.imageDim, config.model),
     config.seed,
   );
+  try {
+    checkBatchSize(config, model.config, train.numImages);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   const params = [...model.namedParameters()].filter(([, t]) => t.requiresGrad).map((
     [name, t],
   ) =>
@@ -307,6 +350,8 @@ export async function trainLoop(
     Tensor.zeros([Math.max(1, config.logEvery)], { label: "loss ring" })
   );
   let ringFill = 0;
+  /** The latest loss read back (the ring is read every `logEvery` steps and at epoch ends). */
+  let lastLoss: number | undefined;
   let ringFirstStep = state.globalStep + 1;
   let interrupted = false;
 
@@ -335,6 +380,7 @@ export async function trainLoop(
       state.lossSum += values[i];
       state.lossCount++;
     }
+    if (values.length > 0) lastLoss = values[values.length - 1];
     if (bad > 0) throw new NonFiniteError(bad, "the gradient norm");
     ringFill = 0;
     ringFirstStep = state.globalStep + 1;
@@ -383,6 +429,11 @@ export async function trainLoop(
       const epochStart = performance.now();
       const stepsAtStart = state.stepInEpoch;
       for (let b = state.stepInEpoch; b < batches.length && state.globalStep < totalSteps; b++) {
+        // Checked before every step: an interrupt (also one during validation) stops here.
+        if (hooks.interrupted?.()) {
+          interrupted = true;
+          break;
+        }
         lr = learningRate(state.globalStep + 1, schedule);
         step(batches[b], lr);
         rt().submit();
@@ -392,18 +443,15 @@ export async function trainLoop(
         if (ringFill === ring.size) await flushRing();
         const seconds = (performance.now() - epochStart) / 1000;
         progress.update({
-          epoch: state.epoch + 1,
-          epochs: config.epochs,
-          step: state.globalStep,
-          steps: totalSteps,
-          loss: state.lossCount > 0 ? state.lossSum / state.lossCount : NaN,
-          lr,
-          stepsPerSec: (state.stepInEpoch - stepsAtStart) / Math.max(seconds, 1e-9),
+          label: `epoch ${state.epoch + 1}/${config.epochs}`,
+          done: state.globalStep,
+          total: totalSteps,
+          unit: "steps",
+          elapsed: state.trainSeconds + seconds,
+          rate: (state.stepInEpoch - stepsAtStart) / Math.max(seconds, 1e-9),
+          extra: (lastLoss === undefined ? "" : `loss ${lastLoss.toFixed(4)}  `) +
+            `lr ${lr.toExponential(2)}`,
         });
-        if (hooks.interrupted?.()) {
-          interrupted = true;
-          break;
-        }
       }
       await flushRing();
       await rt().sync();
