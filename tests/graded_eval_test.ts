@@ -1,7 +1,8 @@
 // Graded evaluation on the CPU: per-query ranks files with a grade column (round trip), and the
 // paired bootstrap's NDCG@10 columns.
-import { assertAllClose, assertEquals, assertOk, assertThrows, randn, rng } from "./util.ts";
-import { buildRelation, type RelevancePair } from "../src/data/relevance.ts";
+import { assertAllClose, assertEquals, assertOk, assertThrows, randn } from "./util.ts";
+import { buildRelation } from "../src/data/relevance.ts";
+import { randomRelation } from "./graded_fixtures.ts";
 import { retrievalRef } from "../src/reference/retrieval.ts";
 import {
   GRADED_RANKS_HEADER,
@@ -12,32 +13,6 @@ import {
 import { retrievalMetrics, type RetrievalRanks } from "../src/eval/metrics.ts";
 import { pairedBootstrap } from "../src/eval/bootstrap.ts";
 import type { GradedRelation } from "../src/data/types.ts";
-
-/**
- * A random graded relation: each text has a primary image (grade 1–3) and up to 4 more images of
- * lower or equal grade, so several texts share images and images are relevant to several texts.
- */
-export function randomRelation(
-  numTexts: number,
-  numImages: number,
-  seed: number,
-): { relation: GradedRelation; textToImage: Int32Array } {
-  const u = rng(seed);
-  const pairs: RelevancePair[] = [];
-  for (let t = 0; t < numTexts; t++) {
-    const top = 1 + Math.floor(u() * 3);
-    const chosen = new Set<number>([Math.floor(u() * numImages)]);
-    pairs.push({ text: t, image: [...chosen][0], grade: top });
-    const extra = Math.floor(u() * 5);
-    for (let k = 0; k < extra; k++) {
-      const image = Math.floor(u() * numImages);
-      if (chosen.has(image)) continue;
-      chosen.add(image);
-      pairs.push({ text: t, image, grade: 1 + Math.floor(u() * top) });
-    }
-  }
-  return buildRelation(numTexts, numImages, pairs, "random");
-}
 
 Deno.test("ranks file: graded ranks round-trip (grade column, several pairs per text)", () => {
   const [nt, ni, dim] = [40, 15, 6];
