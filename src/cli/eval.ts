@@ -43,6 +43,8 @@ import { evaluateRerank, isRerankRun, loadFirstStage, readReranker } from "../tr
 import { type ResolvedRunData, resolveRunData, runDataRecord } from "../train/data.ts";
 import {
   choiceFlag,
+  MAX_MEGAPIXELS_OPTION,
+  maxImagePixelsFlag,
   numberFlag,
   type OptionSpec,
   parseFlags,
@@ -93,12 +95,7 @@ const SPECS: Record<string, OptionSpec> = {
     help: "texts per GPU chunk",
     default: "one score block ≤ 32 MiB",
   },
-  "max-megapixels": {
-    type: "string",
-    value: "MP",
-    help: "largest image of a raw collection, checked before decoding",
-    default: "40",
-  },
+  ...MAX_MEGAPIXELS_OPTION,
   help: { type: "boolean", help: "show this help" },
 };
 
@@ -299,8 +296,7 @@ async function main(): Promise<number> {
 
   const started = performance.now();
   const runtime = await initGpu();
-  const maxImagePixels = 1e6 *
-    numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 });
+  const maxImagePixels = maxImagePixelsFlag(flags);
   let resolved: ResolvedRunData;
   if (checkpoint) {
     resolved = await checkpointData(checkpoint, data, splitFlag, seed, maxImagePixels);

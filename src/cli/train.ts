@@ -11,16 +11,19 @@ import { runTraining } from "../train/run.ts";
 import type { RetrievalMetrics } from "../eval/metrics.ts";
 import { formatDuration, Progress } from "../train/progress.ts";
 import { type RerankConfig, runRerankTraining } from "../train/rerank.ts";
-import { DEFAULT_SPLIT } from "../data/split.ts";
 import { runPictures } from "./pictures.ts";
 import {
   checkLoss,
   choiceFlag,
   keyValueFlags,
+  MAX_MEGAPIXELS_OPTION,
+  maxImagePixelsFlag,
   numberFlag,
   type OptionSpec,
   parseFlags,
   runMain,
+  SPLIT_OPTIONS,
+  splitFlags,
   usage,
   UsageError,
 } from "./args.ts";
@@ -35,12 +38,6 @@ const SPECS: Record<string, OptionSpec> = {
   force: {
     type: "boolean",
     help: "clear a non-empty --out run folder instead of refusing it",
-  },
-  "max-megapixels": {
-    type: "string",
-    value: "MP",
-    help: "largest image of a raw collection, checked before decoding",
-    default: "40",
   },
   loss: { type: "string", value: "NAME", help: "ranking loss", default: "softmax" },
   "loss-opt": {
@@ -104,24 +101,6 @@ const SPECS: Record<string, OptionSpec> = {
     help: "seed of initialisation and batch order",
     default: "0",
   },
-  "data-seed": {
-    type: "string",
-    value: "S",
-    help: "seed of the default dataset and of the train/val/test split",
-    default: "0",
-  },
-  "val-fraction": {
-    type: "string",
-    value: "F",
-    help: "validation part of the images: picks the kept checkpoint (0 = keep the final weights)",
-    default: String(DEFAULT_SPLIT.valFraction),
-  },
-  "test-fraction": {
-    type: "string",
-    value: "F",
-    help: "test part of the images: never trained on, scored at the end (0 = none)",
-    default: String(DEFAULT_SPLIT.testFraction),
-  },
   head: {
     type: "string",
     value: "KIND",
@@ -178,6 +157,8 @@ const SPECS: Record<string, OptionSpec> = {
     help: "rerank: positional encoding over first-stage ranks",
     default: "none",
   },
+  ...SPLIT_OPTIONS,
+  ...MAX_MEGAPIXELS_OPTION,
   help: { type: "boolean", help: "show this help" },
 };
 
@@ -237,15 +218,7 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
     decayTo: choiceFlag("decay-to", f["decay-to"], ["auto", "zero", "init"] as const, "auto"),
     clip: numberFlag("clip", f.clip, 1, { min: 0 }),
     seed: numberFlag("seed", f.seed, 0, { integer: true, min: 0 }),
-    dataSeed: numberFlag("data-seed", f["data-seed"], 0, { integer: true, min: 0 }),
-    valFraction: numberFlag("val-fraction", f["val-fraction"], DEFAULT_SPLIT.valFraction, {
-      min: 0,
-      max: 0.9,
-    }),
-    testFraction: numberFlag("test-fraction", f["test-fraction"], DEFAULT_SPLIT.testFraction, {
-      min: 0,
-      max: 0.9,
-    }),
+    ...splitFlags(f),
     model: {
       head,
       embedDim: numberFlag("embed-dim", f["embed-dim"], 256, { integer: true, min: 1 }),
@@ -259,7 +232,7 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
     logEvery: numberFlag("log-every", f["log-every"], 50, { integer: true, min: 1 }),
     maxSteps: numberFlag("max-steps", f["max-steps"], 0, { integer: true, min: 0 }),
     out: typeof f.out === "string" ? f.out : `runs/${timestamp()}-${dataTag}-${loss}`,
-    maxImagePixels: 1e6 * numberFlag("max-megapixels", f["max-megapixels"], 40, { min: 0 }),
+    maxImagePixels: maxImagePixelsFlag(f),
   };
 }
 
@@ -306,8 +279,7 @@ async function rerankMain(
       ),
     },
     out: typeof flags.out === "string" ? flags.out : `runs/${timestamp()}-rerank-${loss}`,
-    maxImagePixels: 1e6 *
-      numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 }),
+    maxImagePixels: maxImagePixelsFlag(flags),
   };
   const s = await runRerankTraining(config, { progress, force: Boolean(flags.force) });
   const v = s.val;
