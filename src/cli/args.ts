@@ -8,6 +8,8 @@
 import { parseArgs } from "node:util";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
 import { DEFAULT_GENERATOR, GENERATORS, type GeneratorVersion } from "../data/synthetic.ts";
+import { DEFAULT_SPLIT } from "../data/split.ts";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "../data/image_features.ts";
 import { SizeLimitError } from "../util/limits.ts";
 
 /** Thrown for bad flags; the CLIs print it with the usage text and exit with code 2. */
@@ -132,6 +134,69 @@ export function keyValueFlags(
   return out;
 }
 
+/** The options that choose the split (train and compare), with the one default policy. */
+export const SPLIT_OPTIONS: Record<string, OptionSpec> = {
+  "data-seed": {
+    type: "string",
+    value: "S",
+    help: "seed of the default dataset and of the train/val/test split",
+    default: "0",
+  },
+  "val-fraction": {
+    type: "string",
+    value: "F",
+    help: "validation part of the images: picks the kept checkpoint (0 = keep the final weights)",
+    default: String(DEFAULT_SPLIT.valFraction),
+  },
+  "test-fraction": {
+    type: "string",
+    value: "F",
+    help: "test part of the images: never trained on, scored at the end (0 = none)",
+    default: String(DEFAULT_SPLIT.testFraction),
+  },
+};
+
+/** The image-size limit of raw collections (train, eval, compare). */
+export const MAX_MEGAPIXELS_OPTION: Record<string, OptionSpec> = {
+  "max-megapixels": {
+    type: "string",
+    value: "MP",
+    help: "largest image of a raw collection, checked before decoding",
+    default: String(DEFAULT_MAX_IMAGE_PIXELS / 1e6),
+  },
+};
+
+/** Parses {@link SPLIT_OPTIONS}; `minVal` is the least validation fraction allowed. */
+export function splitFlags(
+  flags: Record<string, string | boolean | string[] | undefined>,
+  minVal = 0,
+): { valFraction: number; testFraction: number; dataSeed: number } {
+  return {
+    valFraction: numberFlag("val-fraction", flags["val-fraction"], DEFAULT_SPLIT.valFraction, {
+      min: minVal,
+      max: 0.9,
+    }),
+    testFraction: numberFlag("test-fraction", flags["test-fraction"], DEFAULT_SPLIT.testFraction, {
+      min: 0,
+      max: 0.9,
+    }),
+    dataSeed: numberFlag("data-seed", flags["data-seed"], 0, { integer: true, min: 0 }),
+  };
+}
+
+/** Parses {@link MAX_MEGAPIXELS_OPTION} into pixels. */
+export function maxImagePixelsFlag(
+  flags: Record<string, string | boolean | string[] | undefined>,
+): number {
+  const mp = numberFlag(
+    "max-megapixels",
+    flags["max-megapixels"],
+    DEFAULT_MAX_IMAGE_PIXELS / 1e6,
+    { min: 0 },
+  );
+  return mp * 1e6;
+}
+
 /**
  * Checks a loss name and its options (`--loss-opt` values), turning an unknown name or a bad option
  * into a {@link UsageError}. `flag` names the flag for messages.
@@ -170,13 +235,14 @@ export async function runMain(main: () => Promise<number | void>, help: string):
 }
 
 /** The `--data-generator` option of train, eval and compare. */
-export const DATA_GENERATOR_OPTION: OptionSpec = {
-  type: "string",
-  value: GENERATORS.join("|"),
-  help:
-    "generator of the embedded default dataset: v2 graded relevance (harder), v1 the original " +
-    "(one relevant image per caption)",
-  default: DEFAULT_GENERATOR,
+export const DATA_GENERATOR_OPTION: Record<string, OptionSpec> = {
+  "data-generator": {
+    type: "string",
+    value: GENERATORS.join("|"),
+    help: "generator of the embedded default dataset: v2 graded relevance (harder), v1 the " +
+      "original (one relevant image per caption)",
+    default: DEFAULT_GENERATOR,
+  },
 };
 
 /**

@@ -18,7 +18,6 @@ import { stringify } from "csv-stringify";
 import { COMPARED_LOSSES, lossNames } from "../losses/mod.ts";
 import { readSvmlight } from "../data/svmlight.ts";
 import { writeFileAtomic } from "../data/errors.ts";
-import { DEFAULT_SPLIT } from "../data/split.ts";
 import { DEFAULT_GENERATOR } from "../data/synthetic.ts";
 import type { LtrDataset } from "../data/types.ts";
 import { imageQueryCount, type RetrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
@@ -44,10 +43,14 @@ import {
   DATA_GENERATOR_OPTION,
   dataGeneratorFlag,
   keyValueFlags,
+  MAX_MEGAPIXELS_OPTION,
+  maxImagePixelsFlag,
   numberFlag,
   type OptionSpec,
   parseFlags,
   runMain,
+  SPLIT_OPTIONS,
+  splitFlags,
   usage,
   UsageError,
 } from "./args.ts";
@@ -98,25 +101,6 @@ const SPECS: Record<string, OptionSpec> = {
     default: "auto",
   },
   steps: { type: "string", value: "N", help: "full-batch steps per LTR run", default: "300" },
-  "val-fraction": {
-    type: "string",
-    value: "F",
-    help: "validation part of the images (checkpoint selection)",
-    default: String(DEFAULT_SPLIT.valFraction),
-  },
-  "test-fraction": {
-    type: "string",
-    value: "F",
-    help: "test part of the images: the figures reported (0: report validation instead)",
-    default: String(DEFAULT_SPLIT.testFraction),
-  },
-  "data-seed": {
-    type: "string",
-    value: "S",
-    help: "seed of the default dataset and of the split",
-    default: "0",
-  },
-  "data-generator": DATA_GENERATOR_OPTION,
   "max-steps": {
     type: "string",
     value: "N",
@@ -125,12 +109,9 @@ const SPECS: Record<string, OptionSpec> = {
   },
   out: { type: "string", value: "DIR", help: "output folder", default: "runs/compare-<time>" },
   force: { type: "boolean", help: "clear a non-empty --out compare folder instead of refusing" },
-  "max-megapixels": {
-    type: "string",
-    value: "MP",
-    help: "largest image of a raw collection, checked before decoding",
-    default: "40",
-  },
+  ...SPLIT_OPTIONS,
+  ...DATA_GENERATOR_OPTION,
+  ...MAX_MEGAPIXELS_OPTION,
   help: { type: "boolean", help: "show this help" },
 };
 
@@ -220,16 +201,8 @@ async function compareRetrieval(
   const dataPath = typeof flags.data === "string" ? flags.data : null;
   const generator = dataGeneratorFlag(flags) ?? DEFAULT_GENERATOR;
   const spec = {
-    valFraction: numberFlag("val-fraction", flags["val-fraction"], DEFAULT_SPLIT.valFraction, {
-      min: 0.01,
-      max: 0.9,
-    }),
-    testFraction: numberFlag("test-fraction", flags["test-fraction"], DEFAULT_SPLIT.testFraction, {
-      min: 0,
-      max: 0.9,
-    }),
-    dataSeed: numberFlag("data-seed", flags["data-seed"], 0, { integer: true, min: 0 }),
-    maxImagePixels: 1e6 * numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 }),
+    ...splitFlags(flags, 0.01),
+    maxImagePixels: maxImagePixelsFlag(flags),
   };
   const base = {
     epochs: numberFlag("epochs", flags.epochs, 10, { integer: true, min: 1 }),

@@ -46,6 +46,8 @@ import {
   choiceFlag,
   DATA_GENERATOR_OPTION,
   dataGeneratorFlag,
+  MAX_MEGAPIXELS_OPTION,
+  maxImagePixelsFlag,
   numberFlag,
   type OptionSpec,
   parseFlags,
@@ -73,7 +75,7 @@ const SPECS: Record<string, OptionSpec> = {
     help: "zero-shot / other data: seed of the split and the default dataset",
     default: "0",
   },
-  "data-generator": DATA_GENERATOR_OPTION,
+  ...DATA_GENERATOR_OPTION,
   ranks: {
     type: "string",
     value: "FILE",
@@ -97,12 +99,7 @@ const SPECS: Record<string, OptionSpec> = {
     help: "texts per GPU chunk",
     default: "one score block ≤ 32 MiB",
   },
-  "max-megapixels": {
-    type: "string",
-    value: "MP",
-    help: "largest image of a raw collection, checked before decoding",
-    default: "40",
-  },
+  ...MAX_MEGAPIXELS_OPTION,
   help: { type: "boolean", help: "show this help" },
 };
 
@@ -306,8 +303,7 @@ async function main(): Promise<number> {
 
   const started = performance.now();
   const runtime = await initGpu();
-  const maxImagePixels = 1e6 *
-    numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 });
+  const maxImagePixels = maxImagePixelsFlag(flags);
   let resolved: ResolvedRunData;
   if (checkpoint) {
     if (generator !== undefined) {

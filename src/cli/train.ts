@@ -11,7 +11,6 @@ import { runTraining } from "../train/run.ts";
 import type { RetrievalMetrics } from "../eval/metrics.ts";
 import { formatDuration, Progress } from "../train/progress.ts";
 import { type RerankConfig, runRerankTraining } from "../train/rerank.ts";
-import { DEFAULT_SPLIT } from "../data/split.ts";
 import { DEFAULT_GENERATOR } from "../data/synthetic.ts";
 import { runPictures } from "./pictures.ts";
 import {
@@ -20,10 +19,14 @@ import {
   DATA_GENERATOR_OPTION,
   dataGeneratorFlag,
   keyValueFlags,
+  MAX_MEGAPIXELS_OPTION,
+  maxImagePixelsFlag,
   numberFlag,
   type OptionSpec,
   parseFlags,
   runMain,
+  SPLIT_OPTIONS,
+  splitFlags,
   usage,
   UsageError,
 } from "./args.ts";
@@ -38,12 +41,6 @@ const SPECS: Record<string, OptionSpec> = {
   force: {
     type: "boolean",
     help: "clear a non-empty --out run folder instead of refusing it",
-  },
-  "max-megapixels": {
-    type: "string",
-    value: "MP",
-    help: "largest image of a raw collection, checked before decoding",
-    default: "40",
   },
   loss: { type: "string", value: "NAME", help: "ranking loss", default: "softmax" },
   "loss-opt": {
@@ -107,25 +104,6 @@ const SPECS: Record<string, OptionSpec> = {
     help: "seed of initialisation and batch order",
     default: "0",
   },
-  "data-seed": {
-    type: "string",
-    value: "S",
-    help: "seed of the default dataset and of the train/val/test split",
-    default: "0",
-  },
-  "data-generator": DATA_GENERATOR_OPTION,
-  "val-fraction": {
-    type: "string",
-    value: "F",
-    help: "validation part of the images: picks the kept checkpoint (0 = keep the final weights)",
-    default: String(DEFAULT_SPLIT.valFraction),
-  },
-  "test-fraction": {
-    type: "string",
-    value: "F",
-    help: "test part of the images: never trained on, scored at the end (0 = none)",
-    default: String(DEFAULT_SPLIT.testFraction),
-  },
   head: {
     type: "string",
     value: "KIND",
@@ -182,6 +160,9 @@ const SPECS: Record<string, OptionSpec> = {
     help: "rerank: positional encoding over first-stage ranks",
     default: "none",
   },
+  ...SPLIT_OPTIONS,
+  ...DATA_GENERATOR_OPTION,
+  ...MAX_MEGAPIXELS_OPTION,
   help: { type: "boolean", help: "show this help" },
 };
 
@@ -242,16 +223,8 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
     decayTo: choiceFlag("decay-to", f["decay-to"], ["auto", "zero", "init"] as const, "auto"),
     clip: numberFlag("clip", f.clip, 1, { min: 0 }),
     seed: numberFlag("seed", f.seed, 0, { integer: true, min: 0 }),
-    dataSeed: numberFlag("data-seed", f["data-seed"], 0, { integer: true, min: 0 }),
+    ...splitFlags(f),
     ...(data === null ? { dataGenerator: generator ?? DEFAULT_GENERATOR } : {}),
-    valFraction: numberFlag("val-fraction", f["val-fraction"], DEFAULT_SPLIT.valFraction, {
-      min: 0,
-      max: 0.9,
-    }),
-    testFraction: numberFlag("test-fraction", f["test-fraction"], DEFAULT_SPLIT.testFraction, {
-      min: 0,
-      max: 0.9,
-    }),
     model: {
       head,
       embedDim: numberFlag("embed-dim", f["embed-dim"], 256, { integer: true, min: 1 }),
@@ -265,7 +238,7 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
     logEvery: numberFlag("log-every", f["log-every"], 50, { integer: true, min: 1 }),
     maxSteps: numberFlag("max-steps", f["max-steps"], 0, { integer: true, min: 0 }),
     out: typeof f.out === "string" ? f.out : `runs/${timestamp()}-${dataTag}-${loss}`,
-    maxImagePixels: 1e6 * numberFlag("max-megapixels", f["max-megapixels"], 40, { min: 0 }),
+    maxImagePixels: maxImagePixelsFlag(f),
   };
 }
 
@@ -312,8 +285,7 @@ async function rerankMain(
       ),
     },
     out: typeof flags.out === "string" ? flags.out : `runs/${timestamp()}-rerank-${loss}`,
-    maxImagePixels: 1e6 *
-      numberFlag("max-megapixels", flags["max-megapixels"], 40, { min: 0 }),
+    maxImagePixels: maxImagePixelsFlag(flags),
   };
   const s = await runRerankTraining(config, { progress, force: Boolean(flags.force) });
   const v = s.val;
