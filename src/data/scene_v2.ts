@@ -46,13 +46,14 @@
  * @module
  */
 
-import { gaussian, pick, randomInt, seededRandom, shuffle } from "../util/random.ts";
+import { pick, randomInt, seededRandom, shuffle } from "../util/random.ts";
 import type { RelevancePair } from "./relevance.ts";
 import {
   BACKGROUND_WORDS,
   BACKGROUNDS,
   fixArticles,
   PLACE_WORDS,
+  randomObject,
   type Scene,
   type SceneObject,
   sceneSeed,
@@ -110,27 +111,9 @@ export function generateSceneV2(seed: number, i: number): Scene {
   const background = randomInt(random, BACKGROUNDS.length);
   const count = MIN_OBJECTS + randomInt(random, MAX_OBJECTS - MIN_OBJECTS + 1);
   const places = shuffle(random, [0, 1, 2, 3, 4, 5, 6, 7, 8]).slice(0, count);
-  const objects = places.map((place): SceneObject => {
-    const shape = pick(random, SHAPES);
-    const colour = randomInt(random, COLOURS_V2.length);
-    const large = random() < 0.5;
-    const jitter = () => (random() * 2 - 1) * JITTER;
-    const shade = 1 + 0.08 * gaussian(random);
-    const rgb = COLOURS_V2[colour].rgb.map((c) =>
-      Math.max(0, Math.min(255, Math.round(c * shade + 6 * gaussian(random))))
-    ) as [number, number, number];
-    return {
-      shape,
-      colour,
-      large,
-      place,
-      x: ((place % 3) + 0.5) / 3 + jitter(),
-      y: (Math.floor(place / 3) + 0.5) / 3 + jitter(),
-      radius: (large ? 0.12 : 0.075) * (1 + (random() - 0.5) * 0.2),
-      angle: shape === "circle" ? 0 : (random() - 0.5) * 0.5,
-      rgb,
-    };
-  });
+  const objects = places.map((place) =>
+    randomObject(random, place, COLOURS_V2, { jitter: 2 * JITTER, small: 0.075, large: 0.12 })
+  );
   return { background, objects };
 }
 

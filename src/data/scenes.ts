@@ -7,7 +7,7 @@
  */
 
 import { Image } from "imagescript";
-import { fmix32 } from "../util/random.ts";
+import { fmix32, gaussian, pick, randomInt } from "../util/random.ts";
 
 /** The shapes scenes are made of. */
 export const SHAPES = [
@@ -95,6 +95,47 @@ export interface Scene {
   background: number;
   /** Its objects, in drawing order (no two in one cell). */
   objects: SceneObject[];
+}
+
+/** How a generator places and sizes objects. */
+export interface ObjectLook {
+  /** Total width of the position jitter around the cell centre, in units of the image side. */
+  jitter: number;
+  /** Radius of a small object, in units of the image side (±10 % jitter). */
+  small: number;
+  /** Radius of a large object. */
+  large: number;
+}
+
+/**
+ * A random object in cell `place`: shape, palette colour (with shade and per-channel jitter), size,
+ * jittered position, radius and rotation, drawn from `random` in that order.
+ */
+export function randomObject(
+  random: () => number,
+  place: number,
+  palette: readonly { rgb: readonly number[] }[],
+  look: ObjectLook,
+): SceneObject {
+  const shape = pick(random, SHAPES);
+  const colour = randomInt(random, palette.length);
+  const large = random() < 0.5;
+  const jitter = () => (random() - 0.5) * look.jitter;
+  const shade = 1 + 0.08 * gaussian(random);
+  const rgb = palette[colour].rgb.map((c) =>
+    Math.max(0, Math.min(255, Math.round(c * shade + 6 * gaussian(random))))
+  ) as [number, number, number];
+  return {
+    shape,
+    colour,
+    large,
+    place,
+    x: ((place % 3) + 0.5) / 3 + jitter(),
+    y: (Math.floor(place / 3) + 0.5) / 3 + jitter(),
+    radius: (large ? look.large : look.small) * (1 + (random() - 0.5) * 0.2),
+    angle: shape === "circle" ? 0 : (random() - 0.5) * 0.5,
+    rgb,
+  };
 }
 
 /** Derives an independent seed for scene `i` (murmur3 finaliser of a combination). */

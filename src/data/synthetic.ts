@@ -38,7 +38,7 @@
 import type { RetrievalDataset } from "./types.ts";
 import { computeImageFeatures, IMAGE_FEATURE_GRID, IMAGE_FEATURE_SIZE } from "./image_features.ts";
 import { featuriseTexts, TEXT_FEATURE_DIM } from "./text_features.ts";
-import { gaussian, pick, randomInt, seededRandom, shuffle } from "../util/random.ts";
+import { pick, randomInt, seededRandom, shuffle } from "../util/random.ts";
 import { type RetrievalSplits, splitByImage } from "./split.ts";
 import { buildRelation } from "./relevance.ts";
 import { type CaptionSpec, generateSceneV2, gradeRelation, sceneCaptionsV2 } from "./scene_v2.ts";
@@ -47,12 +47,12 @@ import {
   BACKGROUNDS,
   fixArticles,
   PLACE_WORDS,
+  randomObject,
   renderScene,
   type Scene,
   type SceneObject,
   sceneSeed,
   SHAPE_WORDS,
-  SHAPES,
   SIZE_WORDS,
 } from "./scenes.ts";
 
@@ -125,28 +125,9 @@ export function generateScene(seed: number, i: number): Scene {
   const background = randomInt(random, BACKGROUNDS.length);
   const count = random() < 0.5 ? 1 : 2;
   const places = shuffle(random, [0, 1, 2, 3, 4, 5, 6, 7, 8]).slice(0, count);
-  const objects = places.map((place): SceneObject => {
-    const shape = pick(random, SHAPES);
-    const colour = randomInt(random, COLOURS.length);
-    const large = random() < 0.5;
-    const jitter = () => (random() - 0.5) * 0.08;
-    const base = COLOURS[colour].rgb;
-    const shade = 1 + 0.08 * gaussian(random);
-    const rgb = base.map((c) =>
-      Math.max(0, Math.min(255, Math.round(c * shade + 6 * gaussian(random))))
-    ) as [number, number, number];
-    return {
-      shape,
-      colour,
-      large,
-      place,
-      x: ((place % 3) + 0.5) / 3 + jitter(),
-      y: (Math.floor(place / 3) + 0.5) / 3 + jitter(),
-      radius: (large ? 0.14 : 0.085) * (1 + (random() - 0.5) * 0.2),
-      angle: shape === "circle" ? 0 : (random() - 0.5) * 0.5,
-      rgb,
-    };
-  });
+  const objects = places.map((place) =>
+    randomObject(random, place, COLOURS, { jitter: 0.08, small: 0.085, large: 0.14 })
+  );
   return { background, objects };
 }
 
