@@ -22,100 +22,12 @@
 // -110: exp is exactly 0 in f32 there, so skipping changes nothing. The bound carries a margin of
 // 1e-6 of the magnitudes it adds, for rounding.
 //
-// Bindings (group 0):
-//   0 scores   [total, n]  read        (row list0 + b is list b of the dispatch)
-//   1 labels   [total, n]  read
-//   2 upstream [1]         read        d loss / d (the loss), backward only
-//   3 weights  [total]     read        per-list loss weights -1/((idcg + eps) N), or 0
-//   4 lmeta    [lists, 8]  read_write  per list: nv, iters, cut, dcg (slots below)
-//   5 items    [11, lists, np] read_write  planes below (sorted space unless named unsorted)
-//   6 prev     [5, lists, np] read_write  Sinkhorn state t-1: planes kap, rho, rs, cs, tiles
-//   7 cur      [5, lists, np] read_write  Sinkhorn state t (state 0 = the NeuralSort normalisers)
-//   8 work     [8, lists, np] read_write  backward accumulators and per-item temporaries
-//   9 mat      [lists, n, n]  read_write  P-hat or the Sinkhorn result (plain path; slot order)
-//  10 mat2     [lists, n, n]  read_write  its gradient (plain path)
-//  11 out      read_write  d loss / d scores [total, n], per-list weights [total], or the loss [1]
-//  12 params   uniform
+// The bindings and the planes of items, states and work are declared in src/gpu/kernels.ts.
 // np = n rounded up to a multiple of 4: the [.., lists, np] arrays are read as vec4 so that one
 // invocation owns 4 rows or 4 columns of a list (register blocking; barriers are slow on llvmpipe).
 
-struct Params {
-  lists: u32,     // lists in this dispatch
-  n: u32,         // slots per list
-  np: u32,        // padded stride of the per-item arrays (multiple of 4)
-  list0: u32,     // first list of the dispatch in scores, labels, weights and out
-  total: u32,     // lists in scores, labels, weights and out
-  t: u32,         // Sinkhorn iteration (1-based), where used
-  max_iter: u32,  // Sinkhorn iteration cap
-  flags: u32,     // bit 0: powered gains 2^y - 1; bit 1: scores are bound; bit 2: sorted state
-  k: u32,         // rank cutoff, 0 = none
-  slot: u32,      // lmeta slot written by list_sums
-  plane: u32,     // work plane read by list_sums; state_tiles: 0 = kap tiles, 1 = rho tiles
-  pad0: u32,
-  tau: f32,       // temperature
-  limit: f32,     // clamp of s / tau
-  tol: f32,       // Sinkhorn tolerance
-  pad1: f32,
-}
-
-@group(0) @binding(0) var<storage, read> scores: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<f32>;
-@group(0) @binding(2) var<storage, read> upstream: array<f32>;
-@group(0) @binding(3) var<storage, read> weights: array<f32>;
-@group(0) @binding(4) var<storage, read_write> lmeta: array<f32>;
-@group(0) @binding(5) var<storage, read_write> items: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> prev: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read_write> cur: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read_write> work: array<vec4<f32>>;
-@group(0) @binding(9) var<storage, read_write> mat: array<f32>;
-@group(0) @binding(10) var<storage, read_write> mat2: array<f32>;
-@group(0) @binding(11) var<storage, read_write> out: array<f32>;
-@group(0) @binding(12) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-const BIG: f32 = 1e38;
-const EPS: f32 = 1e-10;
-const DEAD: f32 = -110.0;
-
-// lmeta slots
-const NV: u32 = 0u;
-const ITERS: u32 = 1u;
-const CUT: u32 = 3u;
-const DCG: u32 = 4u;
-// items planes: sorted sig, gain, discount (by rank row), valid mask, slot of each position,
-// per-tile sig max (first nt entries) and min (next nt); unsorted sig, gain and mask (by slot);
-// the large constants k0 (by position) and r0 (by rank row)
-const SIG: u32 = 0u;
-const GAIN: u32 = 1u;
-const DISC: u32 = 2u;
-const VMASK: u32 = 3u;
-const SLOT: u32 = 4u;
-const STIL: u32 = 5u;
-const USIG: u32 = 6u;
-const UGAIN: u32 = 7u;
-const UVMASK: u32 = 8u;
-const K0: u32 = 9u;
-const R0: u32 = 10u;
-// state planes: small corrections kap (by position) and rho (by rank row), row sums, column sums,
-// tiles (max of k0 + kap per column tile in the first nt entries, of r0 + rho per row tile next)
-const KAP: u32 = 0u;
-const RHO: u32 = 1u;
-const RS: u32 = 2u;
-const CS: u32 = 3u;
-const TIL: u32 = 4u;
-// work planes
-const ABAR: u32 = 0u;
-const ZETA: u32 = 1u;
-const GBAR: u32 = 2u;
-const BBAR: u32 = 3u;
-const A1: u32 = 4u;
-const A2: u32 = 5u;
-const H: u32 = 6u;
-const TMP: u32 = 7u;
-
-fn gid(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-  return (wid.x + wid.y * nwg.x) * WG + lid;
-}
+// Items plane STIL holds per-tile sig maxima (first nt entries) and minima (next nt); state plane
+// TIL the max of k0 + kap per column tile (first nt entries) and of r0 + rho per row tile (next).
 
 // Quads (4 slots) per list, and tiles (8 quads) per list.
 fn nq() -> u32 { return p.np / 4u; }
@@ -124,7 +36,7 @@ fn nt() -> u32 { return (nq() + 7u) / 8u; }
 // First vec4 of list b in a plane of a [planes, lists, np] array.
 fn at(plane: u32, b: u32) -> u32 { return (plane * p.lists + b) * nq(); }
 
-fn m_at(b: u32, slot: u32) -> u32 { return b * 8u + slot; }
+fn m_at(b: u32, slot: u32) -> u32 { return b * META + slot; }
 
 fn hsum(v: vec4<f32>) -> f32 { return v.x + v.y + v.z + v.w; }
 
@@ -171,10 +83,10 @@ fn col_tile_dead(t: u32, nv: f32, s: vec4<f32>, k: vec4<f32>, rmax: f32) -> bool
 // Preparation (run in this order)
 
 // One invocation per list: nv, the iteration count (max_iter until Sinkhorn stops early), cut.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn list_prep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let b = gid(wid, nwg, lid);
+  let b = linear_index(wid, nwg, lid, WG);
   if (b >= p.lists) { return; }
   var nv = 0u;
   let row = (p.list0 + b) * p.n;
@@ -190,10 +102,10 @@ fn list_prep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 }
 
 // One invocation per slot (np per list): unsorted sig, gain and mask; discount of rank row j.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn item_prep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let j = g % p.np;
@@ -225,10 +137,10 @@ fn item_prep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 
 // One invocation per slot: its sorted position (valid items by sig descending, ties by slot, then
 // padding in slot order; slots >= n keep their place); scatters sig, gain, mask and the slot.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn item_sort(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let j = g % p.np;
@@ -265,10 +177,10 @@ fn item_sort(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 }
 
 // One invocation per tile of 32 positions: the tile's sig max and min over valid positions.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn item_tiles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nt()) { return; }
   let b = g / nt();
   let t = g % nt();
@@ -286,10 +198,10 @@ fn item_tiles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 
 // One invocation per position: k0_j = -ahat_j (-BIG when padded) into items, ks_j = 0 into state 0
 // (bound as cur).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn item_abs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let j = g % p.np;
@@ -312,10 +224,10 @@ fn item_abs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 // One invocation per position: its contribution to the ideal DCG@k (work plane TMP). The ideal
 // rank counts items of larger gain, and of equal gain at earlier positions (gain increases with
 // the label, and equal gains contribute the same whatever their order).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn item_ideal(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let j = g % p.np;
@@ -339,10 +251,10 @@ fn item_ideal(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 
 // One invocation per tile of a state (cur): plane 0 = max of k0 + kap per column tile, 1 = max of
 // r0 + rho per row tile.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn state_tiles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nt()) { return; }
   let b = g / nt();
   let t = g % nt();
@@ -359,10 +271,10 @@ fn state_tiles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 
 // One invocation per quad of rank rows: r0_i = -max_j (c_i sig_j + k0_j) (-BIG beyond nv) into
 // items, rs_i = -log sum_j exp(c_i sig_j + k0_j + r0_i) into state 0 (cur).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn row_lse(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
@@ -413,10 +325,10 @@ fn row_lse(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 }
 
 // One invocation per list: lmeta[slot] = the list's sum of work plane `plane`.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn list_sums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let b = gid(wid, nwg, lid);
+  let b = linear_index(wid, nwg, lid, WG);
   if (b >= p.lists) { return; }
   let base = at(p.plane, b);
   var acc = vec4<f32>(0.0);
@@ -425,10 +337,10 @@ fn list_sums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 }
 
 // One invocation per list: out[list0 + b] = the list's ideal DCG (the sum of work plane TMP).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn list_idcg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let b = gid(wid, nwg, lid);
+  let b = linear_index(wid, nwg, lid, WG);
   if (b >= p.lists) { return; }
   let base = at(TMP, b);
   var acc = vec4<f32>(0.0);
@@ -466,10 +378,10 @@ fn weighted_total() {
 // After fused_col_update and after fused_row_step, state_tiles refreshes the tile maxima of cur.
 
 // One invocation per quad of columns: cs_j = sum_i M_ij of the state t-1 matrix (into cur).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn fused_col_sums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
@@ -501,11 +413,11 @@ fn fused_col_sums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
 
 // One invocation per quad of positions: the column normalisation kap_t = kap_{t-1} - log max(cs,
 // eps).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn fused_col_update(@builtin(workgroup_id) wid: vec3<u32>,
                     @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
@@ -520,10 +432,10 @@ fn fused_col_update(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 // One invocation per quad of rows: the row normalisation rho_t = rho_{t-1} - log max(rs, eps).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn fused_row_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
@@ -574,10 +486,10 @@ fn fused_row_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
 // Fused NeuralNDCG on the final state (cur). DCG = sum_i d_i sum_j M_ij g_j.
 
 // neuralNDCG: one invocation per quad of rank rows, work TMP = d_i * (M g)_i.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn fused_dcg_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
@@ -653,10 +565,10 @@ fn col_discounts(b: u32, q: u32) -> array<vec4<f32>, 2> {
 }
 
 // neuralNDCG_transposed: one invocation per quad of columns, work TMP = g_j * (M^T d)_j.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn fused_dcg_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
@@ -678,11 +590,11 @@ fn fused_dcg_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
 // the gradient with respect to P-hat, which is never formed.
 
 // One invocation per quad of rows: abar = zeta = sum_j G_ij M_ij; then gbar for iteration t.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn fused_back_init_rows(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
@@ -705,11 +617,11 @@ fn fused_back_init_rows(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 // One invocation per quad of columns: bbar = A1 = sum_i G_ij M_ij, A2 = sum_i c_i G_ij M_ij.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn fused_back_init_cols(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
@@ -726,10 +638,10 @@ fn fused_back_init_cols(@builtin(workgroup_id) wid: vec3<u32>,
 
 // Iteration t, one invocation per quad of columns: back through the row step (E = P e^(alpha_{t-1}
 // + beta_t)), then through the column step: h = d loss / d cs_t.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn fused_back_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
@@ -781,10 +693,10 @@ fn fused_back_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
 
 // Iteration t, one invocation per quad of rows: the column step's row adjoint (F = P e^(alpha_{t-1}
 // + beta_{t-1})), then gbar for iteration t - 1.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn fused_back_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
@@ -839,10 +751,10 @@ fn fused_back_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
 
 // One invocation per quad of columns, prev = state 0: through the softmax and the logits.
 // A1 <- abar_j = d loss / d ahat_j = -(A1 - sum_i P_ij zeta_i); A2 <- sum_i c_i dL_ij.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn fused_back_final(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
@@ -880,10 +792,10 @@ fn fused_back_final(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
 // One invocation per position: d loss / d s_j = (A2_j + sum_k (abar_j + abar_k) sign(sig_j -
 // sig_k)) / tau over valid k, written at the item's slot (out [total, n], rows list0 ..); 0 at
 // padding and where s / tau was clamped.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn sort_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let j = g % p.np;
@@ -910,10 +822,10 @@ fn sort_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 // Plain path: P-hat materialised as mat [lists, n, n] in slot order.
 
 // One invocation per rank row: mat[b, i, :] = P-hat row i (zero rows beyond nv, zero at padding).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn neuralsort_write(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.n) { return; }
   let b = g / p.n;
   let i = g % p.n;
@@ -933,11 +845,11 @@ fn neuralsort_write(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
 }
 
 // One invocation per rank row: zeta_i = sum_j P_ij dP_ij (mat = P-hat, mat2 = its gradient).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn neuralsort_back_rows(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.n) { return; }
   let b = g / p.n;
   let i = g % p.n;
@@ -949,11 +861,11 @@ fn neuralsort_back_rows(@builtin(workgroup_id) wid: vec3<u32>,
 
 // One invocation per position: A1 = abar = -sum_i P_ij (dP_ij - zeta_i), A2 = sum_i c_i P_ij
 // (dP_ij - zeta_i) for the item's column j, for sort_backward.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn neuralsort_back_cols(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let pos = g % p.np;
@@ -975,10 +887,10 @@ fn neuralsort_back_cols(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 // neuralNDCG on a materialised matrix: one invocation per rank row, work TMP = d_i (M g)_i.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn dcg_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let i = g % p.np;
@@ -995,10 +907,10 @@ fn dcg_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 
 // neuralNDCG_transposed on a materialised matrix: one invocation per position, TMP = g_j
 // (M^T d)_j for the item's column j.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn dcg_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let pos = g % p.np;
@@ -1014,10 +926,10 @@ fn dcg_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 }
 
 // Gradient of the soft DCG: one invocation per rank row, mat2[b, i, j] = gl * w_b * d_i * g_j.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn dcg_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.n) { return; }
   let b = g / p.n;
   let i = g % p.n;

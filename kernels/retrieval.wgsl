@@ -6,20 +6,11 @@
 // `row0`) against a chunk of query rows (texts; `nq` rows starting at global row `col0`),
 // row-major: block[j * stride + c] = <image row0 + j, text col0 + c>, with stride = nq.
 //
-// Bindings (every entry point; unused slots are bound to a dummy buffer):
-//   0 a / a4  read        prepare_rows: raw source rows (f32, `cols` per row)
-//                         scores(_t), pair_scores: prepared gallery (image) rows (vec4, d4 a row)
-//                         count_t2i, count_i2t: a score block (f32)
-//   1 b4 / bu read        scores(_t), pair_scores: prepared query (text) rows (vec4, d4 a row)
-//                         prepare_rows: source row index (u32, when flags bit 1 is set)
-//                         count_t2i, count_i2t: text -> image relation (u32, one per text)
-//   2 rel     read        count_t2i, count_i2t: score of each text with its own image (f32)
-//   3 order   read        count_i2t: texts sorted by image (u32)
-//   4 o       read_write  prepare_rows: prepared rows; scores(_t): the block; pair_scores: `rel`
-//   5 counts  read_write  count_t2i, count_i2t: per-text counts (u32), at `offset + text`
-//   6 p       uniform     Params
+// What the bindings hold: a = raw rows (prepare_rows), prepared gallery rows as vec4s a4 (scores,
+// pair_scores) or a score block (counts); b4 = prepared query rows (scores, pair_scores), as bu the
+// source row index (prepare_rows, flags bit 1) or the text -> image relation (counts).
 //
-// Prepared rows are L2-normalised (x / max(||x||, eps), when flags bit 0 is set) and zero-padded
+// Prepared rows are L2-normalised (x / max(||x||, NORM_EPS), when flags bit 0 is set) and zero-padded
 // to d4 * 4 columns, so the score kernels read whole vec4s.
 //
 // Tie rule (pessimistic): in the ranking of a query, an item scoring the same as a relevant item r
@@ -34,41 +25,12 @@
 // project's matmul (bench/eval_bench.ts measures the ratio); it lives here so that `pair_scores`
 // can repeat its arithmetic exactly.
 
-struct Params {
-  rows: u32, // prepare_rows: rows to prepare; scores / counts: gallery rows in the block (ng)
-  cols: u32, // prepare_rows: source columns; scores / pair_scores / counts: queries (nq)
-  d4: u32, // vec4s per prepared row
-  stride: u32, // row stride of the block (= nq)
-  row0: u32, // prepare_rows: first source row; counts: global index of the block's first image
-  col0: u32, // pair_scores / counts: global index of the block's first text
-  start: u32, // count_i2t: first entry of `order` to handle
-  count: u32, // count_i2t: entries of `order` to handle
-  offset: u32, // counts: where this direction's counts start in `counts`
-  flags: u32, // prepare_rows: bit 0 normalise, bit 1 read rows through the index `bu`
-  eps: f32, // prepare_rows: norm floor
-  _pad: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> bu: array<u32>;
-@group(0) @binding(2) var<storage, read> rel: array<f32>;
-@group(0) @binding(3) var<storage, read> order: array<u32>;
-@group(0) @binding(4) var<storage, read_write> o: array<f32>;
-@group(0) @binding(5) var<storage, read_write> counts: array<u32>;
-@group(0) @binding(6) var<uniform> p: Params;
-
-fn linear(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-  return (wid.x + wid.y * nwg.x) * 64u + lid;
-}
-
 // o[r, :] = normalised, zero-padded copy of source row (flags & 2 ? bu[r] : row0 + r).
 // One invocation per row.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn prepare_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
-  let r = linear(wid, nwg, lid);
+  let r = linear_index(wid, nwg, lid, WG);
   if (r >= p.rows) { return; }
   var src = p.row0 + r;
   if ((p.flags & 2u) != 0u) { src = bu[r]; }
@@ -80,7 +42,7 @@ fn prepare_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
       let x = a[base + k];
       s += x * x;
     }
-    norm = max(sqrt(s), p.eps);
+    norm = max(sqrt(s), NORM_EPS);
   }
   let width = p.d4 * 4u;
   let out = r * width;
@@ -691,10 +653,10 @@ fn scores_t(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
 // (a4 holds the image of each text, gathered). The arithmetic is the one `scores` does for one
 // (row, query) entry (vec4 x mat4x4, accumulated over t in the same order), so the value equals
 // the block entry bit for bit and an exact tie stays a tie.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn pair_scores(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
-  let c = linear(wid, nwg, lid);
+  let c = linear_index(wid, nwg, lid, WG);
   if (c >= p.cols) { return; }
   var s = vec4<f32>();
   for (var t = 0u; t < p.d4; t++) {
@@ -707,10 +669,10 @@ fn pair_scores(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 // Text -> image: for each text t = col0 + c of the block, counts[offset + t] += the number of
 // images i = row0 + j (j < rows) that rank above t's image r = bu[t]: i != r and s >= rel[t]
 // (only r is relevant, so every tie ranks above it). One invocation per text of the block.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn count_t2i(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let c = linear(wid, nwg, lid);
+  let c = linear_index(wid, nwg, lid, WG);
   if (c >= p.cols) { return; }
   let t = p.col0 + c;
   let r = bu[t];
@@ -727,10 +689,10 @@ fn count_t2i(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 // the block, counts[offset + t] += the number of the block's texts u = col0 + c that rank above t
 // in image i's ranking: u != t and (s > rel[t], or s == rel[t] and (u is not i's or u < t)).
 // One invocation per pair.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn count_i2t(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let k = linear(wid, nwg, lid);
+  let k = linear_index(wid, nwg, lid, WG);
   if (k >= p.count) { return; }
   let t = order[p.start + k];
   let i = bu[t];

@@ -28,8 +28,8 @@
  * @module
  */
 
-import { groups1d, rt } from "../gpu/runtime.ts";
-import { dummy } from "../ops/common.ts";
+import { RETRIEVAL } from "../gpu/kernels.ts";
+import { rt } from "../gpu/runtime.ts";
 import type { RetrievalDataset } from "../data/types.ts";
 import {
   asMatrix,
@@ -39,8 +39,6 @@ import {
   type Matrix,
   recordPairScores,
   recordScores,
-  retrievalKernel,
-  scoreParams,
   Throttle,
 } from "./scores.ts";
 
@@ -177,21 +175,13 @@ export async function retrievalRanks(
         if (plan.queries.count > 1) textChunk.load(t0, nt); // else still loaded from step 1
         recordScores(imageChunk, textChunk, dim, block);
         const common = { rows: ni, cols: nt, stride: nt, row0: i0, col0: t0 };
-        rt().dispatch(
-          retrievalKernel("count_t2i"),
-          [block, relation, rel, dummy(), dummy(1), counts],
-          scoreParams({ ...common, offset: 0 }),
-          groups1d(Math.ceil(nt / 64)),
-        );
+        const bindings = { a: block, b4: relation, rel, counts };
+        RETRIEVAL.launch("count_t2i", bindings, { ...common, offset: 0 }, nt);
         const start = offsets[i0];
         const pairs = offsets[i0 + ni] - start;
         if (pairs > 0) {
-          rt().dispatch(
-            retrievalKernel("count_i2t"),
-            [block, relation, rel, orderBuf, dummy(1), counts],
-            scoreParams({ ...common, start, count: pairs, offset: numTexts }),
-            groups1d(Math.ceil(pairs / 64)),
-          );
+          const params = { ...common, start, count: pairs, offset: numTexts };
+          RETRIEVAL.launch("count_i2t", { ...bindings, order: orderBuf }, params, pairs);
         }
         await throttle.step();
       }

@@ -10,10 +10,10 @@
  * @module
  */
 
-import { groups1d, MAX_GROUPS, Params, rt } from "../gpu/runtime.ts";
-import type { KernelSpec } from "../gpu/kernel.ts";
+import { RETRIEVAL } from "../gpu/kernels.ts";
+import { PRELUDE } from "../gpu/prelude.ts";
+import { MAX_GROUPS, rt } from "../gpu/runtime.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dummy } from "../ops/common.ts";
 
 /** Embeddings: a row-major host array (with its row width given separately) or a 2-D tensor. */
 export type Embeddings = Float32Array | Tensor;
@@ -25,19 +25,12 @@ export const CHUNK_BYTES = 32 * 2 ** 20;
 export const MAX_CHUNK_ROWS = 8192;
 
 /** Norm floor of cosine preparation: rows with a smaller norm are divided by it (zero stays 0). */
-export const NORM_EPS = 1e-12;
+export const NORM_EPS: number = PRELUDE.NORM_EPS;
 
 /** Rows of the uniform side per workgroup of `scores` / `scores_t` (`kernels/retrieval.wgsl`). */
 const SCORE_UNIFORM = 32;
 /** Rows of the lane side per workgroup (8 invocations × 32). */
 const SCORE_LANES = 256;
-
-/** The kernel spec of every `retrieval.wgsl` entry point (one shared layout). */
-export function retrievalKernel(entry: string): KernelSpec {
-  return { file: "retrieval", entry, storage: RETRIEVAL_STORAGE, uniform: true };
-}
-
-const RETRIEVAL_STORAGE = ["read", "read", "read", "read", "read_write", "read_write"] as const;
 
 /** A resolved embedding matrix. */
 export interface Matrix {
@@ -243,45 +236,14 @@ export class ChunkRows {
 
   #prepare(src: GPUBuffer, row0: number, count: number, index: GPUBuffer | null): void {
     const flags = (this.#normalize ? 1 : 0) | (index ? 2 : 0);
-    rt().dispatch(
-      retrievalKernel("prepare_rows"),
-      [src, index ?? dummy(), dummy(), dummy(), this.buffer, dummy(1)],
-      scoreParams({ rows: count, cols: this.#m.dim, d4: vec4s(this.#m.dim), row0, flags }),
-      groups1d(Math.ceil(count / 64)),
+    RETRIEVAL.launch(
+      "prepare_rows",
+      { a: src, b4: index ?? undefined, o: this.buffer },
+      { rows: count, cols: this.#m.dim, d4: vec4s(this.#m.dim), row0, flags },
+      count,
     );
     this.rows = count;
   }
-}
-
-/** The fields of the `retrieval.wgsl` parameter block (all default 0; `eps` {@link NORM_EPS}). */
-export interface ScoreParams {
-  /** Gallery rows of a block, or rows to prepare. */
-  rows?: number;
-  /** Queries of a block, or source columns when preparing. */
-  cols?: number;
-  /** Vec4s per prepared row. */
-  d4?: number;
-  /** Row stride of a block. */
-  stride?: number;
-  /** First source row / first image of a block. */
-  row0?: number;
-  /** First text of a block. */
-  col0?: number;
-  /** First entry of the image-ordered text list. */
-  start?: number;
-  /** Entries of that list. */
-  count?: number;
-  /** Offset of a direction's counts. */
-  offset?: number;
-  /** `prepare_rows` flags. */
-  flags?: number;
-}
-
-/** Builds the `retrieval.wgsl` parameter block. */
-export function scoreParams(f: ScoreParams): Params {
-  return new Params().u32(f.rows ?? 0).u32(f.cols ?? 0).u32(f.d4 ?? 0).u32(f.stride ?? 0)
-    .u32(f.row0 ?? 0).u32(f.col0 ?? 0).u32(f.start ?? 0).u32(f.count ?? 0).u32(f.offset ?? 0)
-    .u32(f.flags ?? 0).f32(NORM_EPS).u32(0);
 }
 
 /** The two block kernels: gallery rows read uniformly (`scores`) or queries (`scores_t`). */
@@ -312,10 +274,10 @@ export function recordScores(
   entry: ScoreEntry = scoreEntry(g.rows, q.rows),
 ): void {
   const [lanes, uniform] = entry === "scores" ? [q.rows, g.rows] : [g.rows, q.rows];
-  rt().dispatch(
-    retrievalKernel(entry),
-    [g.buffer, q.buffer, dummy(), dummy(), out, dummy(1)],
-    scoreParams({ rows: g.rows, cols: q.rows, d4: vec4s(dim), stride: q.rows }),
+  RETRIEVAL.dispatch(
+    entry,
+    { a: g.buffer, b4: q.buffer, o: out },
+    { rows: g.rows, cols: q.rows, d4: vec4s(dim), stride: q.rows },
     [Math.ceil(lanes / SCORE_LANES), Math.ceil(uniform / SCORE_UNIFORM)],
   );
 }
@@ -332,11 +294,11 @@ export function recordPairScores(
   col0: number,
   rel: GPUBuffer,
 ): void {
-  rt().dispatch(
-    retrievalKernel("pair_scores"),
-    [own.buffer, q.buffer, dummy(), dummy(), rel, dummy(1)],
-    scoreParams({ cols: q.rows, d4: vec4s(dim), col0 }),
-    groups1d(Math.ceil(q.rows / 64)),
+  RETRIEVAL.launch(
+    "pair_scores",
+    { a: own.buffer, b4: q.buffer, o: rel },
+    { cols: q.rows, d4: vec4s(dim), col0 },
+    q.rows,
   );
 }
 

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { CMPM } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
 import { cmpmRef } from "../reference/losses.ts";
 import { attach, checkLossInputs, finish, gradLaunch, launch, Reduction } from "./launch.ts";
@@ -24,7 +25,7 @@ import { registerLoss } from "./registry.ts";
 export function cmpmLoss(scores: Tensor, labels: Tensor): Tensor {
   const [lists] = checkLossInputs("cmpm", scores, labels);
   const perList = new Tensor([lists, 2], { label: "cmpm lists" });
-  launch("cmpm_fwd", "list", scores, labels, { o: perList });
+  launch(CMPM, "cmpm_fwd", "list", scores, labels, { o: perList });
   const { loss, den } = finish(scores, labels, perList, Reduction.meanLists, "cmpm");
   perList.dispose();
   return attach(
@@ -33,7 +34,7 @@ export function cmpmLoss(scores: Tensor, labels: Tensor): Tensor {
     scores,
     labels,
     [den],
-    (g) => gradLaunch("cmpm_bwd", "list", scores, labels, { g, den }),
+    (g) => gradLaunch(CMPM, "cmpm_bwd", "list", scores, labels, { g, den }),
   );
 }
 

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { RANKNET } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
 import { rankNetRef, type RankNetWeighting } from "../reference/losses.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
@@ -44,7 +45,7 @@ export function rankNetLoss(
   const params = { mode: WEIGHTINGS.indexOf(weighting) };
   const { entries, info } = sortLabels(scores, labels);
   const items = new Tensor([lists, n, 2], { label: "ranknet items" });
-  launch("ranknet_fwd", "item", scores, labels, { ent: entries, info, o: items }, params);
+  launch(RANKNET, "ranknet_fwd", "item", scores, labels, { ent: entries, info, o: items }, params);
   const perList = reduceItems(scores, labels, items);
   const { loss, den } = finish(scores, labels, perList, Reduction.meanCount, "ranknet");
   items.dispose();
@@ -56,7 +57,15 @@ export function rankNetLoss(
     labels,
     [entries, info, den],
     (g) =>
-      gradLaunch("ranknet_bwd", "item", scores, labels, { ent: entries, info, g, den }, params),
+      gradLaunch(
+        RANKNET,
+        "ranknet_bwd",
+        "item",
+        scores,
+        labels,
+        { ent: entries, info, g, den },
+        params,
+      ),
   );
 }
 

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { SMOOTHAP } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
 import { smoothApRef } from "../reference/losses.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
@@ -34,18 +35,16 @@ import { registerLoss, resolveOptions } from "./registry.ts";
 /** Records the `smoothap` loss of `[lists, n]` scores and labels; see the module docs. */
 export function smoothApLoss(scores: Tensor, labels: Tensor, temperature = 0.01): Tensor {
   const [lists, n] = checkLossInputs("smoothap", scores, labels);
-  const params = { f: [temperature] };
+  const params = { f0: temperature };
   const { entries, info } = sortLabels(scores, labels);
   const items = new Tensor([lists, n, 2], { label: "smoothap items" });
   const ranks = new Tensor([lists, n, 2], { label: "smoothap soft ranks" });
-  launch(
-    "smoothap_fwd",
-    "item",
-    scores,
-    labels,
-    { ent: entries, info, o: items, o2: ranks },
-    params,
-  );
+  launch(SMOOTHAP, "smoothap_fwd", "item", scores, labels, {
+    ent: entries,
+    info,
+    o: items,
+    o2: ranks,
+  }, params);
   const perList = reduceItems(scores, labels, items, 1);
   const { loss, den } = finish(scores, labels, perList, Reduction.meanCount, "smoothap");
   items.dispose();
@@ -57,7 +56,8 @@ export function smoothApLoss(scores: Tensor, labels: Tensor, temperature = 0.01)
     scores,
     labels,
     [entries, info, ranks, den],
-    (g) => gradLaunch("smoothap_bwd", "item", scores, labels, { ...bindings, g, den }, params),
+    (g) =>
+      gradLaunch(SMOOTHAP, "smoothap_bwd", "item", scores, labels, { ...bindings, g, den }, params),
   );
 }
 

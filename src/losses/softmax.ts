@@ -15,6 +15,7 @@
  * @module
  */
 
+import { SOFTMAX } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
 import { softmaxLossRef } from "../reference/losses.ts";
 import { attach, checkLossInputs, finish, gradLaunch, launch, Reduction } from "./launch.ts";
@@ -24,7 +25,7 @@ import { registerLoss } from "./registry.ts";
 export function softmaxLoss(scores: Tensor, labels: Tensor): Tensor {
   const [lists] = checkLossInputs("softmax", scores, labels);
   const perList = new Tensor([lists, 2], { label: "softmax lists" });
-  launch("softmax_fwd", "list", scores, labels, { o: perList });
+  launch(SOFTMAX, "softmax_fwd", "list", scores, labels, { o: perList });
   const { loss, den } = finish(scores, labels, perList, Reduction.meanLists, "softmax");
   perList.dispose();
   return attach(
@@ -33,7 +34,7 @@ export function softmaxLoss(scores: Tensor, labels: Tensor): Tensor {
     scores,
     labels,
     [den],
-    (g) => gradLaunch("softmax_bwd", "list", scores, labels, { g, den }),
+    (g) => gradLaunch(SOFTMAX, "softmax_bwd", "list", scores, labels, { g, den }),
   );
 }
 

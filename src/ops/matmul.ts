@@ -15,11 +15,11 @@
  * @module
  */
 
-import { groups1d, MAX_GROUPS, Params, rt } from "../gpu/runtime.ts";
-import type { KernelSpec } from "../gpu/kernel.ts";
+import { MATMUL, MATMUL_NAIVE } from "../gpu/kernels.ts";
+import { groups1d, MAX_GROUPS, rt } from "../gpu/runtime.ts";
 import { record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dims2, dummy } from "./common.ts";
+import { dims2 } from "./common.ts";
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -87,7 +87,6 @@ export interface MatmulPlan {
   tile: MatmulTile;
 }
 
-const STORAGE = ["read", "read", "read_write"] as const;
 const DUAL: Record<MatmulLayout, MatmulLayout> = { nn: "tt", nt: "nt", tn: "tn", tt: "nn" };
 const CORES = Math.max(1, navigator.hardwareConcurrency || 1);
 
@@ -156,11 +155,11 @@ const round4 = (x: number) => Math.ceil(x / 4) * 4;
 function padded(src: GPUBuffer, rows: number, cols: number, rowsP: number, colsP: number) {
   const runtime = rt();
   const out = runtime.pool.acquire(rowsP * colsP * 4, `matmul pad ${rowsP}x${colsP}`);
-  runtime.dispatch(
-    { file: "matmul", entry: "mm_pad", storage: STORAGE, uniform: true },
-    [src, dummy(0), out],
-    new Params().u32(rows).u32(cols).u32(rowsP).u32(colsP),
-    groups1d(Math.ceil((rowsP * colsP) / 4 / 64)),
+  MATMUL.dispatch(
+    "mm_pad",
+    { a: src, c: out },
+    { rows, cols, rows_p: rowsP, cols_p: colsP },
+    groups1d(Math.ceil((rowsP * colsP) / 4 / MATMUL.constants.PAD_WG)),
   );
   return out;
 }
@@ -196,24 +195,28 @@ function blocked(
     b = padded(b, bRows, bCols, bRowsP, bColsP);
     scratch.push(b);
   }
-  const spec: KernelSpec = {
-    file: "matmul",
-    entry: `mm_${layout}`,
-    storage: STORAGE,
-    uniform: true,
-    constants: { TM: tile.rows, NQ: tile.cols / 4, WG: tile.group },
-  };
+  const tileConstants = { TM: tile.rows, NQ: tile.cols / 4, WG: tile.group };
   const groupsX = Math.ceil(n / (tile.cols * tile.group));
   const groupsY = Math.ceil(m / tile.rows);
   // Split into dispatches of at most MAX_GROUPS workgroups per dimension (huge M or N only).
   for (let gy = 0; gy < groupsY; gy += MAX_GROUPS) {
     for (let gx = 0; gx < groupsX; gx += MAX_GROUPS) {
-      const params = new Params().u32(m).u32(n).u32(k).u32(aColsP / 4).u32(bColsP / 4)
-        .u32(k4 / 4).u32(tc ? 1 : 0).u32(gy * tile.rows).u32((gx * tile.cols * tile.group) / 4);
-      runtime.dispatch(spec, [a, b, c], params, [
+      const params = {
+        m,
+        n,
+        k,
+        sa: aColsP / 4,
+        sb: bColsP / 4,
+        kc: k4 / 4,
+        tc: tc ? 1 : 0,
+        r0: gy * tile.rows,
+        g0: (gx * tile.cols * tile.group) / 4,
+      };
+      const groups = [
         Math.min(MAX_GROUPS, groupsX - gx),
         Math.min(MAX_GROUPS, groupsY - gy),
-      ]);
+      ] as const;
+      MATMUL.dispatch(`mm_${layout}`, { a, b, c }, params, groups, tileConstants);
     }
   }
   for (const s of scratch) runtime.pool.release(s);
@@ -232,15 +235,10 @@ export function matmulInto(c: Tensor, a: Tensor, b: Tensor, options: MatmulOptio
   if (m === 0 || n === 0) return;
   const { transA = false, transB = false } = options;
   if (options.kernel === "naive") {
-    rt().dispatch(
-      {
-        file: "matmul_naive",
-        entry: "matmul_naive",
-        storage: STORAGE,
-        uniform: true,
-      },
-      [a.buffer, b.buffer, c.buffer],
-      new Params().u32(m).u32(n).u32(k).u32(transA ? 1 : 0).u32(transB ? 1 : 0),
+    MATMUL_NAIVE.dispatch(
+      "matmul_naive",
+      { a, b, c },
+      { m, n, k, trans_a: transA ? 1 : 0, trans_b: transB ? 1 : 0 },
       [Math.ceil(n / 16), Math.ceil(m / 16)],
     );
     return;

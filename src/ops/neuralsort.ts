@@ -39,18 +39,14 @@
  * @module
  */
 
-import { type Binding, groups1d, Params, rt } from "../gpu/runtime.ts";
+import { NEURALSORT, SINKHORN } from "../gpu/kernels.ts";
+import { formatBytes } from "../gpu/pool.ts";
+import { PRELUDE } from "../gpu/prelude.ts";
+import { rt } from "../gpu/runtime.ts";
 import { isGradEnabled, record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { formatBytes } from "../gpu/pool.ts";
-import { dims2, dummy, sameShape } from "./common.ts";
+import { dims2, sameShape } from "./common.ts";
 import { add } from "./elementwise.ts";
-
-/** allRank's `DEFAULT_EPS`: the clamp of Sinkhorn sums and the IDCG guard (as the kernels). */
-export const SINKHORN_EPS = 1e-10;
-
-/** Bound on `|s/τ|·n` (the kernels clamp `s/τ` to `±SCORE_RANGE / n` so nothing overflows). */
-export const SCORE_RANGE = 1e37;
 
 /**
  * Largest estimated memory (bytes) one NeuralNDCG call may hold, plain or fused; a larger request
@@ -87,75 +83,6 @@ export interface ListRange {
 // ---------------------------------------------------------------------------------------------
 // Launching
 
-type NsEntry =
-  | "list_prep"
-  | "item_prep"
-  | "item_sort"
-  | "item_tiles"
-  | "item_abs"
-  | "item_ideal"
-  | "state_tiles"
-  | "row_lse"
-  | "list_sums"
-  | "list_idcg"
-  | "batch_weights"
-  | "weighted_total"
-  | "fused_col_sums"
-  | "fused_col_update"
-  | "fused_row_step"
-  | "fused_dcg_rows"
-  | "fused_dcg_cols"
-  | "fused_back_init_rows"
-  | "fused_back_init_cols"
-  | "fused_back_cols"
-  | "fused_back_rows"
-  | "fused_back_final"
-  | "sort_backward"
-  | "neuralsort_write"
-  | "neuralsort_back_rows"
-  | "neuralsort_back_cols"
-  | "dcg_rows"
-  | "dcg_cols"
-  | "dcg_grad";
-
-type SkEntry =
-  | "sinkhorn_check"
-  | "sinkhorn_mask"
-  | "sinkhorn_col_sums"
-  | "sinkhorn_row_step"
-  | "sinkhorn_back_rows"
-  | "sinkhorn_back_cols";
-
-/** Invocations: per list, per padded slot, per quad or tile (32) of slots, per row, or one. */
-type Grain = "list" | "item" | "quad" | "tile" | "row" | "one";
-
-const NS_STORAGE = [
-  "read",
-  "read",
-  "read",
-  "read",
-  ...Array(8).fill("read_write"),
-] as ("read" | "read_write")[];
-const SK_STORAGE = ["read", ...Array(5).fill("read_write")] as ("read" | "read_write")[];
-
-type Buf = Tensor | GPUBuffer;
-
-/** The buffers of one `neuralsort.wgsl` launch; unset ones are bound to dummies. */
-interface NsBindings {
-  scores?: Buf;
-  labels?: Buf;
-  upstream?: Buf;
-  weights?: Buf;
-  meta?: Buf;
-  items?: Buf;
-  prev?: Buf;
-  cur?: Buf;
-  work?: Buf;
-  mat?: Buf;
-  mat2?: Buf;
-  out?: Buf;
-}
-
 /** Shape and option values shared by the launches of one op. */
 interface Ctx {
   /** Lists of the dispatch. */
@@ -174,101 +101,38 @@ interface Ctx {
   maxIter: number;
   k: number;
   powered: boolean;
+  /** Invocations of a launch per padded slot, per quad (4 slots), per tile (32), per row. */
+  items: number;
+  quads: number;
+  tiles: number;
+  rows: number;
 }
 
-function buffer(b: Buf | undefined, which: 0 | 1): Binding {
-  if (b === undefined) return dummy(which);
-  return b instanceof Tensor ? b.buffer : b;
-}
-
-interface Extra {
-  /** Sinkhorn iteration. */
-  t?: number;
-  /** lmeta slot (list_sums). */
-  slot?: number;
-  /** work plane (list_sums) or tile kind (state_tiles). */
-  plane?: number;
-  /** The state is a fused (sorted) one (sinkhorn_check). */
-  sorted?: boolean;
-}
-
-function params(c: Ctx, extra: Extra & { scores?: boolean }) {
-  const flags = (c.powered ? 1 : 0) | (extra.scores ? 2 : 0) | (extra.sorted ? 4 : 0);
-  return new Params()
-    .u32(c.lists).u32(c.n).u32(c.np).u32(c.list0).u32(c.total)
-    .u32(extra.t ?? 0).u32(c.maxIter).u32(flags).u32(c.k)
-    .u32(extra.slot ?? 0).u32(extra.plane ?? 0).u32(0)
-    .f32(c.tau).f32(c.limit).f32(c.tol).f32(0);
-}
-
-function groups(c: Ctx, grain: Grain): [number, number] {
-  const count = {
-    list: c.lists,
-    item: c.lists * c.np,
-    quad: (c.lists * c.np) / 4,
-    tile: c.lists * Math.ceil(c.np / 32),
-    row: c.lists * c.n,
-    one: 0,
-  }[grain];
-  return grain === "one" ? [1, 1] : groups1d(Math.ceil(count / 64));
-}
-
-function ns(
-  entry: NsEntry,
-  grain: Grain,
+/** The uniform parameters of a launch over `c` (t: Sinkhorn iteration; flags: see the kernel). */
+function params(
   c: Ctx,
-  b: NsBindings,
-  extra: Extra = {},
-): void {
-  rt().dispatch(
-    { file: "neuralsort", entry, storage: NS_STORAGE, uniform: true },
-    [
-      buffer(b.scores, 0),
-      buffer(b.labels, 0),
-      buffer(b.upstream, 0),
-      buffer(b.weights, 0),
-      buffer(b.meta, 1),
-      buffer(b.items, 1),
-      buffer(b.prev, 1),
-      buffer(b.cur, 1),
-      buffer(b.work, 1),
-      buffer(b.mat, 1),
-      buffer(b.mat2, 1),
-      buffer(b.out, 1),
-    ],
-    params(c, { ...extra, scores: b.scores !== undefined }),
-    groups(c, grain),
-  );
+  { t = 0, slot = 0, plane = 0, scores = false, sorted = false } = {},
+) {
+  const flags = (c.powered ? 1 : 0) | (scores ? 2 : 0) | (sorted ? 4 : 0);
+  return {
+    lists: c.lists,
+    n: c.n,
+    np: c.np,
+    list0: c.list0,
+    total: c.total,
+    t,
+    max_iter: c.maxIter,
+    flags,
+    k: c.k,
+    slot,
+    plane,
+    tau: c.tau,
+    limit: c.limit,
+    tol: c.tol,
+  };
 }
 
-function sk(
-  entry: SkEntry,
-  grain: Grain,
-  c: Ctx,
-  b: { labels: Buf; meta: Buf; prev?: Buf; cur?: Buf; mat?: Buf; mat2?: Buf },
-  t = 0,
-  sorted = false,
-): void {
-  rt().dispatch(
-    { file: "sinkhorn", entry, storage: SK_STORAGE, uniform: true },
-    [
-      buffer(b.labels, 0),
-      buffer(b.meta, 1),
-      buffer(b.prev, 1),
-      buffer(b.cur, 1),
-      buffer(b.mat, 1),
-      buffer(b.mat2, 1),
-    ],
-    params(c, { t, sorted }),
-    groups(c, grain),
-  );
-}
-
-// meta slots, plane counts and work planes (see the kernels)
-const ITEM_PLANES = 11;
-const STATE_PLANES = 5;
-const DCG = 4;
-const TMP = 7;
+const { ITEM_PLANES, STATE_PLANES, WORK_PLANES, META, DCG, TMP } = NEURALSORT.constants;
 
 // ---------------------------------------------------------------------------------------------
 // Shapes, options and memory
@@ -305,18 +169,23 @@ function context(
   if (!Number.isInteger(k) || k < 0) {
     throw new RangeError(`${op}: k must be an integer ≥ 0 (0 = no cutoff), got ${k}`);
   }
+  const np = Math.ceil(n / 4) * 4;
   return {
     lists: count,
     n,
-    np: Math.ceil(n / 4) * 4,
+    np,
     list0: first,
     total,
     tau,
-    limit: Math.fround(SCORE_RANGE / Math.max(n, 1)),
+    limit: Math.fround(PRELUDE.SCORE_RANGE / Math.max(n, 1)),
     tol,
     maxIter: o.sinkhorn === false ? 0 : maxIter,
     k: Math.min(k, 0xffffffff),
     powered: o.poweredRelevancies ?? true,
+    items: count * np,
+    quads: (count * np) / 4,
+    tiles: count * Math.ceil(np / 32),
+    rows: count * n,
   };
 }
 
@@ -376,7 +245,7 @@ function checkBudget(what: string, bytes: number, lists: number, n: number, hint
 /** Per-list vectors of a chunk of lists (see the kernels for the planes). */
 interface Prep {
   /** Per list: valid count, Sinkhorn iterations, cutoff, DCG. */
-  meta: Tensor;
+  lmeta: Tensor;
   /** Sorted scores, gains, discounts, masks, slots, tiles, and the large constants k0, r0. */
   items: Tensor;
   /** State 0: Sinkhorn corrections 0 and the row normalisers −log Σ (only with scores). */
@@ -384,19 +253,24 @@ interface Prep {
 }
 
 function prepare(c: Ctx, scores: Tensor | null, labels: Tensor, what: string, hint: string): Prep {
-  const meta = new Tensor([c.lists, 8], { label: "neuralsort meta" });
+  const lmeta = new Tensor([c.lists, META], { label: "neuralsort meta" });
   const items = alloc([ITEM_PLANES, c.lists, c.np], "neuralsort items", what, hint);
-  ns("list_prep", "list", c, { labels, meta });
-  ns("item_prep", "item", c, { scores: scores ?? undefined, labels, meta, items });
-  ns("item_sort", "item", c, { meta, items });
-  if (!scores) return { meta, items, s0: null };
+  NEURALSORT.launch("list_prep", { labels, lmeta }, params(c), c.lists);
+  NEURALSORT.launch(
+    "item_prep",
+    { scores: scores ?? undefined, labels, lmeta, items },
+    params(c, { scores: scores !== null }),
+    c.items,
+  );
+  NEURALSORT.launch("item_sort", { lmeta, items }, params(c), c.items);
+  if (!scores) return { lmeta, items, s0: null };
   const s0 = newState(c, 0, what, hint);
-  ns("item_tiles", "tile", c, { meta, items });
-  ns("item_abs", "item", c, { meta, items, cur: s0 });
-  ns("state_tiles", "tile", c, { meta, items, cur: s0 }, { plane: 0 });
-  ns("row_lse", "quad", c, { meta, items, cur: s0 });
-  ns("state_tiles", "tile", c, { meta, items, cur: s0 }, { plane: 1 });
-  return { meta, items, s0 };
+  NEURALSORT.launch("item_tiles", { lmeta, items }, params(c), c.tiles);
+  NEURALSORT.launch("item_abs", { lmeta, items, cur: s0 }, params(c), c.items);
+  NEURALSORT.launch("state_tiles", { lmeta, items, cur: s0 }, params(c, { plane: 0 }), c.tiles);
+  NEURALSORT.launch("row_lse", { lmeta, items, cur: s0 }, params(c), c.quads);
+  NEURALSORT.launch("state_tiles", { lmeta, items, cur: s0 }, params(c, { plane: 1 }), c.tiles);
+  return { lmeta, items, s0 };
 }
 
 function newState(c: Ctx, t: number, what: string, hint: string): Tensor {
@@ -434,12 +308,17 @@ export function neuralNdcgWeights(labels: Tensor, o: Partial<NeuralNdcgOptions> 
   for (const range of ranges(full.total, vectorChunk(full.np))) {
     const c = context(what, labels, labels, o, range);
     const prep = prepare(c, null, labels, what, "use fewer lists");
-    const work = alloc([8, c.lists, c.np], "neuralndcg work", what, "use fewer lists");
-    ns("item_ideal", "item", c, { meta: prep.meta, items: prep.items, work });
-    ns("list_idcg", "list", c, { work, out: weights });
-    [prep.meta, prep.items, work].forEach((t) => t.dispose());
+    const work = alloc([WORK_PLANES, c.lists, c.np], "neuralndcg work", what, "use fewer lists");
+    NEURALSORT.launch(
+      "item_ideal",
+      { lmeta: prep.lmeta, items: prep.items, work },
+      params(c),
+      c.items,
+    );
+    NEURALSORT.launch("list_idcg", { work, out: weights }, params(c), c.lists);
+    [prep.lmeta, prep.items, work].forEach((t) => t.dispose());
   }
-  ns("batch_weights", "one", full, { out: weights });
+  NEURALSORT.dispatch("batch_weights", { out: weights }, params(full), [1]);
   return weights;
 }
 
@@ -475,15 +354,20 @@ export function neuralSort(
   const hint = "pass a smaller list range, or use the fused NeuralNDCG (fused: 'fused')";
   const p = alloc([c.lists, c.n, c.n], "P-hat", what, hint);
   const prep = prepare(c, scores, labels, what, hint);
-  ns("neuralsort_write", "row", c, { meta: prep.meta, items: prep.items, cur: prep.s0!, mat: p });
-  const saved = [prep.meta, prep.items, prep.s0!];
+  NEURALSORT.launch(
+    "neuralsort_write",
+    { lmeta: prep.lmeta, items: prep.items, cur: prep.s0!, mat: p },
+    params(c),
+    c.rows,
+  );
+  const saved = [prep.lmeta, prep.items, prep.s0!];
   record(p, what, [scores, labels], (g) => {
-    const work = new Tensor([8, c.lists, c.np], { label: "neuralsort work" });
+    const work = new Tensor([WORK_PLANES, c.lists, c.np], { label: "neuralsort work" });
     const grad = Tensor.zeros(scores.shape, { label: "d neuralSort" });
-    const b = { scores, meta: prep.meta, items: prep.items, work, mat: p, mat2: g };
-    ns("neuralsort_back_rows", "row", c, b);
-    ns("neuralsort_back_cols", "item", c, b);
-    ns("sort_backward", "item", c, { ...b, out: grad });
+    const b = { scores, lmeta: prep.lmeta, items: prep.items, work, mat: p, mat2: g };
+    NEURALSORT.launch("neuralsort_back_rows", b, params(c), c.rows);
+    NEURALSORT.launch("neuralsort_back_cols", b, params(c), c.items);
+    NEURALSORT.launch("sort_backward", { ...b, out: grad }, params(c), c.items);
     work.dispose();
     return [grad, null];
   });
@@ -511,11 +395,11 @@ export function sinkhorn(
     );
   }
   const hint = "pass a smaller list range, or use the fused NeuralNDCG (fused: 'fused')";
-  const meta = new Tensor([c.lists, 8], { label: "sinkhorn meta" });
-  ns("list_prep", "list", c, { labels, meta });
+  const lmeta = new Tensor([c.lists, META], { label: "sinkhorn meta" });
+  NEURALSORT.launch("list_prep", { labels, lmeta }, params(c), c.lists);
   const m = alloc([c.lists, c.n, c.n], "Sinkhorn result", what, hint);
   rt().copy(p.buffer, 0, m.buffer, 0, p.bytes);
-  sk("sinkhorn_mask", "row", c, { labels, meta, mat: m });
+  SINKHORN.launch("sinkhorn_mask", { labels, lmeta, mat: m }, params(c), c.rows);
   const keepAll = isGradEnabled() && (p.requiresGrad || labels.requiresGrad);
   const states: Tensor[] = [];
   const state = (t: number) => {
@@ -527,9 +411,9 @@ export function sinkhorn(
   for (let t = 1; t <= c.maxIter; t++) {
     const cur = state(t);
     const prev = t > 1 ? (keepAll ? states[t - 2] : states[t % 2]) : undefined;
-    sk("sinkhorn_col_sums", "row", c, { labels, meta, cur, mat: m }, t);
-    sk("sinkhorn_check", "list", c, { labels, meta, prev, cur }, t);
-    sk("sinkhorn_row_step", "row", c, { labels, meta, cur, mat: m }, t);
+    SINKHORN.launch("sinkhorn_col_sums", { labels, lmeta, cur, mat: m }, params(c, { t }), c.rows);
+    SINKHORN.launch("sinkhorn_check", { labels, lmeta, prev, cur }, params(c, { t }), c.lists);
+    SINKHORN.launch("sinkhorn_row_step", { labels, lmeta, cur, mat: m }, params(c, { t }), c.rows);
   }
   record(m, what, [p, labels], (g) => {
     const work = new Tensor(m.shape, { label: "sinkhorn backward copy" });
@@ -537,16 +421,16 @@ export function sinkhorn(
     rt().copy(m.buffer, 0, work.buffer, 0, m.bytes);
     rt().copy(g.buffer, 0, grad.buffer, 0, m.bytes);
     for (let t = c.maxIter; t >= 1; t--) {
-      const b = { labels, meta, cur: states[t - 1], mat: work, mat2: grad };
-      sk("sinkhorn_back_rows", "row", c, b, t);
-      sk("sinkhorn_back_cols", "row", c, b, t);
+      const b = { labels, lmeta, cur: states[t - 1], mat: work, mat2: grad };
+      SINKHORN.launch("sinkhorn_back_rows", b, params(c, { t }), c.rows);
+      SINKHORN.launch("sinkhorn_back_cols", b, params(c, { t }), c.rows);
     }
-    sk("sinkhorn_mask", "row", c, { labels, meta, mat: grad });
+    SINKHORN.launch("sinkhorn_mask", { labels, lmeta, mat: grad }, params(c), c.rows);
     work.dispose();
     return [grad, null];
   });
   if (!m.creator) {
-    meta.dispose();
+    lmeta.dispose();
     for (const s of states) s.dispose();
   }
   return m;
@@ -576,20 +460,25 @@ export function softDcg(
     throw new RangeError(`${what}: ${weights.size} weights for ${c.total} lists`);
   }
   const prep = prepare(c, null, labels, what, "use fewer lists");
-  const work = new Tensor([8, c.lists, c.np], { label: "softdcg work" });
-  const b = { labels, weights, meta: prep.meta, items: prep.items, work, mat: m };
-  ns(o.transposed ? "dcg_cols" : "dcg_rows", "item", c, b);
-  ns("list_sums", "list", c, b, { slot: DCG, plane: TMP });
+  const work = new Tensor([WORK_PLANES, c.lists, c.np], { label: "softdcg work" });
+  const b = { labels, weights, lmeta: prep.lmeta, items: prep.items, work, mat: m };
+  NEURALSORT.launch(o.transposed ? "dcg_cols" : "dcg_rows", b, params(c), c.items);
+  NEURALSORT.launch("list_sums", b, params(c, { slot: DCG, plane: TMP }), c.lists);
   const loss = new Tensor([1], { label: "soft DCG" });
-  ns("weighted_total", "one", c, { ...b, out: loss });
+  NEURALSORT.dispatch("weighted_total", { ...b, out: loss }, params(c), [1]);
   work.dispose();
   record(loss, what, [m, labels, weights], (g) => {
     const grad = new Tensor(m.shape, { label: "d softDcg" });
-    ns("dcg_grad", "row", c, { ...b, work: undefined, upstream: g, mat: undefined, mat2: grad });
+    NEURALSORT.launch(
+      "dcg_grad",
+      { ...b, work: undefined, upstream: g, mat: undefined, mat2: grad },
+      params(c),
+      c.rows,
+    );
     return [grad, null, null];
   });
   if (!loss.creator) {
-    prep.meta.dispose();
+    prep.lmeta.dispose();
     prep.items.dispose();
   }
   return loss;
@@ -699,8 +588,8 @@ function fusedChunk(
   const what = `loss '${name}' (fused)`;
   const hint = "split the lists into smaller batches";
   const prep = prepare(c, scores, labels, what, hint);
-  const work = alloc([8, c.lists, c.np], "neuralndcg work", what, hint);
-  const { meta, items } = prep;
+  const work = alloc([WORK_PLANES, c.lists, c.np], "neuralndcg work", what, hint);
+  const { lmeta, items } = prep;
   const states: Tensor[] = [prep.s0!];
   for (let t = 1; t <= c.maxIter; t++) {
     let cur: Tensor;
@@ -711,39 +600,59 @@ function fusedChunk(
       cur = states[1 + ((t - 1) % 2)];
     }
     const prev = keepAll ? states[t - 1] : t === 1 ? states[0] : states[1 + (t % 2)];
-    const b = { meta, items, prev, cur };
-    ns("fused_col_sums", "quad", c, b, { t });
-    sk("sinkhorn_check", "list", c, { labels, meta, prev, cur }, t, true);
-    ns("fused_col_update", "quad", c, b, { t });
-    ns("state_tiles", "tile", c, b, { t, plane: 0 });
-    ns("fused_row_step", "quad", c, b, { t });
-    ns("state_tiles", "tile", c, b, { t, plane: 1 });
+    const b = { lmeta, items, prev, cur };
+    NEURALSORT.launch("fused_col_sums", b, params(c, { t }), c.quads);
+    SINKHORN.launch(
+      "sinkhorn_check",
+      { labels, lmeta, prev, cur },
+      params(c, { t, sorted: true }),
+      c.lists,
+    );
+    NEURALSORT.launch("fused_col_update", b, params(c, { t }), c.quads);
+    NEURALSORT.launch("state_tiles", b, params(c, { t, plane: 0 }), c.tiles);
+    NEURALSORT.launch("fused_row_step", b, params(c, { t }), c.quads);
+    NEURALSORT.launch("state_tiles", b, params(c, { t, plane: 1 }), c.tiles);
   }
   const final = keepAll || c.maxIter === 0
     ? states[states.length - 1]
     : states[1 + ((c.maxIter - 1) % 2)];
-  const b = { scores, labels, weights, meta, items, work };
-  ns(o.transposed ? "fused_dcg_cols" : "fused_dcg_rows", "quad", c, { ...b, cur: final });
-  ns("list_sums", "list", c, b, { slot: DCG, plane: TMP });
+  const b = { scores, labels, weights, lmeta, items, work };
+  NEURALSORT.launch(
+    o.transposed ? "fused_dcg_cols" : "fused_dcg_rows",
+    { ...b, cur: final },
+    params(c),
+    c.quads,
+  );
+  NEURALSORT.launch("list_sums", b, params(c, { slot: DCG, plane: TMP }), c.lists);
   const loss = new Tensor([1], { label: `${name} loss` });
-  ns("weighted_total", "one", c, { ...b, out: loss });
-  const saved = [meta, items, work, ...states];
+  NEURALSORT.dispatch("weighted_total", { ...b, out: loss }, params(c), [1]);
+  const saved = [lmeta, items, work, ...states];
   record(loss, name, [scores, labels], (g) => {
     const T = c.maxIter;
-    ns("fused_back_init_rows", "quad", c, { ...b, upstream: g, cur: states[T] }, { t: T });
-    ns("fused_back_init_cols", "quad", c, { ...b, upstream: g, cur: states[T] });
+    NEURALSORT.launch(
+      "fused_back_init_rows",
+      { ...b, upstream: g, cur: states[T] },
+      params(c, { t: T }),
+      c.quads,
+    );
+    NEURALSORT.launch(
+      "fused_back_init_cols",
+      { ...b, upstream: g, cur: states[T] },
+      params(c),
+      c.quads,
+    );
     for (let t = T; t >= 1; t--) {
       const pc = { ...b, prev: states[t - 1], cur: states[t] };
-      ns("fused_back_cols", "quad", c, pc, { t });
-      ns("fused_back_rows", "quad", c, pc, { t });
+      NEURALSORT.launch("fused_back_cols", pc, params(c, { t }), c.quads);
+      NEURALSORT.launch("fused_back_rows", pc, params(c, { t }), c.quads);
     }
-    ns("fused_back_final", "quad", c, { ...b, prev: states[0] });
+    NEURALSORT.launch("fused_back_final", { ...b, prev: states[0] }, params(c), c.quads);
     // sort_backward writes the chunk's rows; a chunk short of the batch needs zeros elsewhere
     const label = `d ${name}`;
     const grad = c.lists === c.total
       ? new Tensor(scores.shape, { label })
       : Tensor.zeros(scores.shape, { label });
-    ns("sort_backward", "item", c, { ...b, out: grad });
+    NEURALSORT.launch("sort_backward", { ...b, out: grad }, params(c), c.items);
     return [grad, null];
   });
   if (!loss.creator) { for (const t of saved) t.dispose(); }

@@ -8,10 +8,14 @@
  * @module
  */
 
-/** allRank's `DEFAULT_EPS`. */
-export const ALLRANK_EPS = 1e-10;
-/** The epsilon of CMPM's `log(q + ε)` (Zhang & Lu 2018). */
-export const CMPM_EPS = 1e-8;
+import { CMPM } from "../gpu/kernels.ts";
+import { PRELUDE } from "../gpu/prelude.ts";
+import { lowbias32 } from "../util/random.ts";
+
+/** allRank's `DEFAULT_EPS` (the prelude's `EPS`). */
+const ALLRANK_EPS = PRELUDE.EPS;
+/** The epsilon of CMPM's `log(q + ε)` (Zhang & Lu 2018), as declared with its kernel. */
+const { CMPM_EPS } = CMPM.constants;
 
 type Rows = readonly (readonly number[])[];
 
@@ -242,16 +246,6 @@ export function listMleRef(scores: Rows, labels: Rows, tieSeed = 0): number {
   }));
 }
 
-/** The u32 hash of `kernels/losses.wgsl` (lowbias32). */
-export function hash32Ref(x: number): number {
-  let h = x >>> 0;
-  h = (h ^ (h >>> 16)) >>> 0;
-  h = Math.imul(h, 0x7feb352d) >>> 0;
-  h = (h ^ (h >>> 15)) >>> 0;
-  h = Math.imul(h, 0x846ca68b) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
 function gcdRef(x: number, y: number): number {
   while (y !== 0) [x, y] = [y, x % y];
   return x;
@@ -262,7 +256,7 @@ export function tieSlotRef(k: number, m: number, h: number): number {
   if (h === 0 || m < 2 || m > 65535) return k;
   let a = 1 + (h % m);
   while (gcdRef(a, m) !== 1) a = (a % m) + 1;
-  const b = hash32Ref(h) % m;
+  const b = lowbias32(h) % m;
   return (a * k + b) % m;
 }
 
@@ -276,8 +270,8 @@ export function labelOrderRef(labels: readonly number[], tieSeed: number, list: 
   let hr = 0;
   let hz = 0;
   if (tieSeed !== 0) {
-    hr = (hash32Ref((tieSeed ^ hash32Ref((list + 0x9e3779b9) >>> 0)) >>> 0) | 1) >>> 0;
-    hz = (hash32Ref((hr ^ 0x85ebca6b) >>> 0) | 1) >>> 0;
+    hr = (lowbias32((tieSeed ^ lowbias32((list + 0x9e3779b9) >>> 0)) >>> 0) | 1) >>> 0;
+    hz = (lowbias32((hr ^ 0x85ebca6b) >>> 0) | 1) >>> 0;
   }
   const relSlots: number[] = new Array(rel.length);
   rel.forEach((i, k) => relSlots[tieSlotRef(k, rel.length, hr)] = i);

@@ -11,21 +11,20 @@
  *     P̂[i, j] = softmax_j((nv − 1 − 2i)·ŝ_j − â_j)      (allRank: (n + 1 − 2(i+1))·s − A_s·1, / τ)
  *
  * Sinkhorn alternately divides columns then rows of the valid block by their sums (clamped below at
- * {@link SINKHORN_EPS}) and stops after the first iteration whose row and column sums are all
+ * `EPS`, see `src/gpu/prelude.ts`) and stops after the first iteration whose row and column sums are all
  * within `tol` of 1, or after `maxIter` iterations; each list stops on its own.
  *
  * @module
  */
 
-/** allRank's `DEFAULT_EPS`: the clamp of Sinkhorn sums and the IDCG guard. */
-export const SINKHORN_EPS = 1e-10;
+import { PRELUDE } from "../gpu/prelude.ts";
 
-/** Bound on `|s/τ|·n`, so no intermediate of the float32 kernels overflows. */
-export const SCORE_RANGE = 1e37;
+/** allRank's `DEFAULT_EPS` (the prelude's `EPS`): the clamp of Sinkhorn sums and the IDCG guard. */
+const EPS = PRELUDE.EPS;
 
-/** The clamp applied to `s/τ` in a list of `n` slots: `SCORE_RANGE / max(n, 1)`. */
+/** The clamp applied to `s/τ` in a list of `n` slots: `SCORE_RANGE / max(n, 1)` (see the prelude). */
 export function scoreLimit(n: number): number {
-  return Math.fround(SCORE_RANGE / Math.max(n, 1));
+  return Math.fround(PRELUDE.SCORE_RANGE / Math.max(n, 1));
 }
 
 /** Options of {@link neuralNdcgRef} (the resolved loss options). */
@@ -109,7 +108,7 @@ export interface SinkhornRefResult {
 /**
  * Sinkhorn scaling of the valid block (rows `0 … nv−1`, the columns in `valid`) of an `n × n`
  * matrix, as allRank's `sinkhorn_scaling` for one list: columns then rows are divided by their sums
- * (clamped at {@link SINKHORN_EPS}); stop once every row and column sum is within `tol` of 1.
+ * (clamped at `EPS`, see `src/gpu/prelude.ts`); stop once every row and column sum is within `tol` of 1.
  */
 export function sinkhornRef(
   p: ArrayLike<number>,
@@ -125,14 +124,14 @@ export function sinkhornRef(
     for (const j of valid) {
       let cs = 0;
       for (let i = 0; i < nv; i++) cs += m[i * n + j];
-      const q = Math.max(cs, SINKHORN_EPS);
+      const q = Math.max(cs, EPS);
       for (let i = 0; i < nv; i++) m[i * n + j] /= q;
     }
     let err = 0;
     for (let i = 0; i < nv; i++) {
       let rs = 0;
       for (const j of valid) rs += m[i * n + j];
-      const r = Math.max(rs, SINKHORN_EPS);
+      const r = Math.max(rs, EPS);
       rs = 0;
       for (const j of valid) rs += m[i * n + j] /= r;
       err = Math.max(err, Math.abs(rs - 1));
@@ -181,7 +180,7 @@ export function ndcgRef(
   let dcg = 0;
   const cut = cutoff(k, valid.length);
   for (let r = 0; r < cut; r++) dcg += gainRef(labels[order[r]], powered) / Math.log2(r + 2);
-  return dcg / (idcg + SINKHORN_EPS);
+  return dcg / (idcg + EPS);
 }
 
 /** Per-list quantities of {@link neuralNdcgRef}. */
@@ -245,7 +244,7 @@ export function neuralNdcgRef(
   scores.forEach((row, l) => {
     const { dcg, idcg } = neuralNdcgListRef(row, labels[l], options);
     if (idcg === 0) return;
-    sum += dcg / (idcg + SINKHORN_EPS);
+    sum += dcg / (idcg + EPS);
     count++;
   });
   return count === 0 ? 0 : -sum / count;
