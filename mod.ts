@@ -80,7 +80,9 @@ export { transpose } from "./src/ops/transpose.ts";
 export { LAYER_NORM_EPS, layerNorm } from "./src/ops/layernorm.ts";
 export { attention, type AttentionOptions } from "./src/ops/attention.ts";
 export { dropout, type DropoutOptions } from "./src/ops/dropout.ts";
-export { neuralSort, sinkhorn, softDcg } from "./src/ops/neuralsort.ts";
+export { neuralSort } from "./src/ops/neuralsort.ts";
+export { sinkhorn } from "./src/ops/sinkhorn.ts";
+export { softDcg } from "./src/losses/neuralndcg.ts";
 export { AdamW, type AdamWOptions, type ParamSpec } from "./src/optim/adamw.ts";
 
 // Losses

@@ -39,6 +39,9 @@
  * same seed gives the same sequence on every machine, so bench inputs are reproducible.
  */
 import { seededRandom } from "../src/util/random.ts";
+import { rt } from "../src/gpu/runtime.ts";
+import { zeroGrad } from "../src/autodiff/tape.ts";
+import { Tensor } from "../src/autodiff/tensor.ts";
 
 export const seededUniform: (seed: number) => () => number = seededRandom;
 
@@ -274,4 +277,52 @@ export function amortisedBench(report: BenchReport, o: AmortisedBenchOptions): v
       b.end();
     },
   });
+}
+
+/**
+ * Seeded ranking lists for the NeuralSort family's benches: `lists × n` N(0, 1) scores (a
+ * parameter) and labels 0…4 on ~20 % of the items, else 0.
+ */
+export function rankingLists(lists: number, n: number, seed: number) {
+  const u = seededUniform(seed);
+  const labels = new Float32Array(lists * n).map(() => u() < 0.2 ? Math.floor(u() * 5) : 0);
+  return {
+    scores: Tensor.param(seededNormal(lists * n, seed), [lists, n], `scores ${lists}x${n}`),
+    labels: Tensor.from(labels, [lists, n], { label: `labels ${lists}x${n}` }),
+  };
+}
+
+/**
+ * Bench cases of the NeuralSort family over `lists × n` lists (throughput in lists/s). Deno's
+ * warm-up call of each case runs its work on 2 lists (it compiles the pipelines), so only the
+ * measured calls are full size; each records one unit of work and waits once.
+ */
+export function listCases(
+  report: BenchReport,
+  group: string,
+  lists: number,
+  n: number,
+  entries: { name: string; baseline?: boolean; work: (s: Tensor, y: Tensor) => void }[],
+): void {
+  const data = rankingLists(lists, n, lists);
+  const small = rankingLists(2, n, 99);
+  for (const e of entries) {
+    let warmed = false;
+    amortisedBench(report, {
+      group,
+      name: `${e.name} ${group}`,
+      baseline: e.baseline,
+      reps: 1,
+      work: lists,
+      unit: "lists/s",
+      n: 1,
+      run: async () => {
+        const { scores, labels } = warmed ? data : small;
+        warmed = true;
+        e.work(scores, labels);
+        await rt().sync();
+        zeroGrad([scores]);
+      },
+    });
+  }
 }

@@ -422,7 +422,35 @@ const NEURALSORT_PARAMS = {
   tol: "f32",
 } as const;
 
-/** NeuralSort, Sinkhorn's fused form and NeuralNDCG (plain and fused). */
+/** The bindings of NeuralSort and NeuralNDCG (one layout: the loss includes NeuralSort's code). */
+const NEURALSORT_BINDINGS = {
+  /** Scores [total, n] (row list0 + b is list b of the dispatch). */
+  scores: read("f32", optional),
+  /** Labels [total, n]. */
+  labels: read("f32", optional),
+  /** d loss / d (the loss) [1], backward only. */
+  upstream: read("f32", optional),
+  /** Per-list loss weights [total]. */
+  weights: read("f32", optional),
+  /** Per list: valid count, iterations, cutoff, DCG ([lists, META]). */
+  lmeta: readWrite("f32", optional),
+  /** Per-item planes [ITEM_PLANES, lists, np]. */
+  items: readWrite("vec4<f32>", optional),
+  /** Sinkhorn state t − 1 [STATE_PLANES, lists, np]. */
+  prev: readWrite("vec4<f32>", optional),
+  /** Sinkhorn state t (state 0: the NeuralSort normalisers). */
+  cur: readWrite("vec4<f32>", optional),
+  /** Backward accumulators and temporaries [WORK_PLANES, lists, np]. */
+  work: readWrite("vec4<f32>", optional),
+  /** P̂ or the Sinkhorn result [lists, n, n] (plain path, slot order). */
+  mat: readWrite("f32", optional),
+  /** Its gradient (plain path). */
+  mat2: readWrite("f32", optional),
+  /** d loss / d scores [total, n], per-list weights [total], or the loss [1]. */
+  out: readWrite("f32", optional),
+} as const;
+
+/** NeuralSort: the per-list preparation (shared with NeuralNDCG), P̂ and its backward. */
 export const NEURALSORT = declareKernel({
   file: "neuralsort",
   entries: [
@@ -431,9 +459,24 @@ export const NEURALSORT = declareKernel({
     "item_sort",
     "item_tiles",
     "item_abs",
-    "item_ideal",
     "state_tiles",
     "row_lse",
+    "sort_backward",
+    "neuralsort_write",
+    "neuralsort_back_rows",
+    "neuralsort_back_cols",
+  ],
+  workgroupSize: 64,
+  bindings: NEURALSORT_BINDINGS,
+  params: NEURALSORT_PARAMS,
+  constants: NEURALSORT_CONSTANTS,
+});
+
+/** NeuralNDCG: weights, the fused Sinkhorn iterations and loss with their backward, soft DCG. */
+export const NEURALNDCG = declareKernel({
+  file: "neuralndcg",
+  entries: [
+    "item_ideal",
     "list_sums",
     "list_idcg",
     "batch_weights",
@@ -448,43 +491,15 @@ export const NEURALSORT = declareKernel({
     "fused_back_cols",
     "fused_back_rows",
     "fused_back_final",
-    "sort_backward",
-    "neuralsort_write",
-    "neuralsort_back_rows",
-    "neuralsort_back_cols",
     "dcg_rows",
     "dcg_cols",
     "dcg_grad",
   ],
   workgroupSize: 64,
-  bindings: {
-    /** Scores [total, n] (row list0 + b is list b of the dispatch). */
-    scores: read("f32", optional),
-    /** Labels [total, n]. */
-    labels: read("f32", optional),
-    /** d loss / d (the loss) [1], backward only. */
-    upstream: read("f32", optional),
-    /** Per-list loss weights [total]. */
-    weights: read("f32", optional),
-    /** Per list: valid count, iterations, cutoff, DCG ([lists, META]). */
-    lmeta: readWrite("f32", optional),
-    /** Per-item planes [ITEM_PLANES, lists, np]. */
-    items: readWrite("vec4<f32>", optional),
-    /** Sinkhorn state t − 1 [STATE_PLANES, lists, np]. */
-    prev: readWrite("vec4<f32>", optional),
-    /** Sinkhorn state t (state 0: the NeuralSort normalisers). */
-    cur: readWrite("vec4<f32>", optional),
-    /** Backward accumulators and temporaries [WORK_PLANES, lists, np]. */
-    work: readWrite("vec4<f32>", optional),
-    /** P̂ or the Sinkhorn result [lists, n, n] (plain path, slot order). */
-    mat: readWrite("f32", optional),
-    /** Its gradient (plain path). */
-    mat2: readWrite("f32", optional),
-    /** d loss / d scores [total, n], per-list weights [total], or the loss [1]. */
-    out: readWrite("f32", optional),
-  },
+  bindings: NEURALSORT_BINDINGS,
   params: NEURALSORT_PARAMS,
   constants: NEURALSORT_CONSTANTS,
+  includes: ["neuralsort"],
 });
 
 /** Sinkhorn scaling of materialised matrices, its backward, and the per-list stopping check. */
