@@ -114,18 +114,14 @@ export { splitByImage } from "./src/data/split.ts";
 export { loadRetrievalData, loadRetrievalSplits } from "./src/data/load.ts";
 
 // Evaluation
-export {
-  evaluateDataset,
-  evaluateRetrieval,
-  retrievalRanks,
-  TIE_RULE,
-} from "./src/eval/retrieval.ts";
+export { evaluateDataset, evaluateRetrieval, TIE_RULE } from "./src/eval/retrieval.ts";
+export { retrievalRanks } from "./src/ops/retrieval.ts";
 export {
   type DirectionMetrics,
   type RetrievalMetrics,
   retrievalMetrics,
 } from "./src/eval/metrics.ts";
-export { topK, type TopKResult } from "./src/eval/topk.ts";
+export { topK, type TopKResult } from "./src/ops/topk.ts";
 export { meanNdcg, ndcgAt } from "./src/eval/ndcg.ts";
 
 // Models and training

@@ -326,3 +326,24 @@ export function listCases(
     });
   }
 }
+
+/**
+ * A seeded retrieval collection of `dim`-d embeddings: caption t is a noisy copy of image
+ * `t * stride` (the other images are distractors).
+ */
+export function retrievalCollection(numTexts: number, numImages: number, seed: number, dim = 512) {
+  const images = seededNormal(numImages * dim, seed);
+  const noise = seededNormal(numTexts * dim, seed + 1, 1.5);
+  const stride = Math.floor(numImages / Math.min(numTexts, numImages));
+  const textToImage = Int32Array.from(
+    { length: numTexts },
+    (_, t) => (t % Math.min(numTexts, numImages)) * stride,
+  );
+  const texts = new Float32Array(numTexts * dim);
+  for (let t = 0; t < numTexts; t++) {
+    for (let k = 0; k < dim; k++) {
+      texts[t * dim + k] = images[textToImage[t] * dim + k] + noise[t * dim + k];
+    }
+  }
+  return { texts, images, textToImage, textDim: dim, imageDim: dim };
+}

@@ -219,11 +219,24 @@ fn mm_tt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
   store_block(&acc, row0, cg0);
 }
 
+// c[r0 + i] = <row i of A, row i of B> for i < m (A, B rows vec4s along k): the diagonal of A . B^T
+// with the arithmetic of mm_nt (one dot per vec4 of k, summed in the order of k), so each value
+// equals the mm_nt entry bit for bit. One invocation per row.
+@compute @workgroup_size(LINE_WG)
+fn mm_nt_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid, LINE_WG);
+  if (i >= p.m) { return; }
+  var acc = 0.0;
+  for (var kc = 0u; kc < p.kc; kc++) { acc += dot(a[i * p.sa + kc], b[i * p.sb + kc]); }
+  c[p.r0 + i] = acc;
+}
+
 // Copies a rows x cols matrix into a zero-padded rows_p x cols_p one, one vec4 per invocation.
-@compute @workgroup_size(PAD_WG)
+@compute @workgroup_size(LINE_WG)
 fn mm_pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
-  let e = linear_index(wid, nwg, lid, PAD_WG);
+  let e = linear_index(wid, nwg, lid, LINE_WG);
   let per_row = p.cols_p / 4u;
   if (e >= p.rows_p * per_row) { return; }
   let r = e / per_row;

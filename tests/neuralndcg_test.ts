@@ -26,7 +26,8 @@ import { noGrad } from "../src/autodiff/tape.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
 import { PRELUDE } from "../src/gpu/prelude.ts";
 import { formatBytes } from "../src/gpu/pool.ts";
-import { neuralSort, setBindingLimitForTests } from "../src/ops/neuralsort.ts";
+import { neuralSort } from "../src/ops/neuralsort.ts";
+import { rt } from "../src/gpu/runtime.ts";
 import {
   neuralNdcgFused,
   type NeuralNdcgOptions,
@@ -393,7 +394,7 @@ gpuTest(
     for (const [name, fn] of [["fused", neuralNdcgFused], ["plain", neuralNdcgPlain]] as const) {
       const whole = await lossAndGrad(fn, scores, labels, BASE);
       // 3 lists per plain matrix chunk (3·10·10 floats), 2 lists per vector chunk (11·2·12 floats)
-      setBindingLimitForTests(name === "plain" ? 1200 : 1100);
+      rt().pool.setBindingLimitForTests(name === "plain" ? 1200 : 1100);
       try {
         const chunked = await lossAndGrad(fn, scores, labels, BASE);
         assertAllClose([chunked.value], [whole.value], { atol: 1e-6 }, `${name} loss`);
@@ -402,7 +403,7 @@ gpuTest(
         const value = await lossOnly(fn, scores, labels, BASE);
         assertAllClose([value], [whole.value], { atol: 1e-6 }, `${name} loss, no gradient`);
       } finally {
-        setBindingLimitForTests(null);
+        rt().pool.setBindingLimitForTests(null);
       }
       assertAllClose([whole.value], [neuralNdcgRef(scores, labels, BASE)], { atol: 1e-5 }, name);
     }
@@ -485,7 +486,7 @@ gpuTest("bad options and oversized requests are refused with clear messages", as
   huge.dispose();
   // one P-hat of a 600-item list over a (forced) 1 MiB binding limit: refused naming both sizes
   const limit = 2 ** 20;
-  setBindingLimitForTests(limit);
+  rt().pool.setBindingLimitForTests(limit);
   const wide = Tensor.zeros([1, 600]);
   try {
     const need = formatBytes(600 * 600 * 4).replace(".", "\\.");
@@ -498,7 +499,7 @@ gpuTest("bad options and oversized requests are refused with clear messages", as
       ),
     );
   } finally {
-    setBindingLimitForTests(null);
+    rt().pool.setBindingLimitForTests(null);
     wide.dispose();
   }
   const s = Tensor.zeros([2, 3]);

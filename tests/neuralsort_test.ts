@@ -7,7 +7,8 @@ import { flat, lists, tensors } from "./neuralndcg_fixtures.ts";
 import { noGrad } from "../src/autodiff/tape.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
 import { formatBytes } from "../src/gpu/pool.ts";
-import { neuralSort, setBindingLimitForTests } from "../src/ops/neuralsort.ts";
+import { neuralSort } from "../src/ops/neuralsort.ts";
+import { rt } from "../src/gpu/runtime.ts";
 import { neuralSortRef } from "../src/reference/neuralsort.ts";
 
 const SHAPES: [number, number][] = [[1, 1], [2, 3], [3, 5], [4, 13], [2, 37], [3, 70]];
@@ -53,7 +54,7 @@ gpuTest("neuralSort gradient matches finite differences", async () => {
 gpuTest("a P-hat over one storage binding, or a bad list range, is refused", () => {
   // a forced binding limit below one 600 × 600 P-hat (1.4 MiB), so any adapter refuses it
   const limit = 2 ** 20;
-  setBindingLimitForTests(limit);
+  rt().pool.setBindingLimitForTests(limit);
   const wide = Tensor.zeros([1, 600]);
   try {
     const need = formatBytes(600 * 600 * 4).replace(".", "\\.");
@@ -63,7 +64,7 @@ gpuTest("a P-hat over one storage binding, or a bad list range, is refused", () 
       new RegExp(`neuralSort: P-hat \\[1, 600, 600\\] needs ${need}, over .* of ${max}`),
     );
   } finally {
-    setBindingLimitForTests(null);
+    rt().pool.setBindingLimitForTests(null);
     wide.dispose();
   }
   const s = Tensor.zeros([2, 3]);

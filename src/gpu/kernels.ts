@@ -284,10 +284,10 @@ export const APPROXNDCG = lossKernel("approxndcg", ["approx_prep", "approx_bwd"]
 /** `smoothap`: Smooth-AP. */
 export const SMOOTHAP = lossKernel("smoothap", ["smoothap_fwd", "smoothap_bwd"]);
 
-/** Register-blocked matmul for the four layouts, and the operand padding it needs. */
+/** Register-blocked matmul for the four layouts, A·Bᵀ's diagonal, and the operand padding. */
 export const MATMUL = declareKernel({
   file: "matmul",
-  entries: ["mm_nn", "mm_nt", "mm_tn", "mm_tt", "mm_pad"],
+  entries: ["mm_nn", "mm_nt", "mm_tn", "mm_tt", "mm_nt_rows", "mm_pad"],
   bindings: {
     /** Operand A as vec4s (`mm_pad`: the source, as f32s). */
     a: read("vec4<f32>", { views: { src: "f32" } }),
@@ -326,8 +326,8 @@ export const MATMUL = declareKernel({
     TM_MAX: u32(32),
     /** Largest vec4 column groups per invocation. */
     NQ_MAX: u32(8),
-    /** Workgroup size of `mm_pad`. */
-    PAD_WG: u32(64),
+    /** Workgroup size of the one-invocation-per-line entries `mm_nt_rows` and `mm_pad`. */
+    LINE_WG: u32(64),
   },
   /** The tile: TM rows × 4 NQ columns per invocation, WG invocations per workgroup. */
   overrides: { TM: 32, NQ: 8, WG: 8 },
@@ -577,21 +577,21 @@ export const RERANK_FEATURES = declareKernel({
   params: { rows: "u32", e: "u32", k: "u32", width: "u32" },
 });
 
-/** Chunked retrieval evaluation: row preparation, score blocks, pair scores and rank counts. */
+/** Chunked retrieval evaluation: row preparation and rank counts over blocks of scores. */
 export const RETRIEVAL = declareKernel({
   file: "retrieval",
-  entries: ["prepare_rows", "scores", "scores_t", "pair_scores", "count_t2i", "count_i2t"],
+  entries: ["prepare_rows", "count_t2i", "count_i2t"],
   workgroupSize: 64,
   bindings: {
-    /** Raw rows (prepare), prepared gallery rows as `a4` (scores), or a score block (counts). */
-    a: read("f32", { views: { a4: "vec4<f32>" } }),
-    /** Prepared query rows as `b4` (scores); row index (prepare) or text → image (counts). */
-    b4: read("vec4<f32>", { optional: true, views: { bu: "u32" } }),
+    /** Raw rows (prepare) or a block of scores (counts). */
+    a: read("f32"),
+    /** The source row of each prepared row (prepare), or text → image (counts). */
+    bu: read("u32", optional),
     /** The score of each text with its own image (counts). */
     rel: read("f32", optional),
     /** Texts sorted by image (count_i2t). */
     order: read("u32", optional),
-    /** Prepared rows, a score block, or pair scores. */
+    /** Prepared rows. */
     o: readWrite("f32", optional),
     /** Per-text rank counts (counts). */
     counts: readWrite("u32", optional),

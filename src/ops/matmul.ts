@@ -159,7 +159,7 @@ function padded(src: GPUBuffer, rows: number, cols: number, rowsP: number, colsP
     "mm_pad",
     { a: src, c: out },
     { rows, cols, rows_p: rowsP, cols_p: colsP },
-    groups1d(Math.ceil((rowsP * colsP) / 4 / MATMUL.constants.PAD_WG)),
+    groups1d(Math.ceil((rowsP * colsP) / 4 / MATMUL.constants.LINE_WG)),
   );
   return out;
 }
@@ -244,19 +244,79 @@ export function matmulInto(c: Tensor, a: Tensor, b: Tensor, options: MatmulOptio
     return;
   }
   const layout: MatmulLayout = transA ? (transB ? "tt" : "tn") : transB ? "nt" : "nn";
-  const plan = options.plan
-    ? {
-      layout: options.plan.dual ? DUAL[layout] : layout,
-      dual: options.plan.dual,
-      tile: MATMUL_TILES[options.plan.tile],
-    }
-    : matmulPlan(layout, m, n, k);
+  run(planOf(layout, m, n, k, options.plan), c.buffer, a.buffer, b.buffer, m, n, k);
+}
+
+/** The forced plan, else {@link matmulPlan}'s. */
+function planOf(
+  layout: MatmulLayout,
+  m: number,
+  n: number,
+  k: number,
+  forced?: MatmulOptions["plan"],
+): MatmulPlan {
+  if (!forced) return matmulPlan(layout, m, n, k);
+  return {
+    layout: forced.dual ? DUAL[layout] : layout,
+    dual: forced.dual,
+    tile: MATMUL_TILES[forced.tile],
+  };
+}
+
+/** Records `plan` for an `m × n × k` product of `a` and `b` into `c`. */
+function run(
+  plan: MatmulPlan,
+  c: GPUBuffer,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  m: number,
+  n: number,
+  k: number,
+) {
   if (plan.dual) {
     // Cᵀ = op(B)ᵀ·op(A)ᵀ: B is the left operand, A the right one, C is written transposed.
-    blocked(c.buffer, b.buffer, a.buffer, plan.layout, plan.tile, n, m, k, true);
+    blocked(c, b, a, plan.layout, plan.tile, n, m, k, true);
   } else {
-    blocked(c.buffer, a.buffer, b.buffer, plan.layout, plan.tile, m, n, k, false);
+    blocked(c, a, b, plan.layout, plan.tile, m, n, k, false);
   }
+}
+
+/**
+ * Records `C = A·Bᵀ` (`m × n`, row-major) for buffers of rows already padded to `k` floats, `k` a
+ * multiple of 4 (A `m × k`, B `n × k`): the blocked kernel as {@link matmulPlan} plans it. Used by
+ * retrieval for its blocks of scores; {@link rowDotsInto} gives the same entries bit for bit.
+ */
+export function matmulNtInto(
+  c: GPUBuffer,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  m: number,
+  n: number,
+  k: number,
+  forced?: MatmulOptions["plan"],
+): void {
+  if (k % 4 !== 0) throw new RangeError(`matmulNtInto: k = ${k} is not a multiple of 4`);
+  if (m === 0 || n === 0 || k === 0) return;
+  run(planOf("nt", m, n, k, forced), c, a, b, m, n, k);
+}
+
+/**
+ * Records `c[offset + i] = <row i of A, row i of B>` for `i < m` (rows of `k` floats, `k` a
+ * multiple of 4): the diagonal of `A·Bᵀ`, each value equal bit for bit to that entry of
+ * {@link matmulNtInto} (the same arithmetic, whatever the plan: see `mm_nt_rows`).
+ */
+export function rowDotsInto(
+  c: GPUBuffer,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  m: number,
+  k: number,
+  offset = 0,
+): void {
+  if (k % 4 !== 0) throw new RangeError(`rowDotsInto: k = ${k} is not a multiple of 4`);
+  const kc = k / 4;
+  const groups = groups1d(Math.ceil(m / MATMUL.constants.LINE_WG));
+  MATMUL.dispatch("mm_nt_rows", { a, b, c }, { m, sa: kc, sb: kc, kc, r0: offset }, groups);
 }
 
 /**

@@ -149,18 +149,9 @@ export function context(
   };
 }
 
-let bindingLimitOverride: number | null = null;
-
-/**
- * Tests only: pretend one storage binding holds at most `bytes` (null restores the device limit),
- * so that the chunking of lists can be exercised on small inputs.
- */
-export function setBindingLimitForTests(bytes: number | null): void {
-  bindingLimitOverride = bytes;
-}
-
+/** The binding limit chunks are planned against (the pool's, which tests may lower). */
 export function maxBinding(): number {
-  return bindingLimitOverride ?? rt().device.limits.maxStorageBufferBindingSize;
+  return rt().pool.maxBinding;
 }
 
 /** A new tensor of `shape`; over one storage binding it is refused, naming `what` and `hint`. */

@@ -29,9 +29,9 @@ import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { RetrievalDataset } from "../data/types.ts";
 import { writeSafetensors } from "../data/safetensors.ts";
 import { readSafetensors } from "../data/safetensors.ts";
-import { retrievalRanks } from "../eval/retrieval.ts";
+import { retrievalRanks } from "../ops/retrieval.ts";
 import { type RetrievalMetrics, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
-import { topK } from "../eval/topk.ts";
+import { topK } from "../ops/topk.ts";
 import { DualEncoder } from "../model/dual_encoder.ts";
 import {
   type PositionalEncoding,

@@ -25,9 +25,9 @@ import {
   type Embeddings,
   recordScores,
   Throttle,
-} from "./scores.ts";
+} from "./retrieval.ts";
 
-export type { Embeddings } from "./scores.ts";
+export type { Embeddings } from "./retrieval.ts";
 
 /** Options of {@link topK}. */
 export interface TopKOptions {
