@@ -35,7 +35,7 @@ import {
   neuralNdcgWeights,
   softDcg,
 } from "../src/losses/neuralndcg.ts";
-import { getLoss } from "../src/losses/registry.ts";
+import { lossRef } from "./losses_fixtures.ts";
 import { rankingLoss, rankingLossWithGrad } from "../src/losses/api.ts";
 import { idcgRef, ndcgRef, neuralNdcgListRef, neuralNdcgRef } from "../src/reference/neuralndcg.ts";
 
@@ -434,9 +434,8 @@ gpuTest("registered losses run through the public API with allRank's option name
   const scores = [[0.5, 0.3, 0.5, 1.2], [1, -1, 0.2, 0.4]];
   const labels = [[1, 0, 2, -1], [0, 1, 1, 2]];
   for (const name of ["neuralndcg", "neuralndcg_transposed"]) {
-    const def = getLoss(name);
     const options = { temperature: 0.5, k: 2, powered_relevancies: false, maxIter: 30 };
-    const expected = def.reference(scores, labels, { ...def.defaults, ...options });
+    const expected = lossRef({ name, options }, scores, labels);
     for (const fused of ["auto", "plain", "fused"]) {
       const value = await rankingLoss(name, scores, labels, { ...options, fused });
       assertAllClose([value], [expected], { atol: 1e-6 }, `${name} ${fused}`);

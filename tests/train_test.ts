@@ -1,6 +1,7 @@
 import { assertAllClose, assertEquals, assertOk, gpuTest } from "./util.ts";
 import { readSafetensors } from "../src/data/safetensors.ts";
 import { runTraining } from "../src/train/run.ts";
+import { curvesPng, examplesPng, hasImages } from "../src/report/run_plots.ts";
 import type { TrainData } from "../src/train/trainer.ts";
 import { quietProgress, smallConfig, toyDataset } from "./train_fixtures.ts";
 import { readCheckpoint, RUN_FILES, runPath } from "../src/train/run_dir.ts";
@@ -18,7 +19,8 @@ gpuTest(
   "training improves validation rsum by a wide margin and writes the run folder",
   async () => {
     const dir = await Deno.makeTempDir();
-    const out = await runTraining(config(dir), { data: DATA, progress: quiet });
+    const plots = { curves: curvesPng, examples: examplesPng, hasImages };
+    const out = await runTraining(config(dir), { data: DATA, progress: quiet, plots });
     const s = out.summary!;
     assertOk(s.best!.rsum > s.initial!.rsum + 100, `rsum ${s.initial!.rsum} → ${s.best!.rsum}`);
     for (const f of Object.values(RUN_FILES)) {

@@ -15,6 +15,7 @@ import { writeFileAtomic } from "../data/errors.ts";
 import type { RetrievalMetrics } from "../eval/metrics.ts";
 import { barChart, grid } from "../report/charts.ts";
 import { environment } from "../report/environment.ts";
+import { curvesPng, hasImages } from "../report/run_plots.ts";
 import { loadTrainData } from "../train/data.ts";
 import { Progress } from "../train/progress.ts";
 import { type RunSummary, runTraining } from "../train/run.ts";
@@ -173,7 +174,8 @@ async function compareRetrieval(
         maxSteps: numberFlag("max-steps", flags["max-steps"], 0, { integer: true, min: 0 }),
         out: runPath(out, `runs/${loss}-s${seed}`),
       };
-      const result = await runTraining(config, { data, progress, examples: false });
+      const plots = { curves: curvesPng, hasImages };
+      const result = await runTraining(config, { data, progress, plots });
       if (!result.summary) {
         progress.log(
           `${loss} seed ${seed}: ${result.error ?? "interrupted"} — excluded from the table`,

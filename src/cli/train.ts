@@ -8,6 +8,7 @@ import { lossNames } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { TrainConfig } from "../train/trainer.ts";
 import { readRunConfig } from "../train/run_dir.ts";
+import { curvesPng, examplesPng, hasImages } from "../report/run_plots.ts";
 import { runTraining } from "../train/run.ts";
 import type { RetrievalMetrics } from "../eval/metrics.ts";
 import { formatDuration, Progress } from "../train/progress.ts";
@@ -298,6 +299,7 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", onSigint);
   try {
     const result = await runTraining(config, {
+      plots: { curves: curvesPng, examples: examplesPng, hasImages },
       resume: resumeDir !== null,
       progress,
       interrupted: () => interruptRequested,

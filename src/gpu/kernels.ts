@@ -268,6 +268,10 @@ export const CMPM = lossKernel("cmpm", ["cmpm_fwd", "cmpm_bwd"], {
 });
 /** `ranknet`: allRank's rankNet. */
 export const RANKNET = lossKernel("ranknet", ["ranknet_fwd", "ranknet_bwd"]);
+/** rankNet's pair weightings (allRank's `rankNet`, `_weightByGTDiff`, `_pow`), in `mode` order. */
+export const RANKNET_WEIGHTINGS = ["none", "gtDiff", "gtDiffPow"] as const;
+/** A rankNet pair weighting. */
+export type RankNetWeighting = (typeof RANKNET_WEIGHTINGS)[number];
 /** `lambdaloss`: allRank's lambdaLoss. */
 export const LAMBDALOSS = lossKernel("lambdaloss", [
   "sort_scores",
@@ -275,6 +279,16 @@ export const LAMBDALOSS = lossKernel("lambdaloss", [
   "lambda_fwd",
   "lambda_bwd",
 ]);
+/** LambdaLoss weighing schemes (allRank's `*_scheme` without the suffix), in `mode` order. */
+export const LAMBDA_SCHEMES = [
+  "ndcgLoss1",
+  "ndcgLoss2",
+  "lambdaRank",
+  "ndcgLoss2PP",
+  "rankNet",
+] as const;
+/** A LambdaLoss weighing scheme. */
+export type LambdaScheme = (typeof LAMBDA_SCHEMES)[number];
 /** `listnet`: allRank's listNet. */
 export const LISTNET = lossKernel("listnet", ["listnet_fwd", "listnet_bwd"]);
 /** `listmle`: allRank's listMLE. */

@@ -18,7 +18,6 @@
 
 import { APPROXNDCG, LOSSES } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { approxNdcgRef } from "../reference/losses.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 import {
   attach,
@@ -72,10 +71,10 @@ const definition: LossDefinition = {
   summary: "allRank approxNDCGLoss: −NDCG with sigmoid-approximated positions",
   defaults: { alpha: 1 },
   forward: (scores, labels, options) => approxNdcgLoss(scores, labels, alphaOf(options)),
-  reference: (scores, labels, options) => approxNdcgRef(scores, labels, alphaOf(options)),
 };
 
-function alphaOf(options: LossOptions): number {
+/** The `alpha` option, checked. */
+export function alphaOf(options: LossOptions): number {
   return positiveOption("approxndcg", "alpha", resolveOptions(definition, options).alpha as number);
 }
 

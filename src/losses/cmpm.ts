@@ -17,7 +17,6 @@
 
 import { CMPM } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { cmpmRef } from "../reference/losses.ts";
 import { attach, checkLossInputs, finish, gradLaunch, launch, Reduction } from "./launch.ts";
 import { registerLoss } from "./registry.ts";
 
@@ -43,5 +42,4 @@ registerLoss({
   summary: "Cross-Modal Projection Matching (Zhang & Lu 2018): KL(softmax(s) ‖ normalised mask)",
   defaults: {},
   forward: (scores, labels) => cmpmLoss(scores, labels),
-  reference: (scores, labels) => cmpmRef(scores, labels),
 });

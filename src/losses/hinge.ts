@@ -20,7 +20,6 @@
 
 import { HINGE } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { hingeRef } from "../reference/losses.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 import {
   attach,
@@ -78,10 +77,10 @@ const definition: LossDefinition = {
   summary: "VSE++ triplet hinge over (relevant, non-relevant) pairs; sum or hardest negative",
   defaults: { margin: 0.2, maxViolation: false },
   forward: (scores, labels, options) => hingeLoss(scores, labels, hingeOptions(options)),
-  reference: (scores, labels, options) => hingeRef(scores, labels, hingeOptions(options)),
 };
 
-function hingeOptions(options: LossOptions): HingeOptions {
+/** The hinge options of resolved loss options. */
+export function hingeOptions(options: LossOptions): HingeOptions {
   const o = resolveOptions(definition, options);
   return { margin: o.margin as number, maxViolation: o.maxViolation as boolean };
 }

@@ -30,9 +30,8 @@
  * @module
  */
 
-import { LAMBDALOSS, LOSSES } from "../gpu/kernels.ts";
+import { LAMBDA_SCHEMES, LAMBDALOSS, type LambdaScheme, LOSSES } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { lambdaLossRef, type LambdaScheme } from "../reference/losses.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 import {
   attach,
@@ -48,14 +47,8 @@ import {
 } from "./launch.ts";
 import { registerLoss, resolveOptions } from "./registry.ts";
 
-/** The weighing schemes, in the kernel's `mode` order. */
-export const LAMBDA_SCHEMES: readonly LambdaScheme[] = [
-  "ndcgLoss1",
-  "ndcgLoss2",
-  "lambdaRank",
-  "ndcgLoss2PP",
-  "rankNet",
-];
+/** The weighing schemes, in the kernel's `mode` order (declared with the kernel). */
+export { LAMBDA_SCHEMES };
 
 /** Options of {@link lambdaLoss} (see the module docs). */
 export interface LambdaLossOptions {
@@ -131,10 +124,10 @@ const definition: LossDefinition = {
     log: ["binary", "natural"],
   },
   forward: (scores, labels, options) => lambdaLoss(scores, labels, lambdaOptions(options)),
-  reference: (scores, labels, options) => lambdaLossRef(scores, labels, lambdaOptions(options)),
 };
 
-function lambdaOptions(options: LossOptions): LambdaLossOptions {
+/** The lambdaloss options of resolved loss options, checked. */
+export function lambdaOptions(options: LossOptions): LambdaLossOptions {
   const o = resolveOptions(definition, options);
   return {
     scheme: o.scheme as LambdaScheme,

@@ -26,7 +26,6 @@
 
 import { LISTMLE } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { listMleRef } from "../reference/losses.ts";
 import {
   attach,
   checkLossInputs,
@@ -87,6 +86,4 @@ registerLoss({
   defaults: { ties: "random", seed: 0 },
   choices: { ties: ["random", "index"] },
   forward: (scores, labels, options) => listMleLoss(scores, labels, tieSeed(options)),
-  reference: (scores, labels, options) =>
-    listMleRef(scores, labels, options.ties === "index" ? 0 : (Number(options.seed) >>> 0)),
 });

@@ -16,7 +16,6 @@
 
 import { LISTNET } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { listNetRef } from "../reference/losses.ts";
 import { attach, checkLossInputs, finish, gradLaunch, launch, Reduction } from "./launch.ts";
 import { registerLoss } from "./registry.ts";
 
@@ -42,5 +41,4 @@ registerLoss({
   summary: "allRank listNet: cross-entropy of softmax(labels) against softmax(scores)",
   defaults: {},
   forward: (scores, labels) => listNetLoss(scores, labels),
-  reference: (scores, labels) => listNetRef(scores, labels),
 });

@@ -102,7 +102,6 @@ import {
   vectorChunk,
 } from "../ops/neuralsort.ts";
 import { sinkhorn } from "../ops/sinkhorn.ts";
-import { neuralNdcgRef } from "../reference/neuralndcg.ts";
 import { checkLossInputs, intOption, positiveOption } from "./launch.ts";
 import { registerLoss, resolveOptions } from "./registry.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
@@ -456,9 +455,6 @@ function define(name: string, transposed: boolean): LossDefinition {
         ? neuralNdcgPlain(scores, labels, resolved, name)
         : neuralNdcgFused(scores, labels, resolved, name);
     },
-    reference(scores: number[][], labels: number[][], options: LossOptions): number {
-      return neuralNdcgRef(scores, labels, optionsOf(def, options, transposed).resolved);
-    },
   };
   return def;
 }
@@ -470,3 +466,13 @@ export const neuralNdcgDefinition: LossDefinition = registerLoss(define("neuraln
 export const neuralNdcgTransposedDefinition: LossDefinition = registerLoss(
   define("neuralndcg_transposed", true),
 );
+
+/** The resolved NeuralNDCG options of `name`'s loss options (`transposed` follows the name). */
+export function neuralNdcgOptions(
+  name: "neuralndcg" | "neuralndcg_transposed",
+  options: LossOptions,
+): NeuralNdcgOptions {
+  const transposed = name === "neuralndcg_transposed";
+  const def = transposed ? neuralNdcgTransposedDefinition : neuralNdcgDefinition;
+  return optionsOf(def, options, transposed).resolved;
+}

@@ -17,9 +17,8 @@
  * @module
  */
 
-import { RANKNET } from "../gpu/kernels.ts";
+import { RANKNET, RANKNET_WEIGHTINGS, type RankNetWeighting } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { rankNetRef, type RankNetWeighting } from "../reference/losses.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 import {
   attach,
@@ -33,8 +32,6 @@ import {
 } from "./launch.ts";
 import { registerLoss, resolveOptions } from "./registry.ts";
 
-const WEIGHTINGS: readonly RankNetWeighting[] = ["none", "gtDiff", "gtDiffPow"];
-
 /** Records the `ranknet` loss of `[lists, n]` scores and labels; see the module docs. */
 export function rankNetLoss(
   scores: Tensor,
@@ -42,7 +39,7 @@ export function rankNetLoss(
   weighting: RankNetWeighting = "none",
 ): Tensor {
   const [lists, n] = checkLossInputs("ranknet", scores, labels);
-  const params = { mode: WEIGHTINGS.indexOf(weighting) };
+  const params = { mode: RANKNET_WEIGHTINGS.indexOf(weighting) };
   const { entries, info } = sortLabels(scores, labels);
   const items = new Tensor([lists, n, 2], { label: "ranknet items" });
   launch(RANKNET, "ranknet_fwd", "item", scores, labels, { ent: entries, info, o: items }, params);
@@ -73,12 +70,12 @@ const definition: LossDefinition = {
   name: "ranknet",
   summary: "allRank rankNet: BCE-with-logits over pairs with y_i > y_j, mean over pairs",
   defaults: { weighting: "none" },
-  choices: { weighting: WEIGHTINGS },
+  choices: { weighting: RANKNET_WEIGHTINGS },
   forward: (scores, labels, options) => rankNetLoss(scores, labels, weightingOf(options)),
-  reference: (scores, labels, options) => rankNetRef(scores, labels, weightingOf(options)),
 };
 
-function weightingOf(options: LossOptions): RankNetWeighting {
+/** The `weighting` option. */
+export function weightingOf(options: LossOptions): RankNetWeighting {
   return resolveOptions(definition, options).weighting as RankNetWeighting;
 }
 

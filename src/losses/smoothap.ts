@@ -17,7 +17,6 @@
 
 import { SMOOTHAP } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { smoothApRef } from "../reference/losses.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 import {
   attach,
@@ -67,10 +66,10 @@ const definition: LossDefinition = {
   summary: "Smooth-AP (Brown et al. 2020): 1 − mean sigmoid-smoothed AP, temperature 0.01",
   defaults: { temperature: 0.01 },
   forward: (scores, labels, options) => smoothApLoss(scores, labels, temperatureOf(options)),
-  reference: (scores, labels, options) => smoothApRef(scores, labels, temperatureOf(options)),
 };
 
-function temperatureOf(options: LossOptions): number {
+/** The `temperature` option, checked. */
+export function temperatureOf(options: LossOptions): number {
   const t = resolveOptions(definition, options).temperature as number;
   return positiveOption("smoothap", "temperature", t);
 }

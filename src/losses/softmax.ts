@@ -17,7 +17,6 @@
 
 import { SOFTMAX } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { softmaxLossRef } from "../reference/losses.ts";
 import { attach, checkLossInputs, finish, gradLaunch, launch, Reduction } from "./launch.ts";
 import { registerLoss } from "./registry.ts";
 
@@ -43,5 +42,4 @@ registerLoss({
   summary: "listwise softmax cross-entropy against y / Σy (InfoNCE/CLIP with one relevant item)",
   defaults: {},
   forward: (scores, labels) => softmaxLoss(scores, labels),
-  reference: (scores, labels) => softmaxLossRef(scores, labels),
 });

@@ -7,8 +7,8 @@
 
 import { initGpu, rt } from "../gpu/runtime.ts";
 import { writeFileAtomic } from "../data/errors.ts";
+import type { RetrievalDataset } from "../data/types.ts";
 import type { RetrievalMetrics } from "../eval/metrics.ts";
-import { curvesPng, examplesPng, hasImages } from "../report/run_plots.ts";
 import { loadTrainData } from "./data.ts";
 import { evaluateModel } from "./evaluate.ts";
 import { Progress } from "./progress.ts";
@@ -24,6 +24,7 @@ import {
 } from "./run_dir.ts";
 import {
   buildModel,
+  type EpochRecord,
   initialState,
   type LoopState,
   NonFiniteError,
@@ -78,8 +79,24 @@ export interface RunOptions {
   progress?: Progress;
   /** Whether the user asked to stop. */
   interrupted?: () => boolean;
-  /** Draw `examples.png` for image datasets (default true). */
-  examples?: boolean;
+  /** Draws `curves.png` and `examples.png` (the CLI passes `src/report/run_plots.ts`); none: no PNG. */
+  plots?: RunPlots;
+}
+
+/** The charts of a run folder, drawn by the caller (training itself draws nothing). */
+export interface RunPlots {
+  /** `curves.png` from the epoch history. */
+  curves(history: EpochRecord[], title: string): Promise<Uint8Array>;
+  /** `examples.png`: text queries of `ds` with their top images (absent: not drawn). */
+  examples?(
+    ds: RetrievalDataset,
+    textEmb: Float32Array,
+    imageEmb: Float32Array,
+    dim: number,
+    queries: number[],
+  ): Promise<Uint8Array>;
+  /** Whether `ds` has images to draw. */
+  hasImages(ds: RetrievalDataset): boolean;
 }
 
 /** Outcome of {@link runTraining}. */
@@ -144,10 +161,8 @@ export async function runTraining(
         interrupted: options.interrupted,
         onEpoch: async (_record, s) => {
           await writeMetricsCsv(config.out, s.history);
-          await writeFileAtomic(
-            runPath(config.out, RUN_FILES.curves),
-            await curvesPng(s.history, config.loss),
-          );
+          const png = await options.plots?.curves(s.history, config.loss);
+          if (png) await writeFileAtomic(runPath(config.out, RUN_FILES.curves), png);
         },
         onCheckpoint: async (m, record) => {
           await writeCheckpoint(checkpointPath, m, {
@@ -204,13 +219,14 @@ export async function runTraining(
       deno: Deno.version.deno,
     };
     await writeJson(runPath(config.out, RUN_FILES.summary), summary);
-    if (options.examples !== false && val && hasImages(val)) {
+    const plots = options.plots;
+    if (plots?.examples && val && plots.hasImages(val)) {
       const textEmb = await model.embedAll("texts", val.texts, val.numTexts);
       const imageEmb = await model.embedAll("images", val.images, val.numImages);
       const queries = [0, 1, 2, 3].map((i) => Math.floor((i * val.numTexts) / 4));
       await writeFileAtomic(
         runPath(config.out, RUN_FILES.examples),
-        await examplesPng(val, textEmb, imageEmb, model.config.text.outDim, queries),
+        await plots.examples(val, textEmb, imageEmb, model.config.text.outDim, queries),
       );
     }
     await rt().sync();
