@@ -40,8 +40,9 @@
  */
 import { seededRandom } from "../src/util/random.ts";
 import { rt } from "../src/gpu/runtime.ts";
-import { zeroGrad } from "../src/autodiff/tape.ts";
-import { Tensor } from "../src/autodiff/tensor.ts";
+import { backward, zeroGrad } from "../src/autodiff/tape.ts";
+import { scope, Tensor } from "../src/autodiff/tensor.ts";
+import { rankingLossTensor } from "../src/losses/mod.ts";
 
 export const seededUniform: (seed: number) => () => number = seededRandom;
 
@@ -346,4 +347,94 @@ export function retrievalCollection(numTexts: number, numImages: number, seed: n
     }
   }
   return { texts, images, textToImage, textDim: dim, imageDim: dim };
+}
+
+/**
+ * A Deno bench case of GPU work: each call records `work` `reps` times and waits for the GPU once
+ * (the fixed ~11 ms wait amortised over the repetitions).
+ */
+export function gpuBench(o: {
+  name: string;
+  group: string;
+  baseline?: boolean;
+  reps?: number;
+  n?: number;
+  work: () => void;
+}): void {
+  const reps = o.reps ?? 1;
+  Deno.bench({
+    name: o.name,
+    group: o.group,
+    baseline: o.baseline,
+    n: o.n ?? 5,
+    warmup: 1,
+    async fn() {
+      for (let r = 0; r < reps; r++) o.work();
+      await rt().sync();
+    },
+  });
+}
+
+/** A loss configuration of the loss benches. */
+export interface LossBenchCase {
+  name: string;
+  options: Record<string, unknown>;
+}
+
+/** Seeded in-batch data: scores in [−2, 2), the diagonal and ~1 % more items relevant. */
+function inBatch(n: number): { scores: Float32Array; labels: Float32Array } {
+  let seed = n;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const scores = new Float32Array(n * n).map(() => next() * 4 - 2);
+  const labels = new Float32Array(n * n).map((_, i) =>
+    i % n === Math.floor(i / n) || next() < 0.01 ? 1 : 0
+  );
+  return { scores, labels };
+}
+
+/**
+ * Forward + backward of each loss case at (lists × items) 256 × 256 and 1024 × 1024, each size one
+ * group with `softmax` as its baseline. The data mimics training: a square in-batch similarity
+ * matrix whose diagonal is relevant, plus ~1 % more relevant items per list. Each call records
+ * `repeat` forward + backward passes and waits once; the dense O(n²) cases (`dense`) run one timed
+ * call at 1024.
+ */
+export function lossBenches(
+  cases: LossBenchCase[],
+  dense: (c: LossBenchCase) => boolean = () => false,
+): void {
+  const sizes = [{ n: 256, repeat: 4, iterations: 5 }, { n: 1024, repeat: 1, iterations: 2 }];
+  for (const { n, repeat, iterations } of sizes) {
+    const data = inBatch(n);
+    const s = Tensor.param(data.scores, [n, n], `S ${n}`);
+    const y = Tensor.from(data.labels, [n, n], { label: `R ${n}` });
+    for (const c of [{ name: "softmax", options: {} }, ...cases]) {
+      const opts = Object.keys(c.options).length ? ` ${JSON.stringify(c.options)}` : "";
+      Deno.bench({
+        name: `${c.name}${opts} ${n}x${n}`,
+        group: `${n}x${n}`,
+        baseline: c.name === "softmax",
+        n: n >= 1024 && dense(c) ? 1 : iterations,
+        warmup: 1,
+        async fn() {
+          scope(() => {
+            for (let r = 0; r < repeat; r++) backward(rankingLossTensor(c.name, s, y, c.options));
+          });
+          await rt().sync();
+          zeroGrad([s]);
+        },
+      });
+    }
+  }
+}
+
+/** Seeded values in [-1, 1) (a cheap LCG: the data only has to be non-degenerate). */
+export function lcgValues(n: number, seed: number): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
 }

@@ -1,8 +1,11 @@
 // The shape README's Architecture section states, checked on the source tree (no GPU): the
 // layers of src/ and mod.ts (the order is written once, in LAYERS below, and README shows it), no
-// import cycle, CPU twins reached only from tests and benches.
+// import cycle, CPU twins reached only from tests and benches; and one kernel, one name, four
+// places (with the exceptions of FOUR_PLACES_EXCEPTIONS, which README shows too).
 
 import { assertEquals, assertOk } from "./util.ts";
+import { Kernel, type KernelDecl } from "../src/gpu/declare.ts";
+import * as KERNELS from "../src/gpu/kernels.ts";
 
 /**
  * The layers of `src/`, lowest first: a module imports modules of its own directory and of lower
@@ -111,5 +114,104 @@ Deno.test("README's Architecture section shows the layers of LAYERS", () => {
     const found = section.indexOf(row, at);
     assertOk(found >= 0, `README's Architecture lists "${row}" after the layers above it`);
     at = found + row.length;
+  }
+});
+
+/**
+ * What a kernel `kernels/X.wgsl` has instead of one of its four places, `src/reference/X.ts`,
+ * `tests/X_test.ts`, `bench/X_bench.ts` and its module (`src/ops/X.ts`, or `src/losses/X.ts` for a
+ * loss): the path that stands in, or `null` where there is none, with the reason.
+ */
+export const FOUR_PLACES_EXCEPTIONS: Record<
+  string,
+  {
+    reference?: string | null;
+    test?: string | null;
+    bench?: string | null;
+    module?: string | null;
+    why: string;
+  }
+> = {
+  prelude: {
+    reference: "src/util/random.ts",
+    test: null,
+    bench: null,
+    module: "src/gpu/prelude.ts",
+    why: "no entry point: part of every module; its hash's twin is lowbias32 in src/util/random.ts",
+  },
+  matmul_naive: {
+    reference: "src/reference/matmul.ts",
+    test: "tests/matmul_test.ts",
+    bench: "bench/matmul_bench.ts",
+    module: "src/ops/matmul.ts",
+    why: "the matmul baseline: twin, test, bench and module are matmul's",
+  },
+  adamw: { module: "src/optim/adamw.ts", why: "an optimiser, not an op" },
+  image_features: { module: "src/data/image_features.ts", why: "a featuriser, not an op" },
+  losses: { module: "src/losses/launch.ts", why: "the losses' shared entries" },
+};
+
+const exists = (path: string) => {
+  try {
+    return Deno.statSync(new URL(path, ROOT)).isFile;
+  } catch {
+    return false;
+  }
+};
+
+const WGSL = [...Deno.readDirSync(new URL("kernels", ROOT))]
+  .filter((e) => e.name.endsWith(".wgsl"))
+  .map((e) => e.name.slice(0, -5))
+  .sort();
+
+Deno.test("one kernel, one name, four places (and the documented exceptions)", () => {
+  const missing: string[] = [];
+  for (const x of WGSL) {
+    const ex = FOUR_PLACES_EXCEPTIONS[x] ?? { why: "" };
+    const places: [string | null | undefined, string[]][] = [
+      [ex.reference, [`src/reference/${x}.ts`]],
+      [ex.test, [`tests/${x}_test.ts`]],
+      [ex.bench, [`bench/${x}_bench.ts`]],
+      [ex.module, [`src/ops/${x}.ts`, `src/losses/${x}.ts`]],
+    ];
+    for (const [stand, paths] of places) {
+      if (stand === null) continue;
+      const candidates = stand === undefined ? paths : [stand];
+      if (!candidates.some(exists)) {
+        missing.push(`kernels/${x}.wgsl: no ${candidates.join(" or ")}`);
+      }
+    }
+  }
+  for (const x of Object.keys(FOUR_PLACES_EXCEPTIONS)) {
+    assertOk(WGSL.includes(x), `exception for kernels/${x}.wgsl, which does not exist`);
+  }
+  assertEquals(missing, []);
+});
+
+Deno.test("every kernel file is declared once, with exactly the entry points it defines", () => {
+  const decls: KernelDecl[] = (Object.values(KERNELS) as unknown[])
+    .flatMap((k) => k instanceof Kernel ? [(k as Kernel<KernelDecl>).decl] : []);
+  const wrong: string[] = [];
+  for (const x of WGSL.filter((x) => x !== "prelude")) {
+    const matching = decls.filter((d) => d.file === x);
+    if (matching.length !== 1) {
+      wrong.push(`kernels/${x}.wgsl: ${matching.length} declarations`);
+      continue;
+    }
+    const text = Deno.readTextFileSync(new URL(`kernels/${x}.wgsl`, ROOT));
+    const defined = [...text.matchAll(/@compute[^\n]*\n\s*fn (\w+)/g)].map((m) => m[1]).sort();
+    const declared = [...matching[0].entries].sort();
+    if (JSON.stringify(defined) !== JSON.stringify(declared)) {
+      wrong.push(`kernels/${x}.wgsl defines ${defined}, its declaration lists ${declared}`);
+    }
+  }
+  assertEquals(wrong, []);
+});
+
+Deno.test("README's Architecture section shows the exceptions to the four places", () => {
+  const readme = Deno.readTextFileSync(new URL("README.md", ROOT));
+  const section = readme.slice(readme.indexOf("## Architecture"));
+  for (const x of Object.keys(FOUR_PLACES_EXCEPTIONS)) {
+    assertOk(section.includes(`| \`${x}\``), `README's exception table lists ${x}`);
   }
 });
