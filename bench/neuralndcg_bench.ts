@@ -10,32 +10,21 @@
 import { initGpu } from "../src/gpu/runtime.ts";
 import { backward } from "../src/autodiff/tape.ts";
 import { scope, type Tensor } from "../src/autodiff/tensor.ts";
-import {
-  neuralNdcgFused,
-  type NeuralNdcgOptions,
-  neuralNdcgPlain,
-} from "../src/losses/neuralndcg.ts";
+import { neuralNdcgFused, neuralNdcgPlain } from "../src/losses/neuralndcg.ts";
 import { rankingLossTensor } from "../src/losses/mod.ts";
-import { BenchReport, listCases, rankingLists } from "./util.ts";
+import {
+  listCases,
+  NEURALSORT_N,
+  NEURALSORT_OPTIONS,
+  neuralSortReport,
+  rankingLists,
+} from "./util.ts";
 
 await initGpu();
 
-const ITERS = Number(Deno.env.get("NEURALSORT_BENCH_ITERS") ?? 10);
-const N = 1000;
-const report = new BenchReport(
-  `NeuralSort / NeuralNDCG on llvmpipe (${ITERS} Sinkhorn iterations)`,
-  "time ÷ baseline time",
-).printOnUnload();
-
-const OPTIONS: NeuralNdcgOptions = {
-  temperature: 1,
-  poweredRelevancies: true,
-  k: 0,
-  sinkhorn: true,
-  tol: 0,
-  maxIter: ITERS,
-  transposed: false,
-};
+const N = NEURALSORT_N;
+const OPTIONS = NEURALSORT_OPTIONS;
+const report = neuralSortReport();
 
 const fwdBwd = (fn: typeof neuralNdcgFused) => (s: Tensor, y: Tensor) =>
   scope(() => backward(fn(s, y, OPTIONS)));

@@ -5,27 +5,14 @@
 import { initGpu } from "../src/gpu/runtime.ts";
 import { noGrad } from "../src/autodiff/tape.ts";
 import { neuralSort } from "../src/ops/neuralsort.ts";
-import { neuralNdcgFused, type NeuralNdcgOptions } from "../src/losses/neuralndcg.ts";
-import { BenchReport, listCases } from "./util.ts";
+import { neuralNdcgFused } from "../src/losses/neuralndcg.ts";
+import { listCases, NEURALSORT_N, NEURALSORT_OPTIONS, neuralSortReport } from "./util.ts";
 
 await initGpu();
 
-const ITERS = Number(Deno.env.get("NEURALSORT_BENCH_ITERS") ?? 10);
-const N = 1000;
-const report = new BenchReport(
-  `NeuralSort / NeuralNDCG on llvmpipe (${ITERS} Sinkhorn iterations)`,
-  "time ÷ baseline time",
-).printOnUnload();
-
-const OPTIONS: NeuralNdcgOptions = {
-  temperature: 1,
-  poweredRelevancies: true,
-  k: 0,
-  sinkhorn: true,
-  tol: 0,
-  maxIter: ITERS,
-  transposed: false,
-};
+const N = NEURALSORT_N;
+const OPTIONS = NEURALSORT_OPTIONS;
+const report = neuralSortReport();
 
 // P̂ alone (32 lists: one [32, 1000, 1000] P̂ is 122 MiB, within a storage binding).
 listCases(report, "P-hat 32x1000", 32, N, [

@@ -8,27 +8,21 @@ import { noGrad } from "../src/autodiff/tape.ts";
 import { scope } from "../src/autodiff/tensor.ts";
 import { neuralSort } from "../src/ops/neuralsort.ts";
 import { sinkhorn } from "../src/ops/sinkhorn.ts";
-import { neuralNdcgFused, type NeuralNdcgOptions } from "../src/losses/neuralndcg.ts";
-import { BenchReport, listCases } from "./util.ts";
+import { neuralNdcgFused } from "../src/losses/neuralndcg.ts";
+import {
+  listCases,
+  NEURALSORT_ITERS,
+  NEURALSORT_N,
+  NEURALSORT_OPTIONS,
+  neuralSortReport,
+} from "./util.ts";
 
 await initGpu();
 
-const ITERS = Number(Deno.env.get("NEURALSORT_BENCH_ITERS") ?? 10);
-const N = 1000;
-const report = new BenchReport(
-  `NeuralSort / NeuralNDCG on llvmpipe (${ITERS} Sinkhorn iterations)`,
-  "time ÷ baseline time",
-).printOnUnload();
-
-const OPTIONS: NeuralNdcgOptions = {
-  temperature: 1,
-  poweredRelevancies: true,
-  k: 0,
-  sinkhorn: true,
-  tol: 0,
-  maxIter: ITERS,
-  transposed: false,
-};
+const ITERS = NEURALSORT_ITERS;
+const N = NEURALSORT_N;
+const OPTIONS = NEURALSORT_OPTIONS;
+const report = neuralSortReport();
 
 listCases(report, "Sinkhorn 32x1000", 32, N, [
   {

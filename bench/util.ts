@@ -43,6 +43,7 @@ import { rt } from "../src/gpu/runtime.ts";
 import { backward, zeroGrad } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { rankingLossTensor } from "../src/losses/mod.ts";
+import type { NeuralNdcgOptions } from "../src/losses/neuralndcg.ts";
 
 export const seededUniform: (seed: number) => () => number = seededRandom;
 
@@ -437,4 +438,29 @@ export function lcgValues(n: number, seed: number): Float32Array<ArrayBuffer> {
     out[i] = s / 2 ** 31 - 1;
   }
   return out;
+}
+
+/** Sinkhorn iterations of the NeuralSort family's benches (`NEURALSORT_BENCH_ITERS`, default 10). */
+export const NEURALSORT_ITERS = Number(Deno.env.get("NEURALSORT_BENCH_ITERS") ?? 10);
+
+/** Items per list of the NeuralSort family's benches. */
+export const NEURALSORT_N = 1000;
+
+/** The NeuralNDCG options of those benches: allRank's, with tol 0 and NEURALSORT_ITERS iterations. */
+export const NEURALSORT_OPTIONS: NeuralNdcgOptions = {
+  temperature: 1,
+  poweredRelevancies: true,
+  k: 0,
+  sinkhorn: true,
+  tol: 0,
+  maxIter: NEURALSORT_ITERS,
+  transposed: false,
+};
+
+/** The table of the NeuralSort family's benches (one per file, printed when it unloads). */
+export function neuralSortReport(): BenchReport {
+  return new BenchReport(
+    `NeuralSort / NeuralNDCG on llvmpipe (${NEURALSORT_ITERS} Sinkhorn iterations)`,
+    "time ÷ baseline time",
+  ).printOnUnload();
 }

@@ -9,9 +9,11 @@ import {
   assertFinite,
   assertOk,
   assertThrows,
+  bytesPattern,
   gpuTest,
   gradCheck,
   rng,
+  withBindingLimit,
 } from "./util.ts";
 import {
   BASE,
@@ -25,9 +27,7 @@ import {
 import { noGrad } from "../src/autodiff/tape.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
 import { PRELUDE } from "../src/gpu/prelude.ts";
-import { formatBytes } from "../src/gpu/pool.ts";
 import { neuralSort } from "../src/ops/neuralsort.ts";
-import { rt } from "../src/gpu/runtime.ts";
 import {
   neuralNdcgFused,
   type NeuralNdcgOptions,
@@ -71,32 +71,43 @@ gpuTest("loss matches the reference, fused and plain, on graded and binary lists
   }
 });
 
+/** Both paths' gradients against finite differences of the twin, for each variant with `extra`. */
+async function pathGradients(
+  scores: Rows,
+  labels: Rows,
+  variants: typeof VARIANTS,
+  extra: Partial<NeuralNdcgOptions>,
+): Promise<void> {
+  const n = scores[0].length;
+  for (const [name, opts] of variants) {
+    const o = { ...BASE, ...opts, ...extra };
+    for (const [path, fn] of [["fused", neuralNdcgFused], ["plain", neuralNdcgPlain]] as const) {
+      await gradCheck(
+        [{ shape: [scores.length, n], data: flat(scores) }, {
+          shape: [scores.length, n],
+          data: flat(labels),
+          grad: false,
+        }],
+        (x, y) => fn(x, y, o),
+        (x) => [neuralNdcgRef(
+          labels.map((_, l) => Array.from(x.subarray(l * n, l * n + n))),
+          labels,
+          o,
+        )],
+        { atol: 1e-4, rtol: 2e-3 },
+      ).catch((e) => {
+        throw new Error(`${name} ${path}: ${e.message}`);
+      });
+    }
+  }
+}
+
 gpuTest(
   "loss gradients match finite differences (both variants, ± Sinkhorn, fused and plain)",
   async () => {
     const { scores, labels } = lists(3, 6, 77, { maxLabel: 2, padding: 0.25 });
-    for (const [name, opts] of VARIANTS.slice(0, 4)) {
-      // tol 0: a fixed iteration count, so the float64 finite differences are smooth
-      const o = { ...BASE, ...opts, tol: 0, maxIter: 20 };
-      for (const [path, fn] of [["fused", neuralNdcgFused], ["plain", neuralNdcgPlain]] as const) {
-        await gradCheck(
-          [{ shape: [3, 6], data: flat(scores) }, {
-            shape: [3, 6],
-            data: flat(labels),
-            grad: false,
-          }],
-          (x, y) => fn(x, y, o),
-          (x) => [neuralNdcgRef(
-            labels.map((_, l) => Array.from(x.subarray(l * 6, l * 6 + 6))),
-            labels,
-            o,
-          )],
-          { atol: 1e-4, rtol: 2e-3 },
-        ).catch((e) => {
-          throw new Error(`${name} ${path}: ${e.message}`);
-        });
-      }
-    }
+    // tol 0: a fixed iteration count, so the float64 finite differences are smooth
+    await pathGradients(scores, labels, VARIANTS.slice(0, 4), { tol: 0, maxIter: 20 });
   },
 );
 
@@ -116,27 +127,7 @@ gpuTest(
     assertOk(at.every((t) => t < maxIter) && at.some((t) => t > 2), `stopping iterations ${at}`);
     assertEquals(stops(tol * 0.98), at);
     assertEquals(stops(tol * 1.02), at);
-    for (const [name, opts] of VARIANTS.slice(0, 2)) {
-      const o = { ...BASE, ...opts, tol, maxIter };
-      for (const [path, fn] of [["fused", neuralNdcgFused], ["plain", neuralNdcgPlain]] as const) {
-        await gradCheck(
-          [{ shape: [3, 6], data: flat(scores) }, {
-            shape: [3, 6],
-            data: flat(labels),
-            grad: false,
-          }],
-          (x, y) => fn(x, y, o),
-          (x) => [neuralNdcgRef(
-            labels.map((_, l) => Array.from(x.subarray(l * 6, l * 6 + 6))),
-            labels,
-            o,
-          )],
-          { atol: 1e-4, rtol: 2e-3 },
-        ).catch((e) => {
-          throw new Error(`${name} ${path}: ${e.message}`);
-        });
-      }
-    }
+    await pathGradients(scores, labels, VARIANTS.slice(0, 2), { tol, maxIter });
   },
 );
 
@@ -394,17 +385,14 @@ gpuTest(
     for (const [name, fn] of [["fused", neuralNdcgFused], ["plain", neuralNdcgPlain]] as const) {
       const whole = await lossAndGrad(fn, scores, labels, BASE);
       // 3 lists per plain matrix chunk (3·10·10 floats), 2 lists per vector chunk (11·2·12 floats)
-      rt().pool.setBindingLimitForTests(name === "plain" ? 1200 : 1100);
-      try {
+      await withBindingLimit(name === "plain" ? 1200 : 1100, async () => {
         const chunked = await lossAndGrad(fn, scores, labels, BASE);
         assertAllClose([chunked.value], [whole.value], { atol: 1e-6 }, `${name} loss`);
         assertAllClose(chunked.grad, whole.grad, { atol: 1e-6 }, `${name} gradient`);
         // without a gradient (and outside any scope) the partial sums are freed as it goes
         const value = await lossOnly(fn, scores, labels, BASE);
         assertAllClose([value], [whole.value], { atol: 1e-6 }, `${name} loss, no gradient`);
-      } finally {
-        rt().pool.setBindingLimitForTests(null);
-      }
+      });
       assertAllClose([whole.value], [neuralNdcgRef(scores, labels, BASE)], { atol: 1e-5 }, name);
     }
   },
@@ -485,22 +473,16 @@ gpuTest("bad options and oversized requests are refused with clear messages", as
   huge.dispose();
   // one P-hat of a 600-item list over a (forced) 1 MiB binding limit: refused naming both sizes
   const limit = 2 ** 20;
-  rt().pool.setBindingLimitForTests(limit);
   const wide = Tensor.zeros([1, 600]);
-  try {
-    const need = formatBytes(600 * 600 * 4).replace(".", "\\.");
-    const max = formatBytes(limit).replace(".", "\\.");
+  await withBindingLimit(limit, () =>
     assertThrows(
       () => neuralNdcgPlain(wide, wide, BASE),
       new RegExp(
-        `one 600 × 600 P-hat needs ${need}, over this device's maxStorageBufferBindingSize of ` +
-          `${max}; use fused: 'fused'`,
+        `one 600 × 600 P-hat needs ${bytesPattern(600 * 600 * 4)}, over this device's ` +
+          `maxStorageBufferBindingSize of ${bytesPattern(limit)}; use fused: 'fused'`,
       ),
-    );
-  } finally {
-    rt().pool.setBindingLimitForTests(null);
-    wide.dispose();
-  }
+    ));
+  wide.dispose();
   const s = Tensor.zeros([2, 3]);
   const t = Tensor.zeros([3, 2]);
   assertThrows(() => neuralNdcgFused(s, t, BASE), /shapes differ/);

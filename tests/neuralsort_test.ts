@@ -2,13 +2,19 @@
 // (src/reference/neuralsort.ts): P̂ on random and edge shapes with padding anywhere, list ranges,
 // finite differences, and refusals sized from the binding limit. Tolerances are stated per test.
 
-import { assertAllClose, assertEquals, assertThrows, gpuTest, gradCheck } from "./util.ts";
+import {
+  assertAllClose,
+  assertEquals,
+  assertThrows,
+  bytesPattern,
+  gpuTest,
+  gradCheck,
+  withBindingLimit,
+} from "./util.ts";
 import { flat, lists, tensors } from "./neuralndcg_fixtures.ts";
 import { noGrad } from "../src/autodiff/tape.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
-import { formatBytes } from "../src/gpu/pool.ts";
 import { neuralSort } from "../src/ops/neuralsort.ts";
-import { rt } from "../src/gpu/runtime.ts";
 import { neuralSortRef } from "../src/reference/neuralsort.ts";
 
 const SHAPES: [number, number][] = [[1, 1], [2, 3], [3, 5], [4, 13], [2, 37], [3, 70]];
@@ -51,22 +57,19 @@ gpuTest("neuralSort gradient matches finite differences", async () => {
   );
 });
 
-gpuTest("a P-hat over one storage binding, or a bad list range, is refused", () => {
+gpuTest("a P-hat over one storage binding, or a bad list range, is refused", async () => {
   // a forced binding limit below one 600 × 600 P-hat (1.4 MiB), so any adapter refuses it
   const limit = 2 ** 20;
-  rt().pool.setBindingLimitForTests(limit);
   const wide = Tensor.zeros([1, 600]);
-  try {
-    const need = formatBytes(600 * 600 * 4).replace(".", "\\.");
-    const max = formatBytes(limit).replace(".", "\\.");
+  await withBindingLimit(limit, () =>
     assertThrows(
       () => neuralSort(wide, wide, {}),
-      new RegExp(`neuralSort: P-hat \\[1, 600, 600\\] needs ${need}, over .* of ${max}`),
-    );
-  } finally {
-    rt().pool.setBindingLimitForTests(null);
-    wide.dispose();
-  }
+      new RegExp(
+        `neuralSort: P-hat \\[1, 600, 600\\] needs ${bytesPattern(600 * 600 * 4)}, over .* of ` +
+          bytesPattern(limit),
+      ),
+    ));
+  wide.dispose();
   const s = Tensor.zeros([2, 3]);
   assertThrows(() => neuralSort(s, s, { first: 1, count: 2 }), /lists 1…2 outside the 2 lists/);
   s.dispose();

@@ -7,6 +7,7 @@ import {
   randn,
   rng,
   sharedData,
+  withBindingLimit,
 } from "./util.ts";
 import { rt } from "../src/gpu/runtime.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
@@ -381,16 +382,11 @@ gpuTest("a gallery larger than one GPU buffer binding is evaluated chunk by chun
     const keep = (t * 65) % 520;
     for (let k = 0; k < keep; k++) images[textToImage[t] * dim + k] = texts[t * dim + k];
   }
-  rt().pool.setBindingLimitForTests(limit);
-  let ranks;
-  try {
-    ranks = await retrievalRanks(
+  const ranks = await withBindingLimit(limit, () =>
+    retrievalRanks(
       { texts, images, textToImage, textDim: dim, imageDim: dim },
       { normalize: false },
-    );
-  } finally {
-    rt().pool.setBindingLimitForTests(null);
-  }
+    ));
   // Reference t2i ranks (exact integer scores; ties rank above the relevant image).
   const expected = Array.from({ length: nt }, (_, t) => {
     const dot = (i: number) => {
