@@ -102,16 +102,33 @@ export {
 // Data
 export type { LtrDataset, LtrQuery, RetrievalDataset } from "./src/data/types.ts";
 export { DataError } from "./src/data/errors.ts";
-export { parseNpy, readNpy, writeNpy } from "./src/data/npy.ts";
-export { readSafetensors, writeSafetensors } from "./src/data/safetensors.ts";
+export { parseNpy, readNpy, readNpyHeader, writeNpy } from "./src/data/npy.ts";
+export {
+  readSafetensors,
+  readSafetensorsHeader,
+  writeSafetensors,
+} from "./src/data/safetensors.ts";
+export { SizeLimitError } from "./src/util/limits.ts";
 export { loadFeatureDataset } from "./src/data/features.ts";
 export { readSvmlight } from "./src/data/svmlight.ts";
 export { loadCollection } from "./src/data/collection.ts";
 export { featuriseImages, imageFeatureDim } from "./src/data/image_features.ts";
 export { featuriseTexts, tokenize } from "./src/data/text_features.ts";
 export { generateDefaultDataset } from "./src/data/synthetic.ts";
-export { splitByImage } from "./src/data/split.ts";
-export { loadRetrievalData, loadRetrievalSplits } from "./src/data/load.ts";
+export {
+  assignImages,
+  DEFAULT_SPLIT,
+  splitByImage,
+  type SplitPart,
+  type SplitSpec,
+} from "./src/data/split.ts";
+export { type DataSource, fingerprintDataset } from "./src/data/source.ts";
+export {
+  loadDataset,
+  loadRetrievalData,
+  loadRetrievalSplits,
+  type SplitRecord,
+} from "./src/data/load.ts";
 
 // Evaluation
 export { evaluateDataset, evaluateRetrieval, TIE_RULE } from "./src/eval/retrieval.ts";
@@ -122,6 +139,14 @@ export {
   retrievalMetrics,
 } from "./src/eval/metrics.ts";
 export { topK, type TopKResult } from "./src/ops/topk.ts";
+export { parseRanksCsv, ranksCsv } from "./src/eval/ranks_file.ts";
+export {
+  formatDifference,
+  pairedBootstrap,
+  type PairedDifference,
+  pairedDifference,
+  type QuerySet,
+} from "./src/eval/bootstrap.ts";
 export { meanNdcg, ndcgAt } from "./src/eval/ndcg.ts";
 
 // Models and training
@@ -130,5 +155,7 @@ export { DualEncoder, type DualEncoderConfig, modelConfig } from "./src/model/du
 export { Reranker, type RerankerOptions, rerankFeatures } from "./src/model/reranker.ts";
 export { type TrainConfig, trainLoop } from "./src/train/trainer.ts";
 export { type RunSummary, runTraining } from "./src/train/run.ts";
+export { RunFileError } from "./src/train/schema.ts";
+export { loadTrainData, resolveRunData, runDataRecord } from "./src/train/data.ts";
 export { evaluateRerank, runRerankTraining } from "./src/train/rerank.ts";
 export { trainLtr } from "./src/train/ltr.ts";

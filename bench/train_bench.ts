@@ -57,6 +57,7 @@ const config: TrainConfig = {
   seed: 0,
   dataSeed: 0,
   valFraction: 0,
+  testFraction: 0,
   model: {},
   logEvery: 50,
   maxSteps: 0,

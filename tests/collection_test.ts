@@ -102,12 +102,47 @@ gpuTest("collection: bad input names the file and the fault", async () => {
     const a = { id: 1, file_name: "a.png" };
     const b = { id: 2, file_name: "b.png" };
 
-    // An image without captions: a COCO image with no annotation, or a file the captions never name.
-    await json([a, b], [{ image_id: 1, caption: "x" }]);
-    await fails(/captions\.json: image b\.png has no captions/);
+    // A path that leaves the image folder, directly or through a symlink, is refused with the
+    // annotation (COCO) or the line (CSV) that names it.
+    const outside = await Deno.makeTempDir({ prefix: "crossrank-outside-" });
+    try {
+      await writeImage(`${outside}/x.png`, [7, 8, 9]);
+      const escape = `../${outside.split("/").at(-1)}/x.png`;
+      await json([a, { id: 5, file_name: escape }], [{ image_id: 1, caption: "x" }]);
+      await fails(
+        /captions\.json images\[1\] \(id 5\): image ".*x\.png" resolves to .*crossrank-outside-.*\/x\.png, outside the image folder/,
+      );
+      await Deno.writeTextFile(`${dir}/captions.csv`, `image,caption\na.png,x\n${escape},y\n`);
+      await fails(
+        /captions\.csv line 3: image ".*x\.png" resolves to .*, outside the image folder/,
+        {
+          captionsFile: `${dir}/captions.csv`,
+        },
+      );
+      await Deno.remove(`${dir}/captions.csv`);
+      await Deno.symlink(`${outside}/x.png`, `${dir}/link.png`);
+      await json([a, { id: 5, file_name: "link.png" }], [{ image_id: 1, caption: "x" }]);
+      await fails(/captions\.json images\[1\] \(id 5\): image "link\.png" resolves to .*outside/);
+      // An unnamed link out of the folder is refused too (it would be a distractor).
+      await json([a, b], [{ image_id: 1, caption: "x" }]);
+      await fails(/link\.png: a link to .*x\.png, outside the image folder/);
+      await Deno.remove(`${dir}/link.png`);
+    } finally {
+      await Deno.remove(outside, { recursive: true });
+    }
+
+    // Images without captions stay in the gallery as distractors: a COCO image with no
+    // annotation keeps its place, and files the captions never name follow, sorted by name.
+    await writeImage(`${dir}/c.jpg`, [9, 9, 9]);
+    await json([b, a], [{ image_id: 1, caption: "x" }]);
+    const ds = await loadCollection(dir);
+    assertEquals(ds.imageNames, ["b.png", "a.png", "c.jpg"]);
+    assertEquals([ds.numImages, ds.numTexts, Array.from(ds.textToImage)], [3, 1, [1]]);
     await json([a], [{ image_id: 1, caption: "x" }]);
-    await fails(/b\.png: image without captions \(not named in .*captions\.json/);
-    assertEquals((await loadCollection(dir, { extraImages: "ignore" })).numImages, 1);
+    assertEquals((await loadCollection(dir)).imageNames, ["a.png", "b.png", "c.jpg"]);
+    await Deno.remove(`${dir}/c.jpg`);
+    await json([a, b], []);
+    await fails(/captions\.json: empty dataset \(no captions\)/);
 
     // A caption for a missing image: an unknown image_id, or a named file that does not exist.
     await json([a, b], [{ image_id: 1, caption: "x" }, { image_id: 2, caption: "y" }, {
@@ -119,7 +154,9 @@ gpuTest("collection: bad input names the file and the fault", async () => {
       [a, b, { id: 3, file_name: "c.png" }],
       [1, 2, 3].map((i) => ({ image_id: i, caption: "q" })),
     );
-    await fails(/captions\.json: caption for a missing image: c\.png is not in /);
+    await fails(
+      /captions\.json images\[2\] \(id 3\): caption for a missing image: c\.png is not in /,
+    );
 
     // Malformed files and empty data.
     await json([], []);
@@ -141,7 +178,7 @@ gpuTest("collection: bad input names the file and the fault", async () => {
     await writeImage(`${dir}/b.png`, [4, 5, 6]);
     const csv = (text: string) => Deno.writeTextFile(`${dir}/captions.csv`, text);
     await csv("image,caption\na.png,x\nb.png,y\nmissing.jpg,z\n");
-    await fails(/captions\.csv: caption for a missing image: missing\.jpg/);
+    await fails(/captions\.csv line 4: caption for a missing image: missing\.jpg/);
     await csv("image,caption\na.png,x\nb.png,\n");
     await fails(/captions\.csv line 3: empty caption/);
     await csv("image,caption\n");

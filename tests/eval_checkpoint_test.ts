@@ -43,7 +43,7 @@ gpuTest("eval --checkpoint --json agrees with an independent float64 computation
     toyDataset({ images: 60, imageDim: 10, textDim: 8, seed: 5, noise: 0.5 }),
   );
   const run = `${dir}/run`;
-  const data = await loadTrainData(dir, { valFraction: 0.25 });
+  const data = await loadTrainData(dir, { valFraction: 0.25, testFraction: 0 });
   await runTraining(
     smallConfig(run, {
       data: dir,
@@ -57,14 +57,30 @@ gpuTest("eval --checkpoint --json agrees with an independent float64 computation
     { data, progress: quietProgress() },
   );
 
+  // All of the run's own data takes --split all, and the output says it includes training items.
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "src/cli/eval.ts", "--checkpoint", run, "--data", dir, "--json"],
+    args: [
+      "run",
+      "-A",
+      "src/cli/eval.ts",
+      "--checkpoint",
+      run,
+      "--data",
+      dir,
+      "--split",
+      "all",
+      "--json",
+    ],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
   }).output();
   assertEquals(code, 0, new TextDecoder().decode(stderr));
-  const got = JSON.parse(new TextDecoder().decode(stdout)) as RetrievalMetrics;
+  const got = JSON.parse(new TextDecoder().decode(stdout)) as RetrievalMetrics & {
+    data: { split: string; includesTrainingItems: boolean; texts: number };
+  };
+  assertEquals(got.data.split, "all");
+  assertEquals(got.data.includesTrainingItems, true);
 
   const ckpt = await readSafetensors(`${run}/checkpoint.safetensors`);
   const tensors = ckpt.tensors as Record<string, { shape: number[]; data: ArrayLike<number> }>;

@@ -1,28 +1,37 @@
-import { assertAllClose, assertEquals, assertOk, rng, sharedData } from "./util.ts";
+import { assertAllClose, assertEquals, assertOk, rng, runCli, sharedData } from "./util.ts";
 import { readNpy, writeNpy } from "../src/data/npy.ts";
 import { METRIC_KEYS, type RetrievalMetrics } from "../src/eval/metrics.ts";
 import { retrievalRef } from "../src/reference/retrieval.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-
 /** Runs `deno task eval`'s script with `args`; returns exit code, stdout and stderr. */
-async function runEval(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "src/cli/eval.ts", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
+const runEval = (...args: string[]) => runCli("eval", ...args);
+
+/** What `--json` says it scored. */
+interface ScoredData {
+  path: string | null;
+  name: string;
+  split: string;
+  images: number;
+  texts: number;
+  includesTrainingItems: boolean;
+  fingerprint: string;
 }
 
 /** Parses stdout that must be exactly one JSON object with the CLI's keys, in order. */
-function parseMetrics(out: string): RetrievalMetrics {
+function parseMetrics(out: string): RetrievalMetrics & { data: ScoredData } {
   const lines = out.trim().split("\n");
   assertEquals(lines.length, 1, `stdout is one line: ${out}`);
-  const m = JSON.parse(lines[0]) as RetrievalMetrics;
-  assertEquals(Object.keys(m), ["t2i", "i2t", "rsum"]);
+  const m = JSON.parse(lines[0]) as RetrievalMetrics & { data: ScoredData };
+  assertEquals(Object.keys(m), ["t2i", "i2t", "rsum", "data"]);
+  assertEquals(Object.keys(m.data), [
+    "path",
+    "name",
+    "split",
+    "images",
+    "texts",
+    "includesTrainingItems",
+    "fingerprint",
+  ]);
   assertEquals(Object.keys(m.t2i), [...METRIC_KEYS]);
   assertEquals(Object.keys(m.i2t), [...METRIC_KEYS]);
   return m;
@@ -73,7 +82,14 @@ Deno.test({
     const identity = Int32Array.from({ length: texts.shape[0] }, (_, t) => t);
     const ref = retrievalRef(texts.data, images.data, texts.shape[1], identity).metrics;
     assertMatchesReference(m, ref, "flickr8k");
-    assertOk(err.includes("eval: flickr8k-clip-b32-val: 1000 texts × 1000 images"), err);
+    assertEquals(
+      [m.data.path, m.data.split, m.data.images, m.data.texts, m.data.includesTrainingItems],
+      [FLICKR, "all", 1000, 1000, false],
+    );
+    assertOk(
+      err.includes(`eval: flickr8k-clip-b32-val (${FLICKR}), all of it: 1000 texts × 1000 images`),
+      err,
+    );
   },
 });
 
@@ -96,7 +112,12 @@ Deno.test("deno task eval: table and --json on a small generated features dir", 
     assertEquals([table.code, json.code], [0, 0], table.err + json.err);
     const name = dir.split("/").at(-1)!;
     for (
-      const line of [`${name}: 12 texts × 6 images, 4-d`, "text → image", "image → text", "rsum "]
+      const line of [
+        `${name} (${dir}), all of it: 12 texts × 6 images, 4-d`,
+        "text → image",
+        "image → text",
+        "rsum ",
+      ]
     ) {
       assertOk(table.out.includes(line), `table has "${line}":\n${table.out}`);
     }
@@ -104,6 +125,8 @@ Deno.test("deno task eval: table and --json on a small generated features dir", 
     const ref = retrievalRef(texts, images, dim, relation).metrics;
     assertMatchesReference(parseMetrics(json.out), ref, "small");
     assertOk(table.out.includes(`rsum ${ref.rsum.toFixed(2)}`), table.out);
+    // The table carries the header: stderr does not repeat it.
+    assertEquals(table.err.includes("12 texts × 6 images"), false, table.err);
   });
 });
 

@@ -148,7 +148,11 @@ Deno.test("features: bad input names the file and the fault", async () => {
       /pairs\.csv line 4: text 0 is already paired \(line 2\)/,
     );
     await pairs("text,image\n0,0\n1,1\n2,0\n4,0\n", /pairs\.csv: text 3 has no line/);
-    await pairs("text,image\n0,0\n1,0\n2,0\n3,0\n4,0\n", /image 1 has no text/);
+    // An image no text belongs to stays in the gallery as a distractor.
+    await Deno.writeTextFile(`${dir}/pairs.csv`, "text,image\n0,0\n1,0\n2,0\n3,0\n4,0\n");
+    const withDistractor = await loadFeatureDataset(dir);
+    assertEquals([withDistractor.numImages, withDistractor.numTexts], [2, 5]);
+    assertEquals(Array.from(withDistractor.textToImage), [0, 0, 0, 0, 0]);
     await pairs("text,img\n0,0\n", /pairs\.csv: expected a header with columns text,image/);
     await pairs(
       "text,image\n0,-1\n",
@@ -190,10 +194,8 @@ Deno.test("features: bad input names the file and the fault", async () => {
       texts: { shape: [2, 2], data: seq(4) },
       text_to_image: { shape: [2], data: new Int32Array([1, 1]) },
     });
-    await assertRejects(
-      () => loadFeatureDataset(f),
-      /x\.safetensors tensor 'text_to_image': image 0 has no text/,
-    );
+    const distractor = await loadFeatureDataset(f);
+    assertEquals([distractor.numImages, Array.from(distractor.textToImage)], [2, [1, 1]]);
     await writeSafetensors(f, {
       images: { shape: [2, 2], data: new Int32Array(4) },
       texts: { shape: [2, 2], data: seq(4) },

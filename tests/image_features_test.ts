@@ -15,6 +15,7 @@ import {
   featuriseImageFiles,
   featuriseImages,
   imageFeatureDim,
+  imageHeaderSize,
   readImageFile,
   resizeForFeatures,
 } from "../src/data/image_features.ts";
@@ -193,7 +194,7 @@ gpuTest(
       assertEquals(feats.length, 4 * imageFeatureDim());
       assertFinite(feats, "file features");
       // Same pipeline from decoded images, and the CPU reference on the same resized pixels.
-      const decoded = await Promise.all(paths.map(readImageFile));
+      const decoded = await Promise.all(paths.map((p) => readImageFile(p)));
       assertAllClose(await featuriseImages(decoded), feats, { atol: 0, rtol: 0 }, "decoded path");
       const pixels = new Uint8Array(decoded.flatMap((d) => Array.from(resizeForFeatures(d))));
       assertAllClose(feats, imageFeaturesRef(pixels, 4, 64, 4), TOL, "files vs reference");
@@ -212,6 +213,36 @@ gpuTest(
       await assertRejects(
         () => decodeImage(new Uint8Array(0), "empty.png"),
         /empty\.png: unreadable image/,
+      );
+
+      // The declared size is read from the header (PNG IHDR, JPEG start-of-frame) and checked
+      // against the pixel limit before anything is decoded.
+      assertEquals(imageHeaderSize(await Deno.readFile(paths[0])), { width: 90, height: 20 });
+      assertEquals(imageHeaderSize(await Deno.readFile(paths[1])), { width: 7, height: 50 });
+      assertEquals(imageHeaderSize(b64(GRAY_JPEG)), { width: 8, height: 12 });
+      assertEquals(imageHeaderSize(new TextEncoder().encode("GIF89a......")), null);
+      await assertRejects(
+        () => readImageFile(paths[0], { maxImagePixels: 1000 }),
+        /wide\.png: the image declares 90 × 20 pixels \(0\.0 MP\), over the limit of 0\.001 MP; raise it with --max-megapixels/,
+      );
+      // A PNG that is only a header declaring 16000 × 16000, and a JPEG whose frame says 60000 ×
+      // 50000: refused at once, from a few bytes.
+      const png = (await Deno.readFile(paths[0])).slice(0, 33);
+      new DataView(png.buffer).setUint32(16, 16000);
+      new DataView(png.buffer).setUint32(20, 16000);
+      await Deno.writeFile(`${dir}/huge.png`, png);
+      await assertRejects(
+        () => featuriseImageFiles([`${dir}/huge.png`]),
+        /huge\.png: the image declares 16000 × 16000 pixels \(256\.0 MP\), over the limit of 40 MP/,
+      );
+      const jpeg = b64(GRAY_JPEG);
+      const sof = jpeg.findIndex((b, i) => b === 0xff && jpeg[i + 1] === 0xc0);
+      new DataView(jpeg.buffer).setUint16(sof + 5, 50000);
+      new DataView(jpeg.buffer).setUint16(sof + 7, 60000);
+      await Deno.writeFile(`${dir}/huge.jpg`, jpeg);
+      await assertRejects(
+        () => readImageFile(`${dir}/huge.jpg`),
+        /huge\.jpg: the image declares 60000 × 50000 pixels \(3000\.0 MP\)/,
       );
     } finally {
       await Deno.remove(dir, { recursive: true });

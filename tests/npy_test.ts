@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects, assertThrows, sharedData } from "./util.ts";
-import { encodeNpy, parseNpy, readNpy, writeNpy } from "../src/data/npy.ts";
+import { encodeNpy, parseNpy, readNpy, readNpyHeader, writeNpy } from "../src/data/npy.ts";
 import { floatToHalf, halfToFloat } from "../src/data/float16.ts";
 
 /** Builds a .npy file by hand: magic, version, header length, padded header, data. */
@@ -88,8 +88,41 @@ Deno.test("npy: bad input names the file and the fault", async () => {
     [npyBytes("not a dict", data), /bad\.npy: bad header/],
     [npyBytes(header("<f4", "(2, x)"), data), /bad header: shape entry "x"/],
     [npyBytes(ok, data, 4), /unsupported \.npy format version 4\.0/],
+    // The header dict is read strictly, as Python would: no stray commas, a 1-tuple needs its
+    // comma, exactly the three keys, each once, nothing after the closing brace.
+    [npyBytes(header("<f4", "( , 4)"), data), /bad\.npy: bad header: shape entry ","/],
+    [npyBytes(header("<f4", "(4)"), data), /a 1-D shape needs a trailing comma/],
+    [npyBytes(header("<f4", "(2,, 2)"), data), /bad header: shape entry ","/],
+    [
+      npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'shape': (4,)}", data),
+      /key 'shape' appears twice/,
+    ],
+    [
+      npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'extra': 1}", data),
+      /unexpected value for 'extra'/,
+    ],
+    [npyBytes(ok + " x", data), /bad\.npy: bad header \(not a Python dict literal\)/],
+    [
+      npyBytes(header("<f4", "(100000000, 512)"), data),
+      /truncated data: shape \(100000000, 512\) of float32 needs 204800000000 bytes/,
+    ],
+    [
+      npyBytes(header("<f4", "(9007199254740991, 2)"), data),
+      /shape \(9007199254740991, 2\) of float32 is too large/,
+    ],
   ];
-  for (const [bytes, pattern] of cases) assertThrows(() => parseNpy(bytes, "bad.npy"), pattern);
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [bytes, pattern] of cases) {
+      assertThrows(() => parseNpy(bytes, "bad.npy"), pattern);
+      // The file reader gives the same error, from the header and the file size alone.
+      await Deno.writeFile(`${dir}/bad.npy`, bytes);
+      await assertRejects(() => readNpy(`${dir}/bad.npy`), pattern);
+    }
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["bad.npy"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
   // Header length pointing past the end of the file.
   const short = npyBytes(ok, data);
   new DataView(short.buffer).setUint16(8, 60000, true);
@@ -102,6 +135,27 @@ Deno.test("npy: bad input names the file and the fault", async () => {
     () => encodeNpy(new Float32Array(5), [2, 3]),
     /shape \(2, 3\) does not hold 5 values/,
   );
+});
+
+Deno.test("npy: the header is read and checked against the file size alone", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeNpy(`${dir}/a.npy`, new Float32Array(6), [2, 3]);
+    assertEquals(await readNpyHeader(`${dir}/a.npy`), {
+      shape: [2, 3],
+      dtype: "float32",
+      dataOffset: 128,
+    });
+    const halves = new Uint16Array([1, 2, 3].map(floatToHalf));
+    await Deno.writeFile(
+      `${dir}/h.npy`,
+      npyBytes(header("<f2", "(3,)"), new Uint8Array(halves.buffer), 2),
+    );
+    assertEquals((await readNpyHeader(`${dir}/h.npy`)).dtype, "float16");
+    assertEquals(Array.from((await readNpy(`${dir}/h.npy`)).data), [1, 2, 3]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 const flickr = sharedData("flickr8k-clip-b32-val");

@@ -34,7 +34,7 @@ gpuTest("a reranker trains on a first stage's top-k, saves, reloads and reports 
     dir,
     toyDataset({ images: 80, imageDim: 10, textDim: 8, seed: 11, noise: 1.2 }),
   );
-  const data = await loadTrainData(dir, { valFraction: 0.25 });
+  const data = await loadTrainData(dir, { valFraction: 0.25, testFraction: 0 });
   const first = `${dir}/first`;
   await runTraining(
     smallConfig(first, {
@@ -51,9 +51,7 @@ gpuTest("a reranker trains on a first stage's top-k, saves, reloads and reports 
   const out = `${dir}/rerank`;
   const summary = await runRerankTraining({
     firstStage: first,
-    data: dir,
-    dataSeed: 0,
-    valFraction: 0.25,
+    data: null,
     loss: "listnet",
     lossOptions: {},
     k: 6,
@@ -89,7 +87,7 @@ gpuTest("a reranker trains on a first stage's top-k, saves, reloads and reports 
 gpuTest("a residual reranker at initialisation reproduces the first stage's metrics", async () => {
   const dir = await Deno.makeTempDir();
   await writeFeatureDir(dir, toyDataset({ images: 60, imageDim: 10, textDim: 8, seed: 3 }));
-  const data = await loadTrainData(dir, { valFraction: 0.25 });
+  const data = await loadTrainData(dir, { valFraction: 0.25, testFraction: 0 });
   const first = `${dir}/first`;
   await runTraining(
     smallConfig(first, { data: dir, epochs: 1, valFraction: 0.25 }),

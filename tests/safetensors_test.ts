@@ -3,6 +3,7 @@ import {
   encodeSafetensors,
   parseSafetensors,
   readSafetensors,
+  readSafetensorsHeader,
   writeSafetensors,
 } from "../src/data/safetensors.ts";
 import { floatToHalf } from "../src/data/float16.ts";
@@ -88,19 +89,76 @@ Deno.test("safetensors: bad input names the file, the tensor and the fault", asy
   const cases: [Uint8Array, RegExp][] = [
     [new Uint8Array(5), /bad\.safetensors: not a safetensors file \(5 bytes/],
     [fileBytes({ a: f32 }, data).subarray(0, 12), /not a safetensors file or truncated/],
-    [fileBytes(null, data, "{not json"), /bad header \(not UTF-8 JSON\)/],
+    [fileBytes(null, data, "{not json"), /bad header: not valid JSON/],
     [fileBytes(null, data, "[1, 2]"), /bad header: not a JSON object/],
+    [fileBytes(null, data, ' {"a": 1}'), /bad header: not a JSON object \(starts with " \{/],
     [fileBytes({ a: f32 }, data.subarray(0, 4)), /truncated data: tensor 'a' ends at byte 8/],
-    [fileBytes({ a: { ...f32, dtype: "C64" } }, data), /tensor 'a': unsupported dtype C64/],
+    [fileBytes({ a: { ...f32, dtype: "C64" } }, data), /tensor 'a': unsupported dtype "C64"/],
     [fileBytes({ a: { ...f32, shape: [3] } }, data), /tensor 'a'.* hold 8 bytes, shape \[3\]/],
     [fileBytes({ a: { ...f32, shape: [-1] } }, data), /tensor 'a' has an invalid shape/],
     [fileBytes({ a: { ...f32, data_offsets: [8, 0] } }, data), /invalid data_offsets/],
     [fileBytes({ a: { shape: [2], data_offsets: [0, 8] } }, data), /tensor 'a' has no dtype/],
-    [fileBytes({ __metadata__: { n: 3 } }, data), /__metadata__\.n is not a string/],
+    [fileBytes({ __metadata__: { n: 3 } }, new Uint8Array()), /__metadata__\.n is not a string/],
+    // The layout rules of the reference implementation: sorted by offset, the tensors tile the
+    // data section from 0 to its end, with no overlap and no gap.
+    [
+      fileBytes({ a: f32, b: f32 }, data),
+      /bad\.safetensors: tensor 'b' \[0, 8\] overlaps tensor 'a' \[0, 8\]/,
+    ],
+    [
+      fileBytes({ a: { ...f32, data_offsets: [8, 16] } }, new Uint8Array(16)),
+      /bytes \[0, 8\) of the data section belong to no tensor \(before tensor 'a' \[8, 16\]\)/,
+    ],
+    [
+      fileBytes({ a: f32, b: { ...f32, data_offsets: [12, 20] } }, new Uint8Array(20)),
+      /bytes \[8, 12\) .* no tensor \(before tensor 'b' \[12, 20\], after tensor 'a' \[0, 8\]\)/,
+    ],
+    [
+      fileBytes({ a: f32 }, new Uint8Array(12)),
+      /4 unexpected bytes at the end of the data section after tensor 'a' \[0, 8\]/,
+    ],
+    [fileBytes({}, new Uint8Array(3)), /3 unexpected bytes .* \(no tensors\)/],
+    [
+      fileBytes(
+        null,
+        data,
+        '{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, ' +
+          '"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}',
+      ),
+      /bad\.safetensors: bad header: key "a" appears twice \(in the top-level object\)/,
+    ],
+    [
+      fileBytes(
+        null,
+        data,
+        '{"a": {"dtype": "F32", "dtype": "I32", "shape": [2], ' +
+          '"data_offsets": [0, 8]}}',
+      ),
+      /key "dtype" appears twice \(in a\)/,
+    ],
+    [
+      fileBytes({ a: { dtype: "F32", shape: [2 ** 40, 2 ** 20], data_offsets: [0, 8] } }, data),
+      /tensor 'a': shape \[1099511627776, 1048576\] of F32 overflows/,
+    ],
   ];
-  for (const [bytes, pattern] of cases) {
-    assertThrows(() => parseSafetensors(bytes, "bad.safetensors"), pattern);
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [bytes, pattern] of cases) {
+      assertThrows(() => parseSafetensors(bytes, "bad.safetensors"), pattern);
+      // The file reader gives the same error (it validates the header before reading the data).
+      await Deno.writeFile(`${dir}/bad.safetensors`, bytes);
+      await assertRejects(() => readSafetensors(`${dir}/bad.safetensors`), pattern);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
+  // A header length over the reference's 100 MB limit fails before anything is read.
+  const huge = new Uint8Array(16);
+  new DataView(huge.buffer).setBigUint64(0, 200_000_000n, true);
+  assertThrows(
+    () => parseSafetensors(huge, "bad.safetensors"),
+    /header length 200000000 exceeds the 100000000-byte limit/,
+  );
   const big = new BigInt64Array([5_000_000_000n]);
   const i64 = fileBytes(
     { i: { dtype: "I64", shape: [1], data_offsets: [0, 8] } },
@@ -112,4 +170,33 @@ Deno.test("safetensors: bad input names the file, the tensor and the fault", asy
     () => encodeSafetensors({ w: { shape: [2, 2], data: new Float32Array(3) } }),
     /tensor 'w' shape \[2, 2\] does not hold 3 values/,
   );
+});
+
+Deno.test("safetensors: the header is read alone, and only the tensors asked for", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/m.safetensors`;
+    await writeSafetensors(path, {
+      a: { shape: [2], data: new Float32Array([1, 2]) },
+      b: { shape: [1, 3], data: new Int32Array([4, 5, 6]) },
+    }, { note: "x" });
+    const header = await readSafetensorsHeader(path);
+    assertEquals(header.metadata, { note: "x" });
+    assertEquals(header.tensors.b, { dtype: "I32", shape: [1, 3], dataOffsets: [8, 20] });
+    const only = await readSafetensors(path, { only: ["b"] });
+    assertEquals(Object.keys(only.tensors), ["b"]);
+    assertEquals(Array.from(only.tensors.b.data), [4, 5, 6]);
+    // A header claiming a huge tensor fails at once, without reading or allocating for it.
+    const claim = fileBytes(
+      { x: { dtype: "F32", shape: [100_000_000, 512], data_offsets: [0, 204_800_000_000] } },
+      new Uint8Array(64),
+    );
+    await Deno.writeFile(path, claim);
+    await assertRejects(
+      () => readSafetensors(path),
+      /m\.safetensors: truncated data: tensor 'x' ends at byte 204800000000, the data section has 64/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

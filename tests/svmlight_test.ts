@@ -82,6 +82,16 @@ Deno.test("svmlight: bad input names the file, the line and the fault", async ()
     ["# only a comment\n\n", /empty dataset \(no documents\)/],
     ["1 qid:1\n", /no features on any line/],
     ["1 qid:1 9:1\n", /line 1: feature index 9 exceeds dim 4/, "dim"],
+    // Sizes are bounded before anything is allocated, naming the line.
+    [
+      "1 qid:1 1:1\n0 qid:1 1000000000:1\n",
+      /a\.txt line 2: feature index 1000000000 is over the limit of 100000 features/,
+    ],
+    [
+      "1 qid:1 100000000000000000000:1\n",
+      /a\.txt line 1: feature index 100000000000000000000 is over the limit/,
+    ],
+    ["1 qid:1 10000000:1\n", /a\.txt line 1: feature index 10000000 is over the limit/],
   ];
   for (const [text, pattern, opt] of cases) {
     await withFiles({ "a.txt": text }, async (dir) => {

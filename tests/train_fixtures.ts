@@ -72,6 +72,7 @@ export async function writeFeatureDir(dir: string, ds: RetrievalDataset): Promis
 export function quietProgress(): Progress {
   const quiet = new Progress(1e9, false);
   quiet.log = () => {};
+  quiet.update = () => {};
   return quiet;
 }
 
@@ -93,6 +94,7 @@ export function smallConfig(out: string, overrides: Partial<TrainConfig> = {}): 
     seed: 3,
     dataSeed: 0,
     valFraction: 0.2,
+    testFraction: 0,
     model: { head: "mlp", embedDim: 8, hidden: 16, activation: "gelu" },
     logEvery: 4,
     maxSteps: 0,

@@ -1,7 +1,6 @@
 import { assertAllClose, assertEquals, assertOk, gpuTest } from "./util.ts";
 import { readSafetensors } from "../src/data/safetensors.ts";
 import { runTraining } from "../src/train/run.ts";
-import { curvesPng, examplesPng, hasImages } from "../src/report/run_plots.ts";
 import type { TrainData } from "../src/train/trainer.ts";
 import { quietProgress, smallConfig, toyDataset } from "./train_fixtures.ts";
 import { readCheckpoint, RUN_FILES, runPath } from "../src/train/run_dir.ts";
@@ -19,14 +18,19 @@ gpuTest(
   "training improves validation rsum by a wide margin and writes the run folder",
   async () => {
     const dir = await Deno.makeTempDir();
-    const plots = { curves: curvesPng, examples: examplesPng, hasImages };
-    const out = await runTraining(config(dir), { data: DATA, progress: quiet, plots });
+    const out = await runTraining(config(dir), { data: DATA, progress: quiet });
     const s = out.summary!;
     assertOk(s.best!.rsum > s.initial!.rsum + 100, `rsum ${s.initial!.rsum} → ${s.best!.rsum}`);
+    // The trainer draws no pictures (the CLI does, through its hooks); toy features have no images.
+    const pictures: string[] = [RUN_FILES.curves, RUN_FILES.examples];
     for (const f of Object.values(RUN_FILES)) {
-      if (f === RUN_FILES.examples) continue; // toy features have no images
+      if (pictures.includes(f)) continue;
       assertOk((await Deno.stat(runPath(dir, f))).size > 0, `${f} written`);
     }
+    assertEquals(
+      JSON.parse(await Deno.readTextFile(runPath(dir, RUN_FILES.summary))).status,
+      "completed",
+    );
     const csv = await Deno.readTextFile(runPath(dir, RUN_FILES.metrics));
     assertEquals(csv.trim().split("\n").length, 1 + 1 + 3, "header + epoch 0 + 3 epochs");
     // standard safetensors layout: 8-byte little-endian header length, JSON header, data
@@ -58,7 +62,7 @@ gpuTest("an interrupted run resumes to the same result as an uninterrupted one",
   const first = await runTraining(config(cut), {
     data: DATA,
     progress: quiet,
-    interrupted: () => ++steps === 7, // mid-epoch 2 (6 steps per epoch)
+    interrupted: () => ++steps === 8, // asked before each step: stops after 7, mid-epoch 2 (6 per epoch)
   });
   assertEquals(first.interrupted, true);
   assertEquals(first.step, 7);
@@ -85,7 +89,7 @@ gpuTest(
     const first = await runTraining(config(dir), {
       data: DATA,
       progress: quiet,
-      interrupted: () => ++steps === 7,
+      interrupted: () => ++steps === 8, // stops after 7 steps
     });
     assertEquals(first.interrupted, true);
     const before = await Deno.readFile(runPath(dir, RUN_FILES.checkpoint));

@@ -258,3 +258,18 @@ export async function withBindingLimit<T>(bytes: number, fn: () => T | Promise<T
 export function bytesPattern(bytes: number): string {
   return formatBytes(bytes).replace(".", "\\.");
 }
+
+/** Runs the CLI script `src/cli/<script>.ts` with `args`; returns exit code, stdout and stderr. */
+export async function runCli(
+  script: string,
+  ...args: string[]
+): Promise<{ code: number; out: string; err: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `src/cli/${script}.ts`, ...args],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
+}

@@ -6,6 +6,10 @@
  */
 
 import { parseArgs } from "node:util";
+import { getLoss, resolveOptions } from "../losses/registry.ts";
+import { DEFAULT_SPLIT } from "../data/split.ts";
+import { DEFAULT_MAX_IMAGE_PIXELS } from "../data/image_features.ts";
+import { SizeLimitError } from "../util/limits.ts";
 
 /** Thrown for bad flags; the CLIs print it with the usage text and exit with code 2. */
 export class UsageError extends Error {
@@ -129,14 +133,98 @@ export function keyValueFlags(
   return out;
 }
 
-/** Runs a CLI main: usage errors print the message plus a hint and exit 2; other errors exit 1. */
+/** The options that choose the split (train and compare), with the one default policy. */
+export const SPLIT_OPTIONS: Record<string, OptionSpec> = {
+  "data-seed": {
+    type: "string",
+    value: "S",
+    help: "seed of the default dataset and of the train/val/test split",
+    default: "0",
+  },
+  "val-fraction": {
+    type: "string",
+    value: "F",
+    help: "validation part of the images: picks the kept checkpoint (0 = keep the final weights)",
+    default: String(DEFAULT_SPLIT.valFraction),
+  },
+  "test-fraction": {
+    type: "string",
+    value: "F",
+    help: "test part of the images: never trained on, scored at the end (0 = none)",
+    default: String(DEFAULT_SPLIT.testFraction),
+  },
+};
+
+/** The image-size limit of raw collections (train, eval, compare). */
+export const MAX_MEGAPIXELS_OPTION: Record<string, OptionSpec> = {
+  "max-megapixels": {
+    type: "string",
+    value: "MP",
+    help: "largest image of a raw collection, checked before decoding",
+    default: String(DEFAULT_MAX_IMAGE_PIXELS / 1e6),
+  },
+};
+
+/** Parses {@link SPLIT_OPTIONS}; `minVal` is the least validation fraction allowed. */
+export function splitFlags(
+  flags: Record<string, string | boolean | string[] | undefined>,
+  minVal = 0,
+): { valFraction: number; testFraction: number; dataSeed: number } {
+  return {
+    valFraction: numberFlag("val-fraction", flags["val-fraction"], DEFAULT_SPLIT.valFraction, {
+      min: minVal,
+      max: 0.9,
+    }),
+    testFraction: numberFlag("test-fraction", flags["test-fraction"], DEFAULT_SPLIT.testFraction, {
+      min: 0,
+      max: 0.9,
+    }),
+    dataSeed: numberFlag("data-seed", flags["data-seed"], 0, { integer: true, min: 0 }),
+  };
+}
+
+/** Parses {@link MAX_MEGAPIXELS_OPTION} into pixels. */
+export function maxImagePixelsFlag(
+  flags: Record<string, string | boolean | string[] | undefined>,
+): number {
+  const mp = numberFlag(
+    "max-megapixels",
+    flags["max-megapixels"],
+    DEFAULT_MAX_IMAGE_PIXELS / 1e6,
+    { min: 0 },
+  );
+  return mp * 1e6;
+}
+
+/**
+ * Checks a loss name and its options (`--loss-opt` values), turning an unknown name or a bad option
+ * into a {@link UsageError}. `flag` names the flag for messages.
+ */
+export function checkLoss(name: string, options: Record<string, unknown>, flag = "--loss"): void {
+  try {
+    resolveOptions(getLoss(name), options);
+  } catch (e) {
+    throw new UsageError(`${flag} ${name}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Runs a CLI main: a {@link UsageError} prints the message and the usage line and exits 2, as does
+ * a setting too large for the machine ({@link SizeLimitError}, reported as its flag); any other
+ * error prints its message and exits 1 (`CROSSRANK_DEBUG=1` adds the stack).
+ */
 export async function runMain(main: () => Promise<number | void>, help: string): Promise<never> {
   try {
     const code = await main();
     Deno.exit(code ?? 0);
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`error: ${e.message}\n\n${help}`);
+      const usageLine = help.split("\n")[0];
+      console.error(`error: ${e.message}\n${usageLine}  (--help lists every option)`);
+      Deno.exit(2);
+    }
+    if (e instanceof SizeLimitError) {
+      console.error(`error: ${e.flag} ${e.value}: ${e.reason}`);
       Deno.exit(2);
     }
     console.error(`error: ${(e as Error).message}`);

@@ -9,6 +9,20 @@
 import { writeFileAtomic } from "../data/errors.ts";
 import { environment } from "../report/environment.ts";
 import { runMain } from "./args.ts";
+import { formatDuration } from "../train/progress.ts";
+
+/** The `*_bench.ts` files directly in `dir`, sorted. */
+async function benchFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile && e.name.endsWith("_bench.ts")) out.push(`${dir}${e.name}`);
+  }
+  return out.sort();
+}
+
+/** The peer benches and their own Deno config (separate lockfile: tfjs is fetched for them only). */
+const PEERS = "bench/peers/";
+const PEERS_CONFIG = "bench/peers/deno.json";
 
 const HELP = `Usage: deno task bench:record [BENCH_FILES…] [--out FILE]
 
@@ -28,22 +42,44 @@ async function main(): Promise<number> {
     out = args[o + 1] ?? null;
     args.splice(o, 2);
   }
-  const files = args.length > 0 ? args : ["bench/"];
+  // One `deno bench` per file, for a progress line per file. The peer benches (tfjs) have their own
+  // config and lockfile, so that no other command downloads them; their results are merged in.
+  const runs = args.length > 0 ? args.map((file) => ({ config: [] as string[], files: [file] })) : [
+    ...(await benchFiles("bench/")).map((file) => ({ config: [] as string[], files: [file] })),
+    ...(await benchFiles(PEERS)).map((file) => ({
+      config: ["--config", PEERS_CONFIG],
+      files: [file],
+    })),
+  ];
   const env = await environment();
-  console.error(`running deno bench on ${files.join(" ")} (this takes several minutes)…`);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["bench", "-A", "--json", ...files],
-    stdout: "piped",
-    stderr: "inherit",
-    env: { CROSSRANK_BENCH_TABLES: "stderr" },
-  }).spawn();
-  const result = await child.output();
-  const text = new TextDecoder().decode(result.stdout);
-  let bench: unknown;
-  try {
-    bench = JSON.parse(text);
-  } catch {
-    throw new Error(`deno bench did not print JSON (exit code ${result.code})`);
+  let bench: { benches: unknown[] } | null = null;
+  let success = true;
+  const started = performance.now();
+  for (const [i, run] of runs.entries()) {
+    console.error(
+      `bench:record: ${i + 1}/${runs.length} ${run.files.join(" ")} ` +
+        `(${
+          formatDuration((performance.now() - started) / 1000)
+        } elapsed; the whole record takes ` +
+        "about 6 min here)",
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["bench", "-A", "--json", ...run.config, ...run.files],
+      stdout: "piped",
+      stderr: "inherit",
+      env: { CROSSRANK_BENCH_TABLES: "stderr" },
+    }).spawn();
+    const result = await child.output();
+    success &&= result.success;
+    const text = new TextDecoder().decode(result.stdout);
+    let part: { benches: unknown[] };
+    try {
+      part = JSON.parse(text);
+    } catch {
+      throw new Error(`deno bench did not print JSON (exit code ${result.code})`);
+    }
+    if (bench === null) bench = part;
+    else bench.benches.push(...part.benches);
   }
   const stamp = env.date.replace(/[:.]/g, "-").slice(0, 19);
   const path = out ?? `bench/results/${stamp}-${env.commit.slice(0, 8)}.json`;
@@ -54,8 +90,8 @@ async function main(): Promise<number> {
       JSON.stringify({ kind: "bench", environment: env, bench }, null, 2) + "\n",
     ),
   );
-  console.error(`wrote ${path}${result.success ? "" : ` (deno bench exited with ${result.code})`}`);
-  return result.success ? 0 : 1;
+  console.error(`wrote ${path}${success ? "" : " (a deno bench run failed)"}`);
+  return success ? 0 : 1;
 }
 
 if (import.meta.main) await runMain(main, HELP);

@@ -1,33 +1,53 @@
 /**
  * `deno task compare`: trains every chosen loss with the same budget, seeds, model and split, and
- * writes `results.csv`, `results.md`, `results.json` and `compare.png`. With `--ltr DIR` it instead
- * trains a linear scorer on `DIR/rank.train` with each loss and reports NDCG@1/3/5/10 on
- * `DIR/rank.test`.
+ * reports each loss's metrics on the held-out test part (mean ± std over seeds) next to its paired
+ * difference from a baseline loss (`softmax` by default) with a 95 % confidence interval from a
+ * paired bootstrap over the test queries, pooled over seeds, and a verdict. Writes `results.csv`,
+ * `results.md`, `results.json`, `compare.png`, each run's folder under `runs/` and each run's
+ * per-query ranks under `ranks/<loss>-s<seed>.csv`. With `--ltr DIR` it instead trains a linear
+ * scorer on `DIR/rank.train` with each loss and reports NDCG@1/3/5/10 on `DIR/rank.test`, with the
+ * same paired intervals over test queries.
+ *
+ * Flags and data are checked before anything is written; a failed run is marked in the tables and
+ * makes the command exit 1. The report goes to stdout, progress to stderr.
  *
  * @module
  */
 
 import { stringify } from "csv-stringify";
 import { COMPARED_LOSSES, lossNames } from "../losses/mod.ts";
-import { getLoss, resolveOptions } from "../losses/registry.ts";
 import { readSvmlight } from "../data/svmlight.ts";
 import { writeFileAtomic } from "../data/errors.ts";
-import type { RetrievalMetrics } from "../eval/metrics.ts";
-import { barChart, grid } from "../report/charts.ts";
-import { environment } from "../report/environment.ts";
-import { curvesPng, hasImages } from "../report/run_plots.ts";
-import { loadTrainData } from "../train/data.ts";
-import { Progress } from "../train/progress.ts";
-import { type RunSummary, runTraining } from "../train/run.ts";
-import { trainLtr } from "../train/ltr.ts";
-import { runPath, writeJson } from "../train/run_dir.ts";
-import type { TrainConfig } from "../train/trainer.ts";
+import type { LtrDataset } from "../data/types.ts";
+import type { RetrievalMetrics, RetrievalRanks } from "../eval/metrics.ts";
+import { parseRanksCsv } from "../eval/ranks_file.ts";
 import {
+  formatDifference,
+  pairedBootstrap,
+  type PairedDifference,
+  pairedDifference,
+  type PairedMetric,
+} from "../eval/bootstrap.ts";
+import { grid, intervalChart } from "../report/charts.ts";
+import { environment } from "../report/environment.ts";
+import { loadTrainData } from "../train/data.ts";
+import { formatDuration, Progress } from "../train/progress.ts";
+import { type RunSummary, runTraining } from "../train/run.ts";
+import { type LtrResult, trainLtr } from "../train/ltr.ts";
+import { prepareNewRunDir, ranksFile, RunDirError, runPath, writeJson } from "../train/run_dir.ts";
+import type { TrainConfig, TrainData } from "../train/trainer.ts";
+import { runPictures } from "./pictures.ts";
+import {
+  checkLoss,
   keyValueFlags,
+  MAX_MEGAPIXELS_OPTION,
+  maxImagePixelsFlag,
   numberFlag,
   type OptionSpec,
   parseFlags,
   runMain,
+  SPLIT_OPTIONS,
+  splitFlags,
   usage,
   UsageError,
 } from "./args.ts";
@@ -50,6 +70,12 @@ const SPECS: Record<string, OptionSpec> = {
     help: "losses to compare",
     default: COMPARED_LOSSES.join(","),
   },
+  baseline: {
+    type: "string",
+    value: "LOSS",
+    help: "the loss every other is compared with (added to --losses if absent)",
+    default: "softmax",
+  },
   "loss-opt": {
     type: "string",
     value: "LOSS.K=V",
@@ -57,6 +83,12 @@ const SPECS: Record<string, OptionSpec> = {
     help: "an option of one loss, repeatable (e.g. --loss-opt lambdaloss.scheme=ndcgLoss2PP)",
   },
   seeds: { type: "string", value: "N", help: "training seeds per loss (0..N-1)", default: "3" },
+  resamples: {
+    type: "string",
+    value: "N",
+    help: "bootstrap resamples of the paired confidence intervals",
+    default: "2000",
+  },
   epochs: { type: "string", value: "N", help: "epochs per run (retrieval)", default: "10" },
   batch: { type: "string", value: "B", help: "images per batch", default: "128" },
   lr: {
@@ -66,12 +98,6 @@ const SPECS: Record<string, OptionSpec> = {
     default: "auto",
   },
   steps: { type: "string", value: "N", help: "full-batch steps per LTR run", default: "300" },
-  "val-fraction": {
-    type: "string",
-    value: "F",
-    help: "validation fraction of user data",
-    default: "0.2",
-  },
   "max-steps": {
     type: "string",
     value: "N",
@@ -79,15 +105,20 @@ const SPECS: Record<string, OptionSpec> = {
     default: "0",
   },
   out: { type: "string", value: "DIR", help: "output folder", default: "runs/compare-<time>" },
+  force: { type: "boolean", help: "clear a non-empty --out compare folder instead of refusing" },
+  ...SPLIT_OPTIONS,
+  ...MAX_MEGAPIXELS_OPTION,
   help: { type: "boolean", help: "show this help" },
 };
 
 const HELP = usage(
   "deno task compare [--data DIR | --ltr DIR] [--losses a,b] [--seeds N] [--out DIR]",
-  "Trains every loss with the same budget, seeds, model and split and tabulates the results\n" +
-    "(mean ± std over seeds). Retrieval metrics are those of each run's kept checkpoint (best\n" +
-    "validation rsum) on the test split when the data has one (the embedded default), else on\n" +
-    `validation. Losses: ${lossNames().join(", ")}.`,
+  "Trains every loss with the same budget, seeds, model and split (80/10/10 by image) and reports\n" +
+    "each loss's metrics on the held-out test part (mean ± std over seeds), with its paired\n" +
+    "difference from --baseline: a 95 % interval from a paired bootstrap over the test queries,\n" +
+    "pooled over seeds, and a verdict (better / worse / no significant difference). Checkpoints\n" +
+    "are chosen on validation. Exit 1 if any run fails.\n" +
+    `Losses: ${lossNames().join(", ")}.`,
   SPECS,
 );
 
@@ -98,9 +129,11 @@ function meanStd(values: number[]): { mean: number; std: number } {
   return { mean, std: Math.sqrt(variance) };
 }
 
+/** `mean ± std` over several values, the value alone for one (or for identical values). */
 function pm(values: number[], digits = 1): string {
   const { mean, std } = meanStd(values);
-  return values.length > 1
+  const identical = values.every((v) => v === values[0]);
+  return values.length > 1 && !identical
     ? `${mean.toFixed(digits)} ± ${std.toFixed(digits)}`
     : mean.toFixed(digits);
 }
@@ -122,264 +155,530 @@ function perLossOptions(
     }
     out[loss][key.slice(dot + 1)] = value;
   }
-  for (const l of losses) resolveOptions(getLoss(l), out[l]);
+  for (const l of losses) checkLoss(l, out[l], "--loss-opt for");
   return out;
 }
 
-interface Row {
+/** Everything the command line says, checked before any file is written. */
+interface Plan {
+  losses: string[];
+  baseline: string;
+  options: Record<string, Record<string, unknown>>;
+  seeds: number;
+  resamples: number;
+  out: string;
+  force: boolean;
+}
+
+/** One training run of the comparison. */
+interface Run {
   loss: string;
   seed: number;
-  split: string;
-  metrics: RetrievalMetrics;
-  summary: RunSummary;
+  /** Null when the run failed. */
+  summary: RunSummary | null;
+  /** Per-query ranks on the reported part (null when the run failed). */
+  ranks: RetrievalRanks | null;
+  /** Why it failed. */
+  error?: string;
 }
 
 const COLUMNS = ["R@1", "R@5", "R@10"] as const;
 
+function reported(s: RunSummary): RetrievalMetrics {
+  return (s.ranksPart === "test" ? s.test : s.best)!;
+}
+
 async function compareRetrieval(
   flags: ReturnType<typeof parseFlags>,
-  out: string,
-  losses: string[],
-) {
+  plan: Plan,
+): Promise<number> {
   const progress = new Progress();
-  const seeds = numberFlag("seeds", flags.seeds, 3, { integer: true, min: 1 });
-  const options = perLossOptions(keyValueFlags("loss-opt", flags["loss-opt"]), losses);
   const dataPath = typeof flags.data === "string" ? flags.data : null;
-  const valFraction = numberFlag("val-fraction", flags["val-fraction"], 0.2, {
-    min: 0.01,
-    max: 0.9,
+  const spec = {
+    ...splitFlags(flags, 0.01),
+    maxImagePixels: maxImagePixelsFlag(flags),
+  };
+  const base = {
+    epochs: numberFlag("epochs", flags.epochs, 10, { integer: true, min: 1 }),
+    batch: numberFlag("batch", flags.batch, 128, { integer: true, min: 2 }),
+    lr: flags.lr === undefined || flags.lr === "auto"
+      ? null
+      : numberFlag("lr", flags.lr, 0.002, { min: 0 }),
+    maxSteps: numberFlag("max-steps", flags["max-steps"], 0, { integer: true, min: 0 }),
+  };
+  const data: TrainData = await loadTrainData(dataPath, {
+    ...spec,
+    log: (l) => progress.log(l),
   });
-  const data = await loadTrainData(dataPath, { valFraction, log: (l) => progress.log(l) });
-  const rows: Row[] = [];
-  for (const loss of losses) {
-    for (let seed = 0; seed < seeds; seed++) {
+  await prepareOut(plan);
+  const runs: Run[] = [];
+  const eta = new RunClock(plan.losses.flatMap((l) => Array(plan.seeds).fill(l)));
+  for (const loss of plan.losses) {
+    for (let seed = 0; seed < plan.seeds; seed++) {
       const config: TrainConfig = {
         data: dataPath,
         loss,
-        lossOptions: options[loss],
-        epochs: numberFlag("epochs", flags.epochs, 10, { integer: true, min: 1 }),
-        batch: numberFlag("batch", flags.batch, 128, { integer: true, min: 2 }),
+        lossOptions: plan.options[loss],
+        ...base,
         captionsPerImage: 2,
-        lr: flags.lr === undefined ? null : numberFlag("lr", flags.lr, 0.002, { min: 0 }),
         minLrRatio: 0.01,
         warmup: 0.05,
         weightDecay: 0.01,
         decayTo: "auto",
         clip: 1,
         seed,
-        dataSeed: 0,
-        valFraction,
+        ...spec,
         model: {},
         logEvery: 50,
-        maxSteps: numberFlag("max-steps", flags["max-steps"], 0, { integer: true, min: 0 }),
-        out: runPath(out, `runs/${loss}-s${seed}`),
+        out: runPath(plan.out, `runs/${loss}-s${seed}`),
       };
-      const plots = { curves: curvesPng, hasImages };
-      const result = await runTraining(config, { data, progress, plots });
-      if (!result.summary) {
-        progress.log(
-          `${loss} seed ${seed}: ${result.error ?? "interrupted"} — excluded from the table`,
-        );
-        continue;
-      }
-      const s = result.summary;
-      const split = s.test ? "test" : "val";
-      rows.push({ loss, seed, split, metrics: (s.test ?? s.best)!, summary: s });
+      progress.log(
+        `compare: run ${eta.started + 1}/${eta.total}: ${loss}, seed ${seed}; ${eta.status()}`,
+      );
+      eta.start();
+      runs.push(await oneRun(config, data, plan, progress));
+      eta.finish(loss);
     }
   }
-  if (rows.length === 0) throw new Error("compare: no run finished");
-  const header = [
-    "loss",
-    "seed",
-    "split",
-    ...COLUMNS.map((k) => `t2i_${k}`),
-    ...COLUMNS.map((k) => `i2t_${k}`),
-    "rsum",
-    "t2i_MedR",
-    "i2t_MedR",
-    "t2i_mAP",
-    "i2t_mAP",
-    "train_seconds",
-    "steps_per_sec",
-    "best_epoch",
-  ];
-  const csvRows = rows.map((r) => [
-    r.loss,
-    r.seed,
-    r.split,
-    ...COLUMNS.map((k) => r.metrics.t2i[k]),
-    ...COLUMNS.map((k) => r.metrics.i2t[k]),
-    r.metrics.rsum,
-    r.metrics.t2i.MedR,
-    r.metrics.i2t.MedR,
-    r.metrics.t2i.mAP,
-    r.metrics.i2t.mAP,
-    r.summary.trainSeconds,
-    r.summary.stepsPerSec,
-    r.summary.bestEpoch,
-  ]);
+  const ok = runs.filter((r) => r.summary !== null);
+  const failed = runs.filter((r) => r.summary === null);
+  const part = ok[0]?.summary?.ranksPart ?? (data.test ? "test" : "val");
+  const byLoss = plan.losses.map((loss) => ({
+    loss,
+    ok: ok.filter((r) => r.loss === loss),
+    failed: failed.filter((r) => r.loss === loss),
+  }));
+  const baselineRuns = byLoss.find((g) => g.loss === plan.baseline)!.ok;
+  const paired = new Map<string, Record<PairedMetric, PairedDifference>>();
+  for (const g of byLoss) {
+    if (g.loss === plan.baseline || g.ok.length === 0 || baselineRuns.length === 0) continue;
+    paired.set(
+      g.loss,
+      pairedBootstrap(
+        g.ok.map((r) => r.ranks!),
+        baselineRuns.map((r) => r.ranks!),
+        { resamples: plan.resamples, seed: 0 },
+      ),
+    );
+  }
+  const queries = ok[0]?.ranks
+    ? `${ok[0].ranks.t2i.length} text and ${new Set(ok[0].ranks.textToImage).size} image queries`
+    : "no queries";
+
   await writeFileAtomic(
-    runPath(out, "results.csv"),
-    new TextEncoder().encode(stringify([header, ...csvRows])),
+    runPath(plan.out, "results.csv"),
+    new TextEncoder().encode(stringify([
+      [
+        "loss",
+        "seed",
+        "status",
+        "split",
+        ...COLUMNS.map((k) => `t2i_${k}`),
+        ...COLUMNS.map((k) => `i2t_${k}`),
+        "rsum",
+        "t2i_MedR",
+        "i2t_MedR",
+        "t2i_mAP",
+        "i2t_mAP",
+        "train_seconds",
+        "steps_per_sec",
+        "best_epoch",
+        "error",
+      ],
+      ...runs.map((r) => {
+        if (!r.summary) {
+          return [r.loss, r.seed, "failed", part, ...Array(14).fill(""), r.error ?? ""];
+        }
+        const m = reported(r.summary);
+        return [
+          r.loss,
+          r.seed,
+          "completed",
+          part,
+          ...COLUMNS.map((k) => m.t2i[k]),
+          ...COLUMNS.map((k) => m.i2t[k]),
+          m.rsum,
+          m.t2i.MedR,
+          m.i2t.MedR,
+          m.t2i.mAP,
+          m.i2t.mAP,
+          r.summary.trainSeconds,
+          r.summary.stepsPerSec,
+          r.summary.bestEpoch,
+          "",
+        ];
+      }),
+    ])),
   );
-  const byLoss = losses.map((loss) => ({ loss, rs: rows.filter((r) => r.loss === loss) })).filter((
-    g,
-  ) => g.rs.length > 0);
-  const split = rows[0].split;
+
+  const vs = `Δ vs ${plan.baseline} [95% CI]`;
   const md = [
-    `| loss | t2i R@1 | t2i R@5 | t2i R@10 | i2t R@1 | i2t R@5 | i2t R@10 | rsum | t2i MedR | i2t MedR | train s | steps/s |`,
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
-    ...byLoss.map(({ loss, rs }) =>
-      `| ${loss} | ${COLUMNS.map((k) => pm(rs.map((r) => r.metrics.t2i[k]))).join(" | ")} | ` +
-      `${COLUMNS.map((k) => pm(rs.map((r) => r.metrics.i2t[k]))).join(" | ")} | ` +
-      `${pm(rs.map((r) => r.metrics.rsum))} | ${pm(rs.map((r) => r.metrics.t2i.MedR))} | ` +
-      `${pm(rs.map((r) => r.metrics.i2t.MedR))} | ${
-        pm(rs.map((r) => r.summary.trainSeconds), 0)
-      } | ` +
-      `${pm(rs.map((r) => r.summary.stepsPerSec), 2)} |`
-    ),
+    `| loss | t2i R@1 | i2t R@1 | rsum | ${vs}: rsum | verdict (rsum) | t2i R@1 Δ | i2t R@1 Δ | train s | steps/s |`,
+    `| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |`,
   ];
-  // The model before training, on the same split (zero-shot for adapters on pretrained features,
-  // random initial heads otherwise); only when the table's split is validation, where it was measured.
-  const initial = rows.map((r) => r.summary.initial).filter((m) => m !== null);
-  if (split === "val" && initial.length > 0) {
-    const one = (f: (m: RetrievalMetrics) => number) => pm(initial.map(f));
+  for (const g of byLoss) {
+    if (g.ok.length === 0) {
+      md.push(`| ${g.loss} | failed | | | | | | | | |`);
+      continue;
+    }
+    const ms = g.ok.map((r) => reported(r.summary!));
+    const p = paired.get(g.loss);
+    const cell = (m: PairedMetric) => (p ? formatDifference(p[m]) : "—");
+    const seedsNote = g.failed.length > 0 ? ` (${g.ok.length} of ${plan.seeds} seeds)` : "";
     md.push(
-      `| _before training_ | ${COLUMNS.map((k) => one((m) => m.t2i[k])).join(" | ")} | ` +
-        `${COLUMNS.map((k) => one((m) => m.i2t[k])).join(" | ")} | ${one((m) => m.rsum)} | ` +
-        `${one((m) => m.t2i.MedR)} | ${one((m) => m.i2t.MedR)} | — | — |`,
+      `| ${g.loss}${g.loss === plan.baseline ? " (baseline)" : ""}${seedsNote} | ` +
+        `${pm(ms.map((m) => m.t2i["R@1"]))} | ${pm(ms.map((m) => m.i2t["R@1"]))} | ` +
+        `${pm(ms.map((m) => m.rsum))} | ${cell("rsum")} | ${p ? p.rsum.verdict : "—"} | ` +
+        `${cell("t2i R@1")} | ${cell("i2t R@1")} | ` +
+        `${pm(g.ok.map((r) => r.summary!.trainSeconds), 0)} | ` +
+        `${pm(g.ok.map((r) => r.summary!.stepsPerSec), 2)} |`,
+    );
+  }
+  // The model before training, on the same part (zero-shot for adapters on pretrained features,
+  // random initial heads otherwise).
+  const initial = ok.map((r) => part === "test" ? r.summary!.initialTest : r.summary!.initial)
+    .filter((m): m is RetrievalMetrics => m !== null);
+  if (initial.length > 0) {
+    md.push(
+      `| _before training_ | ${pm(initial.map((m) => m.t2i["R@1"]))} | ` +
+        `${pm(initial.map((m) => m.i2t["R@1"]))} | ${pm(initial.map((m) => m.rsum))} | — | — | ` +
+        "— | — | — | — |",
     );
   }
   const env = await environment();
-  const note =
-    `Dataset ${
-      rows[0].summary.dataset.replace(/-train$/, "")
-    }, metrics on the ${split} split, mean ± std over ` +
-    `${seeds} seed(s); ${env.adapter}, Deno ${env.deno}, commit ${env.commit.slice(0, 10)}.`;
-  await writeFileAtomic(
-    runPath(out, "results.md"),
-    new TextEncoder().encode(`${note}\n\n${md.join("\n")}\n`),
-  );
-  await writeJson(runPath(out, "results.json"), {
+  const source = data.source!;
+  const note = `Dataset ${source.name} (${source.path ?? "embedded default"}), metrics of each ` +
+    `run's kept checkpoint (best validation rsum) on the held-out ${part} part ` +
+    `(${queries}), mean ± std over ${plan.seeds} seed(s). Δ: paired difference from ` +
+    `${plan.baseline} with a 95 % percentile interval from ${plan.resamples} bootstrap ` +
+    `resamples of the ${part} queries, pooled over seeds; "better"/"worse" when the interval ` +
+    `excludes 0 (one test per loss, not adjusted for multiple comparisons). ` +
+    `${env.adapter}, Deno ${env.deno}, commit ${env.commit.slice(0, 10)}.`;
+  const failures = failed.map((r) => `- ${r.loss} seed ${r.seed}: ${r.error}`);
+  const report = `${note}\n\n${md.join("\n")}\n` +
+    (failures.length > 0 ? `\nFailed runs:\n${failures.join("\n")}\n` : "");
+  await writeFileAtomic(runPath(plan.out, "results.md"), new TextEncoder().encode(report));
+  await writeJson(runPath(plan.out, "results.json"), {
     kind: "compare-retrieval",
     environment: env,
     args: Deno.args,
-    split,
-    runs: rows.map((r) => ({ loss: r.loss, seed: r.seed, metrics: r.metrics, summary: r.summary })),
+    dataSource: source,
+    split: data.split,
+    part,
+    baseline: plan.baseline,
+    resamples: plan.resamples,
+    runs: runs.map((r) => ({
+      loss: r.loss,
+      seed: r.seed,
+      status: r.summary ? "completed" : "failed",
+      error: r.error,
+      metrics: r.summary ? reported(r.summary) : null,
+      ranks: r.summary ? `ranks/${r.loss}-s${r.seed}.csv` : null,
+      summary: r.summary,
+    })),
+    paired: Object.fromEntries(paired),
   });
-  const rsum = await barChart(
-    [{
-      label: "rsum",
-      values: byLoss.map(({ rs }) => meanStd(rs.map((r) => r.metrics.rsum)).mean),
-      errors: byLoss.map(({ rs }) => meanStd(rs.map((r) => r.metrics.rsum)).std),
-    }],
-    byLoss.map((g) => g.loss),
-    { title: `rsum (${split}), mean ± std over seeds`, width: 560 },
-  );
-  const recall = await barChart(
-    (["t2i", "i2t"] as const).flatMap((dir) =>
-      COLUMNS.map((k) => ({
-        label: `${dir} ${k}`,
-        values: byLoss.map(({ rs }) => meanStd(rs.map((r) => r.metrics[dir][k])).mean),
-        errors: byLoss.map(({ rs }) => meanStd(rs.map((r) => r.metrics[dir][k])).std),
-      }))
-    ),
-    byLoss.map((g) => g.loss),
-    { title: `recall (${split}, %)`, width: 900 },
-  );
-  await writeFileAtomic(runPath(out, "compare.png"), await grid([[rsum, recall]]).encode());
-  console.log(`${note}\n\n${md.join("\n")}`);
-  progress.log(`wrote ${out}/results.{csv,md,json} and compare.png`);
+  const drawn = byLoss.filter((g) => g.ok.length > 0);
+  if (drawn.length > 0) {
+    const where = `${source.name}, ${part} part, ${plan.seeds} seed(s)`;
+    const rsum = await intervalChart(
+      drawn.map((g) => {
+        const { mean, std } = meanStd(g.ok.map((r) => reported(r.summary!).rsum));
+        return { label: g.loss, value: mean, lo: mean - std, hi: mean + std };
+      }),
+      {
+        title: `rsum (${where})`,
+        xLabel: "rsum (sum of six R@K, %; max 600)",
+        note: "mean ± std over seeds; axis zoomed to the data",
+      },
+    );
+    const deltas = drawn.filter((g) => paired.has(g.loss)).map((g) => {
+      const d = paired.get(g.loss)!.rsum;
+      return { label: g.loss, value: d.diff, lo: d.lo, hi: d.hi };
+    });
+    const panels = [rsum];
+    if (deltas.length > 0) {
+      panels.push(
+        await intervalChart(deltas, {
+          title: `Δ rsum vs ${plan.baseline} (${where})`,
+          xLabel: "rsum points",
+          reference: 0,
+          note: `95 % paired bootstrap interval over the ${part} queries; left of 0 = worse`,
+        }),
+      );
+    }
+    await writeFileAtomic(runPath(plan.out, "compare.png"), await grid([panels]).encode());
+  }
+  console.log(report);
+  progress.log(`wrote ${plan.out}/results.{csv,md,json}, compare.png, ranks/ and runs/`);
+  if (failed.length > 0) {
+    progress.log(`compare: ${failed.length} of ${runs.length} runs failed (see results.md)`);
+    return 1;
+  }
+  return 0;
+}
+
+/**
+ * Elapsed time and a remaining-time estimate for a schedule of runs (the loss of each run, in
+ * order): a loss already run is assumed to take its mean time again, an unseen one the mean of all
+ * runs so far.
+ */
+class RunClock {
+  readonly total: number;
+  started = 0;
+  #schedule: string[];
+  #t0 = performance.now();
+  #runStart = 0;
+  #times = new Map<string, number[]>();
+
+  constructor(schedule: string[]) {
+    this.#schedule = schedule;
+    this.total = schedule.length;
+  }
+
+  start(): void {
+    this.#runStart = performance.now();
+    this.started++;
+  }
+
+  finish(loss: string): void {
+    const list = this.#times.get(loss) ?? [];
+    list.push((performance.now() - this.#runStart) / 1000);
+    this.#times.set(loss, list);
+  }
+
+  /** `3m05s elapsed, about 12m left`, for the runs not started yet. */
+  status(): string {
+    const elapsed = (performance.now() - this.#t0) / 1000;
+    const all = [...this.#times.values()].flat();
+    if (all.length === 0) return `${formatDuration(elapsed)} elapsed`;
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const left = this.#schedule.slice(this.started).reduce(
+      (sum, loss) => sum + mean(this.#times.get(loss) ?? all),
+      0,
+    );
+    return `${formatDuration(elapsed)} elapsed, about ${formatDuration(left)} left`;
+  }
+}
+
+/** Trains one run; a failure is recorded, not thrown. Its ranks are copied to `ranks/`. */
+async function oneRun(
+  config: TrainConfig,
+  data: TrainData,
+  plan: Plan,
+  progress: Progress,
+): Promise<Run> {
+  const { loss, seed } = config;
+  try {
+    const result = await runTraining(config, {
+      data,
+      progress,
+      pictures: runPictures({ examples: false }),
+    });
+    const s = result.summary;
+    if (!s || !s.ranksPart) {
+      const error = result.error ?? (s ? "no held-out part to rank" : "interrupted");
+      progress.log(`${loss} seed ${seed}: ${error} — marked failed`);
+      return { loss, seed, summary: null, ranks: null, error };
+    }
+    const file = runPath(config.out, ranksFile(s.ranksPart));
+    const text = await Deno.readTextFile(file);
+    await writeFileAtomic(
+      runPath(plan.out, `ranks/${loss}-s${seed}.csv`),
+      new TextEncoder().encode(text),
+    );
+    return { loss, seed, summary: s, ranks: parseRanksCsv(text, file) };
+  } catch (e) {
+    const error = (e as Error).message;
+    progress.log(`${loss} seed ${seed}: ${error} — marked failed`);
+    return { loss, seed, summary: null, ranks: null, error };
+  }
+}
+
+async function prepareOut(plan: Plan): Promise<void> {
+  try {
+    await prepareNewRunDir(plan.out, plan.force);
+  } catch (e) {
+    if (e instanceof RunDirError) throw new UsageError(e.message);
+    throw e;
+  }
+  await Deno.mkdir(runPath(plan.out, "ranks"), { recursive: true });
 }
 
 async function compareLtr(
   flags: ReturnType<typeof parseFlags>,
   dir: string,
-  out: string,
-  losses: string[],
-) {
+  plan: Plan,
+): Promise<number> {
   const progress = new Progress();
-  const seeds = numberFlag("seeds", flags.seeds, 3, { integer: true, min: 1 });
-  const options = perLossOptions(keyValueFlags("loss-opt", flags["loss-opt"]), losses);
   const steps = numberFlag("steps", flags.steps, 300, { integer: true, min: 1 });
-  const lr = numberFlag("lr", flags.lr, 0.01, { min: 0 });
-  const train = await readSvmlight(`${dir}/rank.train`);
-  const test = await readSvmlight(`${dir}/rank.test`, { dim: train.dim });
+  const lr = numberFlag("lr", flags.lr === "auto" ? undefined : flags.lr, 0.01, { min: 0 });
+  const train: LtrDataset = await readSvmlight(`${dir}/rank.train`);
+  const test: LtrDataset = await readSvmlight(`${dir}/rank.test`, { dim: train.dim });
+  await prepareOut(plan);
   progress.log(
     `LTR: ${train.queries.length} train queries, ${test.queries.length} test queries, ${train.dim} features`,
   );
   const ks = [1, 3, 5, 10];
-  const rows: { loss: string; seed: number; ndcg: Record<string, number>; seconds: number }[] = [];
-  for (const loss of losses) {
-    for (let seed = 0; seed < seeds; seed++) {
+  const rows: { loss: string; seed: number; result: LtrResult | null; error?: string }[] = [];
+  const eta = new RunClock(plan.losses.flatMap((l) => Array(plan.seeds).fill(l)));
+  for (const loss of plan.losses) {
+    for (let seed = 0; seed < plan.seeds; seed++) {
+      progress.log(
+        `compare --ltr: run ${
+          eta.started + 1
+        }/${eta.total}: ${loss}, seed ${seed}; ${eta.status()}`,
+      );
+      eta.start();
       try {
-        const r = await trainLtr(train, test, {
+        const result = await trainLtr(train, test, {
           loss,
-          lossOptions: options[loss],
+          lossOptions: plan.options[loss],
           steps,
           lr,
           seed,
           ks,
         });
-        rows.push({ loss, seed, ndcg: r.test, seconds: r.trainSeconds });
+        rows.push({ loss, seed, result });
         progress.log(
           `${loss} seed ${seed}: ${
-            ks.map((k) => `NDCG@${k} ${r.test[`NDCG@${k}`].toFixed(4)}`).join("  ")
+            ks.map((k) => `NDCG@${k} ${result.test[`NDCG@${k}`].toFixed(4)}`).join("  ")
           }`,
         );
       } catch (e) {
-        progress.log(`${loss} seed ${seed}: ${(e as Error).message} — excluded`);
+        const error = (e as Error).message;
+        rows.push({ loss, seed, result: null, error });
+        progress.log(`${loss} seed ${seed}: ${error} — marked failed`);
       }
     }
   }
-  const header = ["loss", "seed", ...ks.map((k) => `NDCG@${k}`), "train_seconds"];
+  const header = [
+    "loss",
+    "seed",
+    "status",
+    ...ks.map((k) => `NDCG@${k}`),
+    "train_seconds",
+    "error",
+  ];
   await writeFileAtomic(
-    runPath(out, "results.csv"),
+    runPath(plan.out, "results.csv"),
     new TextEncoder().encode(
       stringify([
         header,
-        ...rows.map((r) => [r.loss, r.seed, ...ks.map((k) => r.ndcg[`NDCG@${k}`]), r.seconds]),
+        ...rows.map((r) =>
+          r.result
+            ? [
+              r.loss,
+              r.seed,
+              "completed",
+              ...ks.map((k) => r.result!.test[`NDCG@${k}`]),
+              r.result.trainSeconds,
+              "",
+            ]
+            : [r.loss, r.seed, "failed", ...ks.map(() => ""), "", r.error ?? ""]
+        ),
       ]),
     ),
   );
-  const byLoss = losses.map((loss) => ({ loss, rs: rows.filter((r) => r.loss === loss) })).filter((
-    g,
-  ) => g.rs.length > 0);
+  const okOf = (loss: string) =>
+    rows.filter((r) => r.loss === loss && r.result).map((r) => r.result!);
+  const baseline = okOf(plan.baseline);
+  const paired = new Map<string, PairedDifference>();
+  for (const loss of plan.losses) {
+    const mine = okOf(loss);
+    if (loss === plan.baseline || mine.length === 0 || baseline.length === 0) continue;
+    paired.set(
+      loss,
+      pairedDifference([{
+        candidate: mine.map((r) => r.testPerQuery["NDCG@10"]),
+        baseline: baseline.map((r) => r.testPerQuery["NDCG@10"]),
+        scale: 1,
+      }], { resamples: plan.resamples, seed: 0 }),
+    );
+  }
   const md = [
-    `| loss | ${ks.map((k) => `NDCG@${k}`).join(" | ")} | train s |`,
-    `| --- | ${ks.map(() => "---:").join(" | ")} | ---: |`,
-    ...byLoss.map(({ loss, rs }) =>
-      `| ${loss} | ${ks.map((k) => pm(rs.map((r) => r.ndcg[`NDCG@${k}`]), 4)).join(" | ")} | ${
-        pm(rs.map((r) => r.seconds), 1)
-      } |`
-    ),
+    `| loss | ${
+      ks.map((k) => `NDCG@${k}`).join(" | ")
+    } | Δ NDCG@10 vs ${plan.baseline} [95% CI] | verdict | train s |`,
+    `| --- | ${ks.map(() => "---:").join(" | ")} | ---: | --- | ---: |`,
   ];
+  for (const loss of plan.losses) {
+    const rs = okOf(loss);
+    if (rs.length === 0) {
+      md.push(`| ${loss} | failed |${ks.map(() => " |").join("")} | |`);
+      continue;
+    }
+    const p = paired.get(loss);
+    md.push(
+      `| ${loss}${loss === plan.baseline ? " (baseline)" : ""} | ${
+        ks.map((k) => pm(rs.map((r) => r.test[`NDCG@${k}`]), 4)).join(" | ")
+      } | ${p ? formatDifference(p, 4) : "—"} | ${p ? p.verdict : "—"} | ${
+        pm(rs.map((r) => r.trainSeconds), 1)
+      } |`,
+    );
+  }
   const env = await environment();
   const note = `Linear scorer on ${train.path} (${steps} full-batch steps, lr ${lr}), NDCG on ` +
-    `${test.path}, mean ± std over ${seeds} seed(s); ${env.adapter}, Deno ${env.deno}, commit ${
-      env.commit.slice(0, 10)
-    }.`;
-  await writeFileAtomic(
-    runPath(out, "results.md"),
-    new TextEncoder().encode(`${note}\n\n${md.join("\n")}\n`),
-  );
-  await writeJson(runPath(out, "results.json"), {
+    `${test.path} (${test.queries.length} queries), mean ± std over ${plan.seeds} seed(s). Δ: ` +
+    `paired difference from ${plan.baseline} with a 95 % interval from ${plan.resamples} ` +
+    `bootstrap resamples of the test queries, pooled over seeds. ${env.adapter}, Deno ${env.deno}, ` +
+    `commit ${env.commit.slice(0, 10)}.`;
+  const failed = rows.filter((r) => !r.result);
+  const report = `${note}\n\n${md.join("\n")}\n` +
+    (failed.length > 0
+      ? `\nFailed runs:\n${
+        failed.map((r) => `- ${r.loss} seed ${r.seed}: ${r.error}`).join("\n")
+      }\n`
+      : "");
+  await writeFileAtomic(runPath(plan.out, "results.md"), new TextEncoder().encode(report));
+  await writeJson(runPath(plan.out, "results.json"), {
     kind: "compare-ltr",
     environment: env,
     args: Deno.args,
-    rows,
-  });
-  const chart = await barChart(
-    ks.map((k) => ({
-      label: `NDCG@${k}`,
-      values: byLoss.map(({ rs }) => meanStd(rs.map((r) => r.ndcg[`NDCG@${k}`])).mean),
-      errors: byLoss.map(({ rs }) => meanStd(rs.map((r) => r.ndcg[`NDCG@${k}`])).std),
+    baseline: plan.baseline,
+    resamples: plan.resamples,
+    rows: rows.map((r) => ({
+      loss: r.loss,
+      seed: r.seed,
+      status: r.result ? "completed" : "failed",
+      error: r.error,
+      ndcg: r.result?.test ?? null,
+      seconds: r.result?.trainSeconds ?? null,
     })),
-    byLoss.map((g) => g.loss),
-    { title: "NDCG on rank.test", width: 900 },
-  );
-  await writeFileAtomic(runPath(out, "compare.png"), await chart.encode());
-  console.log(`${note}\n\n${md.join("\n")}`);
+    paired: Object.fromEntries(paired),
+  });
+  const drawn = plan.losses.filter((l) => okOf(l).length > 0);
+  if (drawn.length > 0) {
+    const ndcg = await intervalChart(
+      drawn.map((l) => {
+        const { mean, std } = meanStd(okOf(l).map((r) => r.test["NDCG@10"]));
+        return { label: l, value: mean, lo: mean - std, hi: mean + std };
+      }),
+      {
+        title: `NDCG@10 on ${test.path.split("/").pop()} (${test.queries.length} queries)`,
+        xLabel: "NDCG@10",
+        note: "mean ± std over seeds; axis zoomed to the data",
+      },
+    );
+    const deltas = drawn.filter((l) => paired.has(l)).map((l) => {
+      const d = paired.get(l)!;
+      return { label: l, value: d.diff, lo: d.lo, hi: d.hi };
+    });
+    const panels = [ndcg];
+    if (deltas.length > 0) {
+      panels.push(
+        await intervalChart(deltas, {
+          title: `Δ NDCG@10 vs ${plan.baseline}`,
+          xLabel: "NDCG@10 difference",
+          reference: 0,
+          note: "95 % paired bootstrap interval over test queries; left of 0 = worse",
+        }),
+      );
+    }
+    await writeFileAtomic(runPath(plan.out, "compare.png"), await grid([panels]).encode());
+  }
+  console.log(report);
+  return failed.length > 0 ? 1 : 0;
 }
 
 async function main(): Promise<number> {
@@ -388,18 +687,27 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const losses = (typeof flags.losses === "string" ? flags.losses : COMPARED_LOSSES.join(","))
-    .split(",").map((s) => s.trim()).filter(Boolean);
-  for (const l of losses) getLoss(l);
   if (typeof flags.ltr === "string" && typeof flags.data === "string") {
     throw new UsageError("--ltr and --data are exclusive");
   }
+  const losses = (typeof flags.losses === "string" ? flags.losses : COMPARED_LOSSES.join(","))
+    .split(",").map((s) => s.trim()).filter(Boolean);
+  if (losses.length === 0) throw new UsageError("--losses names no loss");
+  const baseline = typeof flags.baseline === "string" ? flags.baseline : "softmax";
+  if (!losses.includes(baseline)) losses.unshift(baseline);
+  for (const l of losses) checkLoss(l, {}, "--losses");
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-  const out = typeof flags.out === "string" ? flags.out : `runs/compare-${stamp}`;
-  await Deno.mkdir(out, { recursive: true });
-  if (typeof flags.ltr === "string") await compareLtr(flags, flags.ltr, out, losses);
-  else await compareRetrieval(flags, out, losses);
-  return 0;
+  const plan: Plan = {
+    losses,
+    baseline,
+    options: perLossOptions(keyValueFlags("loss-opt", flags["loss-opt"]), losses),
+    seeds: numberFlag("seeds", flags.seeds, 3, { integer: true, min: 1 }),
+    resamples: numberFlag("resamples", flags.resamples, 2000, { integer: true, min: 100 }),
+    out: typeof flags.out === "string" ? flags.out : `runs/compare-${stamp}`,
+    force: Boolean(flags.force),
+  };
+  if (typeof flags.ltr === "string") return await compareLtr(flags, flags.ltr, plan);
+  return await compareRetrieval(flags, plan);
 }
 
 if (import.meta.main) await runMain(main, HELP);

@@ -1,30 +1,50 @@
 /**
- * `deno task eval`: retrieval metrics of a dataset, both directions, computed on the GPU.
+ * `deno task eval`: retrieval metrics of a dataset, both directions, computed on the GPU, always
+ * naming the data and the part scored.
  *
- * Zero-shot (no checkpoint): the raw text and image features are scored by cosine, which needs
- * equal dims. With `--checkpoint RUN_DIR`: the features are projected by the saved model first
- * (its feature dims must match the data's), and all of `--data` is test data. Prints a table, or
- * with `--json` exactly one JSON object on stdout (logs go to stderr).
+ * - Zero-shot (no checkpoint): the raw text and image features are scored by cosine, which needs
+ *   equal dims. All of `--data` by default; the default dataset's test part without `--data`.
+ * - `--checkpoint RUN_DIR`: the run's own data (reloaded from the path in its `config.json` and
+ *   checked against its fingerprint), on the part the run held out (test, else val). `--data`
+ *   naming the same data (by content) gives the same; other data is scored whole. Scoring items the
+ *   run trained on takes `--split train` or `--split all` and is flagged in the output. Rerank runs
+ *   evaluate through their first stage's data.
+ *
+ * Prints a table, or with `--json` exactly one JSON object on stdout (logs go to stderr).
  *
  * @example
  * ```sh
  * deno task eval --data ../shared/data/flickr8k-clip-b32-val --json
+ * deno task eval --checkpoint runs/my-run            # its held-out test part
  * ```
  *
  * @module
  */
 
 import { initGpu, rt } from "../gpu/runtime.ts";
-import { loadRetrievalData, type SplitName } from "../data/load.ts";
+import { loadDataset, type SplitName } from "../data/load.ts";
+import { DEFAULT_SPLIT, splitByImage } from "../data/split.ts";
+import type { DataSource } from "../data/source.ts";
 import type { RetrievalDataset } from "../data/types.ts";
-import { evaluateDataset, evaluateRetrieval } from "../eval/retrieval.ts";
+import { writeFileAtomic } from "../data/errors.ts";
+import { retrievalRanks } from "../ops/retrieval.ts";
+import {
+  distractorNote,
+  imageQueryCount,
+  retrievalMetrics,
+  type RetrievalRanks,
+} from "../eval/metrics.ts";
+import { formatMetricsTable, metricsJson } from "../eval/report.ts";
+import { Progress } from "../train/progress.ts";
+import { ranksCsv } from "../eval/ranks_file.ts";
 import { DualEncoder } from "../model/dual_encoder.ts";
 import { readCheckpoint, readRunConfig } from "../train/run_dir.ts";
 import { evaluateRerank, isRerankRun, loadFirstStage, readReranker } from "../train/rerank.ts";
-import { imageQueryCount } from "../eval/metrics.ts";
-import { formatMetricsTable, metricsJson } from "../eval/report.ts";
+import { type ResolvedRunData, resolveRunData, runDataRecord } from "../train/data.ts";
 import {
   choiceFlag,
+  MAX_MEGAPIXELS_OPTION,
+  maxImagePixelsFlag,
   numberFlag,
   type OptionSpec,
   parseFlags,
@@ -43,14 +63,19 @@ const SPECS: Record<string, OptionSpec> = {
   split: {
     type: "string",
     value: "all|train|val|test",
-    help: "part of the data to evaluate, split by image",
-    default: "all with --data, test without",
+    help: "part of the data to evaluate, split by image (the run's split with --checkpoint)",
+    default: "a run's held-out test part; zero-shot: all of --data, the default's test part",
   },
   seed: {
     type: "string",
     value: "S",
-    help: "seed of the split and the default dataset",
+    help: "zero-shot / other data: seed of the split and the default dataset",
     default: "0",
+  },
+  ranks: {
+    type: "string",
+    value: "FILE",
+    help: "also write the per-query ranks (direction,query,item,rank) to FILE (CSV)",
   },
   checkpoint: {
     type: "string",
@@ -70,15 +95,17 @@ const SPECS: Record<string, OptionSpec> = {
     help: "texts per GPU chunk",
     default: "one score block ≤ 32 MiB",
   },
+  ...MAX_MEGAPIXELS_OPTION,
   help: { type: "boolean", help: "show this help" },
 };
 
 const HELP = usage(
-  "deno task eval [--checkpoint RUN_DIR] [--data DIR] [--json]",
+  "deno task eval [--checkpoint RUN_DIR] [--data DIR] [--split PART] [--json]",
   "Image–text retrieval metrics (R@1/5/10, MedR, MeanR, mAP, NDCG@10, rsum) in both directions.\n" +
     "Without a checkpoint, the raw features are scored by cosine (zero-shot): their dims must match.\n" +
-    "With --checkpoint, the saved model embeds the data first; without --data, a run trained on the\n" +
-    "embedded default is evaluated on that dataset's test split.",
+    "With --checkpoint, the run's own data (from its config.json, checked by content) is scored on\n" +
+    "the part the run held out (test, else val); --data with other data scores all of it. Items the\n" +
+    "run trained on are scored only with --split train|all, and the output says so.",
   SPECS,
 );
 
@@ -95,15 +122,72 @@ function optionalInt(name: string, raw: unknown): number | undefined {
   return numberFlag(name, raw as string, 0, { integer: true, min: 1 });
 }
 
+/** What was scored, as the JSON output's `data` object and the table's header say. */
+interface Scored {
+  /** The data's path (null for the embedded default). */
+  path: string | null;
+  /** Dataset name. */
+  name: string;
+  /** Part scored. */
+  split: SplitName;
+  /** Images in the gallery. */
+  images: number;
+  /** Text queries. */
+  texts: number;
+  /** Whether the items include ones the evaluated run trained on. */
+  includesTrainingItems: boolean;
+  /** Content fingerprint of the whole data. */
+  fingerprint: string;
+}
+
+function scored(source: DataSource, ds: RetrievalDataset, split: SplitName, training: boolean) {
+  return {
+    path: source.path,
+    name: source.name,
+    split,
+    images: ds.numImages,
+    texts: ds.numTexts,
+    includesTrainingItems: training,
+    fingerprint: source.fingerprint,
+  } satisfies Scored;
+}
+
+/** Names the data and the part scored, with the training-items warning where it applies. */
+function describeScored(d: Scored): string {
+  const part = d.split === "all" ? "all of it" : `${d.split} part`;
+  return `${d.name} (${d.path ?? "embedded default"}), ${part}` +
+    (d.includesTrainingItems ? " — INCLUDES TRAINING ITEMS of this run" : "");
+}
+
+async function writeRanks(path: string | undefined, ranks: RetrievalRanks): Promise<void> {
+  if (path === undefined) return;
+  await writeFileAtomic(path, new TextEncoder().encode(ranksCsv(ranks)));
+  console.error(`eval: wrote per-query ranks to ${path}`);
+}
+
 /** Evaluates a rerank run: metrics of the first stage alone and with text → image reranked. */
-async function evalRerank(run: string, ds: RetrievalDataset, json: boolean): Promise<number> {
+async function evalRerank(
+  run: string,
+  data: ResolvedRunData,
+  json: boolean,
+  ranksPath: string | undefined,
+): Promise<number> {
+  const ds = data.dataset;
   const { reranker, alpha, k, firstStage } = await readReranker(run);
   const model = await loadFirstStage(firstStage);
-  console.error(`eval: ${ds.name}: first stage ${firstStage}, reranker ${run} (top ${k})`);
+  const what = scored(data.source, ds, data.split, data.includesTrainingItems);
+  if (json) {
+    console.error(
+      `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images` +
+        `${distractorNote(ds.textToImage, ds.numImages)}; first stage ${firstStage}, reranker ` +
+        `${run} (top ${k})`,
+    );
+  }
   const r = await evaluateRerank(model, reranker, ds, k, { alpha });
   reranker.dispose();
   alpha?.dispose();
   model.dispose();
+  await writeRanks(ranksPath, r.afterRanks);
   const latency = {
     k,
     coverage: Math.round(r.coverage * 100) / 100,
@@ -114,12 +198,17 @@ async function evalRerank(run: string, ds: RetrievalDataset, json: boolean): Pro
   if (json) {
     const after = JSON.parse(metricsJson(r.after));
     console.log(
-      JSON.stringify({ ...after, firstStage: JSON.parse(metricsJson(r.before)), rerank: latency }),
+      JSON.stringify({
+        ...after,
+        data: what,
+        firstStage: JSON.parse(metricsJson(r.before)),
+        rerank: latency,
+      }),
     );
     return 0;
   }
   const info = (scoring: string, seconds: number) => ({
-    name: ds.name,
+    name: describeScored(what),
     numTexts: ds.numTexts,
     numImages: ds.numImages,
     dim: model.config.text.outDim,
@@ -149,6 +238,44 @@ async function evalRerank(run: string, ds: RetrievalDataset, json: boolean): Pro
   return 0;
 }
 
+/** The data of a `--checkpoint` evaluation (a rerank run's through its first stage). */
+async function checkpointData(
+  checkpoint: string,
+  data: string | undefined,
+  split: SplitName | undefined,
+  seed: number,
+  maxImagePixels: number,
+): Promise<ResolvedRunData> {
+  let run = checkpoint;
+  if (await isRerankRun(checkpoint)) {
+    const { reranker, alpha, firstStage } = await readReranker(checkpoint);
+    reranker.dispose();
+    alpha?.dispose();
+    run = firstStage;
+  }
+  const config = await readRunConfig(run);
+  if (config.dataSource === null && config.split === null && data === undefined) {
+    throw new UsageError(
+      `${checkpoint} was trained on data built in memory: pass --data DIR to evaluate it`,
+    );
+  }
+  const record = data !== undefined && (!config.dataSource || !config.split)
+    ? null
+    : runDataRecord(run, config);
+  if (record === null) {
+    const { dataset, source } = await loadDataset(data!, { maxImagePixels });
+    const part = split ?? "all";
+    const ds = part === "all" ? dataset : splitByImage(dataset, { ...DEFAULT_SPLIT, seed })[part];
+    return { dataset: ds, source, split: part, own: false, includesTrainingItems: false };
+  }
+  return await resolveRunData(run, record, {
+    dataPath: data,
+    split,
+    otherSpec: { ...DEFAULT_SPLIT, seed },
+    maxImagePixels,
+  });
+}
+
 async function main(): Promise<number> {
   const flags = parseFlags(Deno.args, SPECS);
   if (flags.help) {
@@ -157,35 +284,62 @@ async function main(): Promise<number> {
   }
   const data = flags.data as string | undefined;
   if (data === "") throw new UsageError("--data needs a path");
-  const split = choiceFlag<SplitName>(
-    "split",
-    flags.split,
-    ["all", "train", "val", "test"],
-    data === undefined ? "test" : "all",
-  );
+  const checkpoint = typeof flags.checkpoint === "string" ? flags.checkpoint : null;
+  const splitFlag = flags.split === undefined
+    ? undefined
+    : choiceFlag<SplitName>("split", flags.split, ["all", "train", "val", "test"], "all");
   const seed = numberFlag("seed", flags.seed, 0, { integer: true, min: 0 });
   const imageChunk = optionalInt("image-chunk", flags["image-chunk"]);
   const textChunk = optionalInt("text-chunk", flags["text-chunk"]);
+  const ranksPath = typeof flags.ranks === "string" ? flags.ranks : undefined;
+  const json = Boolean(flags.json);
 
   const started = performance.now();
-  const checkpoint = typeof flags.checkpoint === "string" ? flags.checkpoint : null;
-  let dataSeed = seed;
-  if (checkpoint && data === undefined && flags.seed === undefined) {
-    // A run on the default dataset: regenerate it with the run's data seed.
-    dataSeed = Number(
-      (await readRunConfig(checkpoint).catch(() => ({ dataSeed: 0 }))).dataSeed ?? 0,
-    );
-  }
-  console.error(`eval: loading ${data ?? "the default dataset"} (split ${split})`);
-  const ds = await loadRetrievalData(data, { split, seed: dataSeed });
   const runtime = await initGpu();
-  if (checkpoint && await isRerankRun(checkpoint)) {
-    return await evalRerank(checkpoint, ds, Boolean(flags.json));
+  const maxImagePixels = maxImagePixelsFlag(flags);
+  let resolved: ResolvedRunData;
+  if (checkpoint) {
+    resolved = await checkpointData(checkpoint, data, splitFlag, seed, maxImagePixels);
+    if (resolved.own && flags.seed !== undefined) {
+      throw new UsageError(
+        "--seed applies to zero-shot evaluation and other data; a run's own data is split as " +
+          "its config.json records",
+      );
+    }
+  } else {
+    const { dataset, source } = await loadDataset(data, { seed, maxImagePixels });
+    const split = splitFlag ?? (data === undefined ? "test" : "all");
+    const ds = split === "all" ? dataset : splitByImage(dataset, { ...DEFAULT_SPLIT, seed })[split];
+    resolved = { dataset: ds, source, split, own: false, includesTrainingItems: false };
   }
+  const ds = resolved.dataset;
+  const what = scored(resolved.source, ds, resolved.split, resolved.includesTrainingItems);
+  if (checkpoint && await isRerankRun(checkpoint)) {
+    return await evalRerank(checkpoint, resolved, json, ranksPath);
+  }
+  // With --json the table is not printed, so its facts go to stderr; without, the table has them.
+  const log = (line: string) =>
+    console.error(
+      `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images` +
+        `${distractorNote(ds.textToImage, ds.numImages)}; ${line}`,
+    );
+  // Large galleries take a while: a progress line per score block (stderr), from the 2nd block on.
+  const progress = new Progress();
+  const onProgress = (done: number, total: number) => {
+    if (total > 1) {
+      progress.update({
+        label: "eval: scoring",
+        done,
+        total,
+        unit: "blocks",
+        elapsed: (performance.now() - t0) / 1000,
+      });
+    }
+  };
   let scoring = "zero-shot cosine of the raw features";
   let dim = ds.textDim;
   let t0: number;
-  let metrics;
+  let ranks: RetrievalRanks;
   if (checkpoint) {
     const saved = await readCheckpoint(checkpoint);
     const { text, image } = saved.config;
@@ -199,40 +353,43 @@ async function main(): Promise<number> {
     model.loadStateDict(saved.tensors, checkpoint);
     dim = text.outDim;
     scoring = `checkpoint ${checkpoint} (${text.kind} heads, epoch ${saved.metadata.epoch ?? "?"})`;
-    console.error(
-      `eval: ${ds.name}: ${ds.numTexts} texts × ${ds.numImages} images, ${scoring}, ` +
-        `on ${runtime.gpu.adapterName}`,
-    );
+    if (json) log(`${scoring}, on ${runtime.gpu.adapterName}`);
     t0 = performance.now();
     const texts = await model.embedAll("texts", ds.texts, ds.numTexts);
     const images = await model.embedAll("images", ds.images, ds.numImages);
     model.dispose();
-    metrics = await evaluateRetrieval(
+    ranks = await retrievalRanks(
       { texts, images, textDim: dim, imageDim: dim, textToImage: ds.textToImage },
-      { normalize: false, imageChunk, textChunk },
+      { normalize: false, imageChunk, textChunk, onProgress },
     );
   } else {
     // Zero-shot: the raw features are the embeddings.
     if (ds.textDim !== ds.imageDim) throw zeroShotDimError(ds);
-    console.error(
-      `eval: ${ds.name}: ${ds.numTexts} texts × ${ds.numImages} images, ${ds.textDim}-d, ` +
-        `on ${runtime.gpu.adapterName}`,
-    );
+    if (json) log(`${ds.textDim}-d, ${scoring}, on ${runtime.gpu.adapterName}`);
     t0 = performance.now();
-    metrics = await evaluateDataset(ds, { imageChunk, textChunk });
+    ranks = await retrievalRanks({
+      texts: ds.texts,
+      textDim: ds.textDim,
+      images: ds.images,
+      imageDim: ds.imageDim,
+      textToImage: ds.textToImage,
+    }, { imageChunk, textChunk, onProgress });
   }
+  const metrics = retrievalMetrics(ranks);
   const seconds = (performance.now() - t0) / 1000;
-  console.error(
-    `eval: scored in ${seconds.toFixed(2)} s (${
-      ((performance.now() - started) / 1000).toFixed(2)
-    } s ` +
-      "with loading)",
-  );
-  if (flags.json) {
-    console.log(metricsJson(metrics));
+  if (json) {
+    console.error(
+      `eval: scored in ${seconds.toFixed(2)} s (${
+        ((performance.now() - started) / 1000).toFixed(2)
+      } s with loading)`,
+    );
+  }
+  await writeRanks(ranksPath, ranks);
+  if (json) {
+    console.log(JSON.stringify({ ...JSON.parse(metricsJson(metrics)), data: what }));
   } else {
     console.log(formatMetricsTable(metrics, {
-      name: split === "all" ? ds.name : `${ds.name} (${split})`,
+      name: describeScored(what),
       numTexts: ds.numTexts,
       numImages: ds.numImages,
       dim,

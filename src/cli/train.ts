@@ -5,21 +5,25 @@
  */
 
 import { lossNames } from "../losses/mod.ts";
-import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { TrainConfig } from "../train/trainer.ts";
-import { readRunConfig } from "../train/run_dir.ts";
-import { curvesPng, examplesPng, hasImages } from "../report/run_plots.ts";
+import { readRunConfig, RunDirError } from "../train/run_dir.ts";
 import { runTraining } from "../train/run.ts";
 import type { RetrievalMetrics } from "../eval/metrics.ts";
 import { formatDuration, Progress } from "../train/progress.ts";
-import { type RerankConfig, rerankDefaults, runRerankTraining } from "../train/rerank.ts";
+import { type RerankConfig, runRerankTraining } from "../train/rerank.ts";
+import { runPictures } from "./pictures.ts";
 import {
+  checkLoss,
   choiceFlag,
   keyValueFlags,
+  MAX_MEGAPIXELS_OPTION,
+  maxImagePixelsFlag,
   numberFlag,
   type OptionSpec,
   parseFlags,
   runMain,
+  SPLIT_OPTIONS,
+  splitFlags,
   usage,
   UsageError,
 } from "./args.ts";
@@ -30,6 +34,10 @@ const SPECS: Record<string, OptionSpec> = {
     value: "DIR",
     help: "dataset: features dir (images.npy/texts.npy), .safetensors, or image folder + captions",
     default: "the embedded default",
+  },
+  force: {
+    type: "boolean",
+    help: "clear a non-empty --out run folder instead of refusing it",
   },
   loss: { type: "string", value: "NAME", help: "ranking loss", default: "softmax" },
   "loss-opt": {
@@ -93,18 +101,6 @@ const SPECS: Record<string, OptionSpec> = {
     help: "seed of initialisation and batch order",
     default: "0",
   },
-  "data-seed": {
-    type: "string",
-    value: "S",
-    help: "seed of the default dataset and of the train/val split",
-    default: "0",
-  },
-  "val-fraction": {
-    type: "string",
-    value: "F",
-    help: "validation fraction of the images (user data; 0 = train on all, keep final weights)",
-    default: "0.2",
-  },
   head: {
     type: "string",
     value: "KIND",
@@ -161,6 +157,8 @@ const SPECS: Record<string, OptionSpec> = {
     help: "rerank: positional encoding over first-stage ranks",
     default: "none",
   },
+  ...SPLIT_OPTIONS,
+  ...MAX_MEGAPIXELS_OPTION,
   help: { type: "boolean", help: "show this help" },
 };
 
@@ -168,10 +166,29 @@ const HELP = usage(
   "deno task train [options]",
   "Trains a text and an image projection head with a ranking loss on in-batch similarity lists\n" +
     "(text → image rows and image → text columns), evaluates on validation each epoch, keeps the\n" +
-    "best checkpoint by rsum, and writes a run folder.\n" +
+    "best checkpoint by rsum, scores it once on the test part, and writes a run folder.\n" +
+    "Split (any data): 80 % of the images train, 10 % validate, 10 % are a held-out test part,\n" +
+    "assigned by a seeded shuffle (--data-seed) and recorded in config.json with the data's\n" +
+    "fingerprint; `deno task eval --checkpoint RUN` scores that test part.\n" +
     `Losses: ${lossNames().join(", ")}.`,
   SPECS,
 );
+
+/** Flags of reranker training only. */
+const RERANK_ONLY: Record<string, true> = {
+  "first-stage": true,
+  k: true,
+  "rerank-absolute": true,
+  layers: true,
+  heads: true,
+  "d-model": true,
+  "d-ff": true,
+  dropout: true,
+  positional: true,
+};
+
+/** Flags that only read or print: they may accompany --resume. */
+const RESUME_FLAGS = new Set(["resume", "json", "log-every", "help"]);
 
 function timestamp(): string {
   return new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
@@ -180,7 +197,7 @@ function timestamp(): string {
 function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
   const loss = typeof f.loss === "string" ? f.loss : "softmax";
   const lossOptions = keyValueFlags("loss-opt", f["loss-opt"]);
-  resolveOptions(getLoss(loss), lossOptions); // fail early on a bad name or option
+  checkLoss(loss, lossOptions); // fail early on a bad name or option
   const head = choiceFlag("head", f.head, ["auto", "linear", "mlp", "adapter"] as const, "auto");
   const data = typeof f.data === "string" ? f.data : null;
   const dataTag = data ? data.replace(/\/+$/, "").split("/").pop() : "default";
@@ -201,8 +218,7 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
     decayTo: choiceFlag("decay-to", f["decay-to"], ["auto", "zero", "init"] as const, "auto"),
     clip: numberFlag("clip", f.clip, 1, { min: 0 }),
     seed: numberFlag("seed", f.seed, 0, { integer: true, min: 0 }),
-    dataSeed: numberFlag("data-seed", f["data-seed"], 0, { integer: true, min: 0 }),
-    valFraction: numberFlag("val-fraction", f["val-fraction"], 0.2, { min: 0, max: 0.9 }),
+    ...splitFlags(f),
     model: {
       head,
       embedDim: numberFlag("embed-dim", f["embed-dim"], 256, { integer: true, min: 1 }),
@@ -216,6 +232,7 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
     logEvery: numberFlag("log-every", f["log-every"], 50, { integer: true, min: 1 }),
     maxSteps: numberFlag("max-steps", f["max-steps"], 0, { integer: true, min: 0 }),
     out: typeof f.out === "string" ? f.out : `runs/${timestamp()}-${dataTag}-${loss}`,
+    maxImagePixels: maxImagePixelsFlag(f),
   };
 }
 
@@ -225,22 +242,20 @@ async function rerankMain(
 ): Promise<number> {
   const firstStage = flags["first-stage"];
   if (typeof firstStage !== "string") throw new UsageError("--rerank needs --first-stage RUN_DIR");
+  for (const flag of ["data-seed", "val-fraction", "test-fraction", "resume"]) {
+    if (flags[flag] !== undefined) {
+      throw new UsageError(
+        `--${flag} does not apply to --rerank: a reranker uses its first stage's data and split`,
+      );
+    }
+  }
   const loss = typeof flags.loss === "string" ? flags.loss : "softmax";
   const lossOptions = keyValueFlags("loss-opt", flags["loss-opt"]);
-  resolveOptions(getLoss(loss), lossOptions);
-  const defaults = await rerankDefaults(firstStage);
+  checkLoss(loss, lossOptions);
   const dModel = numberFlag("d-model", flags["d-model"], 64, { integer: true, min: 1 });
   const config: RerankConfig = {
     firstStage,
-    data: typeof flags.data === "string" ? flags.data : defaults.data,
-    dataSeed: numberFlag("data-seed", flags["data-seed"], defaults.dataSeed, {
-      integer: true,
-      min: 0,
-    }),
-    valFraction: numberFlag("val-fraction", flags["val-fraction"], defaults.valFraction, {
-      min: 0.01,
-      max: 0.9,
-    }),
+    data: typeof flags.data === "string" ? flags.data : null,
     loss,
     lossOptions,
     k: numberFlag("k", flags.k, 20, { integer: true, min: 2 }),
@@ -264,10 +279,11 @@ async function rerankMain(
       ),
     },
     out: typeof flags.out === "string" ? flags.out : `runs/${timestamp()}-rerank-${loss}`,
+    maxImagePixels: maxImagePixelsFlag(flags),
   };
-  const s = await runRerankTraining(config, { progress });
+  const s = await runRerankTraining(config, { progress, force: Boolean(flags.force) });
   const v = s.val;
-  progress.log(
+  (flags.json ? (line: string) => progress.log(line) : console.log)(
     `done: val t2i R@1 ${v.before.t2i["R@1"].toFixed(1)} (first stage) → ${
       v.after.t2i["R@1"].toFixed(1)
     } (reranked, epoch ${s.bestEpoch}); +${v.rerankMsPerQuery.toFixed(2)} ms per query ` +
@@ -277,6 +293,45 @@ async function rerankMain(
   return 0;
 }
 
+/**
+ * The flags given with --resume that contradict the saved config, as `--flag given (saved: x)`.
+ * Flags that only read or print are allowed; a flag equal to the saved value is allowed.
+ */
+function resumeConflicts(
+  flags: ReturnType<typeof parseFlags>,
+  saved: TrainConfig,
+): string[] {
+  const given = Object.keys(flags).filter((f) => flags[f] !== undefined && !RESUME_FLAGS.has(f));
+  if (given.length === 0) return [];
+  const fresh = configFromFlags(flags) as unknown as Record<string, unknown>;
+  const old = saved as unknown as Record<string, unknown>;
+  const field: Record<string, (c: Record<string, unknown>) => unknown> = {
+    "embed-dim": (c) => (c.model as Record<string, unknown>).embedDim,
+    hidden: (c) => (c.model as Record<string, unknown>).hidden,
+    activation: (c) => (c.model as Record<string, unknown>).activation,
+    head: (c) => (c.model as Record<string, unknown>).head,
+    temperature: (c) => (c.model as Record<string, unknown>).initScale,
+    "fixed-temperature": (c) => (c.model as Record<string, unknown>).learnScale,
+  };
+  const conflicts: string[] = [];
+  for (const flag of given) {
+    const key = flag.replace(/-([a-z])/g, (_m, ch: string) => ch.toUpperCase())
+      .replace(/^lossOpt$/, "lossOptions");
+    const read = field[flag] ?? ((c: Record<string, unknown>) => c[key]);
+    const now = JSON.stringify(read(fresh) ?? null);
+    const before = JSON.stringify(read(old) ?? null);
+    if (now !== before) conflicts.push(`--${flag} ${now} (saved: ${before})`);
+  }
+  return conflicts;
+}
+
+/** How the user started this command, for the resume hint (`npx -y deno@… task train` or not). */
+function commandPrefix(): string {
+  const viaNpx = (Deno.env.get("npm_config_user_agent") ?? "").includes("npm") ||
+    /[\\/]_npx[\\/]/.test(Deno.execPath());
+  return viaNpx ? `npx -y deno@${Deno.version.deno} task train` : "deno task train";
+}
+
 async function main(): Promise<number> {
   const flags = parseFlags(Deno.args, SPECS);
   if (flags.help) {
@@ -284,10 +339,38 @@ async function main(): Promise<number> {
     return 0;
   }
   const progress = new Progress();
-  if (flags.rerank) return await rerankMain(flags, progress);
+  if (!flags.rerank) {
+    const rerankOnly = Object.keys(RERANK_ONLY).filter((f) => flags[f] !== undefined);
+    if (rerankOnly.length > 0) {
+      throw new UsageError(`${rerankOnly.map((f) => `--${f}`).join(", ")} need --rerank`);
+    }
+  }
+  if (flags.rerank) {
+    try {
+      return await rerankMain(flags, progress);
+    } catch (e) {
+      if (e instanceof RunDirError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
+  if (flags.resume !== undefined && flags.force) {
+    throw new UsageError("--force clears a run folder; it cannot be combined with --resume");
+  }
   const resumeDir = typeof flags.resume === "string" ? flags.resume : null;
-  const config: TrainConfig = resumeDir ? await readRunConfig(resumeDir) : configFromFlags(flags);
-  if (resumeDir) config.out = resumeDir;
+  let config: TrainConfig;
+  if (resumeDir) {
+    config = await readRunConfig(resumeDir);
+    const conflicts = resumeConflicts(flags, config);
+    if (conflicts.length > 0) {
+      throw new UsageError(
+        `--resume ${resumeDir} continues that run with its saved settings; these flags ` +
+          `contradict them: ${conflicts.join(", ")}. Start a new run (--out) to change them`,
+      );
+    }
+    config.out = resumeDir;
+  } else {
+    config = configFromFlags(flags);
+  }
   let interruptRequested = false;
   const onSigint = () => {
     if (interruptRequested) Deno.exit(130);
@@ -299,14 +382,15 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", onSigint);
   try {
     const result = await runTraining(config, {
-      plots: { curves: curvesPng, examples: examplesPng, hasImages },
       resume: resumeDir !== null,
+      force: Boolean(flags.force),
       progress,
       interrupted: () => interruptRequested,
+      pictures: runPictures(),
     });
     if (result.interrupted) {
       progress.log(
-        `interrupted at step ${result.step}; resume with: deno task train --resume ${config.out}`,
+        `interrupted at step ${result.step}; resume with: ${commandPrefix()} --resume ${config.out}`,
       );
       return 130;
     }
@@ -316,14 +400,20 @@ async function main(): Promise<number> {
     }
     const s = result.summary!;
     const fmt = (m: RetrievalMetrics | null) => (m ? m.rsum.toFixed(1) : "n/a");
-    progress.log(
+    const data = s.dataSource?.name ?? s.dataset;
+    // The result goes to stdout (one JSON object with --json, else the line), progress to stderr.
+    (flags.json ? (line: string) => progress.log(line) : console.log)(
       `done: ${s.steps} steps in ${formatDuration(s.trainSeconds)} ` +
-        `(${s.stepsPerSec.toFixed(1)} steps/s); val rsum ${fmt(s.initial)} before → ` +
+        `(${s.stepsPerSec.toFixed(1)} steps/s); ${data} val rsum ${fmt(s.initial)} before → ` +
         `${fmt(s.best)} at epoch ${s.bestEpoch}` +
-        (s.test ? `; test rsum ${fmt(s.test)}` : "") + `; run folder ${config.out}`,
+        (s.test ? `; ${data} test rsum ${fmt(s.test)} (held out)` : "") +
+        `; run folder ${config.out}`,
     );
     if (flags.json) console.log(JSON.stringify(s));
     return 0;
+  } catch (e) {
+    if (e instanceof RunDirError) throw new UsageError(e.message);
+    throw e;
   } finally {
     Deno.removeSignalListener("SIGINT", onSigint);
   }

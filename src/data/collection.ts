@@ -12,14 +12,19 @@
  *
  * Images keep the order of the captions file (COCO `images`; CSV first appearance); an image's
  * captions follow in file order (CSV: by `caption_index` when present) and text rows are grouped by
- * image. Images are featurised on the GPU ({@link featuriseImageFiles}: 312 values), captions on
- * the CPU ({@link featuriseTexts}: 1024 values). `imageNames`, `imagePaths` and `captions` are
- * filled.
+ * image. Images without captions stay in the gallery as distractors (ranked for every text query,
+ * never an image query), as in every reader: a COCO image with no annotation keeps its place, and
+ * the JPEG/PNG files of the image folder that the captions file never names follow, sorted by name.
+ * Images are featurised on the GPU ({@link featuriseImageFiles}: 312 values), captions on the CPU
+ * ({@link featuriseTexts}: 1024 values). `imageNames`, `imagePaths` and `captions` are filled.
  *
- * Errors ({@link DataError}, naming the file): an image without captions (a COCO image with no
- * annotation, or — unless `extraImages: "ignore"` — a JPEG/PNG in the image folder that the
- * captions file never names), a caption for a missing image (an unknown `image_id`, or a file name
- * with no file), an unreadable or corrupt image, an empty caption, an empty dataset.
+ * Every image path is resolved (symlinks included) and must stay inside the image folder: a name
+ * such as `../../x.jpg` is refused, naming the line (CSV) or the `images` entry (COCO).
+ *
+ * Errors ({@link DataError}, naming the file): a caption for a missing image (an unknown
+ * `image_id`, or a file name with no file), a path outside the image folder, an unreadable,
+ * corrupt or oversized image (see {@link ImageFeatureOptions.maxImagePixels}), an empty caption, an
+ * empty dataset.
  *
  * @example
  * ```ts
@@ -32,8 +37,9 @@
  */
 
 import type { RetrievalDataset } from "./types.ts";
-import { DataError, isDirectory, isFile, readTextFile } from "./errors.ts";
+import { DataError, describeFsError, isDirectory, isFile, readTextFile } from "./errors.ts";
 import { columns, intField, readCsv } from "./csv.ts";
+import { parseJsonStrict } from "./json.ts";
 import { featuriseImageFiles, type ImageFeatureOptions } from "./image_features.ts";
 import { featuriseTexts, TEXT_FEATURE_DIM } from "./text_features.ts";
 
@@ -47,16 +53,16 @@ export interface CollectionOptions extends ImageFeatureOptions {
   imageDir?: string;
   /** Text feature dimension (default 1024). */
   textDim?: number;
-  /** What to do with images in the folder that have no caption (default `"error"`). */
-  extraImages?: "error" | "ignore";
 }
 
 /** Images (file names relative to the image folder) and their captions, in dataset order. */
 export interface CaptionedImages {
   /** File name of each image, relative to the image folder. */
   files: string[];
-  /** Captions of each image (at least one each). */
+  /** Captions of each image (none for a distractor). */
   captions: string[][];
+  /** Where the captions file names each image (`line 3`, `images[0] (id 7)`), for messages. */
+  sources: string[];
 }
 
 const IMAGE_EXT = /\.(jpe?g|png)$/i;
@@ -81,13 +87,7 @@ export async function findCaptionsFile(dir: string): Promise<string | null> {
 
 /** Parses COCO captions JSON text; `path` names the file in errors. */
 export function parseCocoCaptions(text: string, path: string): CaptionedImages {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new DataError(`${path}: not valid JSON (${(error as Error).message})`);
-  }
-  const root = json as { images?: unknown; annotations?: unknown };
+  const root = parseJsonStrict(text, path) as { images?: unknown; annotations?: unknown };
   if (!root || typeof root !== "object" || !Array.isArray(root.images)) {
     throw new DataError(`${path}: not COCO captions JSON (no "images" array)`);
   }
@@ -96,6 +96,7 @@ export function parseCocoCaptions(text: string, path: string): CaptionedImages {
   }
   const index = new Map<number | string, number>();
   const files: string[] = [];
+  const sources: string[] = [];
   root.images.forEach((img: { id?: unknown; file_name?: unknown }, k: number) => {
     const id = img?.id;
     if ((typeof id !== "number" && typeof id !== "string") || typeof img.file_name !== "string") {
@@ -104,6 +105,7 @@ export function parseCocoCaptions(text: string, path: string): CaptionedImages {
     if (index.has(id)) throw new DataError(`${path}: images[${k}]: duplicate image id ${id}`);
     index.set(id, files.length);
     files.push(img.file_name);
+    sources.push(`images[${k}] (id ${JSON.stringify(id)})`);
   });
   if (files.length === 0) throw new DataError(`${path}: empty dataset (no images)`);
   const captions: string[][] = files.map(() => []);
@@ -120,11 +122,7 @@ export function parseCocoCaptions(text: string, path: string): CaptionedImages {
     }
     captions[at].push(a.caption.trim());
   });
-  const lonely = captions.findIndex((c) => c.length === 0);
-  if (lonely >= 0) {
-    throw new DataError(`${path}: image ${files[lonely]} has no captions (no annotation)`);
-  }
-  return { files, captions };
+  return { files, captions, sources };
 }
 
 /** Reads a caption CSV (`image,caption` or `image,caption_index,caption`). */
@@ -134,6 +132,7 @@ export async function readCaptionCsv(path: string): Promise<CaptionedImages> {
   const nc = table.header.indexOf("caption_index");
   const index = new Map<string, number>();
   const files: string[] = [];
+  const sources: string[] = [];
   const entries: { order: number; caption: string }[][] = [];
   for (const rec of table.records) {
     const file = rec.fields[ic] ?? "";
@@ -144,6 +143,7 @@ export async function readCaptionCsv(path: string): Promise<CaptionedImages> {
     if (at === undefined) {
       index.set(file, at = files.length);
       files.push(file);
+      sources.push(`line ${rec.line}`);
       entries.push([]);
     }
     const order = nc >= 0 ? intField(table, rec, nc, "caption_index") : entries[at].length;
@@ -153,7 +153,7 @@ export async function readCaptionCsv(path: string): Promise<CaptionedImages> {
   const captions = entries.map((list) =>
     list.sort((a, b) => a.order - b.order).map((e) => e.caption)
   );
-  return { files, captions };
+  return { files, captions, sources };
 }
 
 /** Loads and featurises an image–caption collection (see the module notes). */
@@ -173,43 +173,79 @@ export async function loadCollection(
     ? parseCocoCaptions(await readTextFile(captionsFile, "captions"), captionsFile)
     : await readCaptionCsv(captionsFile);
 
-  for (const file of set.files) {
-    if (!(await isFile(`${imageDir}/${file}`))) {
+  const folder = await resolvePath(imageDir, `${imageDir}: no such image folder`);
+  const named = new Set<string>();
+  for (const [i, file] of set.files.entries()) {
+    const where = `${captionsFile} ${set.sources[i]}`;
+    const real = await resolvePath(
+      `${imageDir}/${file}`,
+      `${where}: caption for a missing image: ${file} is not in ${imageDir}`,
+    );
+    if (!isInside(real, folder)) {
       throw new DataError(
-        `${captionsFile}: caption for a missing image: ${file} is not in ${imageDir}`,
+        `${where}: image ${JSON.stringify(file)} resolves to ${real}, outside the image folder ` +
+          `${folder}; image paths must stay inside the dataset`,
       );
     }
-  }
-  if ((options.extraImages ?? "error") === "error") {
-    const named = new Set(set.files);
-    for await (const entry of Deno.readDir(imageDir)) {
-      if (entry.isFile && IMAGE_EXT.test(entry.name) && !named.has(entry.name)) {
-        throw new DataError(
-          `${imageDir}/${entry.name}: image without captions (not named in ${captionsFile}; ` +
-            'pass extraImages: "ignore" to skip such files)',
-        );
-      }
+    if (!(await isFile(real))) {
+      throw new DataError(`${where}: caption for a missing image: ${file} is not a file`);
     }
+    named.add(real);
   }
+  // Images of the folder that the captions never name: gallery distractors, sorted by name.
+  const extra: string[] = [];
+  for await (const entry of Deno.readDir(imageDir)) {
+    if (!(entry.isFile || entry.isSymlink) || !IMAGE_EXT.test(entry.name)) continue;
+    const real = await resolvePath(`${imageDir}/${entry.name}`, `${imageDir}/${entry.name}`);
+    if (named.has(real)) continue;
+    if (!isInside(real, folder)) {
+      throw new DataError(
+        `${imageDir}/${entry.name}: a link to ${real}, outside the image folder ${folder}; ` +
+          "image paths must stay inside the dataset",
+      );
+    }
+    if (await isFile(real)) extra.push(entry.name);
+  }
+  extra.sort();
+  const files = [...set.files, ...extra];
+  const perImage = [...set.captions, ...extra.map(() => [])];
 
-  const imagePaths = set.files.map((f) => `${imageDir}/${f}`);
+  const imagePaths = files.map((f) => `${imageDir}/${f}`);
+  const captions = perImage.flat();
+  if (captions.length === 0) {
+    throw new DataError(`${captionsFile}: empty dataset (no captions)`);
+  }
   const images = await featuriseImageFiles(imagePaths, options);
-  const captions = set.captions.flat();
   const textToImage = new Int32Array(captions.length);
   let t = 0;
-  set.captions.forEach((list, i) => list.forEach(() => textToImage[t++] = i));
+  perImage.forEach((list, i) => list.forEach(() => textToImage[t++] = i));
   const textDim = options.textDim ?? TEXT_FEATURE_DIM;
   return {
     name: options.name ?? (root.split("/").filter((s) => s.length > 0).at(-1) ?? root),
     images,
-    numImages: set.files.length,
-    imageDim: images.length / set.files.length,
+    numImages: files.length,
+    imageDim: images.length / files.length,
     texts: featuriseTexts(captions, { dim: textDim }),
     numTexts: captions.length,
     textDim,
     textToImage,
-    imageNames: set.files,
+    imageNames: files,
     imagePaths,
     captions,
   };
+}
+
+/** The real path of `path` (symlinks resolved), or a {@link DataError} `missing` when absent. */
+async function resolvePath(path: string, missing: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw new DataError(missing);
+    throw new DataError(`${path}: cannot resolve: ${describeFsError(error)}`);
+  }
+}
+
+/** Whether the real path `path` is `folder` or lies beneath it. */
+function isInside(path: string, folder: string): boolean {
+  return path === folder || path.startsWith(folder.endsWith("/") ? folder : `${folder}/`);
 }

@@ -11,8 +11,9 @@
  * The text → image relation, first match wins: `pairs.csv` in the directory (header `text,image`,
  * 0-based row indices, every text row on exactly one line); the safetensors `text_to_image`
  * tensor; otherwise, when `N_txt = k·N_img`, text row `t` belongs to image `⌊t/k⌋` (the Karpathy /
- * VSE++ layout with k captions per image; k = 1 is row-aligned). Every image needs at least one
- * text.
+ * VSE++ layout with k captions per image; k = 1 is row-aligned). An image that no text row
+ * belongs to stays in the gallery as a distractor (ranked for every text query, never an image
+ * query), as in every reader.
  *
  * Optional display files in the directory: `images.txt` (one name per image row), `captions.txt`
  * (one caption per text row) or, failing that, a Flickr-style `all_captions.csv`
@@ -22,7 +23,8 @@
  *
  * Every fault is a {@link DataError} naming the file: a missing file, non-finite values (with the
  * row), a matrix that is not 2-D or has no rows, mismatched row counts, out-of-range or missing
- * pairs.
+ * pairs, data larger than the available memory. Shapes and pairs are checked from the headers
+ * before any feature data is read.
  *
  * @example
  * ```ts
@@ -36,9 +38,10 @@
 
 import type { RetrievalDataset } from "./types.ts";
 import { DataError, isDirectory, isFile, readTextFile } from "./errors.ts";
-import { readNpy } from "./npy.ts";
-import { readSafetensors, type SafeTensor } from "./safetensors.ts";
+import { readNpy, readNpyHeader } from "./npy.ts";
+import { readSafetensors, readSafetensorsHeader, type TensorInfo } from "./safetensors.ts";
 import { columns, intField, readCsv } from "./csv.ts";
+import { checkFitsInMemory } from "./binary_file.ts";
 
 /** Options of {@link loadFeatureDataset}. */
 export interface FeatureLoadOptions {
@@ -48,14 +51,19 @@ export interface FeatureLoadOptions {
   skipDisplayFiles?: boolean;
 }
 
-/** A row-major float32 matrix read from a file. */
-interface Matrix {
-  data: Float32Array;
+/** Rows and columns of a feature matrix, from a file header. */
+interface MatrixShape {
   rows: number;
   cols: number;
 }
 
-/** Loads a feature dataset from a directory or a `.safetensors` file (see the module notes). */
+const FLOAT_DTYPES = ["F32", "F16", "BF16"];
+
+/**
+ * Loads a feature dataset from a directory or a `.safetensors` file (see the module notes). Every
+ * shape and the text → image relation are checked from the file headers (and `pairs.csv`) before
+ * any feature data is read, so a wrong file fails at once however large it is.
+ */
 export async function loadFeatureDataset(
   dirOrFile: string,
   options: FeatureLoadOptions = {},
@@ -81,9 +89,12 @@ export async function loadFeatureDataset(
     throw new DataError(`${path}: no such file or directory`);
   }
 
-  let images: Matrix;
-  let texts: Matrix;
-  let textToImage: Int32Array | null = null;
+  // 1. Shapes, from the headers alone.
+  const imagesName = file ? `${file} tensor 'images'` : `${dir}/images.npy`;
+  const textsName = file ? `${file} tensor 'texts'` : `${dir}/texts.npy`;
+  let images: MatrixShape;
+  let texts: MatrixShape;
+  let relation: TensorInfo | null = null;
   if (file === null) {
     for (const f of ["images.npy", "texts.npy"]) {
       if (!(await isFile(`${dir}/${f}`))) {
@@ -92,40 +103,39 @@ export async function loadFeatureDataset(
         );
       }
     }
-    images = toMatrix(await readNpy(`${dir}/images.npy`), `${dir}/images.npy`);
-    texts = toMatrix(await readNpy(`${dir}/texts.npy`), `${dir}/texts.npy`);
+    images = matrixShape((await readNpyHeader(imagesName)).shape, imagesName);
+    texts = matrixShape((await readNpyHeader(textsName)).shape, textsName);
   } else {
-    const st = await readSafetensors(file);
+    const header = await readSafetensorsHeader(file);
     const get = (key: string) => {
-      const t = st.tensors[key];
+      const t = header.tensors[key];
       if (!t) {
         throw new DataError(
-          `${file}: no tensor '${key}' (found: ${Object.keys(st.tensors).join(", ") || "none"}; ` +
-            "a feature file needs 'images' and 'texts')",
+          `${file}: no tensor '${key}' (found: ${
+            Object.keys(header.tensors).join(", ") || "none"
+          }; a feature file needs 'images' and 'texts')`,
+        );
+      }
+      if (!FLOAT_DTYPES.includes(t.dtype)) {
+        throw new DataError(
+          `${file} tensor '${key}': dtype ${t.dtype} is not a float type (F32, F16 or BF16)`,
         );
       }
       return t;
     };
-    images = tensorMatrix(get("images"), `${file} tensor 'images'`);
-    texts = tensorMatrix(get("texts"), `${file} tensor 'texts'`);
-    if (st.tensors.text_to_image) {
-      textToImage = tensorRelation(
-        st.tensors.text_to_image,
-        `${file} tensor 'text_to_image'`,
-        texts.rows,
-        images.rows,
-      );
-    }
+    images = matrixShape(get("images").shape, imagesName);
+    texts = matrixShape(get("texts").shape, textsName);
+    relation = header.tensors.text_to_image ?? null;
+    if (relation) checkRelationShape(relation, `${file} tensor 'text_to_image'`, texts.rows);
   }
-  const imagesName = file ?? `${dir}/images.npy`;
-  const textsName = file ?? `${dir}/texts.npy`;
 
+  // 2. The relation, where it needs no feature data: pairs.csv or the k-captions layout.
+  let textToImage: Int32Array | null = null;
   let relationSource = `${file} tensor 'text_to_image'`;
   if (dir !== null && await isFile(`${dir}/pairs.csv`)) {
     relationSource = `${dir}/pairs.csv`;
     textToImage = await readPairs(relationSource, texts.rows, images.rows);
-  }
-  if (textToImage === null) {
+  } else if (relation === null) {
     if (texts.rows % images.rows !== 0) {
       throw new DataError(
         `${textsName} has ${texts.rows} rows and ${imagesName} ${images.rows}: without a ` +
@@ -137,17 +147,35 @@ export async function loadFeatureDataset(
     textToImage = new Int32Array(texts.rows);
     for (let t = 0; t < texts.rows; t++) textToImage[t] = Math.floor(t / k);
   }
-  checkEveryImageHasText(textToImage, images.rows, relationSource);
+
+  // 3. The data.
+  checkFitsInMemory(4 * (images.rows * images.cols + texts.rows * texts.cols), file ?? dir!);
+  let imageData: Float32Array;
+  let textData: Float32Array;
+  if (file === null) {
+    imageData = (await readNpy(imagesName)).data;
+    textData = (await readNpy(textsName)).data;
+  } else {
+    const wanted = ["images", "texts", ...(textToImage === null ? ["text_to_image"] : [])];
+    const st = await readSafetensors(file, { only: wanted });
+    imageData = st.tensors.images.data as Float32Array;
+    textData = st.tensors.texts.data as Float32Array;
+    if (textToImage === null) {
+      textToImage = relationValues(st.tensors.text_to_image.data, relationSource, images.rows);
+    }
+  }
+  checkFinite(imageData, images.rows, images.cols, imagesName);
+  checkFinite(textData, texts.rows, texts.cols, textsName);
 
   const ds: RetrievalDataset = {
     name: options.name ?? baseName(path),
-    images: images.data,
+    images: imageData,
     numImages: images.rows,
     imageDim: images.cols,
-    texts: texts.data,
+    texts: textData,
     numTexts: texts.rows,
     textDim: texts.cols,
-    textToImage,
+    textToImage: textToImage!,
   };
   if (dir !== null && !options.skipDisplayFiles) await readDisplayFiles(dir, ds);
   return ds;
@@ -174,8 +202,7 @@ function baseName(path: string): string {
   return last.replace(/\.safetensors$/, "");
 }
 
-function toMatrix(array: { data: Float32Array; shape: number[] }, what: string): Matrix {
-  const { data, shape } = array;
+function matrixShape(shape: number[], what: string): MatrixShape {
   if (shape.length !== 2) {
     throw new DataError(
       `${what}: expected a 2-D array [rows × dim], got shape (${shape.join(", ")})`,
@@ -184,24 +211,11 @@ function toMatrix(array: { data: Float32Array; shape: number[] }, what: string):
   const [rows, cols] = shape;
   if (rows === 0) throw new DataError(`${what}: empty dataset (0 rows)`);
   if (cols === 0) throw new DataError(`${what}: rows have 0 dimensions`);
-  checkFinite(data, rows, cols, what);
-  return { data, rows, cols };
+  return { rows, cols };
 }
 
-function tensorMatrix(t: SafeTensor, what: string): Matrix {
-  if (!(t.data instanceof Float32Array)) {
-    throw new DataError(`${what}: dtype ${t.dtype} is not a float type (F32, F16 or BF16)`);
-  }
-  return toMatrix({ data: t.data, shape: t.shape }, what);
-}
-
-function tensorRelation(
-  t: SafeTensor,
-  what: string,
-  numTexts: number,
-  numImages: number,
-): Int32Array {
-  if (t.data instanceof Float32Array || t.data instanceof Float64Array) {
+function checkRelationShape(t: TensorInfo, what: string, numTexts: number): void {
+  if (FLOAT_DTYPES.includes(t.dtype) || t.dtype === "F64") {
     throw new DataError(`${what}: dtype ${t.dtype} is not an integer type (I32 or I64)`);
   }
   if (t.shape.length !== 1 || t.shape[0] !== numTexts) {
@@ -209,7 +223,14 @@ function tensorRelation(
       `${what}: shape [${t.shape.join(", ")}], expected [${numTexts}] (one image per text row)`,
     );
   }
-  const out = Int32Array.from(t.data);
+}
+
+function relationValues(
+  data: ArrayLike<number>,
+  what: string,
+  numImages: number,
+): Int32Array {
+  const out = Int32Array.from(data);
   for (let i = 0; i < out.length; i++) {
     if (out[i] < 0 || out[i] >= numImages) {
       throw new DataError(
@@ -264,13 +285,6 @@ async function readPairs(path: string, numTexts: number, numImages: number): Pro
     throw new DataError(`${path}: text ${missing} has no line (each text row needs exactly one)`);
   }
   return out;
-}
-
-function checkEveryImageHasText(textToImage: Int32Array, numImages: number, where: string): void {
-  const seen = new Uint8Array(numImages);
-  for (const i of textToImage) seen[i] = 1;
-  const lonely = seen.indexOf(0);
-  if (lonely >= 0) throw new DataError(`${where}: image ${lonely} has no text`);
 }
 
 /** Non-empty lines of a text file, or a DataError naming the file when the count is wrong. */

@@ -16,21 +16,37 @@ export function halfToFloat(bits: number): number {
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
-/** Widens `count` little-endian binary16 values starting at `offset` of `bytes` to float32. */
-export function halfsToFloat32(bytes: Uint8Array, offset: number, count: number): Float32Array {
-  const out = new Float32Array(count);
+/**
+ * Widens `count` little-endian binary16 values starting at `offset` of `bytes` to float32, into
+ * `out` from element `at` (a new array by default), so a reader can convert chunk by chunk.
+ */
+export function halfsToFloat32(
+  bytes: Uint8Array,
+  offset: number,
+  count: number,
+  out: Float32Array = new Float32Array(count),
+  at = 0,
+): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * 2);
   // A table over all 65536 patterns would cost 256 KiB; the direct formula is fast enough.
-  for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(i * 2, true));
+  for (let i = 0; i < count; i++) out[at + i] = halfToFloat(view.getUint16(i * 2, true));
   return out;
 }
 
-/** Widens `count` little-endian bfloat16 values starting at `offset` of `bytes` to float32. */
-export function bfloatsToFloat32(bytes: Uint8Array, offset: number, count: number): Float32Array {
-  const out = new Float32Array(count);
-  const bits = new Uint32Array(out.buffer);
+/**
+ * Widens `count` little-endian bfloat16 values starting at `offset` of `bytes` to float32, into
+ * `out` from element `at` (a new array by default).
+ */
+export function bfloatsToFloat32(
+  bytes: Uint8Array,
+  offset: number,
+  count: number,
+  out: Float32Array = new Float32Array(count),
+  at = 0,
+): Float32Array {
+  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * 2);
-  for (let i = 0; i < count; i++) bits[i] = view.getUint16(i * 2, true) << 16;
+  for (let i = 0; i < count; i++) bits[at + i] = view.getUint16(i * 2, true) << 16;
   return out;
 }
 

@@ -26,7 +26,8 @@
 import { decode, type GIF, Image } from "imagescript";
 import { IMAGE_FEATURES } from "../gpu/kernels.ts";
 import { initGpu } from "../gpu/runtime.ts";
-import { DataError, readFileBytes } from "./errors.ts";
+import { DataError } from "./errors.ts";
+import { openBinaryFile } from "./binary_file.ts";
 
 /** Default side of the resized image, in pixels. */
 export const IMAGE_FEATURE_SIZE = 64;
@@ -62,13 +63,65 @@ export interface ImageFeatureOptions {
   batch?: number;
   /** Output rows per readback (default: as many as fit in 64 MiB). */
   rowsPerRead?: number;
+  /**
+   * Largest image accepted, in pixels (default {@link DEFAULT_MAX_IMAGE_PIXELS}): checked from the
+   * file header before decoding, since decoding takes about 16 bytes per pixel.
+   */
+  maxImagePixels?: number;
+}
+
+/** Default pixel limit of a decoded image: 40 megapixels (about 0.6 GB while decoding). */
+export const DEFAULT_MAX_IMAGE_PIXELS = 40_000_000;
+
+/** Width and height as a JPEG or PNG header declares them, or null for another format. */
+export function imageHeaderSize(bytes: Uint8Array): { width: number; height: number } | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (bytes.length >= 24 && png.every((b, i) => bytes[i] === b)) {
+    // The first chunk must be IHDR: length (4), "IHDR", width (4, big-endian), height (4).
+    return { width: view.getUint32(16), height: view.getUint32(20) };
+  }
+  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
+  // JPEG: walk the marker segments to the first start-of-frame (SOF0–SOF15 except DHT, JPG, DAC).
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return null;
+    const marker = bytes[at + 1];
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2; // markers without a length
+      continue;
+    }
+    const length = view.getUint16(at + 2);
+    const sof = marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker);
+    if (sof) {
+      if (at + 9 > bytes.length) return null;
+      return { width: view.getUint16(at + 7), height: view.getUint16(at + 5) };
+    }
+    if (marker === 0xda || marker === 0xd9 || length < 2) return null; // scan data, no frame yet
+    at += 2 + length;
+  }
+  return null;
 }
 
 /**
  * Decodes JPEG or PNG bytes with imagescript. `name` (a path) is used in the error for an
- * unreadable, corrupt or unsupported image.
+ * unreadable, corrupt, unsupported or oversized image: the size the header declares is checked
+ * against `options.maxImagePixels` (default {@link DEFAULT_MAX_IMAGE_PIXELS}) before anything is
+ * decoded.
  */
-export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbaImage> {
+export async function decodeImage(
+  bytes: Uint8Array,
+  name: string,
+  options: Pick<ImageFeatureOptions, "maxImagePixels"> = {},
+): Promise<RgbaImage> {
+  if (imageHeaderSize(bytes) === null) {
+    throw new DataError(`${name}: unreadable image (not a JPEG or PNG file)`);
+  }
+  checkPixels(bytes, name, options);
   let image: Image | GIF;
   try {
     image = await decode(bytes) as Image | GIF;
@@ -85,9 +138,44 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<Rgba
   return { width: image.width, height: image.height, rgba: image.bitmap };
 }
 
-/** Reads and decodes an image file (see {@link decodeImage}). */
-export async function readImageFile(path: string): Promise<RgbaImage> {
-  return decodeImage(await readFileBytes(path, "image"), path);
+/** Refuses an image whose header declares more pixels than the limit (see {@link decodeImage}). */
+function checkPixels(
+  head: Uint8Array,
+  name: string,
+  options: Pick<ImageFeatureOptions, "maxImagePixels">,
+): void {
+  const maxPixels = options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS;
+  const size = imageHeaderSize(head);
+  if (size !== null && size.width * size.height > maxPixels) {
+    throw new DataError(
+      `${name}: the image declares ${size.width} × ${size.height} pixels ` +
+        `(${(size.width * size.height / 1e6).toFixed(1)} MP), over the limit of ` +
+        `${maxPixels / 1e6} MP; raise it with --max-megapixels if the image is genuine`,
+    );
+  }
+}
+
+/** Bytes read first to find an image's declared size before reading the whole file. */
+const HEAD_BYTES = 1 << 20;
+
+/**
+ * Reads and decodes an image file (see {@link decodeImage}); the declared size is checked from the
+ * start of the file before the rest is read.
+ */
+export async function readImageFile(
+  path: string,
+  options: Pick<ImageFeatureOptions, "maxImagePixels"> = {},
+): Promise<RgbaImage> {
+  const file = await openBinaryFile(path, "image");
+  let bytes: Uint8Array;
+  try {
+    const head = await file.read(0, Math.min(file.size, HEAD_BYTES));
+    checkPixels(head, path, options);
+    bytes = file.size > head.length ? await file.read(0, file.size) : head;
+  } finally {
+    file.close();
+  }
+  return decodeImage(bytes, path, options);
 }
 
 /** Source index ranges and weights of each output pixel along one axis (area averaging). */
@@ -265,7 +353,8 @@ export async function featuriseImageFiles(
     const n = Math.min(chunk, paths.length - start);
     const pixels = new Uint8Array(n * perImage);
     for (let i = 0; i < n; i++) {
-      pixels.set(resizeForFeatures(await readImageFile(paths[start + i]), size), i * perImage);
+      const image = await readImageFile(paths[start + i], options);
+      pixels.set(resizeForFeatures(image, size), i * perImage);
     }
     out.set(await computeImageFeatures(pixels, n, options), start * dim);
   }

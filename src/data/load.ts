@@ -26,7 +26,14 @@ import { DataError, isDirectory, isFile } from "./errors.ts";
 import { loadFeatureDataset } from "./features.ts";
 import { findCaptionsFile, loadCollection } from "./collection.ts";
 import { type DefaultDatasetOptions, generateDefaultDataset } from "./synthetic.ts";
-import { type RetrievalSplits, splitByImage } from "./split.ts";
+import {
+  DEFAULT_SPLIT,
+  type RetrievalSplits,
+  splitByImage,
+  type SplitPart,
+  type SplitSpec,
+} from "./split.ts";
+import { type DataSource, describeSource } from "./source.ts";
 
 /** Which part of the data to return. */
 export type SplitName = "all" | "train" | "val" | "test";
@@ -35,14 +42,16 @@ export type SplitName = "all" | "train" | "val" | "test";
 export interface LoadOptions {
   /** Seed of the default dataset and of every split (default 0). */
   seed?: number;
-  /** Fraction of images for validation (default 0.1). */
+  /** Fraction of images for validation (default {@link DEFAULT_SPLIT}'s 0.1). */
   valFraction?: number;
-  /** Fraction of images for test (default 0.1). */
+  /** Fraction of images for test (default {@link DEFAULT_SPLIT}'s 0.1). */
   testFraction?: number;
   /** Which part {@link loadRetrievalData} returns (default `"all"`). */
   split?: SplitName;
   /** Options of the generated default dataset (its size, …) when no path is given. */
   defaultDataset?: Omit<DefaultDatasetOptions, "seed" | "valFraction" | "testFraction">;
+  /** Largest image of a raw collection, in pixels (default 40 million; `--max-megapixels`). */
+  maxImagePixels?: number;
 }
 
 /** What kind of data a path holds (see the module notes). */
@@ -79,13 +88,8 @@ export async function loadRetrievalData(
   if (!["all", "train", "val", "test"].includes(split)) {
     throw new RangeError(`loadRetrievalData: split ${split} is not all, train, val or test`);
   }
-  const kind = await detectDataKind(path);
-  if (kind === "default") {
-    const generated = await generateDefault(options);
-    return generated[split];
-  }
-  const ds = kind === "features" ? await loadFeatureDataset(path!) : await loadCollection(path!);
-  return split === "all" ? ds : splits(ds, options)[split];
+  const { dataset } = await loadDataset(path, options);
+  return split === "all" ? dataset : splitByImage(dataset, splitSpec(options))[split];
 }
 
 /** Loads `path` (or the default dataset) split by image into train / val / test. */
@@ -93,25 +97,59 @@ export async function loadRetrievalSplits(
   path?: string,
   options: LoadOptions = {},
 ): Promise<RetrievalSplits> {
-  const kind = await detectDataKind(path);
-  if (kind === "default") return await generateDefault(options);
-  const ds = kind === "features" ? await loadFeatureDataset(path!) : await loadCollection(path!);
-  return splits(ds, options);
+  const { dataset } = await loadDataset(path, options);
+  return splitByImage(dataset, splitSpec(options));
 }
 
-function generateDefault(options: LoadOptions) {
-  return generateDefaultDataset({
-    ...options.defaultDataset,
-    seed: options.seed ?? 0,
-    valFraction: options.valFraction ?? 0.1,
-    testFraction: options.testFraction ?? 0.1,
-  });
+/** A whole dataset and where it came from. */
+export interface LoadedDataset {
+  /** All images and texts. */
+  dataset: RetrievalDataset;
+  /** Its origin and content fingerprint. */
+  source: DataSource;
 }
 
-function splits(ds: RetrievalDataset, options: LoadOptions): RetrievalSplits {
-  return splitByImage(ds, {
-    valFraction: options.valFraction ?? 0.1,
-    testFraction: options.testFraction ?? 0.1,
-    seed: options.seed ?? 0,
-  });
+/**
+ * Loads all of `path`, or generates the default dataset (seeded by `options.seed`), with its
+ * {@link DataSource}.
+ */
+export async function loadDataset(
+  path?: string | null,
+  options: Pick<LoadOptions, "seed" | "defaultDataset" | "maxImagePixels"> = {},
+): Promise<LoadedDataset> {
+  const kind = await detectDataKind(path ?? undefined);
+  if (kind === "default") {
+    const generator = { ...options.defaultDataset, seed: options.seed ?? 0 };
+    const { all } = await generateDefaultDataset(generator);
+    return { dataset: all, source: await describeSource(all, null, generator) };
+  }
+  const ds = kind === "features"
+    ? await loadFeatureDataset(path!)
+    : await loadCollection(path!, { maxImagePixels: options.maxImagePixels });
+  return { dataset: ds, source: await describeSource(ds, path!, null) };
+}
+
+/** What a run records of its split: the spec and the size of each part. */
+export interface SplitRecord extends Required<SplitSpec> {
+  /** Images and texts in each part. */
+  parts: Record<SplitPart, { images: number; texts: number }>;
+}
+
+/** The {@link SplitRecord} of `splits` made under `spec`. */
+export function splitRecord(spec: SplitSpec, splits: RetrievalSplits): SplitRecord {
+  const count = (ds: RetrievalDataset) => ({ images: ds.numImages, texts: ds.numTexts });
+  return {
+    valFraction: spec.valFraction,
+    testFraction: spec.testFraction ?? 0,
+    seed: spec.seed,
+    parts: { train: count(splits.train), val: count(splits.val), test: count(splits.test) },
+  };
+}
+
+function splitSpec(options: LoadOptions): Required<SplitSpec> {
+  return {
+    valFraction: options.valFraction ?? DEFAULT_SPLIT.valFraction,
+    testFraction: options.testFraction ?? DEFAULT_SPLIT.testFraction,
+    seed: options.seed ?? DEFAULT_SPLIT.seed,
+  };
 }

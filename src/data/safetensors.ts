@@ -10,6 +10,10 @@
  * — an error if a value does not fit), `I32`, `I16`, `I8`, `U8`, `BOOL` (as `Uint8Array`). Written:
  * `F32`, `F64`, `I32`, `I16`, `I8`, `U8`, picked from the typed array.
  *
+ * Validation is that of the reference implementation (the Rust `safetensors` crate), plus a check
+ * for repeated keys: see {@link parseSafetensorsHeader}. A file is checked against its size before
+ * its data is read, and the data is read straight into the arrays returned.
+ *
  * @example
  * ```ts
  * import { readSafetensors, writeSafetensors } from "./safetensors.ts";
@@ -23,8 +27,10 @@
  * @module
  */
 
-import { DataError, readFileBytes, writeFileAtomic } from "./errors.ts";
+import { DataError, writeFileAtomic } from "./errors.ts";
 import { bfloatsToFloat32, halfsToFloat32 } from "./float16.ts";
+import { parseJsonStrict } from "./json.ts";
+import { checkFitsInMemory, openBinaryFile, READ_CHUNK_BYTES } from "./binary_file.ts";
 
 /** The typed arrays tensors are returned in. */
 export type TensorData =
@@ -53,6 +59,26 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+/** What the header says about one tensor (validated: see {@link readSafetensorsHeader}). */
+export interface TensorInfo {
+  /** The dtype as stored (`F32`, `F16`, …). */
+  dtype: string;
+  /** Extents (`[]` for a scalar). */
+  shape: number[];
+  /** `[begin, end)` byte offsets into the data section. */
+  dataOffsets: [number, number];
+}
+
+/** A validated safetensors header. */
+export interface SafetensorsHeader {
+  /** Tensors by name, in header order. */
+  tensors: Record<string, TensorInfo>;
+  /** The `__metadata__` strings (empty when absent). */
+  metadata: Record<string, string>;
+  /** Byte offset of the data section in the file (8 + header length). */
+  dataStart: number;
+}
+
 /** A tensor to write; its dtype follows the array type (`Float32Array` → `F32`, …). */
 export interface TensorToWrite {
   /** Extents; their product must equal `data.length`. */
@@ -61,55 +87,114 @@ export interface TensorToWrite {
   data: TensorData;
 }
 
-const ITEM_SIZE: Record<string, number> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-  BOOL: 1,
+/** Options of {@link readSafetensors}. */
+export interface ReadSafetensorsOptions {
+  /** Read only these tensors (the header is still validated whole); default all. */
+  only?: readonly string[];
+}
+
+/** How a stored dtype becomes the array returned: item size, and a converter when not a copy. */
+interface Decoding {
+  size: number;
+  alloc(count: number): TensorData;
+  /** Converts whole items of `src` into `out` from element `at`; absent: the bytes are copied. */
+  convert?(src: Uint8Array, out: TensorData, at: number, fail: (what: string) => DataError): void;
+}
+
+const DECODINGS: Record<string, Decoding> = {
+  F64: { size: 8, alloc: (n) => new Float64Array(n) },
+  F32: { size: 4, alloc: (n) => new Float32Array(n) },
+  F16: {
+    size: 2,
+    alloc: (n) => new Float32Array(n),
+    convert: (src, out, at) => halfsToFloat32(src, 0, src.length / 2, out as Float32Array, at),
+  },
+  BF16: {
+    size: 2,
+    alloc: (n) => new Float32Array(n),
+    convert: (src, out, at) => bfloatsToFloat32(src, 0, src.length / 2, out as Float32Array, at),
+  },
+  I64: {
+    size: 8,
+    alloc: (n) => new Int32Array(n),
+    convert: (src, out, at, fail) => {
+      const view = new DataView(src.buffer, src.byteOffset, src.length);
+      for (let i = 0; i < src.length / 8; i++) {
+        const v = view.getBigInt64(i * 8, true);
+        if (v > 2147483647n || v < -2147483648n) {
+          throw fail(`I64 value ${v} at element ${at + i} does not fit in int32`);
+        }
+        out[at + i] = Number(v);
+      }
+    },
+  },
+  I32: { size: 4, alloc: (n) => new Int32Array(n) },
+  I16: { size: 2, alloc: (n) => new Int16Array(n) },
+  I8: { size: 1, alloc: (n) => new Int8Array(n) },
+  U8: { size: 1, alloc: (n) => new Uint8Array(n) },
+  BOOL: { size: 1, alloc: (n) => new Uint8Array(n) },
 };
 
-/** Largest header accepted (the reference implementation's limit). */
-const MAX_HEADER = 100_000_000;
+/** Item sizes of the format's other dtypes: a file holding them is laid out but not read. */
+const UNREAD_SIZES: Record<string, number> = { U16: 2, U32: 4, U64: 8, F8_E5M2: 1, F8_E4M3: 1 };
 
-/** Reads a safetensors file. See the module notes for the dtypes read. */
-export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  return parseSafetensors(await readFileBytes(path, "readSafetensors"), path);
+/** Largest header accepted (the reference implementation's limit). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/**
+ * The header length from a file's first 8 bytes, checked against the limit and the file size.
+ * @throws {DataError} naming the file
+ */
+function headerLength(first: Uint8Array, fileSize: number, name: string): number {
+  if (fileSize < 8) {
+    throw new DataError(`${name}: not a safetensors file (${fileSize} bytes, no header)`);
+  }
+  const n = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(MAX_HEADER_BYTES)) {
+    throw new DataError(
+      `${name}: not a safetensors file: header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte ` +
+        "limit of the format's reference implementation",
+    );
+  }
+  if (8 + Number(n) > fileSize) {
+    throw new DataError(
+      `${name}: not a safetensors file or truncated: header length ${n}, the file has ` +
+        `${fileSize} bytes`,
+    );
+  }
+  return Number(n);
 }
 
 /**
- * Parses the bytes of a safetensors file; `name` (a path or label) is used in error messages.
- * @throws {DataError} on a malformed header, bad offsets, or an unsupported dtype.
+ * Validates a header (its JSON bytes) against the size of the whole file, as the reference
+ * implementation (the Rust `safetensors` crate) does, and returns what it says. Checked: UTF-8 JSON
+ * object with no repeated key; `__metadata__` an object of strings; each tensor's dtype, shape
+ * (no overflow) and `data_offsets`, whose length must equal shape × dtype size; sorted by offset,
+ * the tensors tile the data section exactly — from 0, no gap, no overlap, ending at the end of the
+ * file. Every fault names the file, the tensor and the offsets.
  */
-export function parseSafetensors(bytes: Uint8Array, name: string): SafetensorsFile {
+export function parseSafetensorsHeader(
+  json: Uint8Array,
+  fileSize: number,
+  name: string,
+): SafetensorsHeader {
   const fail = (what: string) => new DataError(`${name}: ${what}`);
-  if (bytes.length < 8) throw fail(`not a safetensors file (${bytes.length} bytes, no header)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen > MAX_HEADER || 8 + headerLen > bytes.length) {
-    throw fail(
-      `not a safetensors file or truncated (header length ${headerLen}, file has ${bytes.length} bytes)`,
-    );
-  }
-  let header: unknown;
+  const dataStart = 8 + json.length;
+  const dataLen = fileSize - dataStart;
+  let text: string;
   try {
-    header = JSON.parse(
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)),
-    );
-  } catch (error) {
-    throw fail(`bad header (not UTF-8 JSON): ${(error as Error).message}`);
+    text = new TextDecoder("utf-8", { fatal: true }).decode(json);
+  } catch {
+    throw fail("bad header (not UTF-8)");
   }
+  if (!text.startsWith("{")) {
+    throw fail(`bad header: not a JSON object (starts with ${JSON.stringify(text.slice(0, 20))})`);
+  }
+  const header = parseJsonStrict(text, `${name}: bad header`);
   if (header === null || typeof header !== "object" || Array.isArray(header)) {
     throw fail("bad header: not a JSON object");
   }
-  const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
-  const tensors: Record<string, SafeTensor> = {};
+  const tensors: Record<string, TensorInfo> = {};
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(header as Record<string, unknown>)) {
     if (key === "__metadata__") {
@@ -122,96 +207,202 @@ export function parseSafetensors(bytes: Uint8Array, name: string): SafetensorsFi
       }
       continue;
     }
-    const entry = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const where = `tensor '${key}'`;
-    if (entry === null || typeof entry !== "object") {
-      throw fail(`bad header: ${where} is not an object`);
-    }
-    const dtype = entry.dtype;
-    if (typeof dtype !== "string") throw fail(`bad header: ${where} has no dtype`);
-    const itemSize = ITEM_SIZE[dtype];
-    if (itemSize === undefined) {
-      throw fail(
-        `${where}: unsupported dtype ${dtype} (read: ${Object.keys(ITEM_SIZE).join(", ")})`,
-      );
-    }
-    const shape = entry.shape;
-    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
-      throw fail(`bad header: ${where} has an invalid shape ${JSON.stringify(shape)}`);
-    }
-    const offsets = entry.data_offsets;
-    if (
-      !Array.isArray(offsets) || offsets.length !== 2 ||
-      offsets.some((o) => !Number.isSafeInteger(o) || o < 0) || offsets[1] < offsets[0]
-    ) {
-      throw fail(`bad header: ${where} has invalid data_offsets ${JSON.stringify(offsets)}`);
-    }
-    const [begin, end] = offsets as [number, number];
-    const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (end - begin !== count * itemSize) {
-      throw fail(
-        `${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, shape ` +
-          `[${shape.join(", ")}] of ${dtype} needs ${count * itemSize}`,
-      );
-    }
-    if (end > dataLen) {
-      throw fail(`truncated data: ${where} ends at byte ${end}, the data section has ${dataLen}`);
-    }
-    tensors[key] = {
-      dtype,
-      shape: [...shape as number[]],
-      data: decodeTensor(
-        bytes,
-        dataStart + begin,
-        count,
-        dtype,
-        (what) => fail(`${where}: ${what}`),
-      ),
-    };
+    tensors[key] = tensorInfo(key, value, fail);
   }
-  return { tensors, metadata };
+  checkLayout(tensors, dataLen, fail);
+  return { tensors, metadata, dataStart };
 }
 
-function decodeTensor(
-  bytes: Uint8Array,
-  offset: number,
-  count: number,
-  dtype: string,
+function tensorInfo(key: string, value: unknown, fail: (what: string) => DataError): TensorInfo {
+  const entry = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  const where = `tensor '${key}'`;
+  if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+    throw fail(`bad header: ${where} is not an object`);
+  }
+  const dtype = entry.dtype;
+  if (typeof dtype !== "string") throw fail(`bad header: ${where} has no dtype`);
+  const itemSize = DECODINGS[dtype]?.size ?? UNREAD_SIZES[dtype];
+  if (itemSize === undefined) {
+    throw fail(
+      `${where}: unsupported dtype ${JSON.stringify(dtype)} (read: ${
+        Object.keys(DECODINGS).join(", ")
+      })`,
+    );
+  }
+  const shape = entry.shape;
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+    throw fail(`bad header: ${where} has an invalid shape ${JSON.stringify(shape)}`);
+  }
+  const offsets = entry.data_offsets;
+  if (
+    !Array.isArray(offsets) || offsets.length !== 2 ||
+    offsets.some((o) => !Number.isSafeInteger(o) || o < 0) || offsets[1] < offsets[0]
+  ) {
+    throw fail(`bad header: ${where} has invalid data_offsets ${JSON.stringify(offsets)}`);
+  }
+  const [begin, end] = offsets as [number, number];
+  let bytes = itemSize;
+  for (const d of shape as number[]) bytes *= d;
+  if (!Number.isSafeInteger(bytes)) {
+    throw fail(`${where}: shape [${shape.join(", ")}] of ${dtype} overflows (too many elements)`);
+  }
+  if (end - begin !== bytes) {
+    throw fail(
+      `${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, shape ` +
+        `[${shape.join(", ")}] of ${dtype} needs ${bytes}`,
+    );
+  }
+  return { dtype, shape: [...shape as number[]], dataOffsets: [begin, end] };
+}
+
+/** Sorted by offset, the tensors must tile `[0, dataLen)` exactly. */
+function checkLayout(
+  tensors: Record<string, TensorInfo>,
+  dataLen: number,
   fail: (what: string) => DataError,
-): TensorData {
-  const copy = (size: number) => bytes.slice(offset, offset + count * size).buffer;
-  switch (dtype) {
-    case "F32":
-      return new Float32Array(copy(4));
-    case "F16":
-      return halfsToFloat32(bytes, offset, count);
-    case "BF16":
-      return bfloatsToFloat32(bytes, offset, count);
-    case "F64":
-      return new Float64Array(copy(8));
-    case "I32":
-      return new Int32Array(copy(4));
-    case "I16":
-      return new Int16Array(copy(2));
-    case "I8":
-      return new Int8Array(copy(1));
-    case "U8":
-    case "BOOL":
-      return new Uint8Array(copy(1));
-    case "I64": {
-      const wide = new BigInt64Array(copy(8));
-      const out = new Int32Array(count);
-      for (let i = 0; i < count; i++) {
-        const v = wide[i];
-        if (v > 2147483647n || v < -2147483648n) {
-          throw fail(`I64 value ${v} at element ${i} does not fit in int32`);
+): void {
+  const sorted = Object.entries(tensors).sort(([, a], [, b]) =>
+    a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]
+  );
+  const span = ([name, t]: [string, TensorInfo]) =>
+    `tensor '${name}' [${t.dataOffsets[0]}, ${t.dataOffsets[1]}]`;
+  let end = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const [begin, stop] = sorted[i][1].dataOffsets;
+    if (begin < end) {
+      throw fail(
+        `${span(sorted[i])} overlaps ${span(sorted[i - 1])} in the data section (tensors ` +
+          "must not share bytes)",
+      );
+    }
+    if (begin > end) {
+      throw fail(
+        `bytes [${end}, ${begin}) of the data section belong to no tensor (before ` +
+          `${span(sorted[i])}${i > 0 ? `, after ${span(sorted[i - 1])}` : ""})`,
+      );
+    }
+    end = stop;
+  }
+  const last = sorted.length > 0 ? `after ${span(sorted[sorted.length - 1])}` : "(no tensors)";
+  if (end < dataLen) {
+    throw fail(
+      `${dataLen - end} unexpected bytes at the end of the data section ${last}: the data ` +
+        `section has ${dataLen} bytes, the tensors end at ${end}`,
+    );
+  }
+  if (end > dataLen) {
+    const lastName = sorted[sorted.length - 1][0];
+    throw fail(
+      `truncated data: tensor '${lastName}' ends at byte ${end}, the data section has ${dataLen}`,
+    );
+  }
+}
+
+/** Reads and validates the header of a safetensors file without reading its data. */
+export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
+  const file = await openBinaryFile(path, "readSafetensors");
+  try {
+    const n = headerLength(await file.read(0, Math.min(8, file.size)), file.size, path);
+    return parseSafetensorsHeader(await file.read(8, n), file.size, path);
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Reads a safetensors file (see the module notes for the dtypes read). The header is validated
+ * against the file size before any data is read; each tensor is then read straight into the array
+ * returned (float16, bfloat16 and int64 converted chunk by chunk), so peak memory stays near the
+ * size of the data.
+ */
+export async function readSafetensors(
+  path: string,
+  options: ReadSafetensorsOptions = {},
+): Promise<SafetensorsFile> {
+  const file = await openBinaryFile(path, "readSafetensors");
+  try {
+    const n = headerLength(await file.read(0, Math.min(8, file.size)), file.size, path);
+    const header = parseSafetensorsHeader(await file.read(8, n), file.size, path);
+    const wanted = selected(header, options, path);
+    let total = 0;
+    for (const [, t] of wanted) total += DECODINGS[t.dtype].size * count(t);
+    checkFitsInMemory(total, path);
+    const tensors: Record<string, SafeTensor> = {};
+    for (const [key, t] of wanted) {
+      const d = DECODINGS[t.dtype];
+      const items = count(t);
+      const out = d.alloc(items);
+      const at = header.dataStart + t.dataOffsets[0];
+      const fail = (what: string) => new DataError(`${path}: tensor '${key}': ${what}`);
+      if (!d.convert) {
+        await file.readInto(at, new Uint8Array(out.buffer));
+      } else {
+        const step = Math.max(1, Math.floor(READ_CHUNK_BYTES / d.size));
+        for (let i = 0; i < items; i += step) {
+          const m = Math.min(step, items - i);
+          d.convert(await file.read(at + i * d.size, m * d.size), out, i, fail);
         }
-        out[i] = Number(v);
       }
-      return out;
+      tensors[key] = { dtype: t.dtype, shape: [...t.shape], data: out };
+    }
+    return { tensors, metadata: header.metadata };
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Parses the bytes of a safetensors file held in memory; `name` (a path or label) is used in error
+ * messages. Validation as {@link parseSafetensorsHeader}.
+ * @throws {DataError} on a malformed header, bad offsets, or an unsupported dtype.
+ */
+export function parseSafetensors(
+  bytes: Uint8Array,
+  name: string,
+  options: ReadSafetensorsOptions = {},
+): SafetensorsFile {
+  const n = headerLength(bytes.subarray(0, 8), bytes.length, name);
+  const header = parseSafetensorsHeader(bytes.subarray(8, 8 + n), bytes.length, name);
+  const tensors: Record<string, SafeTensor> = {};
+  for (const [key, t] of selected(header, options, name)) {
+    const d = DECODINGS[t.dtype];
+    const out = d.alloc(count(t));
+    const src = bytes.subarray(
+      header.dataStart + t.dataOffsets[0],
+      header.dataStart + t.dataOffsets[1],
+    );
+    if (d.convert) {
+      d.convert(src, out, 0, (what) => new DataError(`${name}: tensor '${key}': ${what}`));
+    } else {
+      new Uint8Array(out.buffer).set(src);
+    }
+    tensors[key] = { dtype: t.dtype, shape: [...t.shape], data: out };
+  }
+  return { tensors, metadata: header.metadata };
+}
+
+function count(t: TensorInfo): number {
+  return t.shape.reduce((a, b) => a * b, 1);
+}
+
+/** The tensors to read, in header order; a dtype that is laid out but not read is an error. */
+function selected(
+  header: SafetensorsHeader,
+  options: ReadSafetensorsOptions,
+  name: string,
+): [string, TensorInfo][] {
+  const only = options.only ? new Set(options.only) : null;
+  const out = Object.entries(header.tensors).filter(([key]) => only === null || only.has(key));
+  for (const [key, t] of out) {
+    if (!DECODINGS[t.dtype]) {
+      throw new DataError(
+        `${name}: tensor '${key}': unsupported dtype ${t.dtype} (read: ${
+          Object.keys(DECODINGS).join(", ")
+        })`,
+      );
     }
   }
-  throw fail(`unsupported dtype ${dtype}`);
+  return out;
 }
 
 function dtypeOf(data: TensorData): string {

@@ -14,8 +14,13 @@
 import type { RetrievalDataset } from "./types.ts";
 import { seededRandom, shuffle } from "../util/random.ts";
 
-/** Options of {@link splitByImage}. */
-export interface SplitOptions {
+/**
+ * How a dataset's images are assigned to train / validation / test: the fractions of images in
+ * validation and test (the rest trains) and the seed of the shuffle. Every command (train, eval,
+ * compare, rerank) splits with {@link assignImages} under one of these, and a run records the one
+ * it used in its `config.json`.
+ */
+export interface SplitSpec {
   /** Fraction of images in the validation split, in [0, 1). */
   valFraction: number;
   /** Fraction of images in the test split, in [0, 1) (default 0). */
@@ -23,6 +28,23 @@ export interface SplitOptions {
   /** Seed of the shuffle that assigns images to splits. */
   seed: number;
 }
+
+/**
+ * The one default policy, for the embedded default dataset and for `--data` alike: 80 % of the
+ * images train, 10 % validate (checkpoint selection, early choices) and 10 % are a test part that
+ * training never reads.
+ */
+export const DEFAULT_SPLIT: Readonly<Required<SplitSpec>> = Object.freeze({
+  valFraction: 0.1,
+  testFraction: 0.1,
+  seed: 0,
+});
+
+/** The names of the three parts of a split. */
+export const SPLIT_PARTS = ["train", "val", "test"] as const;
+
+/** One part of a split. */
+export type SplitPart = typeof SPLIT_PARTS[number];
 
 /** Train, validation and test subsets of one dataset. */
 export interface RetrievalSplits {
@@ -99,31 +121,48 @@ function share(n: number, fraction: number): number {
 }
 
 /**
- * Splits `ds` by image into train / val / test with a seeded shuffle; within each split, images
- * keep their original order. Names get a `-train`, `-val`, `-test` suffix.
+ * Assigns images `0 … numImages−1` to train / val / test: a seeded shuffle, then the first
+ * `round(n·valFraction)` images validate, the next `round(n·testFraction)` test and the rest train
+ * (a positive fraction takes at least one image). Each list is sorted. This is the only place a
+ * split is decided.
  * @throws {RangeError} when a fraction is outside [0, 1) or no training image would remain.
  */
-export function splitByImage(ds: RetrievalDataset, options: SplitOptions): RetrievalSplits {
-  const { valFraction, testFraction = 0, seed } = options;
+export function assignImages(
+  numImages: number,
+  spec: SplitSpec,
+): Record<SplitPart, number[]> {
+  const { valFraction, testFraction = 0, seed } = spec;
   for (const [what, f] of [["valFraction", valFraction], ["testFraction", testFraction]] as const) {
-    if (!(f >= 0 && f < 1)) throw new RangeError(`splitByImage: ${what} ${f} is not in [0, 1)`);
+    if (!(f >= 0 && f < 1)) throw new RangeError(`split: ${what} ${f} is not in [0, 1)`);
   }
-  const nVal = share(ds.numImages, valFraction);
-  const nTest = share(ds.numImages, testFraction);
-  if (ds.numImages - nVal - nTest < 1) {
+  if (!Number.isInteger(seed)) throw new RangeError(`split: seed ${seed} is not an integer`);
+  const nVal = share(numImages, valFraction);
+  const nTest = share(numImages, testFraction);
+  if (numImages - nVal - nTest < 1) {
     throw new RangeError(
-      `splitByImage: ${ds.numImages} images leave none for training after ${nVal} val and ` +
+      `split: ${numImages} images leave none for training after ${nVal} val and ` +
         `${nTest} test images`,
     );
   }
-  const order = shuffle(seededRandom(seed), Array.from({ length: ds.numImages }, (_, i) => i));
+  const order = shuffle(seededRandom(seed), Array.from({ length: numImages }, (_, i) => i));
   const sorted = (a: number[]) => a.sort((x, y) => x - y);
-  const val = sorted(order.slice(0, nVal));
-  const test = sorted(order.slice(nVal, nVal + nTest));
-  const train = sorted(order.slice(nVal + nTest));
   return {
-    train: subsetByImages(ds, train, `${ds.name}-train`),
-    val: subsetByImages(ds, val, `${ds.name}-val`),
-    test: subsetByImages(ds, test, `${ds.name}-test`),
+    val: sorted(order.slice(0, nVal)),
+    test: sorted(order.slice(nVal, nVal + nTest)),
+    train: sorted(order.slice(nVal + nTest)),
+  };
+}
+
+/**
+ * Splits `ds` by image into train / val / test as {@link assignImages} assigns them; within each
+ * split, images keep their original order. Names get a `-train`, `-val`, `-test` suffix.
+ * @throws {RangeError} when a fraction is outside [0, 1) or no training image would remain.
+ */
+export function splitByImage(ds: RetrievalDataset, spec: SplitSpec): RetrievalSplits {
+  const parts = assignImages(ds.numImages, spec);
+  return {
+    train: subsetByImages(ds, parts.train, `${ds.name}-train`),
+    val: subsetByImages(ds, parts.val, `${ds.name}-val`),
+    test: subsetByImages(ds, parts.test, `${ds.name}-test`),
   };
 }

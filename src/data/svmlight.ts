@@ -12,6 +12,10 @@
  * An explicit `queryFile` takes precedence over `qid:` fields. Every fault is a {@link DataError}
  * naming the file and line.
  *
+ * Features are stored dense (every document holds every column), so sizes are bounded before
+ * anything is allocated: a feature index above {@link MAX_FEATURES} is refused with its line, and
+ * so is a dense matrix larger than the available memory.
+ *
  * @example
  * ```ts
  * import { readSvmlight } from "./svmlight.ts";
@@ -24,6 +28,13 @@
 
 import type { LtrDataset, LtrQuery } from "./types.ts";
 import { DataError, isFile, readTextFile } from "./errors.ts";
+import { checkFitsInMemory } from "./binary_file.ts";
+
+/**
+ * Largest feature index read. Learning-to-rank sets have tens to a few thousand features (MSLR 136,
+ * Yahoo 700, Istella 220); features here are dense, so a larger index is a fault of the file.
+ */
+export const MAX_FEATURES = 100_000;
 
 /** Options of {@link readSvmlight}. */
 export interface SvmlightOptions {
@@ -69,6 +80,12 @@ function parseLine(text: string, line: number, path: string): Doc | null {
     if (!/^\d+$/.test(key)) throw fail(`feature index ${JSON.stringify(key)} is not an integer`);
     const index = Number.parseInt(key, 10);
     if (index === 0) throw fail("feature index 0: indices are 1-based");
+    if (index > MAX_FEATURES) {
+      throw fail(
+        `feature index ${key} is over the limit of ${MAX_FEATURES} features (learning-to-rank ` +
+          "features are stored dense, every document holding every feature)",
+      );
+    }
     if (index <= last) {
       throw fail(`feature index ${index} after ${last}: indices must increase along a line`);
     }
@@ -110,12 +127,16 @@ export async function readSvmlight(
   });
   if (docs.length === 0) throw new DataError(`${path}: empty dataset (no documents)`);
 
-  let maxIndex = 0;
-  for (const d of docs) if (d.indices.length > 0) maxIndex = Math.max(maxIndex, d.indices.at(-1)!);
-  let dim = maxIndex;
+  let widest: Doc | null = null;
+  for (const d of docs) {
+    if (d.indices.length > 0 && d.indices.at(-1)! > (widest?.indices.at(-1) ?? 0)) widest = d;
+  }
+  let dim = widest?.indices.at(-1) ?? 0;
   if (options.dim !== undefined) {
-    if (!Number.isInteger(options.dim) || options.dim < 1) {
-      throw new RangeError(`readSvmlight: dim ${options.dim} must be a positive integer`);
+    if (!Number.isInteger(options.dim) || options.dim < 1 || options.dim > MAX_FEATURES) {
+      throw new RangeError(
+        `readSvmlight: dim ${options.dim} must be an integer in [1, ${MAX_FEATURES}]`,
+      );
     }
     dim = options.dim;
     const over = docs.find((d) => d.indices.length > 0 && d.indices.at(-1)! > dim);
@@ -126,6 +147,11 @@ export async function readSvmlight(
     }
   }
   if (dim === 0) throw new DataError(`${path}: no features on any line`);
+  checkFitsInMemory(
+    docs.length * dim * 4,
+    `${path}${widest ? ` line ${widest.line}` : ""}: ${docs.length} documents × ${dim} ` +
+      "features stored dense",
+  );
 
   // Group documents into queries.
   const groups: { qid: string; docs: Doc[] }[] = [];

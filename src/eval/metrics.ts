@@ -163,3 +163,12 @@ export function imageQueryCount(textToImage: ArrayLike<number>, numImages: numbe
   }
   return n;
 }
+
+/**
+ * `" (K without captions: gallery distractors)"` when K images have no text, else `""`: the note
+ * the CLIs add to a dataset's size in their log lines.
+ */
+export function distractorNote(textToImage: ArrayLike<number>, numImages: number): string {
+  const k = numImages - imageQueryCount(textToImage, numImages);
+  return k > 0 ? ` (${k} without captions: gallery distractors)` : "";
+}

@@ -34,17 +34,25 @@ export function ndcgAt(scores: ArrayLike<number>, labels: ArrayLike<number>, k: 
   return idcg === 0 ? 1 : dcg / idcg;
 }
 
-/** Mean NDCG@k over queries, for each k; `noRelevant` counts the queries scored 1 by convention. */
+/**
+ * Mean NDCG@k over queries, for each k, and each query's value (`perQuery`, for paired tests);
+ * `noRelevant` counts the queries scored 1 by convention.
+ */
 export function meanNdcg(
   lists: { scores: ArrayLike<number>; labels: ArrayLike<number> }[],
   ks: readonly number[],
-): { ndcg: Record<string, number>; noRelevant: number } {
+): {
+  ndcg: Record<string, number>;
+  perQuery: Record<string, Float64Array>;
+  noRelevant: number;
+} {
   const ndcg: Record<string, number> = {};
+  const perQuery: Record<string, Float64Array> = {};
   for (const k of ks) {
-    let s = 0;
-    for (const l of lists) s += ndcgAt(l.scores, l.labels, k);
-    ndcg[`NDCG@${k}`] = lists.length ? s / lists.length : NaN;
+    const values = Float64Array.from(lists, (l) => ndcgAt(l.scores, l.labels, k));
+    perQuery[`NDCG@${k}`] = values;
+    ndcg[`NDCG@${k}`] = lists.length ? values.reduce((a, v) => a + v, 0) / lists.length : NaN;
   }
   const noRelevant = lists.filter((l) => !Array.from(l.labels).some((v) => v > 0)).length;
-  return { ndcg, noRelevant };
+  return { ndcg, perQuery, noRelevant };
 }

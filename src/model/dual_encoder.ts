@@ -12,7 +12,14 @@ import { matmul } from "../ops/matmul.ts";
 import { gatherRows } from "../ops/gather.ts";
 import { l2Normalize, mulScalar } from "../ops/reduce.ts";
 import { Random } from "../util/random.ts";
-import { type Activation, type HeadConfig, type HeadKind, ProjectionHead } from "./heads.ts";
+import {
+  type Activation,
+  type HeadConfig,
+  type HeadKind,
+  headParamShapes,
+  ProjectionHead,
+} from "./heads.ts";
+import { rt } from "../gpu/runtime.ts";
 
 /** Upper clamp of the log temperature, as CLIP: the logit scale never exceeds 100. */
 export const MAX_LOGIT_SCALE = Math.log(100);
@@ -75,6 +82,21 @@ export function modelConfig(
     initScale: o.initScale ?? (kind === "adapter" ? 100 : 1 / 0.07),
     learnScale: o.learnScale ?? true,
   };
+}
+
+/**
+ * The parameter shapes of a model, by the names of {@link DualEncoder.namedParameters}
+ * (`text.W1`, …, `logit_scale`), without creating it: what a checkpoint must hold.
+ */
+export function dualEncoderParamShapes(config: DualEncoderConfig): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const side of ["text", "image"] as const) {
+    for (const [k, shape] of Object.entries(headParamShapes(config[side]))) {
+      out[`${side}.${k}`] = shape;
+    }
+  }
+  out.logit_scale = [1];
+  return out;
 }
 
 /** The two heads and the temperature. */
@@ -141,6 +163,12 @@ export class DualEncoder {
     }
     const outDim = head.config.outDim;
     const out = new Float32Array(rows * outDim);
+    // Rows per chunk such that the widest activation fits one GPU buffer.
+    const widest = 4 * Math.max(dim, head.config.hidden, outDim);
+    chunk = Math.max(
+      1,
+      Math.min(chunk, Math.floor(rt().device.limits.maxStorageBufferBindingSize / widest)),
+    );
     for (let start = 0; start < rows; start += chunk) {
       const n = Math.min(chunk, rows - start);
       const emb = noGrad(() =>

@@ -17,6 +17,9 @@ import { addBias } from "../ops/reduce.ts";
 import { add, gelu, relu } from "../ops/elementwise.ts";
 import { matmul } from "../ops/matmul.ts";
 import type { Random } from "../util/random.ts";
+import { rt } from "../gpu/runtime.ts";
+import { formatBytes } from "../gpu/pool.ts";
+import { SizeLimitError } from "../util/limits.ts";
 
 /** Head architectures. */
 export type HeadKind = "linear" | "mlp" | "adapter";
@@ -36,6 +39,44 @@ export interface HeadConfig {
   hidden: number;
   /** Hidden activation. */
   activation: Activation;
+}
+
+/**
+ * The parameter shapes of a head, by name, in creation order: `W1 [in, out]`, `b1 [out]` for
+ * `linear`; `W1 [in, hidden]`, `b1 [hidden]`, `W2 [hidden, out]`, `b2 [out]` otherwise.
+ */
+export function headParamShapes(config: HeadConfig): Record<string, number[]> {
+  const { kind, inDim, outDim, hidden } = config;
+  return kind === "linear"
+    ? { W1: [inDim, outDim], b1: [outDim] }
+    : { W1: [inDim, hidden], b1: [hidden], W2: [hidden, outDim], b2: [outDim] };
+}
+
+/**
+ * Throws a {@link SizeLimitError} naming the setting (`hidden`, or `embedDim` for the output
+ * width) when a weight matrix of the head would not fit one GPU buffer of `maxBytes`.
+ */
+export function checkHeadSize(config: HeadConfig, maxBytes: number, label = "head"): void {
+  for (const [name, shape] of Object.entries(headParamShapes(config))) {
+    const [rows, cols = 1] = shape;
+    if (rows * cols * 4 <= maxBytes) continue;
+    // Name the width the user chose (the hidden or the output width) and the other extent.
+    const { kind, inDim, outDim, hidden } = config;
+    const [option, value, other] = kind === "linear"
+      ? ["embedDim", outDim, inDim]
+      : name === "W1"
+      ? ["hidden", hidden, inDim]
+      : kind === "mlp" && outDim > hidden
+      ? ["embedDim", outDim, hidden]
+      : ["hidden", hidden, outDim];
+    throw new SizeLimitError(
+      option,
+      value,
+      `${label} ${name} would be ${rows} × ${cols} floats (${formatBytes(rows * cols * 4)}), ` +
+        `over the ${formatBytes(maxBytes)} one GPU buffer can hold; ${option} ≤ ` +
+        `${Math.floor(maxBytes / (4 * other))} fits`,
+    );
+  }
 }
 
 function glorot(rows: number, cols: number, random: Random): Float32Array {
@@ -71,21 +112,16 @@ export class ProjectionHead {
         throw new RangeError(`${label}: ${name} must be ≥ 1, got ${v}`);
       }
     }
+    checkHeadSize(config, rt().device.limits.maxStorageBufferBindingSize, `${label} head`);
     this.config = config;
     this.params = new Map();
-    const p = (name: string, data: Float32Array, shape: number[]) =>
+    for (const [name, shape] of Object.entries(headParamShapes(config))) {
+      const [rows, cols] = shape;
+      // Biases start at 0; so does an adapter's W2 (the head starts as the identity).
+      const data = shape.length === 1 || (kind === "adapter" && name === "W2")
+        ? new Float32Array(rows * (cols ?? 1))
+        : glorot(rows, cols, random);
       this.params.set(name, Tensor.param(data, shape, `${label}.${name}`));
-    if (kind === "linear") {
-      p("W1", glorot(inDim, outDim, random), [inDim, outDim]);
-      p("b1", new Float32Array(outDim), [outDim]);
-    } else {
-      p("W1", glorot(inDim, hidden, random), [inDim, hidden]);
-      p("b1", new Float32Array(hidden), [hidden]);
-      const w2 = kind === "adapter"
-        ? new Float32Array(hidden * outDim)
-        : glorot(hidden, outDim, random);
-      p("W2", w2, [hidden, outDim]);
-      p("b2", new Float32Array(outDim), [outDim]);
     }
   }
 

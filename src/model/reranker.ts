@@ -38,6 +38,8 @@ import { isGradEnabled } from "../autodiff/tape.ts";
 import { lowbias32, seededRandom } from "../util/random.ts";
 import { scope, shapeString, Tensor, untracked } from "../autodiff/tensor.ts";
 import { rt } from "../gpu/runtime.ts";
+import { formatBytes } from "../gpu/pool.ts";
+import { SizeLimitError } from "../util/limits.ts";
 import { dims2 } from "../ops/common.ts";
 import { addBias } from "../ops/reduce.ts";
 import { axpby, gelu, mul, relu, reshape } from "../ops/elementwise.ts";
@@ -244,6 +246,20 @@ export class Reranker {
     if (!["relu", "gelu", "none"].includes(o.inputActivation)) {
       throw new RangeError(
         `Reranker: inputActivation must be relu, gelu or none, got ${o.inputActivation}`,
+      );
+    }
+    // The largest weight matrix (input, attention, feed-forward or position table) must fit one
+    // GPU buffer; the setting named is the width the user chose.
+    const rows = Math.max(o.inputDim, o.dModel, o.dFF, o.maxPositions);
+    const limit = rt().device.limits.maxStorageBufferBindingSize;
+    if (rows * o.dModel * 4 > limit) {
+      const [option, value] = o.dFF > o.dModel ? ["dFF", o.dFF] : ["dModel", o.dModel];
+      throw new SizeLimitError(
+        option,
+        value,
+        `the reranker's largest weight matrix would be ${rows} × ${o.dModel} floats ` +
+          `(${formatBytes(rows * o.dModel * 4)}), over the ${formatBytes(limit)} one GPU buffer ` +
+          "can hold",
       );
     }
   }

@@ -336,6 +336,8 @@ export interface RetrievalOptions {
   imageChunk?: number;
   /** Texts per chunk (default: as many as keep one block of scores within 32 MiB). */
   textChunk?: number;
+  /** Called after each score block with blocks done and blocks in all (progress of large galleries). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 const CALLER = "evaluateRetrieval";
@@ -445,6 +447,10 @@ export async function retrievalRanks(
           RETRIEVAL.launch("count_i2t", { ...bindings, order: orderBuf }, params, pairs);
         }
         await throttle.step();
+        options.onProgress?.(
+          g * plan.queries.count + c + 1,
+          plan.gallery.count * plan.queries.count,
+        );
       }
     }
     const raw = new Uint32Array(await rt().read(counts, numTexts * 8));

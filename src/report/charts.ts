@@ -304,3 +304,82 @@ export function outline(img: Image, color: number, thickness = 3): void {
   fillRect(img, 1, 1, thickness, img.height, color);
   fillRect(img, img.width - thickness + 1, 1, thickness, img.height, color);
 }
+
+/** One row of an {@link intervalChart}: a point with a whisker from `lo` to `hi`. */
+export interface IntervalRow {
+  /** Row label, left of the plot. */
+  label: string;
+  /** The point. */
+  value: number;
+  /** Lower end of the whisker. */
+  lo: number;
+  /** Upper end of the whisker. */
+  hi: number;
+}
+
+/**
+ * Draws one row per item: a point and a horizontal whisker (an interval, or ± std), on an x axis
+ * zoomed to the data, with an optional vertical reference line (e.g. 0 for differences). `note`
+ * is printed under the axis label, to say what the whiskers are and that the axis is zoomed.
+ *
+ * @example
+ * ```ts
+ * import { intervalChart } from "./charts.ts";
+ * const img = await intervalChart(
+ *   [{ label: "listnet", value: -1.2, lo: -3.0, hi: 0.4 }],
+ *   { title: "Δ rsum vs softmax", xLabel: "rsum points", reference: 0, note: "95 % CI" },
+ * );
+ * ```
+ */
+export async function intervalChart(
+  rows: IntervalRow[],
+  o: { title: string; xLabel: string; reference?: number; note?: string; width?: number },
+): Promise<Image> {
+  const width = o.width ?? 560;
+  const labelWidth = 14 + 7 * Math.max(4, ...rows.map((r) => r.label.length));
+  const rowHeight = 24;
+  const top = 36;
+  const plotBottom = top + rowHeight * Math.max(rows.length, 1);
+  const img = new Image(width, plotBottom + (o.note ? 58 : 42));
+  img.fill(0xffffffff);
+  await drawText(img, o.title, width / 2, 8, 15, 0x111111ff, "center");
+  const values = rows.flatMap((r) => [r.lo, r.hi, r.value]).filter(Number.isFinite);
+  if (o.reference !== undefined) values.push(o.reference);
+  let lo = values.length ? Math.min(...values) : 0;
+  let hi = values.length ? Math.max(...values) : 1;
+  if (hi - lo < 1e-9) {
+    lo -= 0.5;
+    hi += 0.5;
+  }
+  const pad = (hi - lo) * 0.08;
+  lo -= pad;
+  hi += pad;
+  const left = labelWidth;
+  const right = width - 16;
+  const x = (v: number) => left + ((v - lo) / (hi - lo)) * (right - left);
+  for (const t of niceTicks(lo, hi, 6)) {
+    drawLine(img, x(t), top - 4, x(t), plotBottom, 0xe6e6e6ff, 1);
+    await drawText(img, formatTick(t), x(t), plotBottom + 4, 11, 0x444444ff, "center");
+  }
+  if (o.reference !== undefined) {
+    drawLine(img, x(o.reference), top - 4, x(o.reference), plotBottom, 0x888888ff, 1);
+  }
+  drawLine(img, left, plotBottom, right, plotBottom, 0x333333ff, 1);
+  await drawText(img, o.xLabel, (left + right) / 2, plotBottom + 19, 11, 0x444444ff, "center");
+  if (o.note) {
+    await drawText(img, o.note, (left + right) / 2, plotBottom + 35, 11, 0x666666ff, "center");
+  }
+  for (const [i, r] of rows.entries()) {
+    const cy = top + rowHeight * i + rowHeight / 2;
+    await drawText(img, r.label, left - 8, cy - 7, 12, 0x222222ff, "right");
+    if (!Number.isFinite(r.value)) continue;
+    const color = PALETTE[i % PALETTE.length];
+    if (Number.isFinite(r.lo) && Number.isFinite(r.hi)) {
+      drawLine(img, x(r.lo), cy, x(r.hi), cy, color, 2);
+      drawLine(img, x(r.lo), cy - 4, x(r.lo), cy + 4, color, 1);
+      drawLine(img, x(r.hi), cy - 4, x(r.hi), cy + 4, color, 1);
+    }
+    fillRect(img, x(r.value) - 3, cy - 3, 7, 7, color);
+  }
+  return img;
+}

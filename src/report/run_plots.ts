@@ -21,12 +21,21 @@ export interface CurvePoint {
   metrics: RetrievalMetrics | null;
 }
 
-/** Draws loss (left) and validation R@1/5/10 in both directions (right) by epoch. */
-export async function curvesPng(points: CurvePoint[], title: string): Promise<Uint8Array> {
+/**
+ * Draws loss (left) and validation R@1/5/10 in both directions (right) by epoch, under a caption
+ * line saying what was trained on which data (e.g. `softmax on default: validation part, 200
+ * images / 1000 texts`).
+ */
+export async function curvesPng(
+  points: CurvePoint[],
+  title: string,
+  caption = "",
+): Promise<Uint8Array> {
   const xs = points.map((p) => p.epoch);
   const loss = await lineChart([{ name: "train loss", values: points.map((p) => p.loss) }], {
     title: `${title}: training loss`,
-    xLabel: "epoch",
+    xLabel: "epoch (0 = before training)",
+    yLabel: "mean loss over the epoch",
     xs,
   });
   const withMetrics = points.filter((p) => p.metrics);
@@ -40,14 +49,34 @@ export async function curvesPng(points: CurvePoint[], title: string): Promise<Ui
     );
     panels.push(
       await lineChart(series, {
-        title: "validation recall (%)",
-        xLabel: "epoch",
+        title: "validation recall",
+        xLabel: "epoch (0 = before training)",
+        yLabel: "R@K (%)",
         xs: withMetrics.map((p) => p.epoch),
         width: 620,
       }),
     );
   }
-  return await grid([panels]).encode();
+  return await (await withCaption(grid([panels]), caption)).encode();
+}
+
+/** `img` under a caption, wrapped to its width (nothing added for an empty caption). */
+async function withCaption(img: Image, caption: string): Promise<Image> {
+  if (!caption) return img;
+  const perLine = Math.max(20, Math.floor((img.width - 20) / 7.5)); // ~7.5 px per 13 px glyph
+  const lines: string[] = [];
+  for (const word of caption.split(" ")) {
+    const last = lines.at(-1);
+    if (last !== undefined && (last + " " + word).length <= perLine) {
+      lines[lines.length - 1] = `${last} ${word}`;
+    } else lines.push(word);
+  }
+  const header = new Image(img.width, 8 + 18 * lines.length);
+  header.fill(0xffffffff);
+  for (const [i, line] of lines.entries()) {
+    await drawText(header, line, 10, 5 + 18 * i, 13, 0x333333ff);
+  }
+  return grid([[header], [img]], 0);
 }
 
 async function loadThumb(ds: RetrievalDataset, i: number, size: number): Promise<Image> {
@@ -71,7 +100,8 @@ export function hasImages(ds: RetrievalDataset): boolean {
 
 /**
  * Draws `queries` text rows with their top-5 images by the given embeddings (cosine; host-side,
- * few queries). The correct image is outlined in green, others in grey.
+ * few queries). The correct image is outlined in green, others in grey; `caption` (e.g. the data
+ * and part shown) heads the picture.
  */
 export async function examplesPng(
   ds: RetrievalDataset,
@@ -80,6 +110,7 @@ export async function examplesPng(
   dim: number,
   queries: number[],
   k = 5,
+  caption = "",
 ): Promise<Uint8Array> {
   const size = 96;
   const rows: Image[][] = [];
@@ -122,5 +153,5 @@ export async function examplesPng(
     }
     rows.push(thumbs);
   }
-  return await grid(rows).encode();
+  return await (await withCaption(grid(rows), caption)).encode();
 }

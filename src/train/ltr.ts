@@ -17,6 +17,8 @@ import { matmul } from "../ops/matmul.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import type { LtrDataset } from "../data/types.ts";
+import { DataError } from "../data/errors.ts";
+import { formatBytes } from "../gpu/pool.ts";
 import { meanNdcg } from "../eval/ndcg.ts";
 import { Random } from "../util/random.ts";
 
@@ -42,6 +44,8 @@ export interface LtrConfig {
 export interface LtrResult {
   /** Mean NDCG@k on the test set (`NDCG@1`, …). */
   test: Record<string, number>;
+  /** NDCG@k of each test query, in file order (for paired comparisons). */
+  testPerQuery: Record<string, Float64Array>;
   /** Mean NDCG@k on the training set. */
   train: Record<string, number>;
   /** Test queries without a relevant document (scored 1 by convention). */
@@ -101,6 +105,23 @@ function standardisation(ds: LtrDataset): { mean: Float64Array; std: Float64Arra
   return { mean, std };
 }
 
+/**
+ * Throws a {@link DataError} naming the file when its padded feature tensor (queries × longest
+ * query × features) would not fit one GPU buffer, before anything is allocated.
+ */
+function checkFitsOneBuffer(ds: LtrDataset): void {
+  const n = ds.queries.reduce((m, q) => Math.max(m, q.numDocs), 1);
+  const bytes = ds.queries.length * n * ds.dim * 4;
+  const limit = rt().device.limits.maxStorageBufferBindingSize;
+  if (bytes > limit) {
+    throw new DataError(
+      `${ds.path}: ${ds.queries.length} queries padded to ${n} documents × ${ds.dim} features ` +
+        `need ${formatBytes(bytes)} in one GPU buffer, over this device's limit of ` +
+        `${formatBytes(limit)}; use fewer features or fewer, shorter queries`,
+    );
+  }
+}
+
 async function scoreLists(p: Padded, w: Tensor, d: number) {
   const x = Tensor.from(p.features, [p.lists * p.n, d]);
   const s = matmul(x, w);
@@ -140,6 +161,7 @@ export async function trainLtr(
   }
   const { steps = 300, lr = 0.01, weightDecay = 0, seed = 0, ks = [1, 3, 5, 10] } = config;
   const d = train.dim;
+  for (const ds of [train, test]) checkFitsOneBuffer(ds);
   const { mean, std } = standardisation(train);
   const tr = pad(train, mean, std);
   const te = pad(test, mean, std);
@@ -172,6 +194,7 @@ export async function trainLtr(
     const trainEval = meanNdcg(await scoreLists(tr, w, d), ks);
     return {
       test: testEval.ndcg,
+      testPerQuery: testEval.perQuery,
       train: trainEval.ndcg,
       testNoRelevant: testEval.noRelevant,
       finalLoss,

@@ -28,7 +28,8 @@ import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { RetrievalDataset } from "../data/types.ts";
 import { writeSafetensors } from "../data/safetensors.ts";
-import { readSafetensors } from "../data/safetensors.ts";
+import { readSafetensors, type SafetensorsFile } from "../data/safetensors.ts";
+import { checkTensors, rerankerFromFile, RunFileError } from "./schema.ts";
 import { retrievalRanks } from "../ops/retrieval.ts";
 import { type RetrievalMetrics, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
 import { topK } from "../ops/topk.ts";
@@ -36,14 +37,20 @@ import { DualEncoder } from "../model/dual_encoder.ts";
 import {
   type PositionalEncoding,
   Reranker,
-  type RerankerOptions,
   rerankFeatureDim,
   rerankFeatures,
 } from "../model/reranker.ts";
 import { Random } from "../util/random.ts";
-import { loadTrainData } from "./data.ts";
+import { loadRunTrainData, runDataRecord } from "./data.ts";
 import { Progress } from "./progress.ts";
-import { readCheckpoint, readRunConfig, RUN_FILES, runPath, writeJson } from "./run_dir.ts";
+import {
+  prepareNewRunDir,
+  readCheckpoint,
+  readRunConfig,
+  RUN_FILES,
+  runPath,
+  writeJson,
+} from "./run_dir.ts";
 import { learningRate } from "./schedule.ts";
 import { stringify } from "csv-stringify";
 import { writeFileAtomic } from "../data/errors.ts";
@@ -61,12 +68,11 @@ export const RERANKER_FORMAT = "crossrank-reranker/1";
 export interface RerankConfig {
   /** The trained retrieval run whose checkpoint is the first stage. */
   firstStage: string;
-  /** Data path (default: the first stage's). */
+  /**
+   * Where the first stage's data is now, when it moved (null: where the first stage recorded it).
+   * It must be the same data (checked by fingerprint); the split is always the first stage's.
+   */
   data: string | null;
-  /** Seed of the default dataset and the split (default: the first stage's). */
-  dataSeed: number;
-  /** Validation fraction (default: the first stage's). */
-  valFraction: number;
   /** Ranking loss. */
   loss: string;
   /** Loss options. */
@@ -100,6 +106,8 @@ export interface RerankConfig {
   };
   /** Run folder. */
   out: string;
+  /** Largest image of a raw collection, in pixels (default 40 million; `--max-megapixels`). */
+  maxImagePixels?: number;
 }
 
 /** First-stage lists of a split: embeddings on the GPU and each text's top-k images. */
@@ -180,6 +188,8 @@ export interface RerankEvaluation {
   before: RetrievalMetrics;
   /** Metrics with text → image reranked (image → text unchanged). */
   after: RetrievalMetrics;
+  /** The per-query ranks behind {@link after}. */
+  afterRanks: RetrievalRanks;
   /** Texts whose image is in their top k (the most reranking can fix). */
   coverage: number;
   /** Seconds per query of the first stage (embedding + top-k), amortised over the split. */
@@ -255,10 +265,12 @@ export async function rerankMetrics(
   s1.dispose();
   const singleQueryMs = performance.now() - one;
   const { t2i, covered } = rerankedRanks(ranks.t2i, lists.labels, reranked, k);
-  const after = retrievalMetrics({ ...ranks, t2i });
+  const afterRanks = { ...ranks, t2i };
+  const after = retrievalMetrics(afterRanks);
   return {
     before,
     after,
+    afterRanks,
     coverage: (100 * covered) / ds.numTexts,
     firstStageMsPerQuery: (1000 * lists.seconds) / ds.numTexts,
     rerankMsPerQuery,
@@ -345,6 +357,7 @@ async function writeReranker(
     seed: String(reranker.seed),
     k: String(config.k),
     firstStage: config.firstStage,
+    firstStageAbsolute: await Deno.realPath(config.firstStage),
     loss: config.loss,
     epoch: String(epoch),
   });
@@ -356,21 +369,61 @@ export async function readReranker(
 ): Promise<{ reranker: Reranker; alpha: Tensor | null; k: number; firstStage: string }> {
   const path = runPath(runDir, RERANKER_FILE);
   const file = await readSafetensors(path);
-  if (file.metadata.format !== RERANKER_FORMAT) {
-    throw new Error(`${path}: not a crossrank reranker`);
+  const { reranker, state } = checkedReranker(path, file);
+  let firstStage: string;
+  try {
+    firstStage = await findFirstStage(runDir, file.metadata);
+  } catch (e) {
+    reranker.dispose();
+    throw e;
   }
-  const reranker = new Reranker(
-    JSON.parse(file.metadata.options) as RerankerOptions,
-    Number(file.metadata.seed),
+  reranker.loadState(state.weights);
+  const saved = state.alpha;
+  const alpha = saved ? untracked(() => Tensor.from(saved, [1])) : null;
+  return { reranker, alpha, k: state.k, firstStage };
+}
+
+/** Validates a reranker file (see `./schema.ts`) and creates the model it describes. */
+function checkedReranker(path: string, file: SafetensorsFile) {
+  const meta = rerankerFromFile(path, file, RERANKER_FORMAT);
+  let reranker: Reranker;
+  try {
+    reranker = new Reranker(meta.options, meta.seed);
+  } catch (e) {
+    throw new RunFileError(path, "metadata.options", (e as Error).message);
+  }
+  try {
+    const shapes = Object.entries(reranker.namedParameters()).map(([n, t]) => [n, t.shape]);
+    const weights = checkTensors(path, file.tensors, Object.fromEntries(shapes));
+    const alpha = file.tensors[ALPHA] ? checkTensors(path, file.tensors, { [ALPHA]: [1] }) : null;
+    return {
+      reranker,
+      state: {
+        ...meta,
+        weights: Object.fromEntries(Object.entries(weights).map(([n, t]) => [n, t.data])),
+        alpha: alpha?.[ALPHA].data ?? null,
+      },
+    };
+  } catch (e) {
+    reranker.dispose();
+    throw e;
+  }
+}
+
+/** The first stage's folder: where it was recorded (absolute, then as given), or an error. */
+async function findFirstStage(runDir: string, metadata: Record<string, string>): Promise<string> {
+  for (const candidate of [metadata.firstStageAbsolute, metadata.firstStage]) {
+    if (!candidate) continue;
+    try {
+      if ((await Deno.stat(candidate)).isDirectory) return candidate;
+    } catch {
+      // try the next
+    }
+  }
+  throw new Error(
+    `${runDir}: its first stage ${metadata.firstStageAbsolute ?? metadata.firstStage} ` +
+      "no longer exists",
   );
-  const state: Record<string, Float32Array> = {};
-  for (const [name, t] of Object.entries(file.tensors)) {
-    if (name !== ALPHA) state[name] = t.data as Float32Array;
-  }
-  reranker.loadState(state);
-  const saved = file.tensors[ALPHA];
-  const alpha = saved ? untracked(() => Tensor.from(saved.data as Float32Array, [1])) : null;
-  return { reranker, alpha, k: Number(file.metadata.k), firstStage: file.metadata.firstStage };
 }
 
 /** Whether `dir` is a rerank run. */
@@ -395,28 +448,53 @@ export interface RerankSummary {
   /** Epoch kept (best validation t2i R@1 after reranking). */
   bestEpoch: number;
   /** Validation evaluation of the kept reranker. */
-  val: RerankEvaluation;
+  val: Omit<RerankEvaluation, "afterRanks">;
   /** Steps per second of reranker training. */
   stepsPerSec: number;
   /** Reranker parameters. */
   parameters: number;
 }
 
-/** Trains a reranker as `config` says and writes its run folder. */
+function withoutRanks(e: RerankEvaluation): Omit<RerankEvaluation, "afterRanks"> {
+  const { afterRanks: _ranks, ...rest } = e;
+  return rest;
+}
+
+/**
+ * Trains a reranker as `config` says and writes its run folder. It trains on the first stage's
+ * training part and validates on its validation part (the first stage's own data and split), so
+ * the first stage's test part stays unseen by both stages.
+ */
 export async function runRerankTraining(
   config: RerankConfig,
-  options: { progress?: Progress } = {},
+  options: { progress?: Progress; force?: boolean } = {},
 ): Promise<RerankSummary> {
   const runtime = await initGpu();
   const progress = options.progress ?? new Progress();
   const lossOptions = resolveOptions(getLoss(config.loss), config.lossOptions);
+  progress.log(
+    `crossrank train --rerank: loss ${config.loss}, first stage ${config.firstStage}, top ${config.k}`,
+  );
+  const record = runDataRecord(config.firstStage, await readRunConfig(config.firstStage));
+  const data = await loadRunTrainData(
+    config.firstStage,
+    record,
+    config.data ?? undefined,
+    config.maxImagePixels,
+  );
+  if (!data.val) {
+    throw new Error(
+      `reranker training needs a validation part, and ${config.firstStage} has none ` +
+        "(it was trained with --val-fraction 0)",
+    );
+  }
+  progress.log(
+    `rerank: data ${record.dataSource.name} split as ${config.firstStage} split it: train ` +
+      `${data.train.numTexts} texts, val ${data.val.numTexts} texts` +
+      (data.test ? `, test ${data.test.numTexts} texts (held out)` : ""),
+  );
+  await prepareNewRunDir(config.out, options.force ?? false);
   const model = await loadFirstStage(config.firstStage);
-  const data = await loadTrainData(config.data, {
-    valFraction: config.valFraction,
-    dataSeed: config.dataSeed,
-    log: (l) => progress.log(l),
-  });
-  if (!data.val) throw new Error("reranker training needs a validation split (--val-fraction > 0)");
   const { train, val } = data;
   const e = model.config.text.outDim;
   const reranker = new Reranker({ inputDim: rerankFeatureDim(e), ...config.model }, config.seed);
@@ -437,9 +515,11 @@ export async function runRerankTraining(
     ],
     { lr: config.lr, weightDecay: config.weightDecay },
   );
-  await Deno.mkdir(config.out, { recursive: true });
   await writeJson(runPath(config.out, RUN_FILES.config), {
     ...config,
+    firstStageAbsolute: await Deno.realPath(config.firstStage),
+    dataSource: record.dataSource,
+    split: record.split,
     rerank: true,
     deno: Deno.version.deno,
     adapter: runtime.gpu.adapterName,
@@ -464,6 +544,7 @@ export async function runRerankTraining(
   let bestEpoch = 0;
   let step = 0;
   let trainSeconds = 0;
+  let lastLoss: number | undefined;
   const lossSum = untracked(() => Tensor.zeros([1]));
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
@@ -491,7 +572,21 @@ export async function runRerankTraining(
           rt().copy(loss.buffer, 0, lossSum.buffer, 0, 4);
         });
         rt().submit();
-        if (start + config.batch >= order.length) sums.push(await lossSum.item());
+        if (start + config.batch >= order.length) {
+          lastLoss = await lossSum.item();
+          sums.push(lastLoss);
+        }
+        const seconds = (performance.now() - started) / 1000;
+        progress.update({
+          label: `rerank epoch ${epoch}/${config.epochs}`,
+          done: step,
+          total: totalSteps,
+          unit: "steps",
+          elapsed: trainSeconds + seconds,
+          rate: (step - (epoch - 1) * stepsPerEpoch) / Math.max(seconds, 1e-9),
+          extra: (lastLoss === undefined ? "" : `loss ${lastLoss.toFixed(4)}  `) +
+            `lr ${learningRate(step, schedule).toExponential(2)}`,
+        });
       }
       trainSeconds += (performance.now() - started) / 1000;
       if ((await optimizer.firstNonFiniteStep()) > 0) {
@@ -549,7 +644,7 @@ export async function runRerankTraining(
       loss: config.loss,
       k: config.k,
       bestEpoch,
-      val: finalEval,
+      val: withoutRanks(finalEval),
       stepsPerSec: step / Math.max(trainSeconds, 1e-9),
       parameters: reranker.parameterCount,
     };
@@ -566,12 +661,4 @@ export async function runRerankTraining(
     reranker.dispose();
     model.dispose();
   }
-}
-
-/** Defaults for a rerank config derived from the first stage's run config. */
-export async function rerankDefaults(
-  firstStage: string,
-): Promise<Pick<RerankConfig, "data" | "dataSeed" | "valFraction">> {
-  const c = await readRunConfig(firstStage);
-  return { data: c.data ?? null, dataSeed: c.dataSeed ?? 0, valFraction: c.valFraction ?? 0.2 };
 }

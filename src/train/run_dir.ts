@@ -7,25 +7,33 @@
  * | `metrics.csv` | one row per epoch: loss, learning rate, logit scale, steps/s, every metric |
  * | `checkpoint.safetensors` | the best model (or the final one without validation), standard layout; metadata: model config, epoch, metrics |
  * | `state.safetensors` | model + AdamW moments + loop position, for `--resume` |
- * | `summary.json` | best epoch, its metrics, steps/s, wall time |
+ * | `summary.json` | `status` (completed, failed, interrupted), best epoch, its metrics, steps/s, wall time |
+ * | `ranks-<part>.csv` | per-query ranks of the kept checkpoint on the held-out part (test, else val) |
  * | `curves.png` | loss and R@K by epoch |
  * | `examples.png` | image datasets: text queries with their top-5 images, the right one marked |
  *
- * Every file is written atomically (temporary file, then rename).
+ * Every file is written atomically (temporary file, then rename); leftovers of a killed write are
+ * removed when a run starts or resumes. A new run refuses a non-empty folder unless told to clear
+ * it, and `config.json`, the checkpoint and the state carry one run id, so a state or checkpoint
+ * from another run is never resumed or reported under this run's name.
  *
  * @module
  */
 
 import { stringify } from "csv-stringify";
 import { readSafetensors, writeSafetensors } from "../data/safetensors.ts";
-import { writeFileAtomic } from "../data/errors.ts";
+import { DataError, readTextFile, writeFileAtomic } from "../data/errors.ts";
+import { checkFormat, checkpointFromFile, runConfigFromText, stateFromFile } from "./schema.ts";
 import type { DualEncoder, DualEncoderConfig } from "../model/dual_encoder.ts";
 import type { AdamW } from "../optim/adamw.ts";
-import type { EpochRecord, LoopState, TrainConfig } from "./trainer.ts";
+import { type EpochRecord, type LoopState, NonFiniteError, type TrainConfig } from "./trainer.ts";
 import type { RetrievalMetrics } from "./evaluate.ts";
 
 /** Checkpoint format tag in the safetensors metadata. */
 export const CHECKPOINT_FORMAT = "crossrank-dual-encoder/1";
+
+/** Training-state format tag in the safetensors metadata. */
+export const STATE_FORMAT = "crossrank-train-state/1";
 
 /** File names inside a run folder. */
 export const RUN_FILES = {
@@ -37,6 +45,100 @@ export const RUN_FILES = {
   curves: "curves.png",
   examples: "examples.png",
 } as const;
+
+/** The per-query ranks file of a run's evaluation on `part`. */
+export function ranksFile(part: string): string {
+  return `ranks-${part}.csv`;
+}
+
+/** Thrown when a run folder cannot be used as asked (not empty, not a run, another run's state). */
+export class RunDirError extends Error {
+  /** @param message what is wrong and which flag helps */
+  constructor(message: string) {
+    super(message);
+    this.name = "RunDirError";
+  }
+}
+
+/** A temporary file left by an interrupted {@link writeFileAtomic}. */
+const TEMP_FILE = /\.tmp-\d+-[a-z0-9]+$/;
+
+/** Removes leftovers of killed atomic writes in `dir`; returns how many. */
+export async function removeTempFiles(dir: string): Promise<number> {
+  let removed = 0;
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && TEMP_FILE.test(entry.name)) {
+        await Deno.remove(runPath(dir, entry.name));
+        removed++;
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return removed;
+}
+
+/** Whether `dir` holds a crossrank run or compare folder (so `--force` may clear it). */
+async function looksLikeRun(dir: string): Promise<boolean> {
+  for (const marker of [RUN_FILES.config, RUN_FILES.summary, "results.json", "results.md"]) {
+    try {
+      if ((await Deno.stat(runPath(dir, marker))).isFile) return true;
+    } catch {
+      // not this one
+    }
+  }
+  return false;
+}
+
+/**
+ * Makes `dir` ready for a new run: created if absent; refused if it holds anything, unless
+ * `force`, which clears it, and only when it is a crossrank run folder (never another folder).
+ * `flag` names the option for messages (`--out`).
+ */
+export async function prepareNewRunDir(dir: string, force: boolean, flag = "--out"): Promise<void> {
+  let entries: string[] = [];
+  try {
+    const stat = await Deno.stat(dir);
+    if (!stat.isDirectory) throw new RunDirError(`${flag} ${dir} exists and is not a folder`);
+    for await (const e of Deno.readDir(dir)) entries.push(e.name);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    entries = [];
+  }
+  if (entries.length > 0) {
+    if (!force) {
+      throw new RunDirError(
+        `${flag} ${dir} is not empty (${entries.slice(0, 3).join(", ")}` +
+          `${entries.length > 3 ? ", …" : ""}): results of two runs must not mix. Choose a new ` +
+          `folder, continue that run with --resume ${dir}, or pass --force to clear it`,
+      );
+    }
+    if (!(await looksLikeRun(dir))) {
+      throw new RunDirError(
+        `${flag} ${dir} is not empty and is not a crossrank run folder (no config.json, ` +
+          "summary.json or results.json): --force clears only run folders; choose another folder",
+      );
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+  await Deno.mkdir(dir, { recursive: true });
+}
+
+/** Throws {@link NonFiniteError} when a weight of `state` is NaN or infinite. */
+function assertFiniteWeights(
+  state: Record<string, { data: Float32Array }>,
+  step: number,
+  what: string,
+): void {
+  for (const [name, t] of Object.entries(state)) {
+    for (let i = 0; i < t.data.length; i++) {
+      if (!Number.isFinite(t.data[i])) {
+        throw new NonFiniteError(step, `weight '${name}'`, `the ${what} was not written`);
+      }
+    }
+  }
+}
 
 /** `dir/name`. */
 export function runPath(dir: string, name: string): string {
@@ -95,11 +197,14 @@ export async function writeCheckpoint(
     dataset: string;
     loss: string;
     metrics: RetrievalMetrics | null;
+    runId: string;
   },
 ): Promise<void> {
   const state = await model.stateDict();
+  assertFiniteWeights(state, info.step, "checkpoint");
   await writeSafetensors(path, state, {
     format: CHECKPOINT_FORMAT,
+    run_id: info.runId,
     model: JSON.stringify(model.config),
     epoch: String(info.epoch),
     step: String(info.step),
@@ -120,8 +225,9 @@ export interface LoadedCheckpoint {
 }
 
 /**
- * Reads `checkpoint.safetensors` from a run folder (or a path to the file itself), checking the
- * format tag; errors name the file.
+ * Reads `checkpoint.safetensors` from a run folder (or a path to the file itself), validated (see
+ * `./schema.ts`: format version, model config, every tensor's shape, finite weights); errors name
+ * the file and the field.
  */
 export async function readCheckpoint(runDirOrFile: string): Promise<LoadedCheckpoint> {
   let path = runDirOrFile;
@@ -130,31 +236,9 @@ export async function readCheckpoint(runDirOrFile: string): Promise<LoadedCheckp
       path = runPath(runDirOrFile, RUN_FILES.checkpoint);
     }
   } catch {
-    throw new Error(`checkpoint: ${runDirOrFile} does not exist`);
+    throw new DataError(`checkpoint: ${runDirOrFile} does not exist`);
   }
-  const file = await readSafetensors(path);
-  if (file.metadata.format !== CHECKPOINT_FORMAT) {
-    throw new Error(
-      `${path}: not a crossrank checkpoint (metadata format is '${
-        file.metadata.format ?? "absent"
-      }', ` +
-        `expected '${CHECKPOINT_FORMAT}')`,
-    );
-  }
-  let config: DualEncoderConfig;
-  try {
-    config = JSON.parse(file.metadata.model);
-  } catch {
-    throw new Error(`${path}: the 'model' metadata is not valid JSON`);
-  }
-  const tensors: LoadedCheckpoint["tensors"] = {};
-  for (const [name, t] of Object.entries(file.tensors)) {
-    if (!(t.data instanceof Float32Array)) {
-      throw new Error(`${path}: tensor '${name}' has dtype ${t.dtype}, expected F32`);
-    }
-    tensors[name] = { shape: t.shape, data: t.data };
-  }
-  return { config, tensors, metadata: file.metadata };
+  return checkpointFromFile(path, await readSafetensors(path), CHECKPOINT_FORMAT);
 }
 
 /** Saves model, optimiser moments and the loop position to `state.safetensors`. */
@@ -163,58 +247,70 @@ export async function writeState(
   model: DualEncoder,
   optimizer: AdamW,
   state: LoopState,
+  runId: string,
 ): Promise<void> {
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-  for (const [name, entry] of Object.entries(await model.stateDict())) {
+  const weights = await model.stateDict();
+  assertFiniteWeights(weights, state.globalStep, "resumable state");
+  for (const [name, entry] of Object.entries(weights)) {
     tensors[`model.${name}`] = entry;
   }
   for (const [name, t] of Object.entries(optimizer.stateTensors())) {
     tensors[name] = { shape: [...t.shape], data: await t.read() };
   }
   await writeSafetensors(runPath(dir, RUN_FILES.state), tensors, {
-    format: "crossrank-train-state/1",
+    format: STATE_FORMAT,
+    run_id: runId,
     loop: JSON.stringify(state, (_k, v) => (v === -Infinity ? "-Infinity" : v)),
     adam_t: String(optimizer.t),
   });
 }
 
-/** Restores model, optimiser and loop position from `state.safetensors`. */
+/**
+ * Restores model, optimiser and loop position from `state.safetensors`, which must belong to run
+ * `runId` (the id in the folder's `config.json`).
+ */
 export async function readState(
   dir: string,
   model: DualEncoder,
   optimizer: AdamW,
+  runId: string,
 ): Promise<LoopState> {
   const path = runPath(dir, RUN_FILES.state);
+  try {
+    await Deno.stat(path);
+  } catch {
+    throw new RunDirError(
+      `cannot resume ${dir}: it has no ${RUN_FILES.state} (the run stopped before its first ` +
+        `save); start it again with --force --out ${dir}`,
+    );
+  }
   const file = await readSafetensors(path).catch((e) => {
-    throw new Error(`cannot resume from ${dir}: ${(e as Error).message}`);
+    throw new DataError(`cannot resume from ${dir}: ${(e as Error).message}`);
   });
-  if (file.metadata.format !== "crossrank-train-state/1") {
-    throw new Error(`${path}: not a crossrank training state`);
+  checkFormat(path, file.metadata, STATE_FORMAT, "training state");
+  if (file.metadata.run_id !== runId) {
+    throw new RunDirError(
+      `${path} belongs to another run (run id ${file.metadata.run_id ?? "absent"}, ` +
+        `config.json says ${runId}): refusing to resume it under this run's settings`,
+    );
   }
-  const modelTensors: LoadedCheckpoint["tensors"] = {};
-  for (const [name, t] of Object.entries(file.tensors)) {
-    if (name.startsWith("model.")) {
-      modelTensors[name.slice(6)] = { shape: t.shape, data: t.data as Float32Array };
-    }
-  }
-  model.loadStateDict(modelTensors, path);
-  for (const [name, t] of Object.entries(optimizer.stateTensors())) {
-    const saved = file.tensors[name];
-    if (!saved || saved.data.length !== t.size) {
-      throw new Error(`${path}: optimiser tensor '${name}' missing or misshapen`);
-    }
-    t.write(new Float32Array(saved.data as Float32Array));
-  }
-  optimizer.t = Number(file.metadata.adam_t);
-  return JSON.parse(file.metadata.loop, (_k, v) => (v === "-Infinity" ? -Infinity : v));
+  const slots = Object.entries(optimizer.stateTensors());
+  const saved = stateFromFile(
+    path,
+    file,
+    STATE_FORMAT,
+    model.config,
+    Object.fromEntries(slots.map(([name, t]) => [name, t.shape])),
+  );
+  model.loadStateDict(saved.model, path);
+  for (const [name, t] of slots) t.write(new Float32Array(saved.optimizer[name].data));
+  optimizer.t = saved.adamT;
+  return saved.loop;
 }
 
-/** Reads `config.json` of a run. */
+/** Reads `config.json` of a training run, validated (see `./schema.ts`). */
 export async function readRunConfig(dir: string): Promise<TrainConfig & Record<string, unknown>> {
   const path = runPath(dir, RUN_FILES.config);
-  try {
-    return JSON.parse(await Deno.readTextFile(path));
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
-  }
+  return runConfigFromText(path, await readTextFile(path, "run config"));
 }

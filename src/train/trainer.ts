@@ -19,8 +19,11 @@ import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { RetrievalDataset } from "../data/types.ts";
+import type { DataSource } from "../data/source.ts";
+import type { SplitRecord } from "../data/load.ts";
 import {
   DualEncoder,
+  type DualEncoderConfig,
   MAX_LOGIT_SCALE,
   modelConfig,
   type ModelOptions,
@@ -28,7 +31,9 @@ import {
 import { type Batch, BatchSampler } from "./batches.ts";
 import { learningRate } from "./schedule.ts";
 import { Progress } from "./progress.ts";
-import { evaluateModel, type RetrievalMetrics } from "./evaluate.ts";
+import { evaluateModel, NonFiniteEmbeddingError, type RetrievalMetrics } from "./evaluate.ts";
+import { SizeLimitError } from "../util/limits.ts";
+import { formatBytes } from "../gpu/pool.ts";
 
 /** Every training setting (written to `config.json`). */
 export interface TrainConfig {
@@ -60,8 +65,10 @@ export interface TrainConfig {
   seed: number;
   /** Seed of the default dataset and of the train/validation split. */
   dataSeed: number;
-  /** Validation fraction of the images of user data (0 = train on all, keep the final weights). */
+  /** Validation fraction of the images (0 = no validation: keep the final weights). */
   valFraction: number;
+  /** Test fraction of the images: held out, never read in training (0 = none). */
+  testFraction: number;
   /** Model settings. */
   model: ModelOptions;
   /** Read the loss every N steps. */
@@ -70,6 +77,8 @@ export interface TrainConfig {
   maxSteps: number;
   /** Run folder. */
   out: string;
+  /** Largest image of a raw collection, in pixels (default 40 million; `--max-megapixels`). */
+  maxImagePixels?: number;
 }
 
 /** The training and validation splits the loop consumes. */
@@ -78,8 +87,12 @@ export interface TrainData {
   train: RetrievalDataset;
   /** Validation split, or null (`--val-fraction 0`). */
   val: RetrievalDataset | null;
-  /** A test split, when the data has one (the embedded default does); never used for training. */
+  /** The test split, when the data has one; never used for training. */
   test?: RetrievalDataset | null;
+  /** Where the data came from (absent for data built in memory). */
+  source?: DataSource;
+  /** How it was split (absent for data built in memory). */
+  split?: SplitRecord;
 }
 
 /** What happened in one epoch (a row of `metrics.csv`). */
@@ -120,6 +133,8 @@ export interface LoopState {
   bestEpoch: number;
   /** Every epoch so far. */
   history: EpochRecord[];
+  /** Global weight norm before training (for the blow-up check; set at the first epoch). */
+  initialWeightNorm?: number;
 }
 
 /** Hooks the CLI uses to persist the run (the loop itself writes nothing). */
@@ -136,16 +151,45 @@ export interface TrainHooks {
   progress?: Progress;
 }
 
-/** Thrown when the loss or gradients become non-finite; names the step. */
-export class NonFiniteError extends Error {
-  /** The first bad step (1-based). */
+/** Thrown when training diverges (non-finite values, or weights blowing up); names the step. */
+export class DivergenceError extends Error {
+  /** The first bad step (1-based), or the step at which it was seen. */
   readonly step: number;
-  /** @param step the step; @param what what was non-finite */
+  /** @param step the step; @param what what happened */
   constructor(step: number, what: string) {
-    super(`training stopped at step ${step}: ${what} is not finite`);
-    this.name = "NonFiniteError";
+    super(`training stopped at step ${step}: ${what}`);
+    this.name = "DivergenceError";
     this.step = step;
   }
+}
+
+/** Thrown when the loss, a gradient, an embedding or a weight becomes NaN or infinite. */
+export class NonFiniteError extends DivergenceError {
+  /**
+   * @param step the step
+   * @param what what was non-finite
+   * @param note what it means or what was done about it
+   */
+  constructor(step: number, what: string, note?: string) {
+    super(step, `${what} is not finite${note ? ` (${note})` : ""}`);
+    this.name = "NonFiniteError";
+  }
+}
+
+/**
+ * Training stops when the global weight norm exceeds this multiple of its initial value (or of 1,
+ * for zero-initialised weights): finite but useless weights (norms of 1e13 from a learning rate of
+ * 1e3) are caught before they are saved or overflow at validation.
+ */
+export const WEIGHT_BLOWUP_FACTOR = 1e3;
+
+/** The global L2 norm of a model's weights (one readback). */
+async function weightNorm(model: DualEncoder): Promise<number> {
+  let sum = 0;
+  for (const t of Object.values(await model.stateDict())) {
+    for (let i = 0; i < t.data.length; i++) sum += t.data[i] * t.data[i];
+  }
+  return Math.sqrt(sum);
 }
 
 /** Result of {@link trainLoop}. */
@@ -181,6 +225,38 @@ export function initialState(): LoopState {
   };
 }
 
+/**
+ * Throws a {@link SizeLimitError} naming `batch` when one step's widest buffer — the texts' widest
+ * activation or the texts × images score matrix — would not fit one GPU buffer.
+ */
+export function checkBatchSize(
+  config: Pick<TrainConfig, "batch" | "captionsPerImage">,
+  model: DualEncoderConfig,
+  numImages: number,
+): void {
+  const limit = rt().device.limits.maxStorageBufferBindingSize;
+  // A final single image joins the batch before it: at most batch + 1 images.
+  const images = Math.min(config.batch + 1, numImages);
+  const texts = images * config.captionsPerImage;
+  const { text, image } = model;
+  const width = Math.max(text.inDim, text.hidden, text.outDim, image.inDim, image.hidden);
+  const floats = Math.max(texts * width, texts * images);
+  if (floats * 4 > limit) {
+    // The largest image count B with B · captions · max(width, B) floats within the limit.
+    const perWidth = Math.floor(limit / (4 * config.captionsPerImage * width));
+    const most = perWidth <= width
+      ? perWidth
+      : Math.floor(Math.sqrt(limit / (4 * config.captionsPerImage)));
+    throw new SizeLimitError(
+      "batch",
+      config.batch,
+      `a step would need a buffer of ${texts} texts × ${Math.max(width, images)} floats ` +
+        `(${formatBytes(floats * 4)}), over the ${formatBytes(limit)} one GPU buffer can hold; ` +
+        `batch ≤ ${Math.max(2, most - 1)} fits`,
+    );
+  }
+}
+
 /** Builds the model and optimiser for `data` and `config`. */
 export function buildModel(
   config: TrainConfig,
@@ -191,6 +267,12 @@ export function buildModel(
     modelConfig(train.textDim, train.imageDim, config.model),
     config.seed,
   );
+  try {
+    checkBatchSize(config, model.config, train.numImages);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   const params = [...model.namedParameters()].filter(([, t]) => t.requiresGrad).map((
     [name, t],
   ) =>
@@ -261,11 +343,26 @@ export async function trainLoop(
     Tensor.zeros([Math.max(1, config.logEvery)], { label: "loss ring" })
   );
   let ringFill = 0;
+  /** The latest loss read back (the ring is read every `logEvery` steps and at epoch ends). */
+  let lastLoss: number | undefined;
   let ringFirstStep = state.globalStep + 1;
   let interrupted = false;
 
-  const evaluate = async (): Promise<RetrievalMetrics | null> =>
-    val ? await evaluateModel(model, val) : null;
+  const evaluate = async (): Promise<RetrievalMetrics | null> => {
+    if (!val) return null;
+    try {
+      return await evaluateModel(model, val);
+    } catch (e) {
+      if (e instanceof NonFiniteEmbeddingError) {
+        throw new NonFiniteError(
+          state.globalStep,
+          `at validation, ${e.what}`,
+          "the weights diverged",
+        );
+      }
+      throw e;
+    }
+  };
 
   const flushRing = async () => {
     if (ringFill === 0) return;
@@ -276,6 +373,7 @@ export async function trainLoop(
       state.lossSum += values[i];
       state.lossCount++;
     }
+    if (values.length > 0) lastLoss = values[values.length - 1];
     if (bad > 0) throw new NonFiniteError(bad, "the gradient norm");
     ringFill = 0;
     ringFirstStep = state.globalStep + 1;
@@ -302,6 +400,7 @@ export async function trainLoop(
     });
 
   try {
+    state.initialWeightNorm ??= await weightNorm(model);
     if (state.history.length === 0) {
       const metrics = await evaluate();
       const record: EpochRecord = {
@@ -323,6 +422,11 @@ export async function trainLoop(
       const epochStart = performance.now();
       const stepsAtStart = state.stepInEpoch;
       for (let b = state.stepInEpoch; b < batches.length && state.globalStep < totalSteps; b++) {
+        // Checked before every step: an interrupt (also one during validation) stops here.
+        if (hooks.interrupted?.()) {
+          interrupted = true;
+          break;
+        }
         lr = learningRate(state.globalStep + 1, schedule);
         step(batches[b], lr);
         rt().submit();
@@ -332,21 +436,30 @@ export async function trainLoop(
         if (ringFill === ring.size) await flushRing();
         const seconds = (performance.now() - epochStart) / 1000;
         progress.update({
-          epoch: state.epoch + 1,
-          epochs: config.epochs,
-          step: state.globalStep,
-          steps: totalSteps,
-          loss: state.lossCount > 0 ? state.lossSum / state.lossCount : NaN,
-          lr,
-          stepsPerSec: (state.stepInEpoch - stepsAtStart) / Math.max(seconds, 1e-9),
+          label: `epoch ${state.epoch + 1}/${config.epochs}`,
+          done: state.globalStep,
+          total: totalSteps,
+          unit: "steps",
+          elapsed: state.trainSeconds + seconds,
+          rate: (state.stepInEpoch - stepsAtStart) / Math.max(seconds, 1e-9),
+          extra: (lastLoss === undefined ? "" : `loss ${lastLoss.toFixed(4)}  `) +
+            `lr ${lr.toExponential(2)}`,
         });
-        if (hooks.interrupted?.()) {
-          interrupted = true;
-          break;
-        }
       }
       await flushRing();
       await rt().sync();
+      const norm = await weightNorm(model);
+      const limit = WEIGHT_BLOWUP_FACTOR * Math.max(state.initialWeightNorm ?? 1, 1);
+      if (!Number.isFinite(norm)) {
+        throw new NonFiniteError(state.globalStep, "the weight norm", "the weights diverged");
+      }
+      if (norm > limit) {
+        throw new DivergenceError(
+          state.globalStep,
+          `the weight norm grew to ${norm.toExponential(2)}, over ${WEIGHT_BLOWUP_FACTOR}× its ` +
+            `initial ${(state.initialWeightNorm ?? 0).toExponential(2)} (the weights diverged)`,
+        );
+      }
       const epochSeconds = (performance.now() - epochStart) / 1000;
       state.trainSeconds += epochSeconds;
       if (interrupted) {

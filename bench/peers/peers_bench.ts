@@ -27,7 +27,7 @@
  *
  * A throughput table (GFLOP/s, steps/s, crossrank speed ÷ peer speed) prints after the last case.
  *
- * Run: `deno bench -A bench/peers_bench.ts`. `CROSSRANK_BENCH_QUICK=1` skips the retrieval shape
+ * Run: `deno task bench:peers`. `CROSSRANK_BENCH_QUICK=1` skips the retrieval shape
  * (the slowest group).
  *
  * @module
@@ -44,15 +44,15 @@ import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 // deno-lint-ignore no-import-prefix
 import { getThreadsCount, setWasmPaths } from "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
 import { fileURLToPath } from "node:url";
-import { initGpu, rt } from "../src/gpu/runtime.ts";
-import { scope, Tensor, untracked } from "../src/autodiff/tensor.ts";
-import { backward, noGrad } from "../src/autodiff/tape.ts";
-import { matmul } from "../src/ops/matmul.ts";
-import { axpby, scale, sub } from "../src/ops/elementwise.ts";
-import { addBias, l2Normalize, logSumExp, mean, rowDot } from "../src/ops/reduce.ts";
-import { transpose } from "../src/ops/transpose.ts";
-import { AdamW } from "../src/optim/adamw.ts";
-import { amortisedBench, BenchReport, seededGlorot, seededNormal } from "./util.ts";
+import { initGpu, rt } from "../../src/gpu/runtime.ts";
+import { scope, Tensor, untracked } from "../../src/autodiff/tensor.ts";
+import { backward, noGrad } from "../../src/autodiff/tape.ts";
+import { matmul } from "../../src/ops/matmul.ts";
+import { axpby, scale, sub } from "../../src/ops/elementwise.ts";
+import { addBias, l2Normalize, logSumExp, mean, rowDot } from "../../src/ops/reduce.ts";
+import { transpose } from "../../src/ops/transpose.ts";
+import { AdamW } from "../../src/optim/adamw.ts";
+import { amortisedBench, BenchReport, seededGlorot, seededNormal } from "../util.ts";
 
 /** Version of every tfjs package used here (they are released together). */
 const TFJS_VERSION = "4.22.0";
