@@ -1,7 +1,7 @@
 // Graded evaluation on the CPU: per-query ranks files with a grade column (round trip), and the
 // paired bootstrap's NDCG@10 columns.
 import { assertAllClose, assertEquals, assertOk, assertThrows, randn } from "./util.ts";
-import { buildRelation } from "../src/data/relevance.ts";
+import { buildRelation } from "../src/data/relation.ts";
 import { randomRelation } from "./graded_fixtures.ts";
 import { retrievalRef } from "../src/reference/retrieval.ts";
 import {

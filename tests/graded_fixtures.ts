@@ -5,7 +5,7 @@
  */
 
 import { rng } from "./util.ts";
-import { buildRelation, type RelevancePair } from "../src/data/relevance.ts";
+import { buildRelation, type RelevancePair } from "../src/data/relation.ts";
 import type { GradedRelation } from "../src/data/types.ts";
 
 /**

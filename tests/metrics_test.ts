@@ -7,10 +7,9 @@ import {
   queryStats,
   retrievalMetrics,
   rsum,
-  textsByImage,
 } from "../src/eval/metrics.ts";
 import { directionMetricsRef, retrievalRef } from "../src/reference/retrieval.ts";
-import { buildRelation, oneToOne } from "../src/data/relevance.ts";
+import { buildRelation, oneToOne, pairsByImage } from "../src/data/relation.ts";
 
 const l = (r: number) => 1 / Math.log2(r + 1);
 
@@ -103,7 +102,7 @@ Deno.test("retrievalMetrics groups texts by image and skips images without texts
   assertEquals(m.rsum, rsum(m.t2i, m.i2t));
   assertAllClose([m.rsum], [50 + 100 + 100 + 100 / 3 + 100 + 100], { atol: 1e-12 }, "rsum");
   assertEquals(imageQueryCount(oneToOne(textToImage), 4), 3);
-  const { offsets, order } = textsByImage(textToImage, 4);
+  const { offsets, order } = pairsByImage(oneToOne(textToImage), 4);
   assertEquals([Array.from(offsets), Array.from(order)], [[0, 2, 3, 4, 4], [0, 1, 2, 3]]);
 });
 

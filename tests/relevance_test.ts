@@ -8,7 +8,7 @@ import {
   pairsByImage,
   pairTexts,
   relevanceOf,
-} from "../src/data/relevance.ts";
+} from "../src/data/relation.ts";
 import { loadFeatureDataset } from "../src/data/features.ts";
 import { writeNpy } from "../src/data/npy.ts";
 import { writeSafetensors } from "../src/data/safetensors.ts";

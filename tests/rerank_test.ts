@@ -4,7 +4,7 @@ import { assertAllClose, assertEquals, assertOk, gpuTest } from "./util.ts";
 import { quietProgress, smallConfig, toyDataset, writeFeatureDir } from "./train_fixtures.ts";
 import { Reranker, rerankFeatureDim } from "../src/model/reranker.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
-import { buildRelation, oneToOne } from "../src/data/relevance.ts";
+import { buildRelation, oneToOne } from "../src/data/relation.ts";
 import { loadTrainData } from "../src/train/data.ts";
 import { runTraining } from "../src/train/run.ts";
 import {

@@ -15,7 +15,7 @@ import { quietProgress, smallConfig, toyDataset, writeFeatureDir } from "./train
 import { loadDataset, loadRetrievalSplits } from "../src/data/load.ts";
 import { assignImages, DEFAULT_SPLIT, splitByImage } from "../src/data/split.ts";
 import { fingerprintDataset } from "../src/data/source.ts";
-import { oneToOne } from "../src/data/relevance.ts";
+import { oneToOne } from "../src/data/relation.ts";
 import { writeNpy } from "../src/data/npy.ts";
 import { loadTrainData, resolveRunData, runDataRecord } from "../src/train/data.ts";
 import { runTraining } from "../src/train/run.ts";

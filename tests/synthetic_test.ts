@@ -15,7 +15,7 @@ import {
   generateSceneV2,
   gradeRelation,
 } from "../src/data/scene_v2.ts";
-import { checkRelation, gradeOf, relevanceOf } from "../src/data/relevance.ts";
+import { checkRelation, gradeOf, relevanceOf } from "../src/data/relation.ts";
 import type { RetrievalDataset } from "../src/data/types.ts";
 import { gaussian, seededRandom } from "../src/util/random.ts";
 

@@ -5,7 +5,7 @@ import type { TrainData } from "../src/train/trainer.ts";
 import { quietProgress, smallConfig, toyDataset } from "./train_fixtures.ts";
 import { readCheckpoint, RUN_FILES, runPath } from "../src/train/run_dir.ts";
 import { BatchSampler } from "../src/train/batches.ts";
-import { buildRelation, gradeOf, oneToOne } from "../src/data/relevance.ts";
+import { buildRelation, gradeOf, oneToOne } from "../src/data/relation.ts";
 import { learningRate } from "../src/train/schedule.ts";
 
 const DATA: TrainData = {

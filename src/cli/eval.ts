@@ -26,9 +26,9 @@ import { loadDataset, type SplitName } from "../data/load.ts";
 import { DEFAULT_SPLIT, splitByImage } from "../data/split.ts";
 import type { DataSource } from "../data/source.ts";
 import type { RetrievalDataset } from "../data/types.ts";
-import { relevanceOf } from "../data/relevance.ts";
+import { relevanceOf } from "../data/relation.ts";
 import { writeFileAtomic } from "../data/errors.ts";
-import { retrievalRanks } from "../eval/retrieval.ts";
+import { retrievalRanks } from "../ops/retrieval.ts";
 import {
   distractorNote,
   imageQueryCount,

@@ -15,7 +15,7 @@
  * text row belongs to stays in the gallery as a distractor (ranked for every text query, never an
  * image query), as in every reader.
  *
- * Graded relevance (see `./relevance.ts`): `pairs.csv` with a third column, header
+ * Graded relevance (see `./relation.ts`): `pairs.csv` with a third column, header
  * `text,image,relevance`, lists (text, image, grade) triples, many-to-many (a text on several lines,
  * each pair once, grades integers 0–24 (`MAX_GRADE`), 0 meaning not relevant, every text with at
  * least one grade ≥ 1); a safetensors file may hold an integer tensor `relevance` of shape `[P, 3]`,
@@ -46,7 +46,7 @@
 
 import type { GradedRelation, RetrievalDataset } from "./types.ts";
 import { DataError, isDirectory, isFile, readTextFile } from "./errors.ts";
-import { buildRelation, isOneToOne, type RelevancePair } from "./relevance.ts";
+import { buildRelation, isOneToOne, type RelevancePair } from "./relation.ts";
 import { readNpy, readNpyHeader } from "./npy.ts";
 import { readSafetensors, readSafetensorsHeader, type TensorInfo } from "./safetensors.ts";
 import { columns, type CsvTable, intField, readCsv } from "./csv.ts";

@@ -47,7 +47,7 @@
  */
 
 import { pick, randomInt, seededRandom, shuffle } from "../util/random.ts";
-import type { RelevancePair } from "./relevance.ts";
+import type { RelevancePair } from "./relation.ts";
 import {
   BACKGROUND_WORDS,
   BACKGROUNDS,

@@ -12,7 +12,7 @@
  */
 
 import type { RetrievalDataset } from "./types.ts";
-import { subsetRelation } from "./relevance.ts";
+import { subsetRelation } from "./relation.ts";
 import { seededRandom, shuffle } from "../util/random.ts";
 
 /**

@@ -40,7 +40,7 @@ import { computeImageFeatures, IMAGE_FEATURE_GRID, IMAGE_FEATURE_SIZE } from "./
 import { featuriseTexts, TEXT_FEATURE_DIM } from "./text_features.ts";
 import { pick, randomInt, seededRandom, shuffle } from "../util/random.ts";
 import { type RetrievalSplits, splitByImage } from "./split.ts";
-import { buildRelation } from "./relevance.ts";
+import { buildRelation } from "./relation.ts";
 import { type CaptionSpec, generateSceneV2, gradeRelation, sceneCaptionsV2 } from "./scene_v2.ts";
 import {
   BACKGROUND_WORDS,
@@ -89,7 +89,7 @@ export const GENERATORS = ["v2", "v1"] as const;
 export type GeneratorVersion = typeof GENERATORS[number];
 
 /** The generator used when none is named. */
-export const DEFAULT_GENERATOR: GeneratorVersion = "v1";
+export const DEFAULT_GENERATOR: GeneratorVersion = "v2";
 
 /** Options of {@link generateDefaultDataset}. */
 export interface DefaultDatasetOptions {

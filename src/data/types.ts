@@ -9,7 +9,7 @@
  * `p = offsets[t] … offsets[t + 1] − 1`, each relevant image `images[p]` with its integer grade
  * `grades[p]` ≥ 1 (pairs not listed have grade 0). Row `t` starts with the text's primary image
  * (`textToImage[t]`, of the row's highest grade), then the others by ascending image index. See
- * `src/data/relevance.ts`.
+ * `src/data/relation.ts`.
  */
 export interface GradedRelation {
   /** `numTexts + 1` offsets into {@link images} and {@link grades}. */
@@ -49,7 +49,7 @@ export interface RetrievalDataset {
   /**
    * Optional graded relevance (see {@link GradedRelation}). Absent: text `t` is relevant to
    * `textToImage[t]` alone, at grade 1 (readers leave it out when the data says no more than that). Read it through `relevanceOf(ds)`
-   * (`src/data/relevance.ts`), which fills that in.
+   * (`src/data/relation.ts`), which fills that in.
    */
   relevance?: GradedRelation;
   /** Optional display name of each image (file name). */

@@ -22,8 +22,17 @@
  * @module
  */
 
-import type { GradedRelation, RetrievalDataset } from "../data/types.ts";
-import { pairsByImage, relevanceOf } from "../data/relevance.ts";
+import type { RetrievalDataset } from "../data/types.ts";
+import {
+  type DirectionMetrics,
+  type GradedRelation,
+  pairsByImage,
+  relevanceOf,
+  type RetrievalMetrics,
+  type RetrievalRanks,
+} from "../data/relation.ts";
+
+export type { DirectionMetrics, RetrievalMetrics, RetrievalRanks } from "../data/relation.ts";
 
 /** The tie rule shared by the GPU kernels and the CPU reference. */
 export const TIE_RULE: string =
@@ -33,41 +42,6 @@ export const TIE_RULE: string =
 
 /** The cut-offs of R@K. */
 export const RECALL_KS = [1, 5, 10] as const;
-
-/** The cut-offs of NDCG@K. */
-export const NDCG_KS = [1, 5, 10] as const;
-
-/** The metrics of one direction; the key names are the CLI's JSON keys. */
-export interface DirectionMetrics {
-  /** Percent of queries with an item of their highest grade at rank 1. */
-  "R@1": number;
-  /** Percent of queries with an item of their highest grade in the top 5. */
-  "R@5": number;
-  /** Percent of queries with an item of their highest grade in the top 10. */
-  "R@10": number;
-  /** Median rank of the best-ranked item of the highest grade (floored, 1-based). */
-  MedR: number;
-  /** Mean rank of the best-ranked item of the highest grade (1-based). */
-  MeanR: number;
-  /** Mean average precision over all items of grade ≥ 1, percent. */
-  mAP: number;
-  /** NDCG@1 with gains 2^grade − 1, percent. */
-  "NDCG@1": number;
-  /** NDCG@5 with gains 2^grade − 1, percent. */
-  "NDCG@5": number;
-  /** NDCG@10 with gains 2^grade − 1, percent. */
-  "NDCG@10": number;
-}
-
-/** The metrics of both directions and their rsum. */
-export interface RetrievalMetrics {
-  /** Text → image: each text queries the images; relevant = its graded images. */
-  t2i: DirectionMetrics;
-  /** Image → text: each image queries the texts; relevant = the texts graded to it. */
-  i2t: DirectionMetrics;
-  /** Sum of the six R@K. */
-  rsum: number;
-}
 
 /** The key order of {@link DirectionMetrics} (table rows, JSON, `metrics.csv`). */
 export const METRIC_KEYS = [
@@ -81,25 +55,6 @@ export const METRIC_KEYS = [
   "NDCG@5",
   "NDCG@10",
 ] as const;
-
-/**
- * Per-pair ranks of an evaluation (both directions), from which all metrics follow. Each pair `p`
- * of the relation (text `t`, image `relevance.images[p]`, grade `relevance.grades[p]`) has its
- * rank in text `t`'s ranking of the images and in the image's ranking of the texts. Ungraded data
- * has one pair per text (its image, grade 1), so `t2i[t]` is text `t`'s rank of its image.
- */
-export interface RetrievalRanks {
-  /** Images in the gallery. */
-  numImages: number;
-  /** The primary image of each text (the first pair of its row). */
-  textToImage: Int32Array;
-  /** The graded relation the ranks are of (see `src/data/relevance.ts`). */
-  relevance: GradedRelation;
-  /** Text → image: the 1-based rank of pair p's image when its text queries the images. */
-  t2i: Uint32Array;
-  /** Image → text: the 1-based rank of pair p's text among all texts when its image queries. */
-  i2t: Uint32Array;
-}
 
 /** Rank statistics of one query. */
 export interface QueryStats {
@@ -237,23 +192,6 @@ export function directionMetrics(
 /** Sum of the six R@K of both directions. */
 export function rsum(t2i: DirectionMetrics, i2t: DirectionMetrics): number {
   return RECALL_KS.reduce((s, k) => s + t2i[`R@${k}`] + i2t[`R@${k}`], 0);
-}
-
-/**
- * Groups texts by image: `offsets` (numImages + 1) and `order` (the texts sorted by image, stable)
- * such that image i's texts are `order[offsets[i] .. offsets[i + 1])`.
- */
-export function textsByImage(
-  textToImage: ArrayLike<number>,
-  numImages: number,
-): { offsets: Uint32Array<ArrayBuffer>; order: Uint32Array<ArrayBuffer> } {
-  const offsets = new Uint32Array(numImages + 1);
-  for (let t = 0; t < textToImage.length; t++) offsets[textToImage[t] + 1]++;
-  for (let i = 0; i < numImages; i++) offsets[i + 1] += offsets[i];
-  const fill = offsets.slice(0, numImages);
-  const order = new Uint32Array(textToImage.length);
-  for (let t = 0; t < textToImage.length; t++) order[fill[textToImage[t]]++] = t;
-  return { offsets, order };
 }
 
 /**

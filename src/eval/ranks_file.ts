@@ -27,7 +27,7 @@
 
 import { parse } from "csv-parse";
 import { type RetrievalMetrics, retrievalMetrics, type RetrievalRanks } from "./metrics.ts";
-import { buildRelation, isOneToOne, pairsByImage, pairTexts } from "../data/relevance.ts";
+import { buildRelation, isOneToOne, pairsByImage, pairTexts } from "../data/relation.ts";
 
 /** The header line of a ranks file of ungraded data. */
 export const RANKS_HEADER = "direction,query,item,rank";

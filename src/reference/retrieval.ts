@@ -8,8 +8,12 @@
  * @module
  */
 
-import type { DirectionMetrics, RetrievalMetrics, RetrievalRanks } from "../eval/metrics.ts";
-import type { GradedRelation } from "../data/types.ts";
+import type {
+  DirectionMetrics,
+  GradedRelation,
+  RetrievalMetrics,
+  RetrievalRanks,
+} from "../data/relation.ts";
 
 /** Row-wise `x / max(‖x‖, eps)` (float64), or a float64 copy when `normalize` is false. */
 export function prepareRowsRef(

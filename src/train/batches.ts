@@ -4,7 +4,7 @@
  * An epoch visits every image once, in a seeded order, in batches of `batchImages` images. Each
  * image brings up to `captionsPerImage` of its captions (a seeded choice), so the batch's score
  * matrix is `texts × images`. Its label matrix carries each (text, image) pair's grade from the
- * dataset's relation (`src/data/relevance.ts`): every caption's own image at its grade (1 for
+ * dataset's relation (`src/data/relation.ts`): every caption's own image at its grade (1 for
  * ungraded data), any other batch image the caption is partly relevant to at that grade, 0 for the
  * rest; its transpose labels the image → text lists the same way. A caption of the same image is
  * never a negative (its own image carries its highest grade).
@@ -16,7 +16,7 @@
 
 import { Random } from "../util/random.ts";
 import type { GradedRelation } from "../data/types.ts";
-import { primaryImages } from "../data/relevance.ts";
+import { primaryImages } from "../data/relation.ts";
 
 /** One batch: row indices into the dataset and the relevance matrices. */
 export interface Batch {

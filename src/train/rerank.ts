@@ -21,18 +21,19 @@ import { initGpu, rt } from "../gpu/runtime.ts";
 import { backward, noGrad } from "../autodiff/tape.ts";
 import { scope, Tensor, untracked } from "../autodiff/tensor.ts";
 import { gatherRows } from "../ops/gather.ts";
-import { add, mulScalar } from "../ops/elementwise.ts";
+import { mulScalar } from "../ops/reduce.ts";
+import { add } from "../ops/elementwise.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { RetrievalDataset } from "../data/types.ts";
-import { gradeOf, relevanceOf } from "../data/relevance.ts";
+import { gradeOf, relevanceOf } from "../data/relation.ts";
 import { writeSafetensors } from "../data/safetensors.ts";
 import { readSafetensors, type SafetensorsFile } from "../data/safetensors.ts";
 import { checkTensors, rerankerFromFile, RunFileError } from "./schema.ts";
-import { retrievalRanks } from "../eval/retrieval.ts";
+import { retrievalRanks } from "../ops/retrieval.ts";
 import { type RetrievalMetrics, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
-import { topK } from "../eval/topk.ts";
+import { topK } from "../ops/topk.ts";
 import { DualEncoder } from "../model/dual_encoder.ts";
 import {
   type PositionalEncoding,
@@ -305,7 +306,7 @@ export async function evaluateRerank(
  * @example
  * ```ts
  * import { rerankedRanks } from "./rerank.ts";
- * import { oneToOne } from "../data/relevance.ts";
+ * import { oneToOne } from "../data/relation.ts";
  * // one text, k = 3: its image 7 is candidate 2, which the reranker scores highest
  * rerankedRanks(
  *   { numImages: 9, textToImage: Int32Array.of(7), relevance: oneToOne([7]),

@@ -1,5 +1,7 @@
 /**
- * Graded text ↔ image relevance: a sparse, many-to-many relation in which text `t` is relevant to
+ * The text ↔ image relation of a retrieval dataset and what an evaluation computes on it.
+ *
+ * Graded relevance: a sparse, many-to-many relation in which text `t` is relevant to
  * image `i` with an integer grade ≥ 1 (absent pairs have grade 0). It is stored by text (CSR, see
  * {@link GradedRelation}): row `t` lists the images relevant to text `t`, its **primary image**
  * first — the one `textToImage[t]` names, of the row's highest grade (ties: the first listed in
@@ -9,9 +11,13 @@
  * per image layout, caption collections) carry no relation: {@link relevanceOf} gives them the
  * one-to-one relation at grade 1, so no caller special-cases them.
  *
+ * The per-pair ranks of an evaluation ({@link RetrievalRanks}: GPU `src/ops/retrieval.ts`, float64
+ * twin `src/reference/retrieval.ts`) and the metrics computed from them (`src/eval/metrics.ts`)
+ * are typed here, below both the evaluation and its twin.
+ *
  * @example
  * ```ts
- * import { buildRelation, relevanceOf } from "./relevance.ts";
+ * import { buildRelation, relevanceOf } from "./relation.ts";
  * const { relation, textToImage } = buildRelation(2, 3, [
  *   { text: 0, image: 2, grade: 1 },
  *   { text: 0, image: 0, grade: 3 },
@@ -28,6 +34,57 @@ import type { GradedRelation, RetrievalDataset } from "./types.ts";
 import { DataError } from "./errors.ts";
 
 export type { GradedRelation } from "./types.ts";
+
+/** The metrics of one direction; the key names are the CLI's JSON keys. */
+export interface DirectionMetrics {
+  /** Percent of queries with an item of their highest grade at rank 1. */
+  "R@1": number;
+  /** Percent of queries with an item of their highest grade in the top 5. */
+  "R@5": number;
+  /** Percent of queries with an item of their highest grade in the top 10. */
+  "R@10": number;
+  /** Median rank of the best-ranked item of the highest grade (floored, 1-based). */
+  MedR: number;
+  /** Mean rank of the best-ranked item of the highest grade (1-based). */
+  MeanR: number;
+  /** Mean average precision over all items of grade ≥ 1, percent. */
+  mAP: number;
+  /** NDCG@1 with gains 2^grade − 1, percent. */
+  "NDCG@1": number;
+  /** NDCG@5 with gains 2^grade − 1, percent. */
+  "NDCG@5": number;
+  /** NDCG@10 with gains 2^grade − 1, percent. */
+  "NDCG@10": number;
+}
+
+/** The metrics of both directions and their rsum. */
+export interface RetrievalMetrics {
+  /** Text → image: each text queries the images; relevant = its graded images. */
+  t2i: DirectionMetrics;
+  /** Image → text: each image queries the texts; relevant = the texts graded to it. */
+  i2t: DirectionMetrics;
+  /** Sum of the six R@K. */
+  rsum: number;
+}
+
+/**
+ * Per-pair ranks of an evaluation (both directions), from which all metrics follow. Each pair `p`
+ * of the relation (text `t`, image `relevance.images[p]`, grade `relevance.grades[p]`) has its
+ * rank in text `t`'s ranking of the images and in the image's ranking of the texts. Ungraded data
+ * has one pair per text (its image, grade 1), so `t2i[t]` is text `t`'s rank of its image.
+ */
+export interface RetrievalRanks {
+  /** Images in the gallery. */
+  numImages: number;
+  /** The primary image of each text (the first pair of its row). */
+  textToImage: Int32Array;
+  /** The graded relation the ranks are of. */
+  relevance: GradedRelation;
+  /** Text → image: the 1-based rank of pair p's image when its text queries the images. */
+  t2i: Uint32Array;
+  /** Image → text: the 1-based rank of pair p's text among all texts when its image queries. */
+  i2t: Uint32Array;
+}
 
 /**
  * The largest grade accepted: gains are `2^grade − 1`, which float32 (the loss kernels' labels)
