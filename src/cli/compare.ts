@@ -369,7 +369,8 @@ async function compareRetrieval(
   }
   const env = await environment();
   const source = data.source!;
-  const note = `Dataset ${source.name} (${source.path ?? "embedded default"}), metrics of each ` +
+  const origin = source.path ?? `embedded default, generator ${source.generator?.generator}`;
+  const note = `Dataset ${source.name} (${origin}), metrics of each ` +
     `run's kept checkpoint (best validation rsum) on the held-out ${part} part ` +
     `(${queries}), mean ± std over ${plan.seeds} seed(s). Δ: paired difference from ` +
     `${plan.baseline} with a 95 % percentile interval from ${plan.resamples} bootstrap ` +
