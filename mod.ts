@@ -48,27 +48,27 @@ export { backward, isGradEnabled, noGrad, zeroGrad } from "./src/autodiff/tape.t
 // Ops
 export {
   add,
-  addBias,
   affine,
   axpby,
-  broadcastCols,
-  broadcastRows,
-  broadcastScalar,
   copy,
   exp,
   gelu,
   mul,
-  mulScalar,
   relu,
   reshape,
   scale,
   sub,
 } from "./src/ops/elementwise.ts";
 export {
+  addBias,
+  broadcastCols,
+  broadcastRows,
+  broadcastScalar,
   colSum,
   l2Normalize,
   logSumExp,
   mean,
+  mulScalar,
   rowDot,
   rowSum,
   softmax,
@@ -80,7 +80,9 @@ export { transpose } from "./src/ops/transpose.ts";
 export { LAYER_NORM_EPS, layerNorm } from "./src/ops/layernorm.ts";
 export { attention, type AttentionOptions } from "./src/ops/attention.ts";
 export { dropout, type DropoutOptions } from "./src/ops/dropout.ts";
-export { neuralSort, sinkhorn, softDcg } from "./src/ops/neuralsort.ts";
+export { neuralSort } from "./src/ops/neuralsort.ts";
+export { sinkhorn } from "./src/ops/sinkhorn.ts";
+export { softDcg } from "./src/losses/neuralndcg.ts";
 export { AdamW, type AdamWOptions, type ParamSpec } from "./src/optim/adamw.ts";
 
 // Losses
@@ -129,18 +131,14 @@ export {
 } from "./src/data/load.ts";
 
 // Evaluation
-export {
-  evaluateDataset,
-  evaluateRetrieval,
-  retrievalRanks,
-  TIE_RULE,
-} from "./src/eval/retrieval.ts";
+export { evaluateDataset, evaluateRetrieval, TIE_RULE } from "./src/eval/retrieval.ts";
+export { retrievalRanks } from "./src/ops/retrieval.ts";
 export {
   type DirectionMetrics,
   type RetrievalMetrics,
   retrievalMetrics,
 } from "./src/eval/metrics.ts";
-export { topK, type TopKResult } from "./src/eval/topk.ts";
+export { topK, type TopKResult } from "./src/ops/topk.ts";
 export { parseRanksCsv, ranksCsv } from "./src/eval/ranks_file.ts";
 export {
   formatDifference,

@@ -1,5 +1,5 @@
 /**
- * Benchmarks of the attention and layer-norm kernels (and the reranker built on them) at reranking
+ * Benchmarks of the attention kernels (and the reranker built on them; layer norm: bench/layernorm_bench.ts) at reranking
  * sizes: lists × n items × d_model × heads = 256 × 50 × 64 × 4 and 1024 × 100 × 64 × 4.
  *
  * Each iteration records its work and waits for the GPU once (one ~11 ms wait per iteration,
@@ -16,21 +16,10 @@ import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { backward, noGrad } from "../src/autodiff/tape.ts";
 import { sumAll } from "../src/ops/reduce.ts";
 import { attention } from "../src/ops/attention.ts";
-import { layerNorm } from "../src/ops/layernorm.ts";
 import { Reranker } from "../src/model/reranker.ts";
+import { lcgValues as values } from "./util.ts";
 
 await initGpu();
-
-/** Seeded values in [-1, 1) (a cheap LCG: the data only has to be non-degenerate). */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 interface Size {
   lists: number;
@@ -62,9 +51,7 @@ for (const size of SIZES) {
   const maskData = new Float32Array(rows).map((_, r) => (r % n) < Math.ceil(0.8 * n) ? 1 : 0);
   maskData.fill(1, 0, n);
   const mask = Tensor.from(maskData);
-  const gamma = Tensor.param(values(dModel, 4), [dModel]);
-  const beta = Tensor.param(values(dModel, 5), [dModel]);
-  const params = [q, k, v, gamma, beta];
+  const params = [q, k, v];
   const opts = { lists, n, heads, mask };
   const kernels = rows <= 20000 ? (["blocked", "generic"] as const) : (["blocked"] as const);
 
@@ -97,31 +84,6 @@ for (const size of SIZES) {
       },
     });
   }
-
-  Deno.bench({
-    name: `layerNorm forward ${rows}×${dModel}`,
-    group: `layerNorm ${rows}×${dModel}`,
-    baseline: true,
-    n: 5,
-    warmup: 1,
-    async fn() {
-      for (let r = 0; r < reps; r++) noGrad(() => scope(() => layerNorm(q, gamma, beta)));
-      await rt().sync();
-    },
-  });
-  Deno.bench({
-    name: `layerNorm forward+backward ${rows}×${dModel}`,
-    group: `layerNorm ${rows}×${dModel}`,
-    n: 5,
-    warmup: 1,
-    async fn() {
-      for (let r = 0; r < reps; r++) {
-        scope(() => backward(sumAll(layerNorm(q, gamma, beta))));
-        clear(params);
-      }
-      await rt().sync();
-    },
-  });
 }
 
 // The whole reranker (2 layers, d_model 64, 4 heads, d_ff 128) on 256 lists of 50 candidates with

@@ -1,28 +1,15 @@
 /**
- * Data-layer benchmarks: the embedded default dataset end to end (render + featurise + split), the
- * image featuriser (GPU kernel vs the float64 CPU reference, same 256 images of 64 × 64), and the
- * text featuriser. Images per second = 256 / the reported time per iteration.
+ * Data-layer benchmarks: the embedded default dataset end to end (render + featurise + split) and
+ * the text featuriser (the image featuriser's kernel: bench/image_features_bench.ts).
  *
  * Run: `deno bench -A bench/data_bench.ts`.
  */
 
 import { initGpu } from "../src/gpu/runtime.ts";
 import { generateDefaultDataset } from "../src/data/synthetic.ts";
-import { computeImageFeatures } from "../src/data/image_features.ts";
-import { imageFeaturesRef } from "../src/reference/image_features.ts";
 import { featuriseTexts } from "../src/data/text_features.ts";
-import { seededRandom } from "../src/util/random.ts";
 
 await initGpu();
-
-const COUNT = 256;
-const SIZE = 64;
-const random = seededRandom(1);
-const pixels = Uint8Array.from(
-  { length: COUNT * SIZE * SIZE * 4 },
-  () => Math.floor(random() * 256),
-);
-await computeImageFeatures(pixels, COUNT); // compile the kernel outside the timings
 
 Deno.bench({
   name: "default dataset: 2000 scenes × 5 captions, render + featurise + split",
@@ -31,25 +18,6 @@ Deno.bench({
   warmup: 1,
   fn: async () => {
     await generateDefaultDataset({ seed: 0 });
-  },
-});
-
-Deno.bench({
-  name: `image features GPU kernel: ${COUNT} images ${SIZE}×${SIZE} (incl. upload + readback)`,
-  group: "image features",
-  baseline: true,
-  fn: async () => {
-    await computeImageFeatures(pixels, COUNT);
-  },
-});
-
-Deno.bench({
-  name: `image features CPU reference (float64): ${COUNT} images ${SIZE}×${SIZE}`,
-  group: "image features",
-  n: 5,
-  warmup: 1,
-  fn: () => {
-    imageFeaturesRef(pixels, COUNT, SIZE, 4);
   },
 });
 

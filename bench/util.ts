@@ -39,6 +39,11 @@
  * same seed gives the same sequence on every machine, so bench inputs are reproducible.
  */
 import { seededRandom } from "../src/util/random.ts";
+import { rt } from "../src/gpu/runtime.ts";
+import { backward, zeroGrad } from "../src/autodiff/tape.ts";
+import { scope, Tensor } from "../src/autodiff/tensor.ts";
+import { rankingLossTensor } from "../src/losses/mod.ts";
+import type { NeuralNdcgOptions } from "../src/losses/neuralndcg.ts";
 
 export const seededUniform: (seed: number) => () => number = seededRandom;
 
@@ -274,4 +279,188 @@ export function amortisedBench(report: BenchReport, o: AmortisedBenchOptions): v
       b.end();
     },
   });
+}
+
+/**
+ * Seeded ranking lists for the NeuralSort family's benches: `lists × n` N(0, 1) scores (a
+ * parameter) and labels 0…4 on ~20 % of the items, else 0.
+ */
+export function rankingLists(lists: number, n: number, seed: number) {
+  const u = seededUniform(seed);
+  const labels = new Float32Array(lists * n).map(() => u() < 0.2 ? Math.floor(u() * 5) : 0);
+  return {
+    scores: Tensor.param(seededNormal(lists * n, seed), [lists, n], `scores ${lists}x${n}`),
+    labels: Tensor.from(labels, [lists, n], { label: `labels ${lists}x${n}` }),
+  };
+}
+
+/**
+ * Bench cases of the NeuralSort family over `lists × n` lists (throughput in lists/s). Deno's
+ * warm-up call of each case runs its work on 2 lists (it compiles the pipelines), so only the
+ * measured calls are full size; each records one unit of work and waits once.
+ */
+export function listCases(
+  report: BenchReport,
+  group: string,
+  lists: number,
+  n: number,
+  entries: { name: string; baseline?: boolean; work: (s: Tensor, y: Tensor) => void }[],
+): void {
+  const data = rankingLists(lists, n, lists);
+  const small = rankingLists(2, n, 99);
+  for (const e of entries) {
+    let warmed = false;
+    amortisedBench(report, {
+      group,
+      name: `${e.name} ${group}`,
+      baseline: e.baseline,
+      reps: 1,
+      work: lists,
+      unit: "lists/s",
+      n: 1,
+      run: async () => {
+        const { scores, labels } = warmed ? data : small;
+        warmed = true;
+        e.work(scores, labels);
+        await rt().sync();
+        zeroGrad([scores]);
+      },
+    });
+  }
+}
+
+/**
+ * A seeded retrieval collection of `dim`-d embeddings: caption t is a noisy copy of image
+ * `t * stride` (the other images are distractors).
+ */
+export function retrievalCollection(numTexts: number, numImages: number, seed: number, dim = 512) {
+  const images = seededNormal(numImages * dim, seed);
+  const noise = seededNormal(numTexts * dim, seed + 1, 1.5);
+  const stride = Math.floor(numImages / Math.min(numTexts, numImages));
+  const textToImage = Int32Array.from(
+    { length: numTexts },
+    (_, t) => (t % Math.min(numTexts, numImages)) * stride,
+  );
+  const texts = new Float32Array(numTexts * dim);
+  for (let t = 0; t < numTexts; t++) {
+    for (let k = 0; k < dim; k++) {
+      texts[t * dim + k] = images[textToImage[t] * dim + k] + noise[t * dim + k];
+    }
+  }
+  return { texts, images, textToImage, textDim: dim, imageDim: dim };
+}
+
+/**
+ * A Deno bench case of GPU work: each call records `work` `reps` times and waits for the GPU once
+ * (the fixed ~11 ms wait amortised over the repetitions).
+ */
+export function gpuBench(o: {
+  name: string;
+  group: string;
+  baseline?: boolean;
+  reps?: number;
+  n?: number;
+  work: () => void;
+}): void {
+  const reps = o.reps ?? 1;
+  Deno.bench({
+    name: o.name,
+    group: o.group,
+    baseline: o.baseline,
+    n: o.n ?? 5,
+    warmup: 1,
+    async fn() {
+      for (let r = 0; r < reps; r++) o.work();
+      await rt().sync();
+    },
+  });
+}
+
+/** A loss configuration of the loss benches. */
+export interface LossBenchCase {
+  name: string;
+  options: Record<string, unknown>;
+}
+
+/** Seeded in-batch data: scores in [−2, 2), the diagonal and ~1 % more items relevant. */
+function inBatch(n: number): { scores: Float32Array; labels: Float32Array } {
+  let seed = n;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const scores = new Float32Array(n * n).map(() => next() * 4 - 2);
+  const labels = new Float32Array(n * n).map((_, i) =>
+    i % n === Math.floor(i / n) || next() < 0.01 ? 1 : 0
+  );
+  return { scores, labels };
+}
+
+/**
+ * Forward + backward of each loss case at (lists × items) 256 × 256 and 1024 × 1024, each size one
+ * group with `softmax` as its baseline. The data mimics training: a square in-batch similarity
+ * matrix whose diagonal is relevant, plus ~1 % more relevant items per list. Each call records
+ * `repeat` forward + backward passes and waits once; the dense O(n²) cases (`dense`) run one timed
+ * call at 1024.
+ */
+export function lossBenches(
+  cases: LossBenchCase[],
+  dense: (c: LossBenchCase) => boolean = () => false,
+): void {
+  const sizes = [{ n: 256, repeat: 4, iterations: 5 }, { n: 1024, repeat: 1, iterations: 2 }];
+  for (const { n, repeat, iterations } of sizes) {
+    const data = inBatch(n);
+    const s = Tensor.param(data.scores, [n, n], `S ${n}`);
+    const y = Tensor.from(data.labels, [n, n], { label: `R ${n}` });
+    for (const c of [{ name: "softmax", options: {} }, ...cases]) {
+      const opts = Object.keys(c.options).length ? ` ${JSON.stringify(c.options)}` : "";
+      Deno.bench({
+        name: `${c.name}${opts} ${n}x${n}`,
+        group: `${n}x${n}`,
+        baseline: c.name === "softmax",
+        n: n >= 1024 && dense(c) ? 1 : iterations,
+        warmup: 1,
+        async fn() {
+          scope(() => {
+            for (let r = 0; r < repeat; r++) backward(rankingLossTensor(c.name, s, y, c.options));
+          });
+          await rt().sync();
+          zeroGrad([s]);
+        },
+      });
+    }
+  }
+}
+
+/** Seeded values in [-1, 1) (a cheap LCG: the data only has to be non-degenerate). */
+export function lcgValues(n: number, seed: number): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** Sinkhorn iterations of the NeuralSort family's benches (`NEURALSORT_BENCH_ITERS`, default 10). */
+export const NEURALSORT_ITERS = Number(Deno.env.get("NEURALSORT_BENCH_ITERS") ?? 10);
+
+/** Items per list of the NeuralSort family's benches. */
+export const NEURALSORT_N = 1000;
+
+/** The NeuralNDCG options of those benches: allRank's, with tol 0 and NEURALSORT_ITERS iterations. */
+export const NEURALSORT_OPTIONS: NeuralNdcgOptions = {
+  temperature: 1,
+  poweredRelevancies: true,
+  k: 0,
+  sinkhorn: true,
+  tol: 0,
+  maxIter: NEURALSORT_ITERS,
+  transposed: false,
+};
+
+/** The table of the NeuralSort family's benches (one per file, printed when it unloads). */
+export function neuralSortReport(): BenchReport {
+  return new BenchReport(
+    `NeuralSort / NeuralNDCG on llvmpipe (${NEURALSORT_ITERS} Sinkhorn iterations)`,
+    "time ÷ baseline time",
+  ).printOnUnload();
 }

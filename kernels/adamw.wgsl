@@ -3,31 +3,10 @@
 // Per-step values (learning rate, bias corrections) come from a small storage buffer written once
 // per step, so the uniform block stays constant and its buffer is reused.
 
-struct Params {
-  n: u32,
-  use_anchor: u32,
-  beta1: f32,
-  beta2: f32,
-  eps: f32,
-  weight_decay: f32,
-  clamp_min: f32,
-  clamp_max: f32,
-}
-
-@group(0) @binding(0) var<storage, read_write> param: array<f32>;
-@group(0) @binding(1) var<storage, read> grad: array<f32>;
-@group(0) @binding(2) var<storage, read_write> m1: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m2: array<f32>;
-@group(0) @binding(4) var<storage, read> anchor: array<f32>;
-// step: [lr, 1 / (1 - beta1^t), 1 / (1 - beta2^t), t]; scale: [gradient multiplier (clipping)]
-@group(0) @binding(5) var<storage, read> step: array<f32>;
-@group(0) @binding(6) var<storage, read> scale: array<f32>;
-@group(0) @binding(7) var<uniform> p: Params;
-
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn adamw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+  let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.n) { return; }
   // scale 0 marks a step whose gradient norm was not finite: skip it entirely (NaN * 0 is NaN).
   if (scale[0] == 0.0) { return; }

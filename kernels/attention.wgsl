@@ -6,8 +6,7 @@
 // gets O = 0 (and a zero gradient); padded keys are never attended to, so they cannot affect valid
 // items, and a list with no valid item yields zeros.
 //
-// Bindings: 0 q, 1 k, 2 v, 3 mask [lists * n] (read; bound to a dummy when has_mask = 0),
-// 4 a, 5 b (read), 6 out0, 7 out1 (read_write), 8 params. Per entry point (X = "" or "_blocked"):
+// What the bindings a, b, out0, out1 hold per entry point (X = "" or "_blocked"):
 //   attention_forward{X}:     out0 = O; a, b, out1 unused.
 //   attention_backward_q{X}:  a = O, b = dO; out0 = dQ, out1 = stats [lists, heads, n, 2] holding
 //                             (delta = dO . O, log-sum-exp of the scaled scores) per query. The
@@ -25,29 +24,6 @@
 //     llvmpipe's shader compile take tens of seconds, hence the limits. Rows past the end of a
 //     list are computed on a clamped copy of the last row and never written.
 
-struct Params {
-  lists: u32,
-  n: u32,
-  heads: u32,
-  dh: u32,
-  scale: f32,   // 1 / sqrt(dh)
-  has_mask: u32,
-  _p0: u32,
-  _p1: u32,
-}
-
-@group(0) @binding(0) var<storage, read> q: array<f32>;
-@group(0) @binding(1) var<storage, read> k: array<f32>;
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> mask: array<f32>;
-@group(0) @binding(4) var<storage, read> a: array<f32>;
-@group(0) @binding(5) var<storage, read> b: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out0: array<f32>;
-@group(0) @binding(7) var<storage, read_write> out1: array<f32>;
-@group(0) @binding(8) var<uniform> p: Params;
-
-const NEG_BIG: f32 = -3.4028235e38;
-
 fn valid(row: u32) -> bool {
   return p.has_mask == 0u || mask[row] > 0.5;
 }
@@ -55,8 +31,7 @@ fn valid(row: u32) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Generic kernels: one invocation per (list, head, item), index (l * heads + hd) * n + i.
 
-// Largest head dimension of the generic kernels (private arrays of this size).
-const MAX_DH: u32 = 128u;
+// MAX_DH, the largest head dimension of the generic kernels, sizes their private arrays.
 
 struct Item {
   t: u32,      // invocation index (l * heads + hd) * n + i
@@ -66,7 +41,7 @@ struct Item {
 }
 
 fn item(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> Item {
-  let t = (wid.x + wid.y * nwg.x) * 64u + lid;
+  let t = linear_index(wid, nwg, lid, WG);
   let i = t % p.n;
   let lh = t / p.n;
   let hd = lh % p.heads;
@@ -79,7 +54,7 @@ fn slice_of(it: Item, j: u32) -> u32 {
   return ((it.list * p.n + j) * p.heads + it.head) * p.dh;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                      @builtin(local_invocation_index) lid: u32) {
   let it = item(wid, nwg, lid);
@@ -96,7 +71,7 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     acc[d] = 0.0;
   }
   // Online softmax: running max m and running sum s of exp(score - m).
-  var m = NEG_BIG;
+  var m = -F32_MAX;
   var s = 0.0;
   for (var j = 0u; j < p.n; j++) {
     if (!valid(it.list * p.n + j)) { continue; }
@@ -117,7 +92,7 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
 
 // dQ_i = scale * sum_j P_ij (dO_i . V_j - delta_i) K_j with delta_i = dO_i . O_i; also writes
 // (delta_i, lse_i) for attention_backward_kv.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn attention_backward_q(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
@@ -141,7 +116,7 @@ fn attention_backward_q(@builtin(workgroup_id) wid: vec3<u32>,
     dq[d] = 0.0;
   }
   // Pass 1: the query's log-sum-exp.
-  var m = NEG_BIG;
+  var m = -F32_MAX;
   var s = 0.0;
   for (var j = 0u; j < p.n; j++) {
     if (!valid(it.list * p.n + j)) { continue; }
@@ -173,7 +148,7 @@ fn attention_backward_q(@builtin(workgroup_id) wid: vec3<u32>,
 
 // For key j: dK_j = scale * sum_i P_ij (dO_i . V_j - delta_i) Q_i,  dV_j = sum_i P_ij dO_i,
 // over the valid queries i, with delta_i and the log-sum-exp of query i read from the stats.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn attention_backward_kv(@builtin(workgroup_id) wid: vec3<u32>,
                          @builtin(num_workgroups) nwg: vec3<u32>,
                          @builtin(local_invocation_index) lid: u32) {
@@ -225,9 +200,6 @@ fn attention_backward_kv(@builtin(workgroup_id) wid: vec3<u32>,
 // Blocked kernels (see the header).
 
 // The head dimension of the blocked kernels, a pipeline constant (= p.dh), at most FAST_DH.
-override DH: u32 = 1u;
-const FAST_DH: u32 = 16u;
-const BLOCK: u32 = 4u;
 
 // A block of 4 consecutive items of one (list, head).
 struct Block {
@@ -244,7 +216,7 @@ fn slice_c(l: u32, hd: u32, i: u32) -> u32 {
 
 // The invocation's block; list = p.lists when the invocation has none.
 fn block_of(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> Block {
-  let t = (wid.x + wid.y * nwg.x) * 64u + lid;
+  let t = linear_index(wid, nwg, lid, WG);
   let nb = (p.n + BLOCK - 1u) / BLOCK;
   if (t >= p.lists * p.heads * nb) {
     return Block(p.lists, 0u, 0u, vec4<u32>(0u));
@@ -317,7 +289,7 @@ fn online(m: vec4<f32>, x: vec4<f32>) -> Online {
   return Online(mn, exp(m - mn), exp(x - mn));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn attention_forward_blocked(@builtin(workgroup_id) wid: vec3<u32>,
                              @builtin(num_workgroups) nwg: vec3<u32>,
                              @builtin(local_invocation_index) lid: u32) {
@@ -329,7 +301,7 @@ fn attention_forward_blocked(@builtin(workgroup_id) wid: vec3<u32>,
     qs[d] = load4_q(bl.rows, d) * p.scale;
     acc[d] = vec4<f32>(0.0);
   }
-  var m = vec4<f32>(NEG_BIG);
+  var m = vec4<f32>(-F32_MAX);
   var s = vec4<f32>(0.0);
   for (var j = 0u; j < p.n; j++) {
     if (!valid(bl.list * p.n + j)) { continue; }
@@ -348,7 +320,7 @@ fn attention_forward_blocked(@builtin(workgroup_id) wid: vec3<u32>,
   for (var d = 0u; d < DH; d++) { store4_0(bl.rows, d, inside, ok, acc[d] * inv); }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn attention_backward_q_blocked(@builtin(workgroup_id) wid: vec3<u32>,
                                 @builtin(num_workgroups) nwg: vec3<u32>,
                                 @builtin(local_invocation_index) lid: u32) {
@@ -366,7 +338,7 @@ fn attention_backward_q_blocked(@builtin(workgroup_id) wid: vec3<u32>,
     dq[d] = vec4<f32>(0.0);
   }
   // Pass 1: each query's log-sum-exp.
-  var m = vec4<f32>(NEG_BIG);
+  var m = vec4<f32>(-F32_MAX);
   var s = vec4<f32>(0.0);
   for (var j = 0u; j < p.n; j++) {
     if (!valid(bl.list * p.n + j)) { continue; }
@@ -400,7 +372,7 @@ fn attention_backward_q_blocked(@builtin(workgroup_id) wid: vec3<u32>,
   store4_1(st, 1u, inside, ok, lse);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn attention_backward_kv_blocked(@builtin(workgroup_id) wid: vec3<u32>,
                                  @builtin(num_workgroups) nwg: vec3<u32>,
                                  @builtin(local_invocation_index) lid: u32) {

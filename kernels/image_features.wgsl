@@ -23,29 +23,9 @@
 // Entry points, dispatched in this order (global_features reads the cell values back):
 //   cell_features    one invocation per (image, cell), writes the 19 cell values;
 //   global_features  one invocation per image, writes the global block and normalises the row.
-// Bindings: 0 pixels (read), 1 out (read_write), 2 params. Image i of the batch writes output row
-// first + i, so several batches can fill one output buffer.
+// Image i of the batch writes output row first + i, so several batches can fill one output buffer.
 
-struct Params {
-  count: u32,
-  size: u32,
-  grid: u32,
-  dim: u32,
-  first: u32,
-}
-
-@group(0) @binding(0) var<storage, read> pixels: array<u32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
-
-const CELL_DIM = 19u;
-const GRAD_EPS = 0.05;
 const PI = 3.14159265358979;
-const POWER_EPS = 1e-4;
-
-fn line(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-  return (wid.x + wid.y * nwg.x) * 64u + lid;
-}
 
 // The pixel at (x, y) of image `img`, coordinates clamped to the image (edge replication).
 fn rgb(img: u32, x: i32, y: i32) -> vec3<f32> {
@@ -86,10 +66,10 @@ fn hue(c: vec3<f32>, hi: f32, chroma: f32) -> f32 {
   return h / 6.0;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn cell_features(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
-  let id = line(wid, nwg, lid);
+  let id = linear_index(wid, nwg, lid, WG);
   let cells = p.grid * p.grid;
   if (id >= p.count * cells) { return; }
   let img = id / cells;
@@ -147,10 +127,10 @@ fn cell_features(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn global_features(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(local_invocation_index) lid: u32) {
-  let img = line(wid, nwg, lid);
+  let img = linear_index(wid, nwg, lid, WG);
   if (img >= p.count) { return; }
   let n = p.size * p.size;
   let pix0 = img * n;

@@ -1,27 +1,8 @@
 // Row-wise layer norm over the last dim of a rows x cols row-major matrix, and its backward:
 //   y = (x - mean) / sqrt(var + eps) * gamma + beta      (var: biased, over the row's cols values)
-// Bindings: 0 a (read), 1 b (read), 2 c (read), 3 out (read_write), 4 out2 (read_write), 5 params.
-// What a, b, c, out, out2 hold is listed per entry point; unused slots are bound to dummies.
+// What the bindings a, b, c, out, out2 hold is listed per entry point.
 // One invocation per row (or per column chunk): on llvmpipe barriers are costly, so each
 // invocation loops serially over its slice and no workgroup memory is used.
-
-struct Params {
-  rows: u32,
-  cols: u32,
-  eps: f32,
-  chunk: u32,   // rows per partial sum (backward_params_partial / _finish)
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> c: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out2: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;
-
-fn line(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-  return (wid.x + wid.y * nwg.x) * 64u + lid;
-}
 
 // Mean and 1 / sqrt(var + eps) of row i of a (two passes: no cancellation from E[x^2] - E[x]^2).
 fn row_stats(i: u32) -> vec2<f32> {
@@ -38,10 +19,10 @@ fn row_stats(i: u32) -> vec2<f32> {
 }
 
 // Forward. a = x [rows, cols], b = gamma [cols], c = beta [cols]; out = y [rows, cols].
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn layernorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                      @builtin(local_invocation_index) lid: u32) {
-  let i = line(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.rows) { return; }
   let st = row_stats(i);
   let base = i * p.cols;
@@ -53,11 +34,11 @@ fn layernorm_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
 // Backward to x. a = x, b = gamma, c = g (upstream gradient); out = dx [rows, cols],
 // out2 = stats [rows, 2] (mean, rstd per row, reused by backward_params_partial).
 // With xh = (x - mean) * rstd and gh = g * gamma:  dx = rstd * (gh - mean(gh) - xh * mean(gh * xh)).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn layernorm_backward_input(@builtin(workgroup_id) wid: vec3<u32>,
                             @builtin(num_workgroups) nwg: vec3<u32>,
                             @builtin(local_invocation_index) lid: u32) {
-  let i = line(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.rows) { return; }
   let st = row_stats(i);
   out2[2u * i] = st.x;
@@ -82,17 +63,17 @@ fn layernorm_backward_input(@builtin(workgroup_id) wid: vec3<u32>,
 // Partial parameter gradients over chunks of `chunk` rows. a = x, b = g, c = stats [rows, 2];
 // out = partial [chunks, 2 * cols]: columns 0..cols-1 hold sum g * xh (dgamma), cols..2cols-1 hold
 // sum g (dbeta). One invocation per (chunk, column).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn layernorm_backward_params_partial(@builtin(workgroup_id) wid: vec3<u32>,
                                      @builtin(num_workgroups) nwg: vec3<u32>,
                                      @builtin(local_invocation_index) lid: u32) {
-  let e = line(wid, nwg, lid);
-  let chunks = (p.rows + p.chunk - 1u) / p.chunk;
+  let e = linear_index(wid, nwg, lid, WG);
+  let chunks = (p.rows + CHUNK - 1u) / CHUNK;
   if (e >= chunks * p.cols) { return; }
   let k = e / p.cols;
   let j = e - k * p.cols;
-  let start = k * p.chunk;
-  let end = min(start + p.chunk, p.rows);
+  let start = k * CHUNK;
+  let end = min(start + CHUNK, p.rows);
   var dg = 0.0;
   var db = 0.0;
   for (var i = start; i < end; i++) {
@@ -105,13 +86,13 @@ fn layernorm_backward_params_partial(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 // Sums the partials. a = partial [chunks, 2 * cols]; out = dgamma [cols], out2 = dbeta [cols].
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn layernorm_backward_params_finish(@builtin(workgroup_id) wid: vec3<u32>,
                                     @builtin(num_workgroups) nwg: vec3<u32>,
                                     @builtin(local_invocation_index) lid: u32) {
-  let j = line(wid, nwg, lid);
+  let j = linear_index(wid, nwg, lid, WG);
   if (j >= p.cols) { return; }
-  let chunks = (p.rows + p.chunk - 1u) / p.chunk;
+  let chunks = (p.rows + CHUNK - 1u) / CHUNK;
   var dg = 0.0;
   var db = 0.0;
   for (var k = 0u; k < chunks; k++) {

@@ -30,45 +30,6 @@
 // Workgroup (x, y) covers rows r0 + [y TM, y TM + TM) and WG NQ vec4 column groups; invocation l
 // owns the column groups g0 + x WG NQ + l + q WG, q < NQ.
 
-override TM: u32 = 32u; // rows per invocation: at most TM_MAX, a multiple of 4
-override NQ: u32 = 8u; // vec4 column groups per invocation: at most NQ_MAX
-override WG: u32 = 8u; // invocations per workgroup
-
-const TM_MAX = 32u;
-const NQ_MAX = 8u;
-
-struct Params {
-  m: u32, // rows of C (of op(A))
-  n: u32, // columns of C (of op(B))
-  k: u32, // inner dimension
-  sa: u32, // row stride of stored A, in vec4s
-  sb: u32, // row stride of stored B, in vec4s
-  kc: u32, // inner dimension in steps of 4 (operands are zero-padded to 4 kc)
-  tc: u32, // 1: write C transposed (N x M)
-  r0: u32, // first row of this dispatch (dispatches are split at 65535 workgroups per dimension)
-  g0: u32, // first vec4 column group of this dispatch
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
-}
-
-struct PadParams {
-  rows: u32, // source rows
-  cols: u32, // source columns (row stride of the source, in f32s)
-  rows_p: u32, // destination rows (>= rows; the extra rows are zero)
-  cols_p: u32, // destination columns (>= cols, a multiple of 4; the extra columns are zero)
-}
-
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-
-// Views used only by mm_pad (an entry point uses one variable per binding).
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> pp: PadParams;
-
 // An invocation's accumulators: acc[i][q] holds row i, columns 4 (group q) .. 4 (group q) + 3.
 alias Block = array<array<vec4<f32>, NQ_MAX>, TM_MAX>;
 
@@ -258,20 +219,33 @@ fn mm_tt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index)
   store_block(&acc, row0, cg0);
 }
 
+// c[r0 + i] = <row i of A, row i of B> for i < m (A, B rows vec4s along k): the diagonal of A . B^T
+// with the arithmetic of mm_nt (one dot per vec4 of k, summed in the order of k), so each value
+// equals the mm_nt entry bit for bit. One invocation per row.
+@compute @workgroup_size(LINE_WG)
+fn mm_nt_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid, LINE_WG);
+  if (i >= p.m) { return; }
+  var acc = 0.0;
+  for (var kc = 0u; kc < p.kc; kc++) { acc += dot(a[i * p.sa + kc], b[i * p.sb + kc]); }
+  c[p.r0 + i] = acc;
+}
+
 // Copies a rows x cols matrix into a zero-padded rows_p x cols_p one, one vec4 per invocation.
-@compute @workgroup_size(64)
+@compute @workgroup_size(LINE_WG)
 fn mm_pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
-  let e = (wid.x + wid.y * nwg.x) * 64u + lid;
-  let per_row = pp.cols_p / 4u;
-  if (e >= pp.rows_p * per_row) { return; }
+  let e = linear_index(wid, nwg, lid, LINE_WG);
+  let per_row = p.cols_p / 4u;
+  if (e >= p.rows_p * per_row) { return; }
   let r = e / per_row;
   let c0 = (e - r * per_row) * 4u;
   var v = vec4<f32>();
-  if (r < pp.rows) {
-    let base = r * pp.cols;
+  if (r < p.rows) {
+    let base = r * p.cols;
     for (var j = 0u; j < 4u; j++) {
-      if (c0 + j < pp.cols) { v[j] = src[base + c0 + j]; }
+      if (c0 + j < p.cols) { v[j] = src[base + c0 + j]; }
     }
   }
   dst[e] = v;

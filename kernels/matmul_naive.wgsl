@@ -2,22 +2,6 @@
 // The benchmark baseline and a second oracle for the blocked kernel. A is M x K (or K x M when
 // trans_a), B is K x N (or N x K when trans_b), all row-major.
 
-struct Params {
-  m: u32,
-  n: u32,
-  k: u32,
-  trans_a: u32,
-  trans_b: u32,
-  _p0: u32,
-  _p1: u32,
-  _p2: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-
 @compute @workgroup_size(16, 16)
 fn matmul_naive(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row = gid.y;

@@ -1,4 +1,6 @@
-// Deterministic NeuralSort (Grover et al. 2019, as allRank) and NeuralNDCG, plain and fused.
+// Deterministic NeuralSort (Grover et al. 2019, as allRank): the per-list preparation, P-hat
+// written as a matrix (the plain path) and the backward to the scores. The representation below
+// is shared with the fused NeuralNDCG (kernels/neuralndcg.wgsl), whose module includes this file.
 //
 // A list has n slots; slot j is valid when labels[j] >= 0 (-1 marks padding); nv valid items. With
 // sig_j = clamp(s_j / tau, +-limit) and ahat_j = sum_k |sig_j - sig_k| over valid k, rank row i
@@ -22,100 +24,12 @@
 // -110: exp is exactly 0 in f32 there, so skipping changes nothing. The bound carries a margin of
 // 1e-6 of the magnitudes it adds, for rounding.
 //
-// Bindings (group 0):
-//   0 scores   [total, n]  read        (row list0 + b is list b of the dispatch)
-//   1 labels   [total, n]  read
-//   2 upstream [1]         read        d loss / d (the loss), backward only
-//   3 weights  [total]     read        per-list loss weights -1/((idcg + eps) N), or 0
-//   4 lmeta    [lists, 8]  read_write  per list: nv, iters, cut, dcg (slots below)
-//   5 items    [11, lists, np] read_write  planes below (sorted space unless named unsorted)
-//   6 prev     [5, lists, np] read_write  Sinkhorn state t-1: planes kap, rho, rs, cs, tiles
-//   7 cur      [5, lists, np] read_write  Sinkhorn state t (state 0 = the NeuralSort normalisers)
-//   8 work     [8, lists, np] read_write  backward accumulators and per-item temporaries
-//   9 mat      [lists, n, n]  read_write  P-hat or the Sinkhorn result (plain path; slot order)
-//  10 mat2     [lists, n, n]  read_write  its gradient (plain path)
-//  11 out      read_write  d loss / d scores [total, n], per-list weights [total], or the loss [1]
-//  12 params   uniform
+// The bindings and the planes of items, states and work are declared in src/gpu/kernels.ts.
 // np = n rounded up to a multiple of 4: the [.., lists, np] arrays are read as vec4 so that one
 // invocation owns 4 rows or 4 columns of a list (register blocking; barriers are slow on llvmpipe).
 
-struct Params {
-  lists: u32,     // lists in this dispatch
-  n: u32,         // slots per list
-  np: u32,        // padded stride of the per-item arrays (multiple of 4)
-  list0: u32,     // first list of the dispatch in scores, labels, weights and out
-  total: u32,     // lists in scores, labels, weights and out
-  t: u32,         // Sinkhorn iteration (1-based), where used
-  max_iter: u32,  // Sinkhorn iteration cap
-  flags: u32,     // bit 0: powered gains 2^y - 1; bit 1: scores are bound; bit 2: sorted state
-  k: u32,         // rank cutoff, 0 = none
-  slot: u32,      // lmeta slot written by list_sums
-  plane: u32,     // work plane read by list_sums; state_tiles: 0 = kap tiles, 1 = rho tiles
-  pad0: u32,
-  tau: f32,       // temperature
-  limit: f32,     // clamp of s / tau
-  tol: f32,       // Sinkhorn tolerance
-  pad1: f32,
-}
-
-@group(0) @binding(0) var<storage, read> scores: array<f32>;
-@group(0) @binding(1) var<storage, read> labels: array<f32>;
-@group(0) @binding(2) var<storage, read> upstream: array<f32>;
-@group(0) @binding(3) var<storage, read> weights: array<f32>;
-@group(0) @binding(4) var<storage, read_write> lmeta: array<f32>;
-@group(0) @binding(5) var<storage, read_write> items: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read_write> prev: array<vec4<f32>>;
-@group(0) @binding(7) var<storage, read_write> cur: array<vec4<f32>>;
-@group(0) @binding(8) var<storage, read_write> work: array<vec4<f32>>;
-@group(0) @binding(9) var<storage, read_write> mat: array<f32>;
-@group(0) @binding(10) var<storage, read_write> mat2: array<f32>;
-@group(0) @binding(11) var<storage, read_write> out: array<f32>;
-@group(0) @binding(12) var<uniform> p: Params;
-
-const WG: u32 = 64u;
-const BIG: f32 = 1e38;
-const EPS: f32 = 1e-10;
-const DEAD: f32 = -110.0;
-
-// lmeta slots
-const NV: u32 = 0u;
-const ITERS: u32 = 1u;
-const CUT: u32 = 3u;
-const DCG: u32 = 4u;
-// items planes: sorted sig, gain, discount (by rank row), valid mask, slot of each position,
-// per-tile sig max (first nt entries) and min (next nt); unsorted sig, gain and mask (by slot);
-// the large constants k0 (by position) and r0 (by rank row)
-const SIG: u32 = 0u;
-const GAIN: u32 = 1u;
-const DISC: u32 = 2u;
-const VMASK: u32 = 3u;
-const SLOT: u32 = 4u;
-const STIL: u32 = 5u;
-const USIG: u32 = 6u;
-const UGAIN: u32 = 7u;
-const UVMASK: u32 = 8u;
-const K0: u32 = 9u;
-const R0: u32 = 10u;
-// state planes: small corrections kap (by position) and rho (by rank row), row sums, column sums,
-// tiles (max of k0 + kap per column tile in the first nt entries, of r0 + rho per row tile next)
-const KAP: u32 = 0u;
-const RHO: u32 = 1u;
-const RS: u32 = 2u;
-const CS: u32 = 3u;
-const TIL: u32 = 4u;
-// work planes
-const ABAR: u32 = 0u;
-const ZETA: u32 = 1u;
-const GBAR: u32 = 2u;
-const BBAR: u32 = 3u;
-const A1: u32 = 4u;
-const A2: u32 = 5u;
-const H: u32 = 6u;
-const TMP: u32 = 7u;
-
-fn gid(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-  return (wid.x + wid.y * nwg.x) * WG + lid;
-}
+// Items plane STIL holds per-tile sig maxima (first nt entries) and minima (next nt); state plane
+// TIL the max of k0 + kap per column tile (first nt entries) and of r0 + rho per row tile (next).
 
 // Quads (4 slots) per list, and tiles (8 quads) per list.
 fn nq() -> u32 { return p.np / 4u; }
@@ -124,7 +38,7 @@ fn nt() -> u32 { return (nq() + 7u) / 8u; }
 // First vec4 of list b in a plane of a [planes, lists, np] array.
 fn at(plane: u32, b: u32) -> u32 { return (plane * p.lists + b) * nq(); }
 
-fn m_at(b: u32, slot: u32) -> u32 { return b * 8u + slot; }
+fn m_at(b: u32, slot: u32) -> u32 { return b * META + slot; }
 
 fn hsum(v: vec4<f32>) -> f32 { return v.x + v.y + v.z + v.w; }
 
@@ -143,7 +57,6 @@ fn rows_valid(nv: f32, i0: u32) -> vec4<bool> {
 fn quads_of(count: f32) -> u32 { return (u32(count) + 3u) / 4u; }
 
 fn item_s(plane: u32, b: u32, j: u32) -> f32 { return items[at(plane, b) + j / 4u][j % 4u]; }
-fn prev_s(plane: u32, b: u32, j: u32) -> f32 { return prev[at(plane, b) + j / 4u][j % 4u]; }
 fn cur_s(plane: u32, b: u32, j: u32) -> f32 { return cur[at(plane, b) + j / 4u][j % 4u]; }
 fn work_s(plane: u32, b: u32, j: u32) -> f32 { return work[at(plane, b) + j / 4u][j % 4u]; }
 
@@ -168,13 +81,116 @@ fn col_tile_dead(t: u32, nv: f32, s: vec4<f32>, k: vec4<f32>, rmax: f32) -> bool
 }
 
 // ---------------------------------------------------------------------------------------------
+// The tile loops every P-hat and Sinkhorn pass shares. Entries call them with constant `state` and
+// `weight` arguments, which the shader compiler folds after inlining: no branch is left in the
+// loops.
+
+// Where a loop reads kap, rho and the tile maxima: the state bound as cur or prev, or (IN_PREP,
+// preparation) kap = 0 and tiles from cur.
+const IN_CUR: u32 = 0u;
+const IN_PREV: u32 = 1u;
+const IN_PREP: u32 = 2u;
+// The per-column (row loops) or per-row (column loops) weights: 1, or a plane of items or work.
+const W_ONE: u32 = 0u;
+const W_GAIN: u32 = 1u;
+const W_DISC: u32 = 2u;
+const W_H: u32 = 3u;
+const W_GBAR: u32 = 4u;
+const W_ZETA: u32 = 5u;
+
+fn state4(state: u32, idx: u32) -> vec4<f32> {
+  if (state == IN_PREV) { return prev[idx]; }
+  return cur[idx];
+}
+
+fn kap4(state: u32, b: u32, q: u32) -> vec4<f32> {
+  if (state == IN_PREP) { return vec4<f32>(0.0); }
+  return state4(state, at(KAP, b) + q);
+}
+
+fn tile_max(state: u32, b: u32, e: u32) -> f32 { return state4(state, at(TIL, b) + e / 4u)[e % 4u]; }
+
+fn weight4(weight: u32, b: u32, q: u32) -> vec4<f32> {
+  switch (weight) {
+    case W_GAIN: { return items[at(GAIN, b) + q]; }
+    case W_DISC: { return items[at(DISC, b) + q]; }
+    case W_H: { return work[at(H, b) + q]; }
+    case W_GBAR: { return work[at(GBAR, b) + q]; }
+    case W_ZETA: { return work[at(ZETA, b) + q]; }
+    default: { return vec4<f32>(1.0); }
+  }
+}
+
+// For the 4 rank rows (c, r0, rs) of list b: sum_j w_j exp(((c_i s_j + k0_j) + r0_i) + (ks_j +
+// rs_i)) over the valid positions j, skipping column tiles whose exponents are all below DEAD.
+fn row_sums(b: u32, c: vec4<f32>, r0: vec4<f32>, rs: vec4<f32>, state: u32, weight: u32)
+    -> vec4<f32> {
+  let nvq = quads_of(lmeta[m_at(b, NV)]);
+  let rmax = hmax(r0 + rs);
+  let sb = at(SIG, b);
+  let k0b = at(K0, b);
+  var a0 = vec4<f32>(0.0);
+  var a1 = vec4<f32>(0.0);
+  var a2 = vec4<f32>(0.0);
+  var a3 = vec4<f32>(0.0);
+  for (var t = 0u; t < (nvq + 7u) / 8u; t++) {
+    if (row_tile_dead(b, t, c.x, c.w, rmax, tile_max(state, b, t))) { continue; }
+    for (var j = t * 8u; j < min(nvq, t * 8u + 8u); j++) {
+      let s = items[sb + j];
+      let k0 = items[k0b + j];
+      let ks = kap4(state, b, j);
+      let w = weight4(weight, b, j);
+      a0 += exp(((c.x * s + k0) + r0.x) + (ks + rs.x)) * w;
+      a1 += exp(((c.y * s + k0) + r0.y) + (ks + rs.y)) * w;
+      a2 += exp(((c.z * s + k0) + r0.z) + (ks + rs.z)) * w;
+      a3 += exp(((c.w * s + k0) + r0.w) + (ks + rs.w)) * w;
+    }
+  }
+  return vec4<f32>(hsum(a0), hsum(a1), hsum(a2), hsum(a3));
+}
+
+// For the 4 positions (s, k0, ks) of list b, over the rank rows i of the first `quads` row quads
+// (rho and tiles from `state`), with e_i = exp(((c_i s + k0) + r0_i) + (ks + rs_i)): the sums of
+// w_i e_i, of c_i w_i e_i and of c_i e_i, skipping row tiles whose exponents are all below DEAD.
+fn col_sums(b: u32, s: vec4<f32>, k0: vec4<f32>, ks: vec4<f32>, quads: u32, state: u32,
+            weight: u32) -> array<vec4<f32>, 3> {
+  let nv = lmeta[m_at(b, NV)];
+  let r0b = at(R0, b);
+  let rsb = at(RHO, b);
+  var sw = vec4<f32>(0.0);
+  var scw = vec4<f32>(0.0);
+  var sc = vec4<f32>(0.0);
+  for (var t = 0u; t < (quads + 7u) / 8u; t++) {
+    if (col_tile_dead(t, nv, s, k0 + ks, tile_max(state, b, nt() + t))) { continue; }
+    for (var r = t * 8u; r < min(quads, t * 8u + 8u); r++) {
+      let r0 = items[r0b + r];
+      let rs = state4(state, rsb + r);
+      let w = weight4(weight, b, r);
+      let c = c4(nv, r * 4u);
+      let e0 = exp(((c.x * s + k0) + r0.x) + (ks + rs.x));
+      let e1 = exp(((c.y * s + k0) + r0.y) + (ks + rs.y));
+      let e2 = exp(((c.z * s + k0) + r0.z) + (ks + rs.z));
+      let e3 = exp(((c.w * s + k0) + r0.w) + (ks + rs.w));
+      let w0 = e0 * w.x;
+      let w1 = e1 * w.y;
+      let w2 = e2 * w.z;
+      let w3 = e3 * w.w;
+      sw += w0 + w1 + w2 + w3;
+      scw += c.x * w0 + c.y * w1 + c.z * w2 + c.w * w3;
+      sc += c.x * e0 + c.y * e1 + c.z * e2 + c.w * e3;
+    }
+  }
+  return array<vec4<f32>, 3>(sw, scw, sc);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Preparation (run in this order)
 
 // One invocation per list: nv, the iteration count (max_iter until Sinkhorn stops early), cut.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn list_prep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let b = gid(wid, nwg, lid);
+  let b = linear_index(wid, nwg, lid, WG);
   if (b >= p.lists) { return; }
   var nv = 0u;
   let row = (p.list0 + b) * p.n;
@@ -190,10 +206,10 @@ fn list_prep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 }
 
 // One invocation per slot (np per list): unsorted sig, gain and mask; discount of rank row j.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn item_prep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let j = g % p.np;
@@ -225,10 +241,10 @@ fn item_prep(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 
 // One invocation per slot: its sorted position (valid items by sig descending, ties by slot, then
 // padding in slot order; slots >= n keep their place); scatters sig, gain, mask and the slot.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn item_sort(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let j = g % p.np;
@@ -265,10 +281,10 @@ fn item_sort(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
 }
 
 // One invocation per tile of 32 positions: the tile's sig max and min over valid positions.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn item_tiles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nt()) { return; }
   let b = g / nt();
   let t = g % nt();
@@ -286,10 +302,10 @@ fn item_tiles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 
 // One invocation per position: k0_j = -ahat_j (-BIG when padded) into items, ks_j = 0 into state 0
 // (bound as cur).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn item_abs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let j = g % p.np;
@@ -309,40 +325,12 @@ fn item_abs(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   cur[at(KAP, b) + j / 4u][j % 4u] = 0.0;
 }
 
-// One invocation per position: its contribution to the ideal DCG@k (work plane TMP). The ideal
-// rank counts items of larger gain, and of equal gain at earlier positions (gain increases with
-// the label, and equal gains contribute the same whatever their order).
-@compute @workgroup_size(64)
-fn item_ideal(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-              @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * p.np) { return; }
-  let b = g / p.np;
-  let j = g % p.np;
-  let gj = item_s(GAIN, b, j);
-  var value = 0.0;
-  if (gj != 0.0) {
-    let gb = at(GAIN, b);
-    var rank = vec4<u32>(0u);
-    let lane = vec4<u32>(0u, 1u, 2u, 3u);
-    for (var q = 0u; q < quads_of(lmeta[m_at(b, NV)]); q++) {
-      let g4 = items[gb + q];
-      let before = vec4<u32>(q * 4u) + lane < vec4<u32>(j);
-      let ahead = g4 > vec4<f32>(gj) | (g4 == vec4<f32>(gj) & before);
-      rank += select(vec4<u32>(0u), vec4<u32>(1u), ahead);
-    }
-    let r = rank.x + rank.y + rank.z + rank.w;
-    if (f32(r) < lmeta[m_at(b, CUT)]) { value = gj / log2(f32(r) + 2.0); }
-  }
-  work[at(TMP, b) + j / 4u][j % 4u] = value;
-}
-
 // One invocation per tile of a state (cur): plane 0 = max of k0 + kap per column tile, 1 = max of
 // r0 + rho per row tile.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn state_tiles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nt()) { return; }
   let b = g / nt();
   let t = g % nt();
@@ -359,10 +347,10 @@ fn state_tiles(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 
 // One invocation per quad of rank rows: r0_i = -max_j (c_i sig_j + k0_j) (-BIG beyond nv) into
 // items, rs_i = -log sum_j exp(c_i sig_j + k0_j + r0_i) into state 0 (cur).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn row_lse(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
@@ -391,499 +379,18 @@ fn row_lse(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
     m3 = max(m3, c.w * s + k);
   }
   let r0 = -vec4<f32>(hmax(m0), hmax(m1), hmax(m2), hmax(m3));
-  let rmax = hmax(r0);
-  var a0 = vec4<f32>(0.0);
-  var a1 = vec4<f32>(0.0);
-  var a2 = vec4<f32>(0.0);
-  var a3 = vec4<f32>(0.0);
-  for (var t = 0u; t < (nvq + 7u) / 8u; t++) {
-    if (row_tile_dead(b, t, c.x, c.w, rmax, cur_s(TIL, b, t))) { continue; }
-    for (var j = t * 8u; j < min(nvq, t * 8u + 8u); j++) {
-      let s = items[sb + j];
-      let k = items[kb + j];
-      a0 += exp((c.x * s + k) + r0.x);
-      a1 += exp((c.y * s + k) + r0.y);
-      a2 += exp((c.z * s + k) + r0.z);
-      a3 += exp((c.w * s + k) + r0.w);
-    }
-  }
-  let rs = -log(vec4<f32>(hsum(a0), hsum(a1), hsum(a2), hsum(a3)));
+  let rs = -log(row_sums(b, c, r0, vec4<f32>(0.0), IN_PREP, W_ONE));
   items[at(R0, b) + q] = select(vec4<f32>(-BIG), r0, valid);
   cur[at(RHO, b) + q] = select(vec4<f32>(0.0), rs, valid);
-}
-
-// One invocation per list: lmeta[slot] = the list's sum of work plane `plane`.
-@compute @workgroup_size(64)
-fn list_sums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_index) lid: u32) {
-  let b = gid(wid, nwg, lid);
-  if (b >= p.lists) { return; }
-  let base = at(p.plane, b);
-  var acc = vec4<f32>(0.0);
-  for (var q = 0u; q < nq(); q++) { acc += work[base + q]; }
-  lmeta[m_at(b, p.slot)] = hsum(acc);
-}
-
-// One invocation per list: out[list0 + b] = the list's ideal DCG (the sum of work plane TMP).
-@compute @workgroup_size(64)
-fn list_idcg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_index) lid: u32) {
-  let b = gid(wid, nwg, lid);
-  if (b >= p.lists) { return; }
-  let base = at(TMP, b);
-  var acc = vec4<f32>(0.0);
-  for (var q = 0u; q < nq(); q++) { acc += work[base + q]; }
-  out[p.list0 + b] = hsum(acc);
-}
-
-// One invocation, in place over out[0 .. total): ideal DCGs become the loss weights
-// -1 / ((idcg_b + eps) N) for the N lists with idcg > 0, and 0 for the others.
-@compute @workgroup_size(1)
-fn batch_weights() {
-  var count = 0.0;
-  for (var b = 0u; b < p.total; b++) {
-    if (out[b] > 0.0) { count += 1.0; }
-  }
-  for (var b = 0u; b < p.total; b++) {
-    let idcg = out[b];
-    var w = 0.0;
-    if (idcg > 0.0) { w = -1.0 / ((idcg + EPS) * count); }
-    out[b] = w;
-  }
-}
-
-// One invocation: out[0] = sum_b weights[list0 + b] * dcg_b.
-@compute @workgroup_size(1)
-fn weighted_total() {
-  var acc = 0.0;
-  for (var b = 0u; b < p.lists; b++) { acc += weights[p.list0 + b] * lmeta[m_at(b, DCG)]; }
-  out[0] = acc;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fused Sinkhorn (scaling form; prev = state t-1, cur = state t). A list whose check stopped it
-// (iters < t) skips its work but carries its state forward, so the last state is always final.
-// After fused_col_update and after fused_row_step, state_tiles refreshes the tile maxima of cur.
-
-// One invocation per quad of columns: cs_j = sum_i M_ij of the state t-1 matrix (into cur).
-@compute @workgroup_size(64)
-fn fused_col_sums(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * nq()) { return; }
-  let b = g / nq();
-  let q = g % nq();
-  if (lmeta[m_at(b, ITERS)] < f32(p.t)) { return; }
-  let nv = lmeta[m_at(b, NV)];
-  let nvq = quads_of(nv);
-  var acc = vec4<f32>(0.0);
-  if (q < nvq) {
-    let s = items[at(SIG, b) + q];
-    let k0 = items[at(K0, b) + q];
-    let ks = prev[at(KAP, b) + q];
-    let r0b = at(R0, b);
-    let rsb = at(RHO, b);
-    for (var t = 0u; t < (nvq + 7u) / 8u; t++) {
-      if (col_tile_dead(t, nv, s, k0 + ks, prev_s(TIL, b, nt() + t))) { continue; }
-      for (var r = t * 8u; r < min(nvq, t * 8u + 8u); r++) {
-        let r0 = items[r0b + r];
-        let rs = prev[rsb + r];
-        let c = c4(nv, r * 4u);
-        acc += exp(((c.x * s + k0) + r0.x) + (ks + rs.x));
-        acc += exp(((c.y * s + k0) + r0.y) + (ks + rs.y));
-        acc += exp(((c.z * s + k0) + r0.z) + (ks + rs.z));
-        acc += exp(((c.w * s + k0) + r0.w) + (ks + rs.w));
-      }
-    }
-  }
-  cur[at(CS, b) + q] = acc;
-}
-
-// One invocation per quad of positions: the column normalisation kap_t = kap_{t-1} - log max(cs,
-// eps).
-@compute @workgroup_size(64)
-fn fused_col_update(@builtin(workgroup_id) wid: vec3<u32>,
-                    @builtin(num_workgroups) nwg: vec3<u32>,
-                    @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * nq()) { return; }
-  let b = g / nq();
-  let q = g % nq();
-  let k = prev[at(KAP, b) + q];
-  if (lmeta[m_at(b, ITERS)] < f32(p.t)) {
-    cur[at(KAP, b) + q] = k;
-    return;
-  }
-  let cs = cur[at(CS, b) + q];
-  let valid = items[at(VMASK, b) + q] > vec4<f32>(0.0);
-  cur[at(KAP, b) + q] = select(vec4<f32>(0.0), k - log(max(cs, vec4<f32>(EPS))), valid);
-}
-
-// One invocation per quad of rows: the row normalisation rho_t = rho_{t-1} - log max(rs, eps).
-@compute @workgroup_size(64)
-fn fused_row_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * nq()) { return; }
-  let b = g / nq();
-  let q = g % nq();
-  let rq = at(RHO, b) + q;
-  if (lmeta[m_at(b, ITERS)] < f32(p.t)) {
-    cur[rq] = prev[rq];
-    cur[at(RS, b) + q] = vec4<f32>(1.0);
-    return;
-  }
-  let nv = lmeta[m_at(b, NV)];
-  let i0 = q * 4u;
-  let valid = rows_valid(nv, i0);
-  if (!valid.x) {
-    cur[rq] = vec4<f32>(0.0);
-    cur[at(RS, b) + q] = vec4<f32>(0.0);
-    return;
-  }
-  let c = c4(nv, i0);
-  let r0 = items[at(R0, b) + q];
-  let rs = prev[rq];
-  let rmax = hmax(r0 + rs);
-  let sb = at(SIG, b);
-  let k0b = at(K0, b);
-  let ksb = at(KAP, b);
-  let nvq = quads_of(nv);
-  var a0 = vec4<f32>(0.0);
-  var a1 = vec4<f32>(0.0);
-  var a2 = vec4<f32>(0.0);
-  var a3 = vec4<f32>(0.0);
-  for (var t = 0u; t < (nvq + 7u) / 8u; t++) {
-    if (row_tile_dead(b, t, c.x, c.w, rmax, cur_s(TIL, b, t))) { continue; }
-    for (var j = t * 8u; j < min(nvq, t * 8u + 8u); j++) {
-      let s = items[sb + j];
-      let k0 = items[k0b + j];
-      let ks = cur[ksb + j];
-      a0 += exp(((c.x * s + k0) + r0.x) + (ks + rs.x));
-      a1 += exp(((c.y * s + k0) + r0.y) + (ks + rs.y));
-      a2 += exp(((c.z * s + k0) + r0.z) + (ks + rs.z));
-      a3 += exp(((c.w * s + k0) + r0.w) + (ks + rs.w));
-    }
-  }
-  let sums = vec4<f32>(hsum(a0), hsum(a1), hsum(a2), hsum(a3));
-  cur[rq] = select(vec4<f32>(0.0), rs - log(max(sums, vec4<f32>(EPS))), valid);
-  cur[at(RS, b) + q] = select(vec4<f32>(0.0), sums, valid);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fused NeuralNDCG on the final state (cur). DCG = sum_i d_i sum_j M_ij g_j.
-
-// neuralNDCG: one invocation per quad of rank rows, work TMP = d_i * (M g)_i.
-@compute @workgroup_size(64)
-fn fused_dcg_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * nq()) { return; }
-  let b = g / nq();
-  let q = g % nq();
-  let d = items[at(DISC, b) + q];
-  var value = vec4<f32>(0.0);
-  if (d.x != 0.0) {
-    value = d * row_gains(b, q);
-  }
-  work[at(TMP, b) + q] = value;
-}
-
-// (M g)_i for the 4 rank rows of quad q of list b, in the state bound as cur.
-fn row_gains(b: u32, q: u32) -> vec4<f32> {
-  let nv = lmeta[m_at(b, NV)];
-  let c = c4(nv, q * 4u);
-  let r0 = items[at(R0, b) + q];
-  let rs = cur[at(RHO, b) + q];
-  let rmax = hmax(r0 + rs);
-  let sb = at(SIG, b);
-  let k0b = at(K0, b);
-  let ksb = at(KAP, b);
-  let gb = at(GAIN, b);
-  let nvq = quads_of(nv);
-  var a0 = vec4<f32>(0.0);
-  var a1 = vec4<f32>(0.0);
-  var a2 = vec4<f32>(0.0);
-  var a3 = vec4<f32>(0.0);
-  for (var t = 0u; t < (nvq + 7u) / 8u; t++) {
-    if (row_tile_dead(b, t, c.x, c.w, rmax, cur_s(TIL, b, t))) { continue; }
-    for (var j = t * 8u; j < min(nvq, t * 8u + 8u); j++) {
-      let s = items[sb + j];
-      let k0 = items[k0b + j];
-      let ks = cur[ksb + j];
-      let gain = items[gb + j];
-      a0 += exp(((c.x * s + k0) + r0.x) + (ks + rs.x)) * gain;
-      a1 += exp(((c.y * s + k0) + r0.y) + (ks + rs.y)) * gain;
-      a2 += exp(((c.z * s + k0) + r0.z) + (ks + rs.z)) * gain;
-      a3 += exp(((c.w * s + k0) + r0.w) + (ks + rs.w)) * gain;
-    }
-  }
-  return vec4<f32>(hsum(a0), hsum(a1), hsum(a2), hsum(a3));
-}
-
-// (M^T d)_j and (M^T (c d))_j for the 4 columns of quad q of list b, in the state bound as cur
-// (rank rows below the cutoff only).
-fn col_discounts(b: u32, q: u32) -> array<vec4<f32>, 2> {
-  let nv = lmeta[m_at(b, NV)];
-  let s = items[at(SIG, b) + q];
-  let k0 = items[at(K0, b) + q];
-  let ks = cur[at(KAP, b) + q];
-  let r0b = at(R0, b);
-  let rsb = at(RHO, b);
-  let db = at(DISC, b);
-  let cq = quads_of(lmeta[m_at(b, CUT)]);
-  var ed = vec4<f32>(0.0);
-  var edc = vec4<f32>(0.0);
-  for (var t = 0u; t < (cq + 7u) / 8u; t++) {
-    if (col_tile_dead(t, nv, s, k0 + ks, cur_s(TIL, b, nt() + t))) { continue; }
-    for (var r = t * 8u; r < min(cq, t * 8u + 8u); r++) {
-      let r0 = items[r0b + r];
-      let rs = cur[rsb + r];
-      let d = items[db + r];
-      let c = c4(nv, r * 4u);
-      let e0 = exp(((c.x * s + k0) + r0.x) + (ks + rs.x)) * d.x;
-      let e1 = exp(((c.y * s + k0) + r0.y) + (ks + rs.y)) * d.y;
-      let e2 = exp(((c.z * s + k0) + r0.z) + (ks + rs.z)) * d.z;
-      let e3 = exp(((c.w * s + k0) + r0.w) + (ks + rs.w)) * d.w;
-      ed += e0 + e1 + e2 + e3;
-      edc += c.x * e0 + c.y * e1 + c.z * e2 + c.w * e3;
-    }
-  }
-  return array<vec4<f32>, 2>(ed, edc);
-}
-
-// neuralNDCG_transposed: one invocation per quad of columns, work TMP = g_j * (M^T d)_j.
-@compute @workgroup_size(64)
-fn fused_dcg_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * nq()) { return; }
-  let b = g / nq();
-  let q = g % nq();
-  let gain = items[at(GAIN, b) + q];
-  var value = vec4<f32>(0.0);
-  if (any(gain != vec4<f32>(0.0))) {
-    value = gain * col_discounts(b, q)[0];
-  }
-  work[at(TMP, b) + q] = value;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fused backward. With G_ij = gl * w_b * d_i * g_j (gl = upstream gradient) the loss is
-// sum_ij G_ij M_ij. Iteration t of Sinkhorn computed
-// cs_t = colsums(P e^(alpha_{t-1} + beta_{t-1})), beta_t = beta_{t-1} - log max(cs_t, eps), rs_t = rowsums(P e^(alpha_{t-1} + beta_t)),
-// alpha_t = alpha_{t-1} - log max(rs_t, eps). Going back, work holds per row abar (d loss /
-// d alpha), zeta (sum_j P_ij dP_ij) and gbar (d loss / d rs_t), and per column bbar (d loss /
-// d beta), A1 = sum_i P_ij dP_ij, A2 = sum_i c_i P_ij dP_ij and h (d loss / d cs_t), where dP is
-// the gradient with respect to P-hat, which is never formed.
-
-// One invocation per quad of rows: abar = zeta = sum_j G_ij M_ij; then gbar for iteration t.
-@compute @workgroup_size(64)
-fn fused_back_init_rows(@builtin(workgroup_id) wid: vec3<u32>,
-                        @builtin(num_workgroups) nwg: vec3<u32>,
-                        @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * nq()) { return; }
-  let b = g / nq();
-  let q = g % nq();
-  let d = items[at(DISC, b) + q];
-  var abar = vec4<f32>(0.0);
-  if (d.x != 0.0) {
-    abar = upstream[0] * weights[p.list0 + b] * d * row_gains(b, q);
-  }
-  var zeta = abar;
-  var gbar = vec4<f32>(0.0);
-  if (p.t >= 1u && lmeta[m_at(b, ITERS)] >= f32(p.t)) {
-    let rs = cur[at(RS, b) + q];
-    gbar = select(vec4<f32>(0.0), -abar / rs, rs > vec4<f32>(EPS));
-    abar += gbar * rs;
-    zeta += gbar * rs;
-  }
-  work[at(ABAR, b) + q] = abar;
-  work[at(ZETA, b) + q] = zeta;
-  work[at(GBAR, b) + q] = gbar;
-}
-
-// One invocation per quad of columns: bbar = A1 = sum_i G_ij M_ij, A2 = sum_i c_i G_ij M_ij.
-@compute @workgroup_size(64)
-fn fused_back_init_cols(@builtin(workgroup_id) wid: vec3<u32>,
-                        @builtin(num_workgroups) nwg: vec3<u32>,
-                        @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * nq()) { return; }
-  let b = g / nq();
-  let q = g % nq();
-  let gain = items[at(GAIN, b) + q];
-  var ed = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
-  if (any(gain != vec4<f32>(0.0))) {
-    ed = col_discounts(b, q);
-  }
-  let coef = upstream[0] * weights[p.list0 + b] * gain;
-  work[at(BBAR, b) + q] = coef * ed[0];
-  work[at(A1, b) + q] = coef * ed[0];
-  work[at(A2, b) + q] = coef * ed[1];
-}
-
-// Iteration t, one invocation per quad of columns: back through the row step (E = P e^(alpha_{t-1}
-// + beta_t)), then through the column step: h = d loss / d cs_t.
-@compute @workgroup_size(64)
-fn fused_back_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * nq()) { return; }
-  let b = g / nq();
-  let q = g % nq();
-  if (lmeta[m_at(b, ITERS)] < f32(p.t)) { return; }
-  let nv = lmeta[m_at(b, NV)];
-  let nvq = quads_of(nv);
-  var x = vec4<f32>(0.0);
-  var y = vec4<f32>(0.0);
-  var w = vec4<f32>(0.0);
-  if (q < nvq) {
-    let s = items[at(SIG, b) + q];
-    let k0 = items[at(K0, b) + q];
-    let ks = cur[at(KAP, b) + q];
-    let r0b = at(R0, b);
-    let rsb = at(RHO, b);
-    let gbb = at(GBAR, b);
-    for (var t = 0u; t < (nvq + 7u) / 8u; t++) {
-      if (col_tile_dead(t, nv, s, k0 + ks, prev_s(TIL, b, nt() + t))) { continue; }
-      for (var r = t * 8u; r < min(nvq, t * 8u + 8u); r++) {
-        let r0 = items[r0b + r];
-        let rs = prev[rsb + r];
-        let gb = work[gbb + r];
-        let c = c4(nv, r * 4u);
-        let e0 = exp(((c.x * s + k0) + r0.x) + (ks + rs.x));
-        let e1 = exp(((c.y * s + k0) + r0.y) + (ks + rs.y));
-        let e2 = exp(((c.z * s + k0) + r0.z) + (ks + rs.z));
-        let e3 = exp(((c.w * s + k0) + r0.w) + (ks + rs.w));
-        x += gb.x * e0 + gb.y * e1 + gb.z * e2 + gb.w * e3;
-        y += (c.x * gb.x) * e0 + (c.y * gb.y) * e1 + (c.z * gb.z) * e2 + (c.w * gb.w) * e3;
-        w += c.x * e0 + c.y * e1 + c.z * e2 + c.w * e3;
-      }
-    }
-  }
-  let cs = cur[at(CS, b) + q];
-  let qd = max(cs, vec4<f32>(EPS));
-  var bbar = work[at(BBAR, b) + q] + x;
-  var a1 = work[at(A1, b) + q] + x;
-  var a2 = work[at(A2, b) + q] + y;
-  let h = select(vec4<f32>(0.0), -bbar / cs, cs > vec4<f32>(EPS));
-  bbar += h * cs;
-  a1 += h * cs;
-  // sum_i c_i P_ij e^(alpha_{t-1} + beta_{t-1}) = max(cs, eps) * sum_i c_i E_ij
-  a2 += h * qd * w;
-  work[at(BBAR, b) + q] = bbar;
-  work[at(A1, b) + q] = a1;
-  work[at(A2, b) + q] = a2;
-  work[at(H, b) + q] = h;
-}
-
-// Iteration t, one invocation per quad of rows: the column step's row adjoint (F = P e^(alpha_{t-1}
-// + beta_{t-1})), then gbar for iteration t - 1.
-@compute @workgroup_size(64)
-fn fused_back_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * nq()) { return; }
-  let b = g / nq();
-  let q = g % nq();
-  let nv = lmeta[m_at(b, NV)];
-  let iters = lmeta[m_at(b, ITERS)];
-  let i0 = q * 4u;
-  if (f32(i0) >= nv || iters < f32(p.t - 1u)) { return; }
-  var abar = work[at(ABAR, b) + q];
-  var zeta = work[at(ZETA, b) + q];
-  if (iters >= f32(p.t)) {
-    let c = c4(nv, i0);
-    let r0 = items[at(R0, b) + q];
-    let rs = prev[at(RHO, b) + q];
-    let rmax = hmax(r0 + rs);
-    let sb = at(SIG, b);
-    let k0b = at(K0, b);
-    let ksb = at(KAP, b);
-    let hb = at(H, b);
-    let nvq = quads_of(nv);
-    var a0 = vec4<f32>(0.0);
-    var a1 = vec4<f32>(0.0);
-    var a2 = vec4<f32>(0.0);
-    var a3 = vec4<f32>(0.0);
-    for (var t = 0u; t < (nvq + 7u) / 8u; t++) {
-      if (row_tile_dead(b, t, c.x, c.w, rmax, prev_s(TIL, b, t))) { continue; }
-      for (var j = t * 8u; j < min(nvq, t * 8u + 8u); j++) {
-        let s = items[sb + j];
-        let k0 = items[k0b + j];
-        let ks = prev[ksb + j];
-        let h = work[hb + j];
-        a0 += exp(((c.x * s + k0) + r0.x) + (ks + rs.x)) * h;
-        a1 += exp(((c.y * s + k0) + r0.y) + (ks + rs.y)) * h;
-        a2 += exp(((c.z * s + k0) + r0.z) + (ks + rs.z)) * h;
-        a3 += exp(((c.w * s + k0) + r0.w) + (ks + rs.w)) * h;
-      }
-    }
-    let z = vec4<f32>(hsum(a0), hsum(a1), hsum(a2), hsum(a3));
-    abar += z;
-    zeta += z;
-  }
-  var gbar = vec4<f32>(0.0);
-  if (p.t >= 2u) {
-    let rsum = prev[at(RS, b) + q];
-    gbar = select(vec4<f32>(0.0), -abar / rsum, rsum > vec4<f32>(EPS));
-    abar += gbar * rsum;
-    zeta += gbar * rsum;
-  }
-  work[at(ABAR, b) + q] = abar;
-  work[at(ZETA, b) + q] = zeta;
-  work[at(GBAR, b) + q] = gbar;
-}
-
-// One invocation per quad of columns, prev = state 0: through the softmax and the logits.
-// A1 <- abar_j = d loss / d ahat_j = -(A1 - sum_i P_ij zeta_i); A2 <- sum_i c_i dL_ij.
-@compute @workgroup_size(64)
-fn fused_back_final(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                    @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * nq()) { return; }
-  let b = g / nq();
-  let q = g % nq();
-  let nv = lmeta[m_at(b, NV)];
-  let nvq = quads_of(nv);
-  var q1 = vec4<f32>(0.0);
-  var q2 = vec4<f32>(0.0);
-  if (q < nvq) {
-    let s = items[at(SIG, b) + q];
-    let k0 = items[at(K0, b) + q];
-    let ks = prev[at(KAP, b) + q];
-    let r0b = at(R0, b);
-    let rsb = at(RHO, b);
-    let zb = at(ZETA, b);
-    for (var t = 0u; t < (nvq + 7u) / 8u; t++) {
-      if (col_tile_dead(t, nv, s, k0 + ks, prev_s(TIL, b, nt() + t))) { continue; }
-      for (var r = t * 8u; r < min(nvq, t * 8u + 8u); r++) {
-        let r0 = items[r0b + r];
-        let rs = prev[rsb + r];
-        let z = work[zb + r];
-        let c = c4(nv, r * 4u);
-        let e0 = exp(((c.x * s + k0) + r0.x) + (ks + rs.x)) * z.x;
-        let e1 = exp(((c.y * s + k0) + r0.y) + (ks + rs.y)) * z.y;
-        let e2 = exp(((c.z * s + k0) + r0.z) + (ks + rs.z)) * z.z;
-        let e3 = exp(((c.w * s + k0) + r0.w) + (ks + rs.w)) * z.w;
-        q1 += e0 + e1 + e2 + e3;
-        q2 += c.x * e0 + c.y * e1 + c.z * e2 + c.w * e3;
-      }
-    }
-  }
-  work[at(A1, b) + q] = q1 - work[at(A1, b) + q];
-  work[at(A2, b) + q] = work[at(A2, b) + q] - q2;
 }
 
 // One invocation per position: d loss / d s_j = (A2_j + sum_k (abar_j + abar_k) sign(sig_j -
 // sig_k)) / tau over valid k, written at the item's slot (out [total, n], rows list0 ..); 0 at
 // padding and where s / tau was clamped.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn sort_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let j = g % p.np;
@@ -910,10 +417,10 @@ fn sort_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 // Plain path: P-hat materialised as mat [lists, n, n] in slot order.
 
 // One invocation per rank row: mat[b, i, :] = P-hat row i (zero rows beyond nv, zero at padding).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn neuralsort_write(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.n) { return; }
   let b = g / p.n;
   let i = g % p.n;
@@ -933,11 +440,11 @@ fn neuralsort_write(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
 }
 
 // One invocation per rank row: zeta_i = sum_j P_ij dP_ij (mat = P-hat, mat2 = its gradient).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn neuralsort_back_rows(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.n) { return; }
   let b = g / p.n;
   let i = g % p.n;
@@ -949,11 +456,11 @@ fn neuralsort_back_rows(@builtin(workgroup_id) wid: vec3<u32>,
 
 // One invocation per position: A1 = abar = -sum_i P_ij (dP_ij - zeta_i), A2 = sum_i c_i P_ij
 // (dP_ij - zeta_i) for the item's column j, for sort_backward.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn neuralsort_back_cols(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
+  let g = linear_index(wid, nwg, lid, WG);
   if (g >= p.lists * p.np) { return; }
   let b = g / p.np;
   let pos = g % p.np;
@@ -972,58 +479,4 @@ fn neuralsort_back_cols(@builtin(workgroup_id) wid: vec3<u32>,
   }
   work[at(A1, b) + pos / 4u][pos % 4u] = -q1;
   work[at(A2, b) + pos / 4u][pos % 4u] = q2;
-}
-
-// neuralNDCG on a materialised matrix: one invocation per rank row, work TMP = d_i (M g)_i.
-@compute @workgroup_size(64)
-fn dcg_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * p.np) { return; }
-  let b = g / p.np;
-  let i = g % p.np;
-  let d = item_s(DISC, b, i);
-  var acc = 0.0;
-  if (d != 0.0) {
-    let base = (b * p.n + i) * p.n;
-    for (var pos = 0u; pos < u32(lmeta[m_at(b, NV)]); pos++) {
-      acc += mat[base + u32(item_s(SLOT, b, pos))] * item_s(GAIN, b, pos);
-    }
-  }
-  work[at(TMP, b) + i / 4u][i % 4u] = d * acc;
-}
-
-// neuralNDCG_transposed on a materialised matrix: one invocation per position, TMP = g_j
-// (M^T d)_j for the item's column j.
-@compute @workgroup_size(64)
-fn dcg_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * p.np) { return; }
-  let b = g / p.np;
-  let pos = g % p.np;
-  let gain = item_s(GAIN, b, pos);
-  var acc = 0.0;
-  if (gain != 0.0) {
-    let j = u32(item_s(SLOT, b, pos));
-    for (var i = 0u; i < u32(lmeta[m_at(b, CUT)]); i++) {
-      acc += mat[(b * p.n + i) * p.n + j] * item_s(DISC, b, i);
-    }
-  }
-  work[at(TMP, b) + pos / 4u][pos % 4u] = gain * acc;
-}
-
-// Gradient of the soft DCG: one invocation per rank row, mat2[b, i, j] = gl * w_b * d_i * g_j.
-@compute @workgroup_size(64)
-fn dcg_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-  let g = gid(wid, nwg, lid);
-  if (g >= p.lists * p.n) { return; }
-  let b = g / p.n;
-  let i = g % p.n;
-  let coef = upstream[0] * weights[p.list0 + b] * item_s(DISC, b, i);
-  let base = g * p.n;
-  for (var pos = 0u; pos < p.n; pos++) {
-    mat2[base + u32(item_s(SLOT, b, pos))] = coef * item_s(GAIN, b, pos);
-  }
 }

@@ -1,29 +1,12 @@
 // Row-wise and full reductions over a rows x cols row-major matrix.
-// Bindings: a, b, c (read), out (read_write), params. One invocation per row (or column, or chunk):
+// One invocation per row (or column, or chunk):
 // on llvmpipe, barriers are costly, so each invocation loops serially over its slice.
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  alpha: f32,
-  eps: f32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read> c: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-
-fn line(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-  return (wid.x + wid.y * nwg.x) * 64u + lid;
-}
-
 // out[i] = alpha * sum_j a[i, j]
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn row_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-  let i = line(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.rows) { return; }
   var s = 0.0;
   let base = i * p.cols;
@@ -32,10 +15,10 @@ fn row_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 }
 
 // out[j] = alpha * sum_i a[i, j]
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn col_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-  let j = line(wid, nwg, lid);
+  let j = linear_index(wid, nwg, lid, WG);
   if (j >= p.cols) { return; }
   var s = 0.0;
   for (var i = 0u; i < p.rows; i++) { s += a[i * p.cols + j]; }
@@ -43,10 +26,10 @@ fn col_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 }
 
 // out[i] = alpha * sum_j a[i, j] * b[i, j]   (row-wise dot products)
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn row_dot(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-  let i = line(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.rows) { return; }
   var s = 0.0;
   let base = i * p.cols;
@@ -55,13 +38,13 @@ fn row_dot(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 }
 
 // out[i] = log sum_j exp(a[i, j]); a row of -inf gives -inf.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn row_logsumexp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
-  let i = line(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.rows) { return; }
   let base = i * p.cols;
-  var m = -3.4028235e38;
+  var m = -F32_MAX;
   for (var j = 0u; j < p.cols; j++) { m = max(m, a[base + j]); }
   var s = 0.0;
   for (var j = 0u; j < p.cols; j++) { s += exp(a[base + j] - m); }
@@ -69,24 +52,24 @@ fn row_logsumexp(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 }
 
 // out[i, j] = b[i] * exp(a[i, j] - c[i])   (backward of logsumexp: b = upstream grad, c = lse)
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn row_logsumexp_backward(@builtin(workgroup_id) wid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_index) lid: u32) {
-  let i = line(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.rows) { return; }
   let base = i * p.cols;
   for (var j = 0u; j < p.cols; j++) { out[base + j] = b[i] * exp(a[base + j] - c[i]); }
 }
 
 // out[i, :] = softmax(a[i, :])
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn row_softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
-  let i = line(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.rows) { return; }
   let base = i * p.cols;
-  var m = -3.4028235e38;
+  var m = -F32_MAX;
   for (var j = 0u; j < p.cols; j++) { m = max(m, a[base + j]); }
   var s = 0.0;
   for (var j = 0u; j < p.cols; j++) { s += exp(a[base + j] - m); }
@@ -95,11 +78,11 @@ fn row_softmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
 }
 
 // out = y * (g - sum_j g_j y_j) per row   (a = softmax output y, b = upstream grad g)
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn row_softmax_backward(@builtin(workgroup_id) wid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
-  let i = line(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.rows) { return; }
   let base = i * p.cols;
   var d = 0.0;
@@ -108,10 +91,10 @@ fn row_softmax_backward(@builtin(workgroup_id) wid: vec3<u32>,
 }
 
 // out[i, :] = a[i, :] / max(||a[i, :]||, eps)
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn row_l2norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
-  let i = line(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.rows) { return; }
   let base = i * p.cols;
   var s = 0.0;
@@ -122,11 +105,11 @@ fn row_l2norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 
 // Backward of row_l2norm (a = input x, b = upstream grad g). With n = ||x||:
 // n > eps: (g - y (y . g)) / n with y = x / n;  n <= eps: g / eps.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn row_l2norm_backward(@builtin(workgroup_id) wid: vec3<u32>,
                        @builtin(num_workgroups) nwg: vec3<u32>,
                        @builtin(local_invocation_index) lid: u32) {
-  let i = line(wid, nwg, lid);
+  let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.rows) { return; }
   let base = i * p.cols;
   var s = 0.0;
@@ -149,10 +132,10 @@ fn row_l2norm_backward(@builtin(workgroup_id) wid: vec3<u32>,
 
 // out[k] = alpha * sum of a[k * cols .. min((k + 1) * cols, rows)), for k < ceil(rows / cols).
 // Here `rows` is the element count and `cols` the chunk length; repeated until one value remains.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn chunk_sum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-  let k = line(wid, nwg, lid);
+  let k = linear_index(wid, nwg, lid, WG);
   let start = k * p.cols;
   if (start >= p.rows) { return; }
   let end = min(start + p.cols, p.rows);

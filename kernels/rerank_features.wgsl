@@ -2,28 +2,12 @@
 // j-th first-stage candidate (row idx[qi * k + j] of `cand`) with first-stage score s, output row
 // r = qi * k + j holds, for an embedding width e (width = 3e + 2 columns):
 //   [ query[qi] (e) | cand[c] (e) | query[qi] * cand[c] (e) | s | (j + 1) / k ]
-// Bindings: 0 query [queries, e], 1 cand [candidates, e], 2 idx [queries * k] (u32),
-// 3 scores [queries * k], 4 out [queries * k, 3e + 2] (read_write), 5 params.
 // One invocation per output element.
 
-struct Params {
-  rows: u32,   // queries * k
-  e: u32,
-  k: u32,
-  width: u32,  // 3e + 2
-}
-
-@group(0) @binding(0) var<storage, read> query: array<f32>;
-@group(0) @binding(1) var<storage, read> cand: array<f32>;
-@group(0) @binding(2) var<storage, read> idx: array<u32>;
-@group(0) @binding(3) var<storage, read> scores: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;
-
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn rerank_features(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                    @builtin(local_invocation_index) lid: u32) {
-  let t = (wid.x + wid.y * nwg.x) * 256u + lid;
+  let t = linear_index(wid, nwg, lid, WG);
   if (t >= p.rows * p.width) { return; }
   let r = t / p.width;
   let col = t - r * p.width;

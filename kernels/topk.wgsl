@@ -2,11 +2,8 @@
 // src/reference/topk.ts). Scores come from `retrieval.wgsl:scores`: a block of `ng` gallery rows
 // (global rows g0 ..) × `nq` queries (global queries row0 ..), block[j * nq + c].
 //
-// Bindings:
-//   0 block  read        the score block (f32)
-//   1 out    read_write  u32: per query q, its list of k scores (f32 bits) at [q * k, q * k + k),
-//                        best first, then its k gallery indices at [total * k + q * k, ...)
-//   2 p      uniform     Params
+// out (u32) holds per query q its list of k scores (f32 bits) at [q * k, q * k + k), best first,
+// then its k gallery indices at [total * k + q * k, ...).
 //
 // Blocks must arrive in gallery order (g0 increasing), so a query's list holds min(k, g0) items
 // when a block starts. Ties: among equal scores the lower gallery index comes first (a new item
@@ -14,25 +11,10 @@
 // serially (no barriers: they are costly on llvmpipe); the k-th score is kept in a register, so
 // most items cost one load and one compare.
 
-struct Params {
-  nq: u32, // queries in the block
-  ng: u32, // gallery rows in the block
-  g0: u32, // global index of the block's first gallery row
-  k: u32,
-  row0: u32, // global index of the block's first query
-  total: u32, // queries in the whole result
-  _p0: u32,
-  _p1: u32,
-}
-
-@group(0) @binding(0) var<storage, read> block: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<u32>;
-@group(0) @binding(2) var<uniform> p: Params;
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn topk_merge(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
-  let c = (wid.x + wid.y * nwg.x) * 64u + lid;
+  let c = linear_index(wid, nwg, lid, WG);
   if (c >= p.nq) { return; }
   let q = p.row0 + c;
   let sb = q * p.k; // scores of q's list

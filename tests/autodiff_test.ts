@@ -10,8 +10,8 @@ import {
 import { rt } from "../src/gpu/runtime.ts";
 import { backward, noGrad, zeroGrad } from "../src/autodiff/tape.ts";
 import { keep, scope, Tensor } from "../src/autodiff/tensor.ts";
-import { add, addBias, gelu, mul, mulScalar, relu } from "../src/ops/elementwise.ts";
-import { l2Normalize, logSumExp, mean, sumAll } from "../src/ops/reduce.ts";
+import { add, gelu, mul, relu } from "../src/ops/elementwise.ts";
+import { addBias, l2Normalize, logSumExp, mean, mulScalar, sumAll } from "../src/ops/reduce.ts";
 import { matmul } from "../src/ops/matmul.ts";
 import { matmulRef } from "../src/reference/matmul.ts";
 import { geluRef, reluRef } from "../src/reference/elementwise.ts";

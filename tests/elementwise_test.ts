@@ -2,18 +2,12 @@ import { assertAllClose, gpuTest, gradCheck, randn } from "./util.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
 import {
   addBias,
-  affine,
-  axpby,
   broadcastCols,
   broadcastRows,
   broadcastScalar,
-  exp,
-  gelu,
-  mul,
   mulScalar,
-  relu,
-  reshape,
-} from "../src/ops/elementwise.ts";
+} from "../src/ops/reduce.ts";
+import { affine, axpby, exp, gelu, mul, relu, reshape } from "../src/ops/elementwise.ts";
 import { addBiasRef, geluRef, mapRef, reluRef } from "../src/reference/elementwise.ts";
 
 const SIZES = [1, 7, 256, 257, 1000];

@@ -6,14 +6,15 @@ import {
   assertThrows,
   gpuTest,
 } from "./util.ts";
-import { Params, rt } from "../src/gpu/runtime.ts";
+import { rt } from "../src/gpu/runtime.ts";
+import { ELEMENTWISE } from "../src/gpu/kernels.ts";
 import { defineWgslSource } from "../src/gpu/kernel.ts";
 import { sizeClass } from "../src/gpu/pool.ts";
 import { backward } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
-import { addBias, relu } from "../src/ops/elementwise.ts";
+import { relu } from "../src/ops/elementwise.ts";
 import { matmul } from "../src/ops/matmul.ts";
-import { mean } from "../src/ops/reduce.ts";
+import { addBias, mean } from "../src/ops/reduce.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 
 gpuTest("a broken WGSL module throws a readable error naming file, entry and line", async () => {
@@ -32,17 +33,7 @@ gpuTest(
   async () => {
     const a = Tensor.zeros([4]);
     // binding one buffer as read-only and read-write in one dispatch is a validation error
-    rt().dispatch(
-      {
-        file: "elementwise",
-        entry: "axpby",
-        storage: ["read", "read", "read_write"],
-        uniform: true,
-      },
-      [a.buffer, a.buffer, a.buffer],
-      new Params().u32(4).u32(1).f32(1).f32(1),
-      [1],
-    );
+    ELEMENTWISE.dispatch("axpby", { a, b: a, out: a }, { n: 4, alpha: 1, beta: 1 }, [1]);
     await assertRejects(() => rt().sync(), /elementwise\.wgsl:axpby/);
     a.dispose();
   },
@@ -103,17 +94,7 @@ gpuTest("per-step uniform values recycle a bounded set of buffers and stay corre
   try {
     for (let step = 0; step < 40; step++) {
       // a value that changes every step, as a dropout step or a tie seed does
-      runtime.dispatch(
-        {
-          file: "elementwise",
-          entry: "affine",
-          storage: ["read", "read", "read_write"],
-          uniform: true,
-        },
-        [a.buffer, a.buffer, out.buffer],
-        new Params().u32(4).u32(1).f32(step).f32(1),
-        [1],
-      );
+      ELEMENTWISE.dispatch("affine", { a, out }, { n: 4, cols: 1, alpha: step, beta: 1 }, [1]);
       assertAllClose(await out.read(), [1, 2, 3, 4].map((v) => step * v + 1), { atol: 0 });
     }
     const created = runtime.stats.uniformBuffers - before;

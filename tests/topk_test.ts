@@ -1,6 +1,6 @@
 import { assertAllClose, assertEquals, assertRejects, gpuTest, randn, rng } from "./util.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
-import { topK } from "../src/eval/topk.ts";
+import { topK } from "../src/ops/topk.ts";
 import { topKRef } from "../src/reference/topk.ts";
 
 /** Seeded integers in [lo, hi] as float32: exact dot products, many ties. */

@@ -9,6 +9,7 @@
 import { seededRandom } from "../src/util/random.ts";
 import assert, { AssertionError } from "node:assert";
 import { initGpu, rt } from "../src/gpu/runtime.ts";
+import { formatBytes } from "../src/gpu/pool.ts";
 import { backward } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { mul } from "../src/ops/elementwise.ts";
@@ -238,6 +239,24 @@ export function sharedData(name: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Runs `fn` as if the device allowed at most `bytes` per storage binding (the pool refuses larger
+ * buffers and chunking plans against it), restoring the device's limit afterwards.
+ */
+export async function withBindingLimit<T>(bytes: number, fn: () => T | Promise<T>): Promise<T> {
+  rt().pool.setBindingLimitForTests(bytes);
+  try {
+    return await fn();
+  } finally {
+    rt().pool.setBindingLimitForTests(null);
+  }
+}
+
+/** `formatBytes(bytes)` as a regular expression source (its `.` escaped). */
+export function bytesPattern(bytes: number): string {
+  return formatBytes(bytes).replace(".", "\\.");
 }
 
 /** Runs the CLI script `src/cli/<script>.ts` with `args`; returns exit code, stdout and stderr. */

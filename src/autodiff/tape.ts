@@ -9,6 +9,8 @@
  * @module
  */
 
+import { ELEMENTWISE } from "../gpu/kernels.ts";
+import { rt } from "../gpu/runtime.ts";
 import { type Creator, keep, Tensor } from "./tensor.ts";
 
 let gradEnabled = true;
@@ -94,9 +96,10 @@ export interface BackwardOptions {
  * ```ts
  * import { backward } from "./tape.ts";
  * import { Tensor } from "./tensor.ts";
- * import { sum, mul } from "../ops/elementwise.ts";
+ * import { mul } from "../ops/elementwise.ts";
+ * import { sumAll } from "../ops/reduce.ts";
  * const w = Tensor.param([1, 2, 3], [3]);
- * backward(sum(mul(w, w))); // w.grad = 2w
+ * backward(sumAll(mul(w, w))); // w.grad = 2w
  * ```
  */
 export function backward(root: Tensor, options: BackwardOptions = {}): void {
@@ -139,27 +142,18 @@ export function backward(root: Tensor, options: BackwardOptions = {}): void {
   });
 }
 
-// Set by ops/elementwise.ts (which imports this module): keeps the tape free of kernel imports.
-let addImpl: ((a: Tensor, b: Tensor) => Tensor) | null = null;
-let copyImpl: ((a: Tensor) => Tensor) | null = null;
-
-/** Installs the tensor add and copy used to accumulate gradients (done by the elementwise ops). */
-export function setGradAccumulators(
-  add: (a: Tensor, b: Tensor) => Tensor,
-  copy: (a: Tensor) => Tensor,
-): void {
-  addImpl = add;
-  copyImpl = copy;
-}
-
+/** `a + b` as a new tensor: how gradients of a tensor used more than once are summed. */
 function addGrad(a: Tensor, b: Tensor): Tensor {
-  if (!addImpl) throw new Error("autodiff: elementwise ops not loaded");
-  return addImpl(a, b);
+  const out = new Tensor(a.shape, { label: "grad" });
+  ELEMENTWISE.launch("axpby", { a, b, out }, { n: out.size, alpha: 1, beta: 1 }, out.size);
+  return out;
 }
 
+/** A copy of `a`: a leaf's first gradient (never an alias of another gradient). */
 function copyOf(a: Tensor): Tensor {
-  if (!copyImpl) throw new Error("autodiff: elementwise ops not loaded");
-  return copyImpl(a);
+  const out = new Tensor(a.shape, { label: "grad" });
+  rt().copy(a.buffer, 0, out.buffer, 0, a.bytes);
+  return out;
 }
 
 /** Disposes and clears the `.grad` of each tensor. */

@@ -27,7 +27,7 @@ import { DEFAULT_SPLIT, splitByImage } from "../data/split.ts";
 import type { DataSource } from "../data/source.ts";
 import type { RetrievalDataset } from "../data/types.ts";
 import { writeFileAtomic } from "../data/errors.ts";
-import { retrievalRanks } from "../eval/retrieval.ts";
+import { retrievalRanks } from "../ops/retrieval.ts";
 import {
   distractorNote,
   imageQueryCount,

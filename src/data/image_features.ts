@@ -24,8 +24,8 @@
  */
 
 import { decode, type GIF, Image } from "imagescript";
-import { groups1d, initGpu, Params } from "../gpu/runtime.ts";
-import type { KernelSpec } from "../gpu/kernel.ts";
+import { IMAGE_FEATURES } from "../gpu/kernels.ts";
+import { initGpu } from "../gpu/runtime.ts";
 import { DataError } from "./errors.ts";
 import { openBinaryFile } from "./binary_file.ts";
 
@@ -33,10 +33,10 @@ import { openBinaryFile } from "./binary_file.ts";
 export const IMAGE_FEATURE_SIZE = 64;
 /** Default spatial grid (cells per side). */
 export const IMAGE_FEATURE_GRID = 4;
-/** Values per grid cell: 8 hue + 3 grey + 8 orientation bins. */
-export const CELL_DIM = 19;
+/** Values per grid cell: 8 hue + 3 grey + 8 orientation bins (declared with the kernel). */
+export const CELL_DIM: number = IMAGE_FEATURES.constants.CELL_DIM;
 /** Values of the global block. */
-export const GLOBAL_DIM = 8;
+export const GLOBAL_DIM: number = IMAGE_FEATURES.constants.GLOBAL_DIM;
 
 /** Feature length for a `grid × grid` layout (312 for the default 4 × 4). */
 export function imageFeatureDim(grid: number = IMAGE_FEATURE_GRID): number {
@@ -254,14 +254,6 @@ export function resizeForFeatures(image: RgbaImage, size: number = IMAGE_FEATURE
   return out;
 }
 
-const SPEC_CELLS: KernelSpec = {
-  file: "image_features",
-  entry: "cell_features",
-  storage: ["read", "read_write"],
-  uniform: true,
-};
-const SPEC_GLOBAL: KernelSpec = { ...SPEC_CELLS, entry: "global_features" };
-
 /** Pixel bytes per dispatch when {@link ImageFeatureOptions.batch} is not given. */
 const BATCH_BYTES = 32 * 2 ** 20;
 /** Largest output buffer read back at once (collections beyond it are read in several parts). */
@@ -316,14 +308,10 @@ export async function computeImageFeatures(
           : new Uint32Array(bytes.slice().buffer);
         const input = runtime.pool.acquire(n * perImage, "image pixels");
         runtime.upload(input, words);
-        const params = new Params().u32(n).u32(size).u32(grid).u32(dim).u32(first);
-        runtime.dispatch(
-          SPEC_CELLS,
-          [input, out],
-          params,
-          groups1d(Math.ceil((n * grid * grid) / 64)),
-        );
-        runtime.dispatch(SPEC_GLOBAL, [input, out], params, groups1d(Math.ceil(n / 64)));
+        const params = { count: n, size, grid, dim, first };
+        const bindings = { pixels: input, out };
+        IMAGE_FEATURES.launch("cell_features", bindings, params, n * grid * grid);
+        IMAGE_FEATURES.launch("global_features", bindings, params, n);
         runtime.pool.release(input);
         runtime.submit(); // lets the next batch reuse the pixel buffer (queue order keeps it safe)
       }

@@ -19,6 +19,16 @@
  * @module
  */
 
+import {
+  type DirectionMetrics,
+  type RetrievalMetrics,
+  type RetrievalRanks,
+  textsByImage,
+} from "../data/relation.ts";
+
+export type { DirectionMetrics, RetrievalMetrics, RetrievalRanks } from "../data/relation.ts";
+export { textsByImage } from "../data/relation.ts";
+
 /** The tie rule shared by the GPU kernels and the CPU reference. */
 export const TIE_RULE: string =
   "pessimistic: a non-relevant item with the same score as a relevant one ranks above it; tied " +
@@ -27,51 +37,8 @@ export const TIE_RULE: string =
 /** The cut-offs of R@K. */
 export const RECALL_KS = [1, 5, 10] as const;
 
-/** The metrics of one direction; the key names are the CLI's JSON keys. */
-export interface DirectionMetrics {
-  /** Percent of queries with a relevant item at rank 1. */
-  "R@1": number;
-  /** Percent of queries with a relevant item in the top 5. */
-  "R@5": number;
-  /** Percent of queries with a relevant item in the top 10. */
-  "R@10": number;
-  /** Median rank of the best-ranked relevant item (floored, 1-based). */
-  MedR: number;
-  /** Mean rank of the best-ranked relevant item (1-based). */
-  MeanR: number;
-  /** Mean average precision over all relevant items, percent. */
-  mAP: number;
-  /** NDCG@10 with binary relevance, percent. */
-  "NDCG@10": number;
-}
-
-/** The metrics of both directions and their rsum. */
-export interface RetrievalMetrics {
-  /** Text → image: each text queries the images; relevant = its image. */
-  t2i: DirectionMetrics;
-  /** Image → text: each image queries the texts; relevant = all its texts. */
-  i2t: DirectionMetrics;
-  /** Sum of the six R@K. */
-  rsum: number;
-}
-
 /** The key order of {@link DirectionMetrics} (table rows, JSON). */
 export const METRIC_KEYS = ["R@1", "R@5", "R@10", "MedR", "MeanR", "mAP", "NDCG@10"] as const;
-
-/**
- * Per-text ranks of an evaluation (both directions), from which all metrics follow. Text t is
- * relevant to image `textToImage[t]` and to nothing else.
- */
-export interface RetrievalRanks {
-  /** Images in the gallery. */
-  numImages: number;
-  /** The image of each text. */
-  textToImage: Int32Array;
-  /** Text → image: the 1-based rank of text t's image when text t queries the images. */
-  t2i: Uint32Array;
-  /** Image → text: the 1-based rank of text t among all texts when its image queries them. */
-  i2t: Uint32Array;
-}
 
 /** Rank statistics of one query. */
 export interface QueryStats {
@@ -161,23 +128,6 @@ export function directionMetrics(
 /** Sum of the six R@K of both directions. */
 export function rsum(t2i: DirectionMetrics, i2t: DirectionMetrics): number {
   return RECALL_KS.reduce((s, k) => s + t2i[`R@${k}`] + i2t[`R@${k}`], 0);
-}
-
-/**
- * Groups texts by image: `offsets` (numImages + 1) and `order` (the texts sorted by image, stable)
- * such that image i's texts are `order[offsets[i] .. offsets[i + 1])`.
- */
-export function textsByImage(
-  textToImage: ArrayLike<number>,
-  numImages: number,
-): { offsets: Uint32Array<ArrayBuffer>; order: Uint32Array<ArrayBuffer> } {
-  const offsets = new Uint32Array(numImages + 1);
-  for (let t = 0; t < textToImage.length; t++) offsets[textToImage[t] + 1]++;
-  for (let i = 0; i < numImages; i++) offsets[i + 1] += offsets[i];
-  const fill = offsets.slice(0, numImages);
-  const order = new Uint32Array(textToImage.length);
-  for (let t = 0; t < textToImage.length; t++) order[fill[textToImage[t]]++] = t;
-  return { offsets, order };
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * WGSL kernels: loading, compiling once per device, and checked pipeline creation.
  *
- * A kernel is named by its WGSL file under `kernels/` and an entry point. Binding convention, which
- * every file under `kernels/` follows: group 0; storage buffers at bindings 0..n-1 in the order of
- * {@link KernelSpec.storage}; when the kernel takes parameters, a uniform buffer at binding n.
+ * A kernel is named by its WGSL file under `kernels/` and an entry point. Binding convention: group
+ * 0; storage buffers at bindings 0..n-1 in the order of {@link KernelSpec.storage}; when the kernel
+ * takes parameters, a uniform buffer at binding n. The kernels of `kernels/` are declared in
+ * `./kernels.ts`, which generates their bindings (see `./declare.ts`).
  *
  * @module
  */
@@ -27,17 +28,18 @@ export interface KernelSpec {
   constants?: Record<string, number>;
 }
 
-const sources = new Map<string, string>();
+const bodies = new Map<string, string>();
+const headers = new Map<string, () => string>();
 
 /** `CROSSRANK_LOG_COMPILES=1` prints each pipeline compile and its time to stderr. */
 const LOG_COMPILES = Boolean(Deno.env.get("CROSSRANK_LOG_COMPILES"));
 
-/** Directory holding the `.wgsl` files (overridable for tests of broken kernels). */
+/** Directory holding the `.wgsl` files. */
 export const KERNEL_DIR = new URL("../../kernels/", import.meta.url);
 
-/** Returns the WGSL source of `kernels/<file>.wgsl`, read once per process. */
-export function wgslSource(file: string): string {
-  let code = sources.get(file);
+/** The text of `kernels/<file>.wgsl` as it is on disk (read once per process). */
+export function wgslFile(file: string): string {
+  let code = bodies.get(file);
   if (code === undefined) {
     const url = new URL(`${file}.wgsl`, KERNEL_DIR);
     try {
@@ -47,14 +49,34 @@ export function wgslSource(file: string): string {
         `cannot read kernel source ${url.pathname}: ${(error as Error).message}`,
       );
     }
-    sources.set(file, code);
+    bodies.set(file, code);
   }
   return code;
 }
 
-/** Registers WGSL source under a name without a file (used by tests and generated kernels). */
+/**
+ * Sets the generated header of `kernels/<file>.wgsl` (the prelude and the declared bindings, see
+ * `./declare.ts`): the module compiled for the file is the header followed by the file.
+ */
+export function defineWgslHeader(file: string, header: () => string): void {
+  headers.set(file, header);
+}
+
+/** Lines of the generated header of `file` (0 without one), for error messages. */
+function headerLines(file: string): number {
+  const header = headers.get(file);
+  return header ? header().split("\n").length : 0;
+}
+
+/** The WGSL module of `file`: its generated header (if declared), then `kernels/<file>.wgsl`. */
+export function wgslSource(file: string): string {
+  const header = headers.get(file);
+  return header ? `${header()}\n${wgslFile(file)}` : wgslFile(file);
+}
+
+/** Registers WGSL source under a name without a file (tests of broken kernels). */
 export function defineWgslSource(file: string, code: string): void {
-  sources.set(file, code);
+  bodies.set(file, code);
 }
 
 /** A compiled kernel: pipeline plus the layout its bind groups use. */
@@ -170,8 +192,11 @@ export class PipelineCache {
       const error = await scope;
       if (!error) return null;
       const info = await module.getCompilationInfo();
+      const offset = headerLines(spec.file);
+      const where = (line: number) =>
+        line > offset ? `line ${line - offset}` : `module line ${line} (generated header)`;
       const lines = info.messages.map((m) =>
-        `  ${m.type} at line ${m.lineNum}:${m.linePos}: ${m.message.trim().split("\n")[0]}`
+        `  ${m.type} at ${where(m.lineNum)}:${m.linePos}: ${m.message.trim().split("\n")[0]}`
       );
       const detail = lines.length > 0 ? lines.join("\n") : `  ${error.message.trim()}`;
       return `kernel ${name} failed to compile or validate:\n${detail}`;

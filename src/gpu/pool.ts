@@ -45,7 +45,8 @@ export interface PoolStats {
 /** Pools storage buffers by size class. */
 export class BufferPool {
   #device: GPUDevice;
-  #maxBinding: number;
+  #deviceLimit: number;
+  #testLimit: number | null = null;
   #free = new Map<number, GPUBuffer[]>();
   #deferred: GPUBuffer[] = [];
   #live = new Set<GPUBuffer>();
@@ -55,7 +56,20 @@ export class BufferPool {
   /** @param device the device that owns the buffers */
   constructor(device: GPUDevice) {
     this.#device = device;
-    this.#maxBinding = device.limits.maxStorageBufferBindingSize;
+    this.#deviceLimit = device.limits.maxStorageBufferBindingSize;
+  }
+
+  /** The largest buffer {@link acquire} hands out: the device's maxStorageBufferBindingSize. */
+  get maxBinding(): number {
+    return this.#testLimit ?? this.#deviceLimit;
+  }
+
+  /**
+   * Tests only: behave as if the device's binding limit were `bytes` (null restores it), so that
+   * chunking and refusals are exercised the same way on any adapter.
+   */
+  setBindingLimitForTests(bytes: number | null): void {
+    this.#testLimit = bytes;
   }
 
   /**
@@ -66,11 +80,11 @@ export class BufferPool {
     if (!Number.isFinite(bytes) || bytes < 0) {
       throw new GpuError(`${what}: invalid size ${bytes} bytes`);
     }
-    if (bytes > this.#maxBinding) {
+    if (bytes > this.maxBinding) {
       throw new GpuError(
         `${what} needs ${formatBytes(bytes)} (${bytes} bytes), over this device's ` +
           `maxStorageBufferBindingSize of ${
-            formatBytes(this.#maxBinding)
+            formatBytes(this.maxBinding)
           }; split the work into chunks`,
       );
     }

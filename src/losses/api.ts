@@ -15,15 +15,15 @@
  * @module
  */
 
+import { PRELUDE } from "../gpu/prelude.ts";
 import { initGpu, rt } from "../gpu/runtime.ts";
 import { backward, noGrad } from "../autodiff/tape.ts";
 import { scope, Tensor } from "../autodiff/tensor.ts";
-import "../ops/elementwise.ts"; // installs the gradient accumulators backward() uses
 import { getLoss, resolveOptions } from "./registry.ts";
 import { checkLossInputs } from "./launch.ts";
 
 /** Largest finite float32. */
-const F32_MAX = 3.4028234663852886e38;
+const { F32_MAX } = PRELUDE;
 
 function describe(value: unknown): string {
   return typeof value === "number" ? String(value) : JSON.stringify(value) ?? String(value);

@@ -16,8 +16,8 @@
  * @module
  */
 
+import { APPROXNDCG, LOSSES } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { approxNdcgRef } from "../reference/losses.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 import {
   attach,
@@ -35,15 +35,23 @@ import { registerLoss, resolveOptions } from "./registry.ts";
 /** Records the `approxndcg` loss of `[lists, n]` scores and labels; see the module docs. */
 export function approxNdcgLoss(scores: Tensor, labels: Tensor, alpha = 1): Tensor {
   const [lists, n] = checkLossInputs("approxndcg", scores, labels);
-  const params = { f: [alpha], k: n };
+  const params = { f0: alpha, k: n };
   const { entries, info } = sortLabels(scores, labels);
   const maxDcg = new Tensor([lists], { label: "approxndcg ideal DCG" });
-  launch("ideal_dcg", "list", scores, labels, { ent: entries, info, o: maxDcg }, params);
+  launch(LOSSES, "ideal_dcg", "list", scores, labels, { ent: entries, info, o: maxDcg }, params);
   entries.dispose();
   info.dispose();
   const items = new Tensor([lists, n, 2], { label: "approxndcg items" });
   const phi = new Tensor([lists, n], { label: "approxndcg dNDCG/dP" });
-  launch("approx_prep", "item", scores, labels, { wb: maxDcg, o: items, o2: phi }, params);
+  launch(
+    APPROXNDCG,
+    "approx_prep",
+    "item",
+    scores,
+    labels,
+    { wb: maxDcg, o: items, o2: phi },
+    params,
+  );
   const perList = reduceItems(scores, labels, items);
   const { loss, den } = finish(scores, labels, perList, Reduction.meanLists, "approxndcg");
   [maxDcg, items, perList].forEach((t) => t.dispose());
@@ -53,7 +61,8 @@ export function approxNdcgLoss(scores: Tensor, labels: Tensor, alpha = 1): Tenso
     scores,
     labels,
     [phi, den],
-    (g) => gradLaunch("approx_bwd", "item", scores, labels, { wa: phi, g, den }, params),
+    (g) =>
+      gradLaunch(APPROXNDCG, "approx_bwd", "item", scores, labels, { wa: phi, g, den }, params),
   );
 }
 
@@ -62,10 +71,10 @@ const definition: LossDefinition = {
   summary: "allRank approxNDCGLoss: −NDCG with sigmoid-approximated positions",
   defaults: { alpha: 1 },
   forward: (scores, labels, options) => approxNdcgLoss(scores, labels, alphaOf(options)),
-  reference: (scores, labels, options) => approxNdcgRef(scores, labels, alphaOf(options)),
 };
 
-function alphaOf(options: LossOptions): number {
+/** The `alpha` option, checked. */
+export function alphaOf(options: LossOptions): number {
   return positiveOption("approxndcg", "alpha", resolveOptions(definition, options).alpha as number);
 }
 

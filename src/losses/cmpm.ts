@@ -15,8 +15,8 @@
  * @module
  */
 
+import { CMPM } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { cmpmRef } from "../reference/losses.ts";
 import { attach, checkLossInputs, finish, gradLaunch, launch, Reduction } from "./launch.ts";
 import { registerLoss } from "./registry.ts";
 
@@ -24,7 +24,7 @@ import { registerLoss } from "./registry.ts";
 export function cmpmLoss(scores: Tensor, labels: Tensor): Tensor {
   const [lists] = checkLossInputs("cmpm", scores, labels);
   const perList = new Tensor([lists, 2], { label: "cmpm lists" });
-  launch("cmpm_fwd", "list", scores, labels, { o: perList });
+  launch(CMPM, "cmpm_fwd", "list", scores, labels, { o: perList });
   const { loss, den } = finish(scores, labels, perList, Reduction.meanLists, "cmpm");
   perList.dispose();
   return attach(
@@ -33,7 +33,7 @@ export function cmpmLoss(scores: Tensor, labels: Tensor): Tensor {
     scores,
     labels,
     [den],
-    (g) => gradLaunch("cmpm_bwd", "list", scores, labels, { g, den }),
+    (g) => gradLaunch(CMPM, "cmpm_bwd", "list", scores, labels, { g, den }),
   );
 }
 
@@ -42,5 +42,4 @@ registerLoss({
   summary: "Cross-Modal Projection Matching (Zhang & Lu 2018): KL(softmax(s) ‖ normalised mask)",
   defaults: {},
   forward: (scores, labels) => cmpmLoss(scores, labels),
-  reference: (scores, labels) => cmpmRef(scores, labels),
 });

@@ -18,8 +18,8 @@
  * @module
  */
 
+import { HINGE } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { hingeRef } from "../reference/losses.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 import {
   attach,
@@ -44,10 +44,10 @@ export interface HingeOptions {
 /** Records the `hinge` loss of `[lists, n]` scores and labels; see the module docs. */
 export function hingeLoss(scores: Tensor, labels: Tensor, options: HingeOptions): Tensor {
   const [lists, n] = checkLossInputs("hinge", scores, labels);
-  const params = { mode: options.maxViolation ? 1 : 0, f: [options.margin] };
+  const params = { mode: options.maxViolation ? 1 : 0, f0: options.margin };
   const { entries, info } = sortLabels(scores, labels);
   const items = new Tensor([lists, n, 2], { label: "hinge items" });
-  launch("hinge_fwd", "item", scores, labels, { ent: entries, info, o: items }, params);
+  launch(HINGE, "hinge_fwd", "item", scores, labels, { ent: entries, info, o: items }, params);
   const perList = reduceItems(scores, labels, items);
   const { loss, den } = finish(scores, labels, perList, Reduction.meanLists, "hinge");
   items.dispose();
@@ -58,7 +58,16 @@ export function hingeLoss(scores: Tensor, labels: Tensor, options: HingeOptions)
     scores,
     labels,
     [entries, info, den],
-    (g) => gradLaunch("hinge_bwd", "item", scores, labels, { ent: entries, info, g, den }, params),
+    (g) =>
+      gradLaunch(
+        HINGE,
+        "hinge_bwd",
+        "item",
+        scores,
+        labels,
+        { ent: entries, info, g, den },
+        params,
+      ),
   );
 }
 
@@ -68,10 +77,10 @@ const definition: LossDefinition = {
   summary: "VSE++ triplet hinge over (relevant, non-relevant) pairs; sum or hardest negative",
   defaults: { margin: 0.2, maxViolation: false },
   forward: (scores, labels, options) => hingeLoss(scores, labels, hingeOptions(options)),
-  reference: (scores, labels, options) => hingeRef(scores, labels, hingeOptions(options)),
 };
 
-function hingeOptions(options: LossOptions): HingeOptions {
+/** The hinge options of resolved loss options. */
+export function hingeOptions(options: LossOptions): HingeOptions {
   const o = resolveOptions(definition, options);
   return { margin: o.margin as number, maxViolation: o.maxViolation as boolean };
 }

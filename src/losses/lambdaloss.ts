@@ -30,8 +30,8 @@
  * @module
  */
 
+import { LAMBDA_SCHEMES, LAMBDALOSS, type LambdaScheme, LOSSES } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { lambdaLossRef, type LambdaScheme } from "../reference/losses.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 import {
   attach,
@@ -47,14 +47,8 @@ import {
 } from "./launch.ts";
 import { registerLoss, resolveOptions } from "./registry.ts";
 
-/** The weighing schemes, in the kernel's `mode` order. */
-export const LAMBDA_SCHEMES: readonly LambdaScheme[] = [
-  "ndcgLoss1",
-  "ndcgLoss2",
-  "lambdaRank",
-  "ndcgLoss2PP",
-  "rankNet",
-];
+/** The weighing schemes, in the kernel's `mode` order (declared with the kernel). */
+export { LAMBDA_SCHEMES };
 
 /** Options of {@link lambdaLoss} (see the module docs). */
 export interface LambdaLossOptions {
@@ -78,23 +72,25 @@ export function lambdaLoss(scores: Tensor, labels: Tensor, options: LambdaLossOp
   const params = {
     mode: LAMBDA_SCHEMES.indexOf(options.scheme),
     k: options.k === 0 ? n : Math.min(options.k, n),
-    f: [options.sigma, options.mu, options.log === "binary" ? 1 / Math.LN2 : 1],
+    f0: options.sigma,
+    f1: options.mu,
+    f2: options.log === "binary" ? 1 / Math.LN2 : 1,
   };
   // the label order, each entry with its score position, and the ideal DCG@k per list
   const sorted = sortLabels(scores, labels);
   const positions = new Tensor([lists, n], { label: "lambdaloss positions" });
   const scratch = new Tensor([lists, n, 4], { label: "lambdaloss sort scratch" });
-  launch("sort_scores", "list", scores, labels, { o: positions, o3: scratch });
+  launch(LAMBDALOSS, "sort_scores", "list", scores, labels, { o: positions, o3: scratch });
   const entries = new Tensor([lists, n, 4], { label: "lambdaloss entries" });
   const prep = { ent: sorted.entries, wa: positions, o: entries };
-  launch("lambda_entries", "list", scores, labels, prep);
+  launch(LAMBDALOSS, "lambda_entries", "list", scores, labels, prep);
   [sorted.entries, positions, scratch].forEach((t) => t.dispose());
   const info = sorted.info;
   const ideal = new Tensor([lists], { label: "lambdaloss ideal DCG" });
-  launch("ideal_dcg", "list", scores, labels, { ent: entries, info, o: ideal }, params);
+  launch(LOSSES, "ideal_dcg", "list", scores, labels, { ent: entries, info, o: ideal }, params);
   const items = new Tensor([lists, n, 2], { label: "lambdaloss items" });
   const bindings = { ent: entries, info, wb: ideal };
-  launch("lambda_fwd", "item", scores, labels, { ...bindings, o: items }, params);
+  launch(LAMBDALOSS, "lambda_fwd", "item", scores, labels, { ...bindings, o: items }, params);
   const perList = reduceItems(scores, labels, items);
   const reduction = options.reduction === "sum" ? Reduction.sum : Reduction.meanCount;
   const { loss, den } = finish(scores, labels, perList, reduction, "lambdaloss");
@@ -106,7 +102,8 @@ export function lambdaLoss(scores: Tensor, labels: Tensor, options: LambdaLossOp
     scores,
     labels,
     [entries, info, ideal, den],
-    (g) => gradLaunch("lambda_bwd", "item", scores, labels, { ...bindings, g, den }, params),
+    (g) =>
+      gradLaunch(LAMBDALOSS, "lambda_bwd", "item", scores, labels, { ...bindings, g, den }, params),
   );
 }
 
@@ -127,10 +124,10 @@ const definition: LossDefinition = {
     log: ["binary", "natural"],
   },
   forward: (scores, labels, options) => lambdaLoss(scores, labels, lambdaOptions(options)),
-  reference: (scores, labels, options) => lambdaLossRef(scores, labels, lambdaOptions(options)),
 };
 
-function lambdaOptions(options: LossOptions): LambdaLossOptions {
+/** The lambdaloss options of resolved loss options, checked. */
+export function lambdaOptions(options: LossOptions): LambdaLossOptions {
   const o = resolveOptions(definition, options);
   return {
     scheme: o.scheme as LambdaScheme,

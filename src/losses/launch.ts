@@ -1,6 +1,8 @@
 /**
- * Plumbing shared by the ranking losses: launching `kernels/losses.wgsl` entry points, the batch
- * reductions (`reduce_items`, `finish`), and joining a loss to the autodiff tape.
+ * Plumbing shared by the ranking losses: launching a loss kernel (`kernels/<loss>.wgsl`, declared
+ * in `src/gpu/kernels.ts` with the shared loss bindings), the label order and the batch reductions
+ * of `kernels/losses.wgsl` (`sort_labels`, `reduce_items`, `finish`), and joining a loss to the
+ * autodiff tape.
  *
  * Every loss records: its forward kernels → per-list pairs `(loss, count)` → `finish`, which writes
  * the loss `[1]` and the reduction's denominator `[1]`. The backward kernel reads the upstream
@@ -9,104 +11,31 @@
  * @module
  */
 
-import { groups1d, MAX_GROUPS, Params, rt } from "../gpu/runtime.ts";
+import type { BindingArgs, EntryOf, Kernel, KernelDecl, ParamArgs } from "../gpu/declare.ts";
+import { type LOSS_BINDINGS, type LOSS_PARAMS, LOSSES } from "../gpu/kernels.ts";
+import { groups1d, MAX_GROUPS } from "../gpu/runtime.ts";
 import { record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dims2, dummy, sameShape } from "../ops/common.ts";
+import { dims2, sameShape } from "../ops/common.ts";
 
-/** Entry points of `kernels/losses.wgsl`. */
-export type LossEntry =
-  | "reduce_items"
-  | "finish"
-  | "sort_labels"
-  | "softmax_fwd"
-  | "softmax_bwd"
-  | "listnet_fwd"
-  | "listnet_bwd"
-  | "cmpm_fwd"
-  | "cmpm_bwd"
-  | "hinge_fwd"
-  | "hinge_bwd"
-  | "ranknet_fwd"
-  | "ranknet_bwd"
-  | "sort_scores"
-  | "lambda_entries"
-  | "ideal_dcg"
-  | "lambda_fwd"
-  | "lambda_bwd"
-  | "listmle_fwd"
-  | "listmle_bwd"
-  | "approx_prep"
-  | "approx_bwd"
-  | "smoothap_fwd"
-  | "smoothap_bwd";
+/** A ranking-loss kernel: declared with the shared loss bindings and parameters. */
+export type LossKernel<D extends KernelDecl> = Kernel<
+  D & { bindings: typeof LOSS_BINDINGS; params: typeof LOSS_PARAMS }
+>;
 
-/** Uniform parameters of a loss kernel (see `Params` in `kernels/losses.wgsl`). */
-export interface LossParams {
-  /** Loss-specific switch (scheme, reduction, weighting, variant). Default 0. */
-  mode?: number;
-  /** Effective cutoff (lambdaloss); default n. */
-  k?: number;
-  /** Up to four loss-specific reals (margin, sigma, mu, alpha, temperature, …). */
-  f?: readonly number[];
-}
+/** The buffers one launch binds besides the scores and labels (unset ones are dummies). */
+export type LossBindings = Omit<BindingArgs<typeof LOSS_BINDINGS>, "s" | "y">;
 
-/** The buffers one launch binds (unused ones are bound to dummies). */
-export interface LossBindings {
-  /** Per-item workspace input. */
-  wa?: Tensor;
-  /** Per-list workspace input. */
-  wb?: Tensor;
-  /** Entries `(score, label, index, extra)` in the label order ({@link sortLabels}). */
-  ent?: Tensor;
-  /** Per-list counts of the label order ({@link sortLabels}). */
-  info?: Tensor;
-  /** Upstream gradient `[1]`. */
-  g?: Tensor;
-  /** Reduction denominator `[1]` saved by `finish`. */
-  den?: Tensor;
-  /** Main output. */
-  o: Tensor;
-  /** Second output. */
-  o2?: Tensor;
-  /** Scratch output. */
-  o3?: Tensor;
-}
-
-// s, y, wa, wb, ent, info, g, den; o, o2, o3 (see kernels/losses.wgsl)
-const STORAGE = [
-  "read",
-  "read",
-  "read",
-  "read",
-  "read",
-  "read",
-  "read",
-  "read",
-  "read_write",
-  "read_write",
-  "read_write",
-] as const;
-
-const scratchDummies = new WeakMap<GPUDevice, GPUBuffer>();
-
-/** A third dummy (two unused read-write slots must not share one buffer). */
-function dummy2(): GPUBuffer {
-  const device = rt().device;
-  let buffer = scratchDummies.get(device);
-  if (!buffer) {
-    buffer = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: "unused 2" });
-    scratchDummies.set(device, buffer);
-  }
-  return buffer;
-}
+/** Uniform parameters of a loss launch besides the shape; `k` defaults to n. */
+export type LossParams = Omit<ParamArgs<typeof LOSS_PARAMS>, "lists" | "n">;
 
 /** How many invocations a launch has: one per list, per item, or a single one. */
 export type Grain = "list" | "item" | "one";
 
-/** Records one dispatch of a `losses.wgsl` entry over `[lists, n]` scores and labels. */
-export function launch(
-  entry: LossEntry,
+/** Records one dispatch of `entry` of a loss kernel over `[lists, n]` scores and labels. */
+export function launch<D extends KernelDecl>(
+  kernel: LossKernel<D>,
+  entry: EntryOf<D>,
   grain: Grain,
   scores: Tensor,
   labels: Tensor,
@@ -114,28 +43,10 @@ export function launch(
   params: LossParams = {},
 ): void {
   const [lists, n] = scores.shape;
-  const { mode = 0, k = n, f = [] } = params;
-  const uniform = new Params().u32(lists).u32(n).u32(mode).u32(k);
-  for (let i = 0; i < 4; i++) uniform.f32(f[i] ?? 0);
-  const read = (t?: Tensor) => t?.buffer ?? dummy(0);
-  rt().dispatch(
-    { file: "losses", entry, storage: STORAGE, uniform: true },
-    [
-      scores.buffer,
-      labels.buffer,
-      read(bindings.wa),
-      read(bindings.wb),
-      read(bindings.ent),
-      read(bindings.info),
-      read(bindings.g),
-      read(bindings.den),
-      bindings.o.buffer,
-      bindings.o2?.buffer ?? dummy(1),
-      bindings.o3?.buffer ?? dummy2(),
-    ],
-    uniform,
-    workgroups(grain, lists, n),
-  );
+  const all = { ...bindings, s: scores, y: labels } as BindingArgs<
+    LossKernel<D>["decl"]["bindings"]
+  >;
+  kernel.dispatch(entry, all, { lists, n, k: n, ...params }, workgroups(grain, lists, n));
 }
 
 /** Items one invocation of a per-item kernel owns (the lanes of its vec4 values). */
@@ -169,9 +80,8 @@ export function sortLabels(
   const entries = new Tensor([lists, n, 4], { label: "label order" });
   const info = new Tensor([lists, 4], { label: "label order counts" });
   const scratch = new Tensor([lists, n, 4], { label: "label sort scratch" });
-  launch("sort_labels", "list", scores, labels, { o: entries, o2: info, o3: scratch }, {
-    mode: tieSeed >>> 0,
-  });
+  const outputs = { o: entries, o2: info, o3: scratch };
+  launch(LOSSES, "sort_labels", "list", scores, labels, outputs, { mode: tieSeed >>> 0 });
   scratch.dispose();
   return { entries, info };
 }
@@ -194,7 +104,7 @@ export function reduceItems(
   mode: 0 | 1 = 0,
 ): Tensor {
   const out = new Tensor([scores.shape[0], 2], { label: "loss list sums" });
-  launch("reduce_items", "list", scores, labels, { wa: items, o: out }, { mode });
+  launch(LOSSES, "reduce_items", "list", scores, labels, { wa: items, o: out }, { mode });
   return out;
 }
 
@@ -208,7 +118,9 @@ export function finish(
 ): { loss: Tensor; den: Tensor } {
   const loss = new Tensor([1], { label: `${name} loss` });
   const den = new Tensor([1], { label: `${name} denominator` });
-  launch("finish", "one", scores, labels, { wb: perList, o: loss, o2: den }, { mode: reduction });
+  launch(LOSSES, "finish", "one", scores, labels, { wb: perList, o: loss, o2: den }, {
+    mode: reduction,
+  });
   return { loss, den };
 }
 
@@ -243,8 +155,9 @@ export function attach(
 }
 
 /** A gradient tensor shaped like `scores`, filled by one backward launch. */
-export function gradLaunch(
-  entry: LossEntry,
+export function gradLaunch<D extends KernelDecl>(
+  kernel: LossKernel<D>,
+  entry: EntryOf<D>,
   grain: Grain,
   scores: Tensor,
   labels: Tensor,
@@ -252,7 +165,7 @@ export function gradLaunch(
   params: LossParams = {},
 ): Tensor {
   const out = new Tensor(scores.shape, { label: `d ${entry}` });
-  launch(entry, grain, scores, labels, { ...bindings, o: out }, params);
+  launch(kernel, entry, grain, scores, labels, { ...bindings, o: out }, params);
   return out;
 }
 

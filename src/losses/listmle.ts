@@ -24,8 +24,8 @@
  * @module
  */
 
+import { LISTMLE } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { listMleRef } from "../reference/losses.ts";
 import {
   attach,
   checkLossInputs,
@@ -55,7 +55,12 @@ export function listMleLoss(scores: Tensor, labels: Tensor, seed = 0): Tensor {
   const { entries, info } = sortLabels(scores, labels, seed);
   const perList = new Tensor([lists, 2], { label: "listmle lists" });
   const tails = new Tensor([lists, n], { label: "listmle tail sums" });
-  launch("listmle_fwd", "list", scores, labels, { ent: entries, info, o: perList, o2: tails });
+  launch(LISTMLE, "listmle_fwd", "list", scores, labels, {
+    ent: entries,
+    info,
+    o: perList,
+    o2: tails,
+  });
   const { loss, den } = finish(scores, labels, perList, Reduction.meanLists, "listmle");
   perList.dispose();
   return attach(
@@ -65,7 +70,13 @@ export function listMleLoss(scores: Tensor, labels: Tensor, seed = 0): Tensor {
     labels,
     [entries, info, tails, den],
     (g) =>
-      gradLaunch("listmle_bwd", "list", scores, labels, { ent: entries, info, wa: tails, g, den }),
+      gradLaunch(LISTMLE, "listmle_bwd", "list", scores, labels, {
+        ent: entries,
+        info,
+        wa: tails,
+        g,
+        den,
+      }),
   );
 }
 
@@ -75,6 +86,4 @@ registerLoss({
   defaults: { ties: "random", seed: 0 },
   choices: { ties: ["random", "index"] },
   forward: (scores, labels, options) => listMleLoss(scores, labels, tieSeed(options)),
-  reference: (scores, labels, options) =>
-    listMleRef(scores, labels, options.ties === "index" ? 0 : (Number(options.seed) >>> 0)),
 });

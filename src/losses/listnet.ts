@@ -14,8 +14,8 @@
  * @module
  */
 
+import { LISTNET } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { listNetRef } from "../reference/losses.ts";
 import { attach, checkLossInputs, finish, gradLaunch, launch, Reduction } from "./launch.ts";
 import { registerLoss } from "./registry.ts";
 
@@ -23,7 +23,7 @@ import { registerLoss } from "./registry.ts";
 export function listNetLoss(scores: Tensor, labels: Tensor): Tensor {
   const [lists] = checkLossInputs("listnet", scores, labels);
   const perList = new Tensor([lists, 2], { label: "listnet lists" });
-  launch("listnet_fwd", "list", scores, labels, { o: perList });
+  launch(LISTNET, "listnet_fwd", "list", scores, labels, { o: perList });
   const { loss, den } = finish(scores, labels, perList, Reduction.meanLists, "listnet");
   perList.dispose();
   return attach(
@@ -32,7 +32,7 @@ export function listNetLoss(scores: Tensor, labels: Tensor): Tensor {
     scores,
     labels,
     [den],
-    (g) => gradLaunch("listnet_bwd", "list", scores, labels, { g, den }),
+    (g) => gradLaunch(LISTNET, "listnet_bwd", "list", scores, labels, { g, den }),
   );
 }
 
@@ -41,5 +41,4 @@ registerLoss({
   summary: "allRank listNet: cross-entropy of softmax(labels) against softmax(scores)",
   defaults: {},
   forward: (scores, labels) => listNetLoss(scores, labels),
-  reference: (scores, labels) => listNetRef(scores, labels),
 });

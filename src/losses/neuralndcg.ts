@@ -53,6 +53,21 @@
  * - The stochastic variant (`stochastic=True`, Gumbel-perturbed scores) is not provided.
  * - No `log_base` option: NDCG's discount base cancels between DCG and IDCG.
  *
+ * The two paths (`kernels/neuralndcg.wgsl`, on NeuralSort's `kernels/neuralsort.wgsl`):
+ *
+ * - plain ({@link neuralNdcgPlain}: `neuralSort` → `sinkhorn` → {@link softDcg}): P̂ is
+ *   materialised as a `[lists, n, n]` tensor and Sinkhorn normalises it, as allRank does; each op
+ *   has its own backward rule. Memory ≈ 16·lists·n² bytes, in chunks of lists so that one matrix
+ *   fits one storage binding.
+ * - fused ({@link neuralNdcgFused}): P̂ is never stored. Sinkhorn's result is diag(e^α)·P̂·diag(e^β),
+ *   so the iterations keep O(n) vectors per list (5 per iteration for the backward pass, which runs
+ *   the iterations in reverse) and recompute each entry from the scores. Items are sorted by score
+ *   within each list, which makes P̂ and the iterates concentrated near the diagonal, and tiles
+ *   whose exponents are all below −110 (exactly 0 in float32) are skipped.
+ *
+ * Both refuse a request whose estimated memory exceeds {@link MEMORY_BUDGET_BYTES}, naming the
+ * estimate. Float64 twin: `src/reference/neuralndcg.ts`.
+ *
  * @example
  * ```ts
  * import { rankingLossWithGrad } from "./mod.ts";
@@ -68,12 +83,327 @@
  * @module
  */
 
-import type { Tensor } from "../autodiff/tensor.ts";
-import { neuralNdcgFused, type NeuralNdcgOptions, neuralNdcgPlain } from "../ops/neuralsort.ts";
-import { neuralNdcgRef } from "../reference/neuralsort.ts";
+import { NEURALNDCG, NEURALSORT, SINKHORN } from "../gpu/kernels.ts";
+import { formatBytes } from "../gpu/pool.ts";
+import { isGradEnabled, record } from "../autodiff/tape.ts";
+import { shapeString, Tensor } from "../autodiff/tensor.ts";
+import { add } from "../ops/elementwise.ts";
+import {
+  alloc,
+  context,
+  type Ctx,
+  type ListRange,
+  maxBinding,
+  neuralSort,
+  newState,
+  params,
+  prepare,
+  ranges,
+  vectorChunk,
+} from "../ops/neuralsort.ts";
+import { sinkhorn } from "../ops/sinkhorn.ts";
 import { checkLossInputs, intOption, positiveOption } from "./launch.ts";
 import { registerLoss, resolveOptions } from "./registry.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
+
+const { ITEM_PLANES, STATE_PLANES, WORK_PLANES, DCG, TMP } = NEURALSORT.constants;
+
+/**
+ * Largest estimated memory (bytes) one NeuralNDCG call may hold, plain or fused; a larger request
+ * is refused with a message naming the estimate, the budget and the alternative.
+ */
+export const MEMORY_BUDGET_BYTES = 2 * 2 ** 30;
+
+/** Options of the NeuralNDCG paths (the resolved loss options). */
+export interface NeuralNdcgOptions {
+  /** NeuralSort temperature τ > 0. */
+  temperature: number;
+  /** Gains 2^y − 1 (true) or y (false). */
+  poweredRelevancies: boolean;
+  /** Rank cutoff; 0 = none. */
+  k: number;
+  /** Apply Sinkhorn scaling. */
+  sinkhorn: boolean;
+  /** Sinkhorn tolerance. */
+  tol: number;
+  /** Sinkhorn iteration cap. */
+  maxIter: number;
+  /** `neuralNDCG_transposed` (expected discount per item) instead of `neuralNDCG`. */
+  transposed: boolean;
+}
+
+/** Estimated bytes held by the fused path for `lists × n` (forward state kept for backward). */
+export function fusedBytes(lists: number, n: number, maxIter: number, sinkhorn = true): number {
+  const np = Math.ceil(n / 4) * 4;
+  const items = 4 * ITEM_PLANES;
+  return (4 * STATE_PLANES * ((sinkhorn ? maxIter : 0) + 1) + items + 32) * lists * np +
+    4 * lists * n;
+}
+
+/** Estimated bytes held by the plain path for `lists × n` (P̂, result and backward matrices). */
+export function plainBytes(lists: number, n: number, maxIter: number, sinkhorn = true): number {
+  const np = Math.ceil(n / 4) * 4;
+  const matrices = (sinkhorn ? 4 : 2) * lists * n * n * 4;
+  return matrices + (16 * ((sinkhorn ? maxIter : 0) + 1) + 8 * ITEM_PLANES + 32) * lists * np;
+}
+
+function checkBudget(what: string, bytes: number, lists: number, n: number, hint: string): void {
+  if (bytes > MEMORY_BUDGET_BYTES) {
+    throw new RangeError(
+      `${what}: ${lists} lists × ${n} items need about ${formatBytes(bytes)}, over the ` +
+        `NeuralNDCG memory budget of ${formatBytes(MEMORY_BUDGET_BYTES)}; ${hint}`,
+    );
+  }
+}
+
+/**
+ * The per-list weights of the NeuralNDCG loss, `[lists]`: `−1/((IDCG@k + 1e-10)·N)` for the `N`
+ * lists with a positive IDCG@k, 0 for the others (allRank averages NDCG over those lists only).
+ * Not differentiable (it depends on the labels only).
+ */
+export function neuralNdcgWeights(labels: Tensor, o: Partial<NeuralNdcgOptions> = {}): Tensor {
+  const what = "neuralNdcgWeights";
+  const full = context(what, labels, labels, o);
+  const weights = new Tensor([full.total], { label: "neuralndcg weights" });
+  for (const range of ranges(full.total, vectorChunk(full.np))) {
+    const c = context(what, labels, labels, o, range);
+    const prep = prepare(c, null, labels, what, "use fewer lists");
+    const work = alloc([WORK_PLANES, c.lists, c.np], "neuralndcg work", what, "use fewer lists");
+    NEURALNDCG.launch(
+      "item_ideal",
+      { lmeta: prep.lmeta, items: prep.items, work },
+      params(c),
+      c.items,
+    );
+    NEURALNDCG.launch("list_idcg", { work, out: weights }, params(c), c.lists);
+    [prep.lmeta, prep.items, work].forEach((t) => t.dispose());
+  }
+  NEURALNDCG.dispatch("batch_weights", { out: weights }, params(full), [1]);
+  return weights;
+}
+
+/**
+ * The NeuralNDCG numerator of `[count, n, n]` doubly stochastic matrices `m` (lists `first …` of
+ * `labels`): `Σ_l w_l · Σ_i d_i Σ_j m[l, i, j]·g_j`, with discounts `d_i = 1/log2(i + 2)` for
+ * `i < min(k, nv)`, gains `g` and per-list `weights` (`[total]`, see {@link neuralNdcgWeights}), as
+ * a `[1]` tensor differentiable with respect to `m`. `transposed` sums per item (allRank
+ * `neuralNDCG_transposed`) instead of per rank; the value is the same.
+ */
+export function softDcg(
+  m: Tensor,
+  labels: Tensor,
+  weights: Tensor,
+  o: Partial<NeuralNdcgOptions> & ListRange = {},
+): Tensor {
+  const what = "softDcg";
+  const c = context(what, labels, labels, o, o);
+  if (m.shape.length !== 3 || m.shape[0] !== c.lists || m.shape[1] !== c.n || m.shape[2] !== c.n) {
+    throw new RangeError(
+      `${what}: expected a [${c.lists}, ${c.n}, ${c.n}] matrix batch, got ${shapeString(m.shape)}`,
+    );
+  }
+  if (weights.size !== c.total) {
+    throw new RangeError(`${what}: ${weights.size} weights for ${c.total} lists`);
+  }
+  const prep = prepare(c, null, labels, what, "use fewer lists");
+  const work = new Tensor([WORK_PLANES, c.lists, c.np], { label: "softdcg work" });
+  const b = { labels, weights, lmeta: prep.lmeta, items: prep.items, work, mat: m };
+  NEURALNDCG.launch(o.transposed ? "dcg_cols" : "dcg_rows", b, params(c), c.items);
+  NEURALNDCG.launch("list_sums", b, params(c, { slot: DCG, plane: TMP }), c.lists);
+  const loss = new Tensor([1], { label: "soft DCG" });
+  NEURALNDCG.dispatch("weighted_total", { ...b, out: loss }, params(c), [1]);
+  work.dispose();
+  record(loss, what, [m, labels, weights], (g) => {
+    const grad = new Tensor(m.shape, { label: "d softDcg" });
+    NEURALNDCG.launch(
+      "dcg_grad",
+      { ...b, work: undefined, upstream: g, mat: undefined, mat2: grad },
+      params(c),
+      c.rows,
+    );
+    return [grad, null, null];
+  });
+  if (!loss.creator) {
+    prep.lmeta.dispose();
+    prep.items.dispose();
+  }
+  return loss;
+}
+
+/** `a + b`; without a recorded gradient the two terms are disposed at once. */
+function sumOf(a: Tensor, b: Tensor): Tensor {
+  const sum = add(a, b);
+  if (!sum.creator) {
+    a.dispose();
+    b.dispose();
+  }
+  return sum;
+}
+
+/** Lists per chunk of the plain path (one `[chunk, n, n]` matrix per storage binding). */
+export function plainChunk(n: number): number {
+  return Math.max(1, Math.floor(maxBinding() / (4 * n * n)));
+}
+
+/**
+ * NeuralNDCG by the plain path: {@link neuralSort} → {@link sinkhorn} → {@link softDcg} per chunk
+ * of lists, summed. Refused when its estimated memory exceeds {@link MEMORY_BUDGET_BYTES}.
+ */
+export function neuralNdcgPlain(
+  scores: Tensor,
+  labels: Tensor,
+  o: NeuralNdcgOptions,
+  name = "neuralndcg",
+): Tensor {
+  const what = `loss '${name}' (fused: 'plain')`;
+  const c = context(what, scores, labels, o);
+  if (c.n * c.n * 4 > maxBinding()) {
+    throw new RangeError(
+      `${what}: one ${c.n} × ${c.n} P-hat needs ${formatBytes(c.n * c.n * 4)}, over this ` +
+        `device's maxStorageBufferBindingSize of ${formatBytes(maxBinding())}; use fused: 'fused'`,
+    );
+  }
+  checkBudget(
+    what,
+    plainBytes(c.total, c.n, c.maxIter, o.sinkhorn),
+    c.total,
+    c.n,
+    "use fused: 'fused' (or 'auto'), or fewer lists",
+  );
+  const weights = neuralNdcgWeights(labels, o);
+  let loss: Tensor | null = null;
+  for (const range of ranges(c.total, Math.min(plainChunk(c.n), vectorChunk(c.np)))) {
+    const p = neuralSort(scores, labels, { temperature: o.temperature, ...range });
+    const m = o.sinkhorn ? sinkhorn(p, labels, { tol: o.tol, maxIter: o.maxIter, ...range }) : p;
+    const part = softDcg(m, labels, weights, { ...o, ...range });
+    if (!isGradEnabled() || !scores.requiresGrad) {
+      p.dispose();
+      m.dispose();
+    }
+    loss = loss === null ? part : sumOf(loss, part);
+  }
+  if (!loss!.creator) weights.dispose();
+  return loss!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fused path
+
+/**
+ * NeuralNDCG without materialising P̂: `−(1/N) Σ_l dcg_l/(idcg_l + 1e-10)`, `[1]`, with its
+ * backward rule recorded on the tape (d loss / d scores; zero at padding). Every P̂ and Sinkhorn
+ * entry is recomputed from the scores and per-list vectors; the forward keeps 5 vectors per list
+ * and iteration for the backward pass (2 states in all when no gradient is recorded). Lists are
+ * processed in chunks so that each per-list buffer fits a storage binding; a request whose total
+ * estimated memory exceeds {@link MEMORY_BUDGET_BYTES} is refused.
+ */
+export function neuralNdcgFused(
+  scores: Tensor,
+  labels: Tensor,
+  o: NeuralNdcgOptions,
+  name = "neuralndcg",
+): Tensor {
+  const what = `loss '${name}' (fused)`;
+  const full = context(what, scores, labels, o);
+  // The backward rule (recorded exactly when this holds) needs the state of every iteration.
+  const keepAll = isGradEnabled() && (scores.requiresGrad || labels.requiresGrad);
+  const hint = "split the lists into smaller batches";
+  const iters = keepAll ? full.maxIter : Math.min(full.maxIter, 2);
+  checkBudget(what, fusedBytes(full.total, full.n, iters, o.sinkhorn), full.total, full.n, hint);
+  const weights = neuralNdcgWeights(labels, o);
+  let loss: Tensor | null = null;
+  for (const range of ranges(full.total, vectorChunk(full.np))) {
+    const c = context(what, scores, labels, o, range);
+    const part = fusedChunk(c, scores, labels, weights, o, name, keepAll);
+    loss = loss === null ? part : sumOf(loss, part);
+  }
+  if (!loss!.creator) weights.dispose();
+  return loss!;
+}
+
+/** The fused loss term of the lists of `c` (a chunk), recorded with its backward rule. */
+function fusedChunk(
+  c: Ctx,
+  scores: Tensor,
+  labels: Tensor,
+  weights: Tensor,
+  o: NeuralNdcgOptions,
+  name: string,
+  keepAll: boolean,
+): Tensor {
+  const what = `loss '${name}' (fused)`;
+  const hint = "split the lists into smaller batches";
+  const prep = prepare(c, scores, labels, what, hint);
+  const work = alloc([WORK_PLANES, c.lists, c.np], "neuralndcg work", what, hint);
+  const { lmeta, items } = prep;
+  const states: Tensor[] = [prep.s0!];
+  for (let t = 1; t <= c.maxIter; t++) {
+    let cur: Tensor;
+    if (keepAll || states.length < 3) {
+      cur = newState(c, t, what, hint);
+      states.push(cur);
+    } else {
+      cur = states[1 + ((t - 1) % 2)];
+    }
+    const prev = keepAll ? states[t - 1] : t === 1 ? states[0] : states[1 + (t % 2)];
+    const b = { lmeta, items, prev, cur };
+    NEURALNDCG.launch("fused_col_sums", b, params(c, { t }), c.quads);
+    SINKHORN.launch(
+      "sinkhorn_check",
+      { labels, lmeta, prev, cur },
+      params(c, { t, sorted: true }),
+      c.lists,
+    );
+    NEURALNDCG.launch("fused_col_update", b, params(c, { t }), c.quads);
+    NEURALSORT.launch("state_tiles", b, params(c, { t, plane: 0 }), c.tiles);
+    NEURALNDCG.launch("fused_row_step", b, params(c, { t }), c.quads);
+    NEURALSORT.launch("state_tiles", b, params(c, { t, plane: 1 }), c.tiles);
+  }
+  const final = keepAll || c.maxIter === 0
+    ? states[states.length - 1]
+    : states[1 + ((c.maxIter - 1) % 2)];
+  const b = { scores, labels, weights, lmeta, items, work };
+  NEURALNDCG.launch(
+    o.transposed ? "fused_dcg_cols" : "fused_dcg_rows",
+    { ...b, cur: final },
+    params(c),
+    c.quads,
+  );
+  NEURALNDCG.launch("list_sums", b, params(c, { slot: DCG, plane: TMP }), c.lists);
+  const loss = new Tensor([1], { label: `${name} loss` });
+  NEURALNDCG.dispatch("weighted_total", { ...b, out: loss }, params(c), [1]);
+  const saved = [lmeta, items, work, ...states];
+  record(loss, name, [scores, labels], (g) => {
+    const T = c.maxIter;
+    NEURALNDCG.launch(
+      "fused_back_init_rows",
+      { ...b, upstream: g, cur: states[T] },
+      params(c, { t: T }),
+      c.quads,
+    );
+    NEURALNDCG.launch(
+      "fused_back_init_cols",
+      { ...b, upstream: g, cur: states[T] },
+      params(c),
+      c.quads,
+    );
+    for (let t = T; t >= 1; t--) {
+      const pc = { ...b, prev: states[t - 1], cur: states[t] };
+      NEURALNDCG.launch("fused_back_cols", pc, params(c, { t }), c.quads);
+      NEURALNDCG.launch("fused_back_rows", pc, params(c, { t }), c.quads);
+    }
+    NEURALNDCG.launch("fused_back_final", { ...b, prev: states[0] }, params(c), c.quads);
+    // sort_backward writes the chunk's rows; a chunk short of the batch needs zeros elsewhere
+    const label = `d ${name}`;
+    const grad = c.lists === c.total
+      ? new Tensor(scores.shape, { label })
+      : Tensor.zeros(scores.shape, { label });
+    NEURALSORT.launch("sort_backward", { ...b, out: grad }, params(c), c.items);
+    return [grad, null];
+  });
+  if (!loss.creator) { for (const t of saved) t.dispose(); }
+  return loss;
+}
 
 /** How the NeuralNDCG losses run: `auto`, `plain` or `fused` (option `fused`). */
 export const NEURALNDCG_PATHS = ["auto", "plain", "fused"] as const;
@@ -125,9 +455,6 @@ function define(name: string, transposed: boolean): LossDefinition {
         ? neuralNdcgPlain(scores, labels, resolved, name)
         : neuralNdcgFused(scores, labels, resolved, name);
     },
-    reference(scores: number[][], labels: number[][], options: LossOptions): number {
-      return neuralNdcgRef(scores, labels, optionsOf(def, options, transposed).resolved);
-    },
   };
   return def;
 }
@@ -139,3 +466,13 @@ export const neuralNdcgDefinition: LossDefinition = registerLoss(define("neuraln
 export const neuralNdcgTransposedDefinition: LossDefinition = registerLoss(
   define("neuralndcg_transposed", true),
 );
+
+/** The resolved NeuralNDCG options of `name`'s loss options (`transposed` follows the name). */
+export function neuralNdcgOptions(
+  name: "neuralndcg" | "neuralndcg_transposed",
+  options: LossOptions,
+): NeuralNdcgOptions {
+  const transposed = name === "neuralndcg_transposed";
+  const def = transposed ? neuralNdcgTransposedDefinition : neuralNdcgDefinition;
+  return optionsOf(def, options, transposed).resolved;
+}

@@ -17,8 +17,8 @@
  * @module
  */
 
+import { RANKNET, RANKNET_WEIGHTINGS, type RankNetWeighting } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { rankNetRef, type RankNetWeighting } from "../reference/losses.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 import {
   attach,
@@ -32,8 +32,6 @@ import {
 } from "./launch.ts";
 import { registerLoss, resolveOptions } from "./registry.ts";
 
-const WEIGHTINGS: readonly RankNetWeighting[] = ["none", "gtDiff", "gtDiffPow"];
-
 /** Records the `ranknet` loss of `[lists, n]` scores and labels; see the module docs. */
 export function rankNetLoss(
   scores: Tensor,
@@ -41,10 +39,10 @@ export function rankNetLoss(
   weighting: RankNetWeighting = "none",
 ): Tensor {
   const [lists, n] = checkLossInputs("ranknet", scores, labels);
-  const params = { mode: WEIGHTINGS.indexOf(weighting) };
+  const params = { mode: RANKNET_WEIGHTINGS.indexOf(weighting) };
   const { entries, info } = sortLabels(scores, labels);
   const items = new Tensor([lists, n, 2], { label: "ranknet items" });
-  launch("ranknet_fwd", "item", scores, labels, { ent: entries, info, o: items }, params);
+  launch(RANKNET, "ranknet_fwd", "item", scores, labels, { ent: entries, info, o: items }, params);
   const perList = reduceItems(scores, labels, items);
   const { loss, den } = finish(scores, labels, perList, Reduction.meanCount, "ranknet");
   items.dispose();
@@ -56,7 +54,15 @@ export function rankNetLoss(
     labels,
     [entries, info, den],
     (g) =>
-      gradLaunch("ranknet_bwd", "item", scores, labels, { ent: entries, info, g, den }, params),
+      gradLaunch(
+        RANKNET,
+        "ranknet_bwd",
+        "item",
+        scores,
+        labels,
+        { ent: entries, info, g, den },
+        params,
+      ),
   );
 }
 
@@ -64,12 +70,12 @@ const definition: LossDefinition = {
   name: "ranknet",
   summary: "allRank rankNet: BCE-with-logits over pairs with y_i > y_j, mean over pairs",
   defaults: { weighting: "none" },
-  choices: { weighting: WEIGHTINGS },
+  choices: { weighting: RANKNET_WEIGHTINGS },
   forward: (scores, labels, options) => rankNetLoss(scores, labels, weightingOf(options)),
-  reference: (scores, labels, options) => rankNetRef(scores, labels, weightingOf(options)),
 };
 
-function weightingOf(options: LossOptions): RankNetWeighting {
+/** The `weighting` option. */
+export function weightingOf(options: LossOptions): RankNetWeighting {
   return resolveOptions(definition, options).weighting as RankNetWeighting;
 }
 

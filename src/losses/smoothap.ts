@@ -15,8 +15,8 @@
  * @module
  */
 
+import { SMOOTHAP } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { smoothApRef } from "../reference/losses.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 import {
   attach,
@@ -34,18 +34,16 @@ import { registerLoss, resolveOptions } from "./registry.ts";
 /** Records the `smoothap` loss of `[lists, n]` scores and labels; see the module docs. */
 export function smoothApLoss(scores: Tensor, labels: Tensor, temperature = 0.01): Tensor {
   const [lists, n] = checkLossInputs("smoothap", scores, labels);
-  const params = { f: [temperature] };
+  const params = { f0: temperature };
   const { entries, info } = sortLabels(scores, labels);
   const items = new Tensor([lists, n, 2], { label: "smoothap items" });
   const ranks = new Tensor([lists, n, 2], { label: "smoothap soft ranks" });
-  launch(
-    "smoothap_fwd",
-    "item",
-    scores,
-    labels,
-    { ent: entries, info, o: items, o2: ranks },
-    params,
-  );
+  launch(SMOOTHAP, "smoothap_fwd", "item", scores, labels, {
+    ent: entries,
+    info,
+    o: items,
+    o2: ranks,
+  }, params);
   const perList = reduceItems(scores, labels, items, 1);
   const { loss, den } = finish(scores, labels, perList, Reduction.meanCount, "smoothap");
   items.dispose();
@@ -57,7 +55,8 @@ export function smoothApLoss(scores: Tensor, labels: Tensor, temperature = 0.01)
     scores,
     labels,
     [entries, info, ranks, den],
-    (g) => gradLaunch("smoothap_bwd", "item", scores, labels, { ...bindings, g, den }, params),
+    (g) =>
+      gradLaunch(SMOOTHAP, "smoothap_bwd", "item", scores, labels, { ...bindings, g, den }, params),
   );
 }
 
@@ -67,10 +66,10 @@ const definition: LossDefinition = {
   summary: "Smooth-AP (Brown et al. 2020): 1 − mean sigmoid-smoothed AP, temperature 0.01",
   defaults: { temperature: 0.01 },
   forward: (scores, labels, options) => smoothApLoss(scores, labels, temperatureOf(options)),
-  reference: (scores, labels, options) => smoothApRef(scores, labels, temperatureOf(options)),
 };
 
-function temperatureOf(options: LossOptions): number {
+/** The `temperature` option, checked. */
+export function temperatureOf(options: LossOptions): number {
   const t = resolveOptions(definition, options).temperature as number;
   return positiveOption("smoothap", "temperature", t);
 }

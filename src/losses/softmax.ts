@@ -15,8 +15,8 @@
  * @module
  */
 
+import { SOFTMAX } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
-import { softmaxLossRef } from "../reference/losses.ts";
 import { attach, checkLossInputs, finish, gradLaunch, launch, Reduction } from "./launch.ts";
 import { registerLoss } from "./registry.ts";
 
@@ -24,7 +24,7 @@ import { registerLoss } from "./registry.ts";
 export function softmaxLoss(scores: Tensor, labels: Tensor): Tensor {
   const [lists] = checkLossInputs("softmax", scores, labels);
   const perList = new Tensor([lists, 2], { label: "softmax lists" });
-  launch("softmax_fwd", "list", scores, labels, { o: perList });
+  launch(SOFTMAX, "softmax_fwd", "list", scores, labels, { o: perList });
   const { loss, den } = finish(scores, labels, perList, Reduction.meanLists, "softmax");
   perList.dispose();
   return attach(
@@ -33,7 +33,7 @@ export function softmaxLoss(scores: Tensor, labels: Tensor): Tensor {
     scores,
     labels,
     [den],
-    (g) => gradLaunch("softmax_bwd", "list", scores, labels, { g, den }),
+    (g) => gradLaunch(SOFTMAX, "softmax_bwd", "list", scores, labels, { g, den }),
   );
 }
 
@@ -42,5 +42,4 @@ registerLoss({
   summary: "listwise softmax cross-entropy against y / Σy (InfoNCE/CLIP with one relevant item)",
   defaults: {},
   forward: (scores, labels) => softmaxLoss(scores, labels),
-  reference: (scores, labels) => softmaxLossRef(scores, labels),
 });

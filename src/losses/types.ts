@@ -1,6 +1,6 @@
 /**
- * What every ranking loss provides: a GPU forward joined to the autodiff tape, and a float64 CPU
- * reference (the test oracle).
+ * What every ranking loss provides: a GPU forward joined to the autodiff tape. (Its float64 CPU
+ * twin, the test oracle, is `src/reference/<loss>.ts`, reached only from tests and benches.)
  *
  * A *list* is one query's candidates: a row of scores and a row of labels (graded relevance ≥ 0,
  * −1 marks padding, as in allRank). Losses take `[lists, n]` tensors and return a one-element
@@ -40,6 +40,4 @@ export interface LossDefinition {
    * Returns a `[1]` tensor whose backward rule yields d loss / d scores (labels get no gradient).
    */
   forward(scores: Tensor, labels: Tensor, options: LossOptions): Tensor;
-  /** The same loss in float64 on the CPU (same semantics, same reduction). */
-  reference(scores: number[][], labels: number[][], options: LossOptions): number;
 }

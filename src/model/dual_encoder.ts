@@ -7,10 +7,10 @@
 
 import { noGrad } from "../autodiff/tape.ts";
 import { scope, shapeString, Tensor } from "../autodiff/tensor.ts";
-import { exp, mulScalar } from "../ops/elementwise.ts";
+import { exp } from "../ops/elementwise.ts";
 import { matmul } from "../ops/matmul.ts";
 import { gatherRows } from "../ops/gather.ts";
-import { l2Normalize } from "../ops/reduce.ts";
+import { l2Normalize, mulScalar } from "../ops/reduce.ts";
 import { Random } from "../util/random.ts";
 import {
   type Activation,

@@ -13,7 +13,8 @@
  */
 
 import { Tensor } from "../autodiff/tensor.ts";
-import { add, addBias, gelu, relu } from "../ops/elementwise.ts";
+import { addBias } from "../ops/reduce.ts";
+import { add, gelu, relu } from "../ops/elementwise.ts";
 import { matmul } from "../ops/matmul.ts";
 import type { Random } from "../util/random.ts";
 import { rt } from "../gpu/runtime.ts";

@@ -35,13 +35,14 @@
  */
 
 import { isGradEnabled } from "../autodiff/tape.ts";
-import { seededRandom } from "../util/random.ts";
+import { lowbias32, seededRandom } from "../util/random.ts";
 import { scope, shapeString, Tensor, untracked } from "../autodiff/tensor.ts";
 import { rt } from "../gpu/runtime.ts";
 import { formatBytes } from "../gpu/pool.ts";
 import { SizeLimitError } from "../util/limits.ts";
 import { dims2 } from "../ops/common.ts";
-import { addBias, axpby, gelu, mul, relu, reshape } from "../ops/elementwise.ts";
+import { addBias } from "../ops/reduce.ts";
+import { axpby, gelu, mul, relu, reshape } from "../ops/elementwise.ts";
 import { matmul } from "../ops/matmul.ts";
 import { gatherRows } from "../ops/gather.ts";
 import { layerNorm } from "../ops/layernorm.ts";
@@ -97,10 +98,7 @@ export interface RerankerForwardOptions {
 
 /** Mixes two u32 values into one (lowbias32 of a combination), for per-site dropout seeds. */
 function mixSeed(a: number, b: number): number {
-  let h = (Math.imul(a >>> 0, 0x9e3779b1) ^ (b >>> 0)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
+  return lowbias32(Math.imul(a >>> 0, 0x9e3779b1) ^ (b >>> 0));
 }
 
 /** Sinusoidal table `[positions, d]`: sin at even columns, cos at odd (Vaswani et al.). */

@@ -13,22 +13,19 @@
  * @module
  */
 
-import { groups1d, Params, rt } from "../gpu/runtime.ts";
+import { ATTENTION } from "../gpu/kernels.ts";
 import { record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dims2, dummy, sameShape } from "./common.ts";
+import { dims2, sameShape } from "./common.ts";
 
-/** Largest head dimension `d_model / heads` the kernels support (`MAX_DH` in the WGSL). */
-export const ATTENTION_MAX_HEAD_DIM = 128;
+/** Largest head dimension `d_model / heads` the kernels support. */
+export const ATTENTION_MAX_HEAD_DIM: number = ATTENTION.constants.MAX_DH;
 
 /**
- * Largest head dimension of the blocked kernels (`FAST_DH` in the WGSL), which are 2–4× faster on
- * llvmpipe than the generic ones; larger heads use the generic kernels.
+ * Largest head dimension of the blocked kernels, which are 2–4× faster on llvmpipe than the generic
+ * ones; larger heads use the generic kernels.
  */
-export const ATTENTION_FAST_HEAD_DIM = 16;
-
-/** Items of one (list, head) handled by one blocked-kernel invocation (`BLOCK` in the WGSL). */
-const BLOCK = 4;
+export const ATTENTION_FAST_HEAD_DIM: number = ATTENTION.constants.FAST_DH;
 
 /** Shape of an {@link attention} call. */
 export interface AttentionOptions {
@@ -50,19 +47,6 @@ export interface AttentionOptions {
   kernel?: "auto" | "blocked" | "generic";
 }
 
-type Entry = "attention_forward" | "attention_backward_q" | "attention_backward_kv";
-
-const STORAGE = [
-  "read",
-  "read",
-  "read",
-  "read",
-  "read",
-  "read",
-  "read_write",
-  "read_write",
-] as const;
-
 interface Dims {
   lists: number;
   n: number;
@@ -72,34 +56,26 @@ interface Dims {
   blocked: boolean;
 }
 
-function launch(
-  entry: Entry,
+/** The bindings of one attention entry besides Q, K and V. */
+interface Io {
+  a?: Tensor;
+  b?: Tensor;
+  out0: Tensor;
+  out1?: Tensor;
+}
+
+/** Records the generic or blocked form of `entry` over the lists and heads of `dims`. */
+function run(
+  entry: "attention_forward" | "attention_backward_q" | "attention_backward_kv",
   [q, k, v]: Tensor[],
-  dims: Dims,
-  inputs: [Tensor | null, Tensor | null],
-  outputs: [Tensor, Tensor | null],
+  { lists, n, heads, dh, mask, blocked }: Dims,
+  io: Io,
 ): void {
-  const { lists, n, heads, dh, mask, blocked } = dims;
-  const spec = blocked
-    ? { entry: `${entry}_blocked`, constants: { DH: dh } }
-    : { entry, constants: undefined };
-  const invocations = lists * heads * (blocked ? Math.ceil(n / BLOCK) : n);
-  rt().dispatch(
-    { file: "attention", storage: STORAGE, uniform: true, ...spec },
-    [
-      q.buffer,
-      k.buffer,
-      v.buffer,
-      mask?.buffer ?? dummy(),
-      inputs[0]?.buffer ?? dummy(),
-      inputs[1]?.buffer ?? dummy(),
-      outputs[0].buffer,
-      outputs[1]?.buffer ?? dummy(1),
-    ],
-    new Params().u32(lists).u32(n).u32(heads).u32(dh).f32(1 / Math.sqrt(dh)).u32(mask ? 1 : 0)
-      .u32(0).u32(0),
-    groups1d(Math.ceil(invocations / 64)),
-  );
+  const invocations = lists * heads * (blocked ? Math.ceil(n / ATTENTION.constants.BLOCK) : n);
+  const params = { lists, n, heads, dh, scale: 1 / Math.sqrt(dh), has_mask: mask ? 1 : 0 };
+  const bindings = { q, k, v, mask: mask ?? undefined, ...io };
+  if (blocked) ATTENTION.launch(`${entry}_blocked`, bindings, params, invocations, { DH: dh });
+  else ATTENTION.launch(entry, bindings, params, invocations);
 }
 
 function checkArgs(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Dims {
@@ -163,18 +139,18 @@ function checkArgs(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): 
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Tensor {
   const dims = checkArgs(q, k, v, options);
   const out = new Tensor(q.shape, { label: "attention" });
-  launch("attention_forward", [q, k, v], dims, [null, null], [out, null]);
+  run("attention_forward", [q, k, v], dims, { out0: out });
   return record(out, "attention", [q, k, v], (g) => {
     const { lists, n, heads } = dims;
     const dq = new Tensor(q.shape, { label: "attention dQ" });
     const stats = new Tensor([lists * heads * n, 2], { label: "attention stats" });
-    launch("attention_backward_q", [q, k, v], dims, [out, g], [dq, stats]);
+    run("attention_backward_q", [q, k, v], dims, { a: out, b: g, out0: dq, out1: stats });
     let dk: Tensor | null = null;
     let dv: Tensor | null = null;
     if (k.requiresGrad || v.requiresGrad) {
       dk = new Tensor(k.shape, { label: "attention dK" });
       dv = new Tensor(v.shape, { label: "attention dV" });
-      launch("attention_backward_kv", [q, k, v], dims, [stats, g], [dk, dv]);
+      run("attention_backward_kv", [q, k, v], dims, { a: stats, b: g, out0: dk, out1: dv });
     }
     stats.dispose();
     return [

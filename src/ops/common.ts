@@ -1,30 +1,10 @@
 /**
- * Shared plumbing for tensor ops: argument checks and the dummy binding for unused kernel inputs.
+ * Shared argument checks of the tensor ops.
  *
  * @module
  */
 
-import { rt } from "../gpu/runtime.ts";
 import { shapeString, type Tensor } from "../autodiff/tensor.ts";
-
-const dummies = new WeakMap<GPUDevice, GPUBuffer[]>();
-
-/**
- * A 16-byte buffer bound where a kernel's input slot is unused. `which` picks one of two distinct
- * buffers, so one dispatch can fill both a read-only and a read-write unused slot (binding one
- * buffer both ways in a dispatch is a validation error).
- */
-export function dummy(which: 0 | 1 = 0): GPUBuffer {
-  const device = rt().device;
-  let pair = dummies.get(device);
-  if (!pair) {
-    const make = (i: number) =>
-      device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: `unused ${i}` });
-    pair = [make(0), make(1)];
-    dummies.set(device, pair);
-  }
-  return pair[which];
-}
 
 /** Throws unless `t` is 2-D. Returns `[rows, cols]`. */
 export function dims2(t: Tensor, op: string): [number, number] {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { groups1d, Params, rt } from "../gpu/runtime.ts";
+import { DROPOUT } from "../gpu/kernels.ts";
 import { record } from "../autodiff/tape.ts";
 import { Tensor } from "../autodiff/tensor.ts";
 
@@ -24,16 +24,12 @@ function checkU32(name: string, value: number): void {
   }
 }
 
-function launch(x: Tensor, p: number, { seed, step }: DropoutOptions): Tensor {
+/** `x` with the mask of (seed, step) applied and kept items scaled by 1 / (1 − p). */
+function applyMask(x: Tensor, p: number, { seed, step }: DropoutOptions): Tensor {
   const out = new Tensor(x.shape, { label: "dropout" });
   const threshold = Math.min(Math.floor(p * 2 ** 32), 2 ** 32 - 1);
-  rt().dispatch(
-    { file: "dropout", entry: "dropout", storage: ["read", "read_write"], uniform: true },
-    [x.buffer, out.buffer],
-    new Params().u32(x.size).u32(seed).u32(step).u32(threshold).f32(1 / (1 - p)).u32(0).u32(0)
-      .u32(0),
-    groups1d(Math.ceil(x.size / 256)),
-  );
+  const params = { n: x.size, seed, step, threshold, scale: 1 / (1 - p) };
+  DROPOUT.launch("dropout", { x, out }, params, x.size);
   return out;
 }
 
@@ -56,6 +52,6 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor {
   checkU32("step", options.step);
   if (p === 0) return x;
   const opts = { seed: options.seed, step: options.step };
-  const out = launch(x, p, opts);
-  return record(out, "dropout", [x], (g) => [launch(g, p, opts)]);
+  const out = applyMask(x, p, opts);
+  return record(out, "dropout", [x], (g) => [applyMask(g, p, opts)]);
 }

@@ -5,16 +5,11 @@
  * @module
  */
 
-import { groups1d, Params, rt } from "../gpu/runtime.ts";
+import { GATHER } from "../gpu/kernels.ts";
+import { rt } from "../gpu/runtime.ts";
 import { record } from "../autodiff/tape.ts";
 import { Tensor } from "../autodiff/tensor.ts";
 import { dims2 } from "./common.ts";
-
-const SPEC = {
-  file: "gather",
-  storage: ["read", "read", "read", "read_write"],
-  uniform: true,
-} as const;
 
 function u32Buffer(values: Uint32Array<ArrayBuffer>, label: string): GPUBuffer {
   const buf = rt().pool.acquire(Math.max(values.byteLength, 4), label);
@@ -40,11 +35,11 @@ export function gatherRows(src: Tensor, index: ArrayLike<number>): Tensor {
   const out = new Tensor([rows, cols], { label: "gather" });
   const pool = rt().pool;
   const idxBuf = u32Buffer(idx, "gather index");
-  rt().dispatch(
-    { ...SPEC, entry: "gather_rows" },
-    [src.buffer, idxBuf, idxBuf, out.buffer],
-    new Params().u32(rows).u32(cols).u32(srcRows).u32(0),
-    groups1d(Math.ceil((rows * cols) / 256)),
+  GATHER.launch(
+    "gather_rows",
+    { src, idx: idxBuf, out },
+    { rows, cols, src_rows: srcRows },
+    rows * cols,
   );
   pool.release(idxBuf);
   return record(out, "gatherRows", [src], (g) => [scatterAddRows(g, idx, srcRows)]);
@@ -67,11 +62,12 @@ export function scatterAddRows(
   const out = new Tensor([srcRows, cols], { label: "scatter" });
   const listBuf = u32Buffer(list, "scatter list");
   const offBuf = u32Buffer(offsets, "scatter offsets");
-  rt().dispatch(
-    { ...SPEC, entry: "scatter_add_rows" },
-    [g.buffer, listBuf, offBuf, out.buffer],
-    new Params().u32(srcRows).u32(cols).u32(index.length).u32(0),
-    groups1d(Math.ceil((srcRows * cols) / 256)),
+  const params = { rows: srcRows, cols, src_rows: index.length };
+  GATHER.launch(
+    "scatter_add_rows",
+    { src: g, idx: listBuf, offsets: offBuf, out },
+    params,
+    srcRows * cols,
   );
   rt().pool.release(listBuf);
   rt().pool.release(offBuf);

@@ -9,43 +9,13 @@
  * @module
  */
 
-import { groups1d, Params, rt } from "../gpu/runtime.ts";
+import { LAYERNORM } from "../gpu/kernels.ts";
 import { record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dims2, dummy } from "./common.ts";
+import { dims2 } from "./common.ts";
 
 /** Default `eps` of {@link layerNorm} (PyTorch's). */
 export const LAYER_NORM_EPS = 1e-5;
-
-/** Rows summed per partial sum of the parameter gradients. */
-const CHUNK = 64;
-
-type Entry =
-  | "layernorm_forward"
-  | "layernorm_backward_input"
-  | "layernorm_backward_params_partial"
-  | "layernorm_backward_params_finish";
-
-function launch(
-  entry: Entry,
-  inputs: (Tensor | null)[],
-  outputs: [Tensor, Tensor | null],
-  { rows, cols, eps }: { rows: number; cols: number; eps: number },
-  invocations: number,
-): void {
-  const [a, b, c] = [0, 1, 2].map((i) => inputs[i]?.buffer ?? dummy());
-  rt().dispatch(
-    {
-      file: "layernorm",
-      entry,
-      storage: ["read", "read", "read", "read_write", "read_write"],
-      uniform: true,
-    },
-    [a, b, c, outputs[0].buffer, outputs[1]?.buffer ?? dummy(1)],
-    new Params().u32(rows).u32(cols).f32(eps).u32(CHUNK),
-    groups1d(Math.ceil(invocations / 64)),
-  );
-}
 
 /**
  * Layer norm of each row of the 2-D `x` (`[rows, cols]`), scaled by `gamma` and shifted by `beta`
@@ -79,26 +49,23 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = LAYER_NO
   if (!(eps > 0)) throw new RangeError(`layerNorm: eps must be > 0, got ${eps}`);
   const dims = { rows, cols, eps };
   const y = new Tensor(x.shape, { label: "layerNorm" });
-  launch("layernorm_forward", [x, gamma, beta], [y, null], dims, rows);
+  LAYERNORM.launch("layernorm_forward", { a: x, b: gamma, c: beta, out: y }, dims, rows);
   return record(y, "layerNorm", [x, gamma, beta], (g) => {
     const dx = new Tensor(x.shape, { label: "layerNorm dx" });
     const stats = new Tensor([rows, 2], { label: "layerNorm stats" });
-    launch("layernorm_backward_input", [x, gamma, g], [dx, stats], dims, rows);
+    const input = { a: x, b: gamma, c: g, out: dx, out2: stats };
+    LAYERNORM.launch("layernorm_backward_input", input, dims, rows);
     let dgamma: Tensor | null = null;
     let dbeta: Tensor | null = null;
     if (gamma.requiresGrad || beta.requiresGrad) {
-      const chunks = Math.ceil(rows / CHUNK);
+      const chunks = Math.ceil(rows / LAYERNORM.constants.CHUNK);
       const partial = new Tensor([chunks, 2 * cols], { label: "layerNorm partial" });
-      launch(
-        "layernorm_backward_params_partial",
-        [x, g, stats],
-        [partial, null],
-        dims,
-        chunks * cols,
-      );
+      const sums = { a: x, b: g, c: stats, out: partial };
+      LAYERNORM.launch("layernorm_backward_params_partial", sums, dims, chunks * cols);
       dgamma = new Tensor(gamma.shape, { label: "layerNorm dgamma" });
       dbeta = new Tensor(beta.shape, { label: "layerNorm dbeta" });
-      launch("layernorm_backward_params_finish", [partial], [dgamma, dbeta], dims, cols);
+      const finish = { a: partial, out: dgamma, out2: dbeta };
+      LAYERNORM.launch("layernorm_backward_params_finish", finish, dims, cols);
       partial.dispose();
     }
     stats.dispose();

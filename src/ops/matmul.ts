@@ -15,11 +15,11 @@
  * @module
  */
 
-import { groups1d, MAX_GROUPS, Params, rt } from "../gpu/runtime.ts";
-import type { KernelSpec } from "../gpu/kernel.ts";
+import { MATMUL, MATMUL_NAIVE } from "../gpu/kernels.ts";
+import { groups1d, MAX_GROUPS, rt } from "../gpu/runtime.ts";
 import { record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dims2, dummy } from "./common.ts";
+import { dims2 } from "./common.ts";
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -87,7 +87,6 @@ export interface MatmulPlan {
   tile: MatmulTile;
 }
 
-const STORAGE = ["read", "read", "read_write"] as const;
 const DUAL: Record<MatmulLayout, MatmulLayout> = { nn: "tt", nt: "nt", tn: "tn", tt: "nn" };
 const CORES = Math.max(1, navigator.hardwareConcurrency || 1);
 
@@ -156,11 +155,11 @@ const round4 = (x: number) => Math.ceil(x / 4) * 4;
 function padded(src: GPUBuffer, rows: number, cols: number, rowsP: number, colsP: number) {
   const runtime = rt();
   const out = runtime.pool.acquire(rowsP * colsP * 4, `matmul pad ${rowsP}x${colsP}`);
-  runtime.dispatch(
-    { file: "matmul", entry: "mm_pad", storage: STORAGE, uniform: true },
-    [src, dummy(0), out],
-    new Params().u32(rows).u32(cols).u32(rowsP).u32(colsP),
-    groups1d(Math.ceil((rowsP * colsP) / 4 / 64)),
+  MATMUL.dispatch(
+    "mm_pad",
+    { a: src, c: out },
+    { rows, cols, rows_p: rowsP, cols_p: colsP },
+    groups1d(Math.ceil((rowsP * colsP) / 4 / MATMUL.constants.LINE_WG)),
   );
   return out;
 }
@@ -196,24 +195,28 @@ function blocked(
     b = padded(b, bRows, bCols, bRowsP, bColsP);
     scratch.push(b);
   }
-  const spec: KernelSpec = {
-    file: "matmul",
-    entry: `mm_${layout}`,
-    storage: STORAGE,
-    uniform: true,
-    constants: { TM: tile.rows, NQ: tile.cols / 4, WG: tile.group },
-  };
+  const tileConstants = { TM: tile.rows, NQ: tile.cols / 4, WG: tile.group };
   const groupsX = Math.ceil(n / (tile.cols * tile.group));
   const groupsY = Math.ceil(m / tile.rows);
   // Split into dispatches of at most MAX_GROUPS workgroups per dimension (huge M or N only).
   for (let gy = 0; gy < groupsY; gy += MAX_GROUPS) {
     for (let gx = 0; gx < groupsX; gx += MAX_GROUPS) {
-      const params = new Params().u32(m).u32(n).u32(k).u32(aColsP / 4).u32(bColsP / 4)
-        .u32(k4 / 4).u32(tc ? 1 : 0).u32(gy * tile.rows).u32((gx * tile.cols * tile.group) / 4);
-      runtime.dispatch(spec, [a, b, c], params, [
+      const params = {
+        m,
+        n,
+        k,
+        sa: aColsP / 4,
+        sb: bColsP / 4,
+        kc: k4 / 4,
+        tc: tc ? 1 : 0,
+        r0: gy * tile.rows,
+        g0: (gx * tile.cols * tile.group) / 4,
+      };
+      const groups = [
         Math.min(MAX_GROUPS, groupsX - gx),
         Math.min(MAX_GROUPS, groupsY - gy),
-      ]);
+      ] as const;
+      MATMUL.dispatch(`mm_${layout}`, { a, b, c }, params, groups, tileConstants);
     }
   }
   for (const s of scratch) runtime.pool.release(s);
@@ -232,33 +235,88 @@ export function matmulInto(c: Tensor, a: Tensor, b: Tensor, options: MatmulOptio
   if (m === 0 || n === 0) return;
   const { transA = false, transB = false } = options;
   if (options.kernel === "naive") {
-    rt().dispatch(
-      {
-        file: "matmul_naive",
-        entry: "matmul_naive",
-        storage: STORAGE,
-        uniform: true,
-      },
-      [a.buffer, b.buffer, c.buffer],
-      new Params().u32(m).u32(n).u32(k).u32(transA ? 1 : 0).u32(transB ? 1 : 0),
+    MATMUL_NAIVE.dispatch(
+      "matmul_naive",
+      { a, b, c },
+      { m, n, k, trans_a: transA ? 1 : 0, trans_b: transB ? 1 : 0 },
       [Math.ceil(n / 16), Math.ceil(m / 16)],
     );
     return;
   }
   const layout: MatmulLayout = transA ? (transB ? "tt" : "tn") : transB ? "nt" : "nn";
-  const plan = options.plan
-    ? {
-      layout: options.plan.dual ? DUAL[layout] : layout,
-      dual: options.plan.dual,
-      tile: MATMUL_TILES[options.plan.tile],
-    }
-    : matmulPlan(layout, m, n, k);
+  run(planOf(layout, m, n, k, options.plan), c.buffer, a.buffer, b.buffer, m, n, k);
+}
+
+/** The forced plan, else {@link matmulPlan}'s. */
+function planOf(
+  layout: MatmulLayout,
+  m: number,
+  n: number,
+  k: number,
+  forced?: MatmulOptions["plan"],
+): MatmulPlan {
+  if (!forced) return matmulPlan(layout, m, n, k);
+  return {
+    layout: forced.dual ? DUAL[layout] : layout,
+    dual: forced.dual,
+    tile: MATMUL_TILES[forced.tile],
+  };
+}
+
+/** Records `plan` for an `m × n × k` product of `a` and `b` into `c`. */
+function run(
+  plan: MatmulPlan,
+  c: GPUBuffer,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  m: number,
+  n: number,
+  k: number,
+) {
   if (plan.dual) {
     // Cᵀ = op(B)ᵀ·op(A)ᵀ: B is the left operand, A the right one, C is written transposed.
-    blocked(c.buffer, b.buffer, a.buffer, plan.layout, plan.tile, n, m, k, true);
+    blocked(c, b, a, plan.layout, plan.tile, n, m, k, true);
   } else {
-    blocked(c.buffer, a.buffer, b.buffer, plan.layout, plan.tile, m, n, k, false);
+    blocked(c, a, b, plan.layout, plan.tile, m, n, k, false);
   }
+}
+
+/**
+ * Records `C = A·Bᵀ` (`m × n`, row-major) for buffers of rows already padded to `k` floats, `k` a
+ * multiple of 4 (A `m × k`, B `n × k`): the blocked kernel as {@link matmulPlan} plans it. Used by
+ * retrieval for its blocks of scores; {@link rowDotsInto} gives the same entries bit for bit.
+ */
+export function matmulNtInto(
+  c: GPUBuffer,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  m: number,
+  n: number,
+  k: number,
+  forced?: MatmulOptions["plan"],
+): void {
+  if (k % 4 !== 0) throw new RangeError(`matmulNtInto: k = ${k} is not a multiple of 4`);
+  if (m === 0 || n === 0 || k === 0) return;
+  run(planOf("nt", m, n, k, forced), c, a, b, m, n, k);
+}
+
+/**
+ * Records `c[offset + i] = <row i of A, row i of B>` for `i < m` (rows of `k` floats, `k` a
+ * multiple of 4): the diagonal of `A·Bᵀ`, each value equal bit for bit to that entry of
+ * {@link matmulNtInto} (the same arithmetic, whatever the plan: see `mm_nt_rows`).
+ */
+export function rowDotsInto(
+  c: GPUBuffer,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  m: number,
+  k: number,
+  offset = 0,
+): void {
+  if (k % 4 !== 0) throw new RangeError(`rowDotsInto: k = ${k} is not a multiple of 4`);
+  const kc = k / 4;
+  const groups = groups1d(Math.ceil(m / MATMUL.constants.LINE_WG));
+  MATMUL.dispatch("mm_nt_rows", { a, b, c }, { m, sa: kc, sb: kc, kc, r0: offset }, groups);
 }
 
 /**

@@ -1,57 +1,45 @@
 /**
  * Reductions and row-wise normalisations (`kernels/reduce.wgsl`): sums, means, row log-sum-exp,
- * row softmax, row L2 normalisation and row dot products, each with its backward rule.
+ * row softmax, row L2 normalisation and row dot products, each with its backward rule; and their
+ * adjoints, the broadcasts, with the ops whose gradient is a reduction (row bias, scalar scale),
+ * on `kernels/elementwise.wgsl`. Reductions and broadcasts are each other's backward rules, so
+ * they live in one module (`./elementwise.ts` needs neither).
  *
  * @module
  */
 
-import { groups1d, Params, rt } from "../gpu/runtime.ts";
+import type { EntryOf } from "../gpu/declare.ts";
+import { REDUCE } from "../gpu/kernels.ts";
+import { PRELUDE } from "../gpu/prelude.ts";
 import { record } from "../autodiff/tape.ts";
-import { type Shape, Tensor } from "../autodiff/tensor.ts";
-import { dims2, dummy, sameShape } from "./common.ts";
-import { broadcastCols, broadcastRows, broadcastScalar, mul } from "./elementwise.ts";
+import { type Shape, shapeString, Tensor } from "../autodiff/tensor.ts";
+import { dims2, sameShape } from "./common.ts";
+import { elementwise, mul, scale } from "./elementwise.ts";
 
-type Entry =
-  | "row_sum"
-  | "col_sum"
-  | "row_dot"
-  | "row_logsumexp"
-  | "row_logsumexp_backward"
-  | "row_softmax"
-  | "row_softmax_backward"
-  | "row_l2norm"
-  | "row_l2norm_backward"
-  | "chunk_sum";
-
-function launch(
-  entry: Entry,
+/** A new tensor of `shape` from the reduce entry `entry`, one invocation per line of `lines`. */
+function reduction(
+  entry: EntryOf<typeof REDUCE.decl>,
   shape: Shape,
   lines: number,
-  inputs: (Tensor | null)[],
-  { rows, cols, alpha = 1, eps = 0 }: { rows: number; cols: number; alpha?: number; eps?: number },
+  [a, b, c]: Tensor[],
+  params: { rows: number; cols: number; alpha?: number; eps?: number },
 ): Tensor {
   const out = new Tensor(shape, { label: entry });
-  const [a, b, c] = [0, 1, 2].map((i) => inputs[i]?.buffer ?? dummy());
-  rt().dispatch(
-    { file: "reduce", entry, storage: ["read", "read", "read", "read_write"], uniform: true },
-    [a, b, c, out.buffer],
-    new Params().u32(rows).u32(cols).f32(alpha).f32(eps),
-    groups1d(Math.ceil(lines / 64)),
-  );
+  REDUCE.launch(entry, { a, b, c, out }, { alpha: 1, ...params }, lines);
   return out;
 }
 
 /** Row sums of a 2-D tensor, times `alpha`: shape `[rows]`. */
 export function rowSum(x: Tensor, alpha = 1): Tensor {
   const [rows, cols] = dims2(x, "rowSum");
-  const out = launch("row_sum", [rows], rows, [x], { rows, cols, alpha });
+  const out = reduction("row_sum", [rows], rows, [x], { rows, cols, alpha });
   return record(out, "rowSum", [x], (g) => [broadcastRows(g, rows, cols, alpha)]);
 }
 
 /** Column sums of a 2-D tensor, times `alpha`: shape `[cols]`. */
 export function colSum(x: Tensor, alpha = 1): Tensor {
   const [rows, cols] = dims2(x, "colSum");
-  const out = launch("col_sum", [cols], cols, [x], { rows, cols, alpha });
+  const out = reduction("col_sum", [cols], cols, [x], { rows, cols, alpha });
   return record(out, "colSum", [x], (g) => [broadcastCols(g, rows, cols, alpha)]);
 }
 
@@ -59,7 +47,7 @@ export function colSum(x: Tensor, alpha = 1): Tensor {
 export function rowDot(a: Tensor, b: Tensor): Tensor {
   sameShape(a, b, "rowDot");
   const [rows, cols] = dims2(a, "rowDot");
-  const out = launch("row_dot", [rows], rows, [a, b], { rows, cols });
+  const out = reduction("row_dot", [rows], rows, [a, b], { rows, cols });
   return record(out, "rowDot", [a, b], (g) => {
     const gb = broadcastRows(g, rows, cols);
     return [
@@ -79,7 +67,7 @@ export function sumAll(x: Tensor, alpha = 1): Tensor {
   do {
     const chunks = Math.ceil(n / CHUNK) || 1;
     const last = chunks === 1;
-    current = launch("chunk_sum", [chunks], chunks, [current], {
+    current = reduction("chunk_sum", [chunks], chunks, [current], {
       rows: n,
       cols: CHUNK,
       alpha: last ? alpha : 1,
@@ -100,29 +88,77 @@ export function mean(x: Tensor): Tensor {
 /** Row-wise log-sum-exp of a 2-D tensor: shape `[rows]`. A row of −∞ gives −∞. */
 export function logSumExp(x: Tensor): Tensor {
   const [rows, cols] = dims2(x, "logSumExp");
-  const out = launch("row_logsumexp", [rows], rows, [x], { rows, cols });
+  const out = reduction("row_logsumexp", [rows], rows, [x], { rows, cols });
   return record(out, "logSumExp", [x], (g) => [
-    launch("row_logsumexp_backward", x.shape, rows, [x, g, out], { rows, cols }),
+    reduction("row_logsumexp_backward", x.shape, rows, [x, g, out], { rows, cols }),
   ]);
 }
 
 /** Row-wise softmax of a 2-D tensor. */
 export function softmax(x: Tensor): Tensor {
   const [rows, cols] = dims2(x, "softmax");
-  const out = launch("row_softmax", x.shape, rows, [x], { rows, cols });
+  const out = reduction("row_softmax", x.shape, rows, [x], { rows, cols });
   return record(out, "softmax", [x], (g) => [
-    launch("row_softmax_backward", x.shape, rows, [out, g], { rows, cols }),
+    reduction("row_softmax_backward", x.shape, rows, [out, g], { rows, cols }),
   ]);
 }
 
-/** Default `eps` of {@link l2Normalize}: rows with a smaller norm are divided by `eps`. */
-export const L2_EPS = 1e-12;
+/** Default `eps` of {@link l2Normalize} (the prelude's `NORM_EPS`): smaller norms divide by it. */
+export const L2_EPS: number = PRELUDE.NORM_EPS;
 
 /** Row-wise L2 normalisation `x / max(‖x‖, eps)` of a 2-D tensor. */
 export function l2Normalize(x: Tensor, eps = L2_EPS): Tensor {
   const [rows, cols] = dims2(x, "l2Normalize");
-  const out = launch("row_l2norm", x.shape, rows, [x], { rows, cols, eps });
+  const out = reduction("row_l2norm", x.shape, rows, [x], { rows, cols, eps });
   return record(out, "l2Normalize", [x], (g) => [
-    launch("row_l2norm_backward", x.shape, rows, [x, g], { rows, cols, eps }),
+    reduction("row_l2norm_backward", x.shape, rows, [x, g], { rows, cols, eps }),
   ]);
+}
+
+/** `a * s[0]`: scales every element by a one-element tensor (e.g. a learnable temperature). */
+export function mulScalar(a: Tensor, s: Tensor): Tensor {
+  if (s.size !== 1) {
+    throw new RangeError(`mulScalar: ${s.label} ${shapeString(s.shape)} is not a scalar`);
+  }
+  const out = elementwise("mul_scalar", a.shape, a, s, {});
+  return record(out, "mulScalar", [a, s], (g) => [
+    a.requiresGrad ? mulScalar(g, s) : null,
+    s.requiresGrad ? sumAll(mul(g, a)) : null,
+  ]);
+}
+
+/** `x + bias` with `bias` of shape `[cols]` added to every row of the 2-D `x`. */
+export function addBias(x: Tensor, bias: Tensor): Tensor {
+  const [, cols] = dims2(x, "addBias");
+  if (bias.size !== cols) {
+    throw new RangeError(
+      `addBias: bias ${shapeString(bias.shape)} does not match ${cols} columns of ${x.label}`,
+    );
+  }
+  const out = elementwise("add_row_bias", x.shape, x, bias, { cols });
+  return record(out, "addBias", [x, bias], (g) => [g, bias.requiresGrad ? colSum(g) : null]);
+}
+
+/** A tensor of `shape` filled with `alpha * s[0]` (s has one element). */
+export function broadcastScalar(s: Tensor, shape: Shape, alpha = 1): Tensor {
+  const out = elementwise("broadcast_scalar", shape, s, null, { alpha });
+  return record(out, "broadcastScalar", [s], (g) => [scale(sumAll(g), alpha)]);
+}
+
+/** `[rows, cols]` with row i filled with `alpha * v[i]` (v has `rows` elements). */
+export function broadcastRows(v: Tensor, rows: number, cols: number, alpha = 1): Tensor {
+  if (v.size !== rows) {
+    throw new RangeError(`broadcastRows: ${v.size} values for ${rows} rows`);
+  }
+  const out = elementwise("broadcast_rows", [rows, cols], v, null, { cols, alpha });
+  return record(out, "broadcastRows", [v], (g) => [rowSum(g, alpha)]);
+}
+
+/** `[rows, cols]` with every row equal to `alpha * v` (v has `cols` elements). */
+export function broadcastCols(v: Tensor, rows: number, cols: number, alpha = 1): Tensor {
+  if (v.size !== cols) {
+    throw new RangeError(`broadcastCols: ${v.size} values for ${cols} columns`);
+  }
+  const out = elementwise("broadcast_cols", [rows, cols], v, null, { cols, alpha });
+  return record(out, "broadcastCols", [v], (g) => [colSum(g, alpha)]);
 }

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { groups1d, Params, rt } from "../gpu/runtime.ts";
+import { RERANK_FEATURES } from "../gpu/kernels.ts";
+import { rt } from "../gpu/runtime.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
 import { dims2 } from "./common.ts";
 
@@ -85,17 +86,8 @@ export function rerankFeatures(
   const idxBuf = pool.acquire(idx.byteLength, "rerank topk");
   rt().upload(idxBuf, idx);
   const scoreT = scores instanceof Tensor ? scores : Tensor.from(scores, [rows]);
-  rt().dispatch(
-    {
-      file: "rerank_features",
-      entry: "rerank_features",
-      storage: ["read", "read", "read", "read", "read_write"],
-      uniform: true,
-    },
-    [query.buffer, candidates.buffer, idxBuf, scoreT.buffer, out.buffer],
-    new Params().u32(rows).u32(e).u32(k).u32(width),
-    groups1d(Math.ceil((rows * width) / 256)),
-  );
+  const bindings = { query, cand: candidates, idx: idxBuf, scores: scoreT, out };
+  RERANK_FEATURES.launch("rerank_features", bindings, { rows, e, k, width }, rows * width);
   pool.release(idxBuf);
   if (scoreT !== scores) scoreT.dispose();
   return out;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { groups1d, Params, rt } from "../gpu/runtime.ts";
+import { TRANSPOSE } from "../gpu/kernels.ts";
 import { record } from "../autodiff/tape.ts";
 import { Tensor } from "../autodiff/tensor.ts";
 import { dims2 } from "./common.ts";
@@ -13,11 +13,6 @@ import { dims2 } from "./common.ts";
 export function transpose(x: Tensor): Tensor {
   const [rows, cols] = dims2(x, "transpose");
   const out = new Tensor([cols, rows], { label: "transpose" });
-  rt().dispatch(
-    { file: "transpose", entry: "transpose", storage: ["read", "read_write"], uniform: true },
-    [x.buffer, out.buffer],
-    new Params().u32(rows).u32(cols),
-    groups1d(Math.ceil((rows * cols) / 256)),
-  );
+  TRANSPOSE.launch("transpose", { a: x, out }, { rows, cols }, rows * cols);
   return record(out, "transpose", [x], (g) => [transpose(g)]);
 }

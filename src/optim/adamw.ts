@@ -6,12 +6,12 @@
  * @module
  */
 
-import { groups1d, Params, rt } from "../gpu/runtime.ts";
+import { ADAMW } from "../gpu/kernels.ts";
+import { rt } from "../gpu/runtime.ts";
 import { noGrad } from "../autodiff/tape.ts";
 import { scope, Tensor, untracked } from "../autodiff/tensor.ts";
 import { mul } from "../ops/elementwise.ts";
 import { sumAll } from "../ops/reduce.ts";
-import { dummy } from "../ops/common.ts";
 
 /** Optimiser settings; defaults follow PyTorch's `AdamW` except `weightDecay`. */
 export interface AdamWOptions {
@@ -47,12 +47,6 @@ interface Slot {
   v: Tensor;
   anchor: Tensor | null;
 }
-
-const SPEC = {
-  file: "adamw",
-  storage: ["read_write", "read", "read_write", "read_write", "read", "read", "read"],
-  uniform: true,
-} as const;
 
 /**
  * AdamW over a fixed list of parameters.
@@ -137,18 +131,10 @@ export class AdamW {
           const part = sumAll(mul(g, g));
           rt().copy(part.buffer, 0, sums.buffer, i * 4, 4);
         });
-        rt().dispatch(
-          { ...SPEC, entry: "clip_scale" },
-          [
-            this.#scaleBuf.buffer,
-            sums.buffer,
-            this.#status.buffer,
-            dummy(1),
-            dummy(),
-            this.#stepBuf.buffer,
-            dummy(),
-          ],
-          new Params().u32(active.length).u32(0).f32(0).f32(0).f32(o.maxGradNorm),
+        ADAMW.dispatch(
+          "clip_scale",
+          { param: this.#scaleBuf, grad: sums, m1: this.#status, step: this.#stepBuf },
+          { n: active.length, eps: o.maxGradNorm },
           [1],
         );
       })
@@ -156,20 +142,28 @@ export class AdamW {
     for (const s of active) {
       const p = s.spec.tensor;
       const [lo, hi] = s.spec.clamp ?? [-3.4e38, 3.4e38];
-      rt().dispatch(
-        { ...SPEC, entry: "adamw" },
-        [
-          p.buffer,
-          p.grad!.buffer,
-          s.m.buffer,
-          s.v.buffer,
-          s.anchor?.buffer ?? dummy(),
-          this.#stepBuf.buffer,
-          this.#scaleBuf.buffer,
-        ],
-        new Params().u32(p.size).u32(s.anchor ? 1 : 0).f32(o.beta1).f32(o.beta2).f32(o.eps)
-          .f32(s.spec.weightDecay ?? o.weightDecay).f32(lo).f32(hi),
-        groups1d(Math.ceil(p.size / 256)),
+      ADAMW.launch(
+        "adamw",
+        {
+          param: p,
+          grad: p.grad!,
+          m1: s.m,
+          m2: s.v,
+          anchor: s.anchor ?? undefined,
+          step: this.#stepBuf,
+          scale: this.#scaleBuf,
+        },
+        {
+          n: p.size,
+          use_anchor: s.anchor ? 1 : 0,
+          beta1: o.beta1,
+          beta2: o.beta2,
+          eps: o.eps,
+          weight_decay: s.spec.weightDecay ?? o.weightDecay,
+          clamp_min: lo,
+          clamp_max: hi,
+        },
+        p.size,
       );
     }
   }

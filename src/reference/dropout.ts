@@ -4,20 +4,11 @@
  * @module
  */
 
-/** The kernel's `mix32` ("lowbias32"), on u32 values. */
-export function mix32(v: number): number {
-  let h = v >>> 0;
-  h = (h ^ (h >>> 16)) >>> 0;
-  h = Math.imul(h, 0x7feb352d) >>> 0;
-  h = (h ^ (h >>> 15)) >>> 0;
-  h = Math.imul(h, 0x846ca68b) >>> 0;
-  h = (h ^ (h >>> 16)) >>> 0;
-  return h;
-}
+import { lowbias32 } from "../util/random.ts";
 
 /** The kernel's `dropout_hash(seed, step, i)`. */
 export function dropoutHash(seed: number, step: number, i: number): number {
-  return mix32((mix32((mix32(seed) ^ step) >>> 0) ^ i) >>> 0);
+  return lowbias32((lowbias32((lowbias32(seed) ^ step) >>> 0) ^ i) >>> 0);
 }
 
 /** The drop threshold for probability `p`: an element is kept when its hash is ≥ this. */

@@ -4,7 +4,9 @@
  * @module
  */
 
-const GELU_C = Math.sqrt(2 / Math.PI);
+import { ELEMENTWISE } from "../gpu/kernels.ts";
+
+const { GELU_C } = ELEMENTWISE.constants;
 
 /** Applies `f` to every element. */
 export function mapRef(a: ArrayLike<number>, f: (x: number, i: number) => number): Float64Array {

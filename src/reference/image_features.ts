@@ -6,13 +6,12 @@
  * @module
  */
 
+import { IMAGE_FEATURES } from "../gpu/kernels.ts";
+
 const HUE_BINS = 8;
 const GREY_BINS = 3;
 const ORIENT_BINS = 8;
-const CELL_DIM = HUE_BINS + GREY_BINS + ORIENT_BINS;
-const GLOBAL_DIM = 8;
-const GRAD_EPS = 0.05;
-const POWER_EPS = 1e-4;
+const { CELL_DIM, GLOBAL_DIM, GRAD_EPS, POWER_EPS } = IMAGE_FEATURES.constants;
 
 /** The kernel's smoothed square root: sqrt(x + 1e-4) − 0.01. */
 function power(x: number): number {

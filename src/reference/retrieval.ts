@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { DirectionMetrics, RetrievalMetrics, RetrievalRanks } from "../eval/metrics.ts";
+import type { DirectionMetrics, RetrievalMetrics, RetrievalRanks } from "../data/relation.ts";
 
 /** Row-wise `x / max(‖x‖, eps)` (float64), or a float64 copy when `normalize` is false. */
 export function prepareRowsRef(

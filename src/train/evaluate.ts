@@ -6,7 +6,7 @@
  */
 
 import type { RetrievalDataset } from "../data/types.ts";
-import { retrievalRanks } from "../eval/retrieval.ts";
+import { retrievalRanks } from "../ops/retrieval.ts";
 import { type RetrievalMetrics, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
 import type { DualEncoder } from "../model/dual_encoder.ts";
 

@@ -21,7 +21,8 @@ import { initGpu, rt } from "../gpu/runtime.ts";
 import { backward, noGrad } from "../autodiff/tape.ts";
 import { scope, Tensor, untracked } from "../autodiff/tensor.ts";
 import { gatherRows } from "../ops/gather.ts";
-import { add, mulScalar } from "../ops/elementwise.ts";
+import { mulScalar } from "../ops/reduce.ts";
+import { add } from "../ops/elementwise.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
@@ -29,9 +30,9 @@ import type { RetrievalDataset } from "../data/types.ts";
 import { writeSafetensors } from "../data/safetensors.ts";
 import { readSafetensors, type SafetensorsFile } from "../data/safetensors.ts";
 import { checkTensors, rerankerFromFile, RunFileError } from "./schema.ts";
-import { retrievalRanks } from "../eval/retrieval.ts";
+import { retrievalRanks } from "../ops/retrieval.ts";
 import { type RetrievalMetrics, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
-import { topK } from "../eval/topk.ts";
+import { topK } from "../ops/topk.ts";
 import { DualEncoder } from "../model/dual_encoder.ts";
 import {
   type PositionalEncoding,

@@ -38,6 +38,17 @@ export function fmix32(x: number): number {
   return h >>> 0;
 }
 
+/**
+ * The "lowbias32" integer hash (Chris Wellons' hash-prospector): a bijection on u32 with low bias.
+ * The same function as `lowbias32` in `kernels/prelude.wgsl` (dropout masks, seeded tie orders).
+ */
+export function lowbias32(x: number): number {
+  let h = x >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 /** An integer in [0, n) from `random`. */
 export function randomInt(random: () => number, n: number): number {
   return Math.floor(random() * n);

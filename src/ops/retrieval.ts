@@ -1,19 +1,44 @@
 /**
- * The chunk machinery shared by `evaluateRetrieval` (./retrieval.ts) and `topK` (./topk.ts), over
- * `kernels/retrieval.wgsl`: embedding inputs (host arrays or tensors), chunk planning, row
- * preparation (L2 normalisation and padding, on the GPU) and blocks of similarity scores.
+ * GPU retrieval ranks (`kernels/retrieval.wgsl`): per-text ranks in both directions, chunked over
+ * texts and images, and the chunk machinery `topK` (`./topk.ts`) shares: embedding inputs (host
+ * arrays or tensors), chunk planning, row preparation (L2 normalisation and padding, on the GPU)
+ * and blocks of similarity scores (through the matmul kernel, `./matmul.ts`).
  *
  * A collection larger than one GPU buffer is handled a chunk of rows at a time: rows are uploaded
  * (host arrays) or read in place (tensors), prepared into a chunk buffer, and scored against a
  * chunk of the other side, so at most one block of the score matrix exists at a time.
  *
+ * How {@link retrievalRanks} works: the score of every text with its own image is computed first
+ * (the diagonal of the matmul, bit for bit its block entry). Then one sweep over blocks of (image
+ * chunk × text chunk) computes each block of cosine scores once and, from it, both directions'
+ * counts: for each text, the images ranking above its image (`count_t2i`), and for each (image,
+ * text of that image) pair, the texts ranking above that text in the image's ranking
+ * (`count_i2t`). Counts accumulate over blocks; only they are read back, once. Tie rule: see
+ * `TIE_RULE` in `src/eval/metrics.ts` (pessimistic).
+ *
+ * @example
+ * ```ts
+ * import { initGpu } from "../gpu/runtime.ts";
+ * import { retrievalRanks } from "./retrieval.ts";
+ * await initGpu();
+ * const r = await retrievalRanks({
+ *   texts: new Float32Array([1, 0, 0, 1]), textDim: 2,
+ *   images: new Float32Array([1, 0.1, 0.1, 1]), imageDim: 2,
+ *   textToImage: new Int32Array([0, 1]),
+ * });
+ * console.log(r.t2i, r.i2t); // [1, 1] and [1, 1]
+ * ```
+ *
  * @module
  */
 
-import { groups1d, MAX_GROUPS, Params, rt } from "../gpu/runtime.ts";
-import type { KernelSpec } from "../gpu/kernel.ts";
+import { RETRIEVAL } from "../gpu/kernels.ts";
+import { PRELUDE } from "../gpu/prelude.ts";
+import { rt } from "../gpu/runtime.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dummy } from "../ops/common.ts";
+import { textsByImage } from "../data/relation.ts";
+import type { RetrievalRanks } from "../data/relation.ts";
+import { matmulNtInto, type MatmulOptions, rowDotsInto } from "./matmul.ts";
 
 /** Embeddings: a row-major host array (with its row width given separately) or a 2-D tensor. */
 export type Embeddings = Float32Array | Tensor;
@@ -25,19 +50,7 @@ export const CHUNK_BYTES = 32 * 2 ** 20;
 export const MAX_CHUNK_ROWS = 8192;
 
 /** Norm floor of cosine preparation: rows with a smaller norm are divided by it (zero stays 0). */
-export const NORM_EPS = 1e-12;
-
-/** Rows of the uniform side per workgroup of `scores` / `scores_t` (`kernels/retrieval.wgsl`). */
-const SCORE_UNIFORM = 32;
-/** Rows of the lane side per workgroup (8 invocations × 32). */
-const SCORE_LANES = 256;
-
-/** The kernel spec of every `retrieval.wgsl` entry point (one shared layout). */
-export function retrievalKernel(entry: string): KernelSpec {
-  return { file: "retrieval", entry, storage: RETRIEVAL_STORAGE, uniform: true };
-}
-
-const RETRIEVAL_STORAGE = ["read", "read", "read", "read", "read_write", "read_write"] as const;
+export const NORM_EPS: number = PRELUDE.NORM_EPS;
 
 /** A resolved embedding matrix. */
 export interface Matrix {
@@ -145,16 +158,7 @@ export function chooseChunks(
   const gPlan = planChunks(gallery.rows, g);
   const q = queryChunk ??
     Math.min(queries.rows, rowsPerChunk(queries.dim), Math.max(1, Math.floor(cells / gPlan.size)));
-  const qPlan = planChunks(queries.rows, q);
-  // Workgroup grid limit of the block kernels: 65535 groups of 32 rows on the uniform side.
-  const most = MAX_GROUPS * SCORE_UNIFORM;
-  if (gPlan.size > most || qPlan.size > most) {
-    throw new RangeError(
-      `${caller}: chunks of ${gPlan.size} × ${qPlan.size} rows exceed the block kernel's ` +
-        `${most} rows; pass smaller chunks`,
-    );
-  }
-  return { gallery: gPlan, queries: qPlan };
+  return { gallery: gPlan, queries: planChunks(queries.rows, q) };
 }
 
 /**
@@ -243,87 +247,35 @@ export class ChunkRows {
 
   #prepare(src: GPUBuffer, row0: number, count: number, index: GPUBuffer | null): void {
     const flags = (this.#normalize ? 1 : 0) | (index ? 2 : 0);
-    rt().dispatch(
-      retrievalKernel("prepare_rows"),
-      [src, index ?? dummy(), dummy(), dummy(), this.buffer, dummy(1)],
-      scoreParams({ rows: count, cols: this.#m.dim, d4: vec4s(this.#m.dim), row0, flags }),
-      groups1d(Math.ceil(count / 64)),
+    RETRIEVAL.launch(
+      "prepare_rows",
+      { a: src, bu: index ?? undefined, o: this.buffer },
+      { rows: count, cols: this.#m.dim, d4: vec4s(this.#m.dim), row0, flags },
+      count,
     );
     this.rows = count;
   }
 }
 
-/** The fields of the `retrieval.wgsl` parameter block (all default 0; `eps` {@link NORM_EPS}). */
-export interface ScoreParams {
-  /** Gallery rows of a block, or rows to prepare. */
-  rows?: number;
-  /** Queries of a block, or source columns when preparing. */
-  cols?: number;
-  /** Vec4s per prepared row. */
-  d4?: number;
-  /** Row stride of a block. */
-  stride?: number;
-  /** First source row / first image of a block. */
-  row0?: number;
-  /** First text of a block. */
-  col0?: number;
-  /** First entry of the image-ordered text list. */
-  start?: number;
-  /** Entries of that list. */
-  count?: number;
-  /** Offset of a direction's counts. */
-  offset?: number;
-  /** `prepare_rows` flags. */
-  flags?: number;
-}
-
-/** Builds the `retrieval.wgsl` parameter block. */
-export function scoreParams(f: ScoreParams): Params {
-  return new Params().u32(f.rows ?? 0).u32(f.cols ?? 0).u32(f.d4 ?? 0).u32(f.stride ?? 0)
-    .u32(f.row0 ?? 0).u32(f.col0 ?? 0).u32(f.start ?? 0).u32(f.count ?? 0).u32(f.offset ?? 0)
-    .u32(f.flags ?? 0).f32(NORM_EPS).u32(0);
-}
-
-/** The two block kernels: gallery rows read uniformly (`scores`) or queries (`scores_t`). */
-export type ScoreEntry = "scores" | "scores_t";
-
-/**
- * The block kernel with less padded work for `ng` gallery rows × `nq` queries: each workgroup
- * covers 32 rows of the uniform side × 256 of the other, so few queries call for `scores_t`.
- */
-export function scoreEntry(ng: number, nq: number): ScoreEntry {
-  const pad = (n: number, m: number) => Math.ceil(n / m) * m;
-  return pad(ng, SCORE_LANES) * pad(nq, SCORE_UNIFORM) <
-      pad(nq, SCORE_LANES) * pad(ng, SCORE_UNIFORM)
-    ? "scores_t"
-    : "scores";
-}
-
 /**
  * Records `out[j * q.rows + c] = <gallery row j, query row c>` for the prepared chunks `g` and `q`
- * (same row width `dim`): one block of scores, row-major, gallery rows × queries. Both kernels
- * give the same values bit for bit; `entry` picks one (default {@link scoreEntry}).
+ * (same row width `dim`): one block of scores, row-major, gallery rows × queries, through the
+ * matmul kernel's planner (`A·Bᵀ` of the prepared rows); `plan` forces one (tests).
  */
 export function recordScores(
   g: ChunkRows,
   q: ChunkRows,
   dim: number,
   out: GPUBuffer,
-  entry: ScoreEntry = scoreEntry(g.rows, q.rows),
+  plan?: MatmulOptions["plan"],
 ): void {
-  const [lanes, uniform] = entry === "scores" ? [q.rows, g.rows] : [g.rows, q.rows];
-  rt().dispatch(
-    retrievalKernel(entry),
-    [g.buffer, q.buffer, dummy(), dummy(), out, dummy(1)],
-    scoreParams({ rows: g.rows, cols: q.rows, d4: vec4s(dim), stride: q.rows }),
-    [Math.ceil(lanes / SCORE_LANES), Math.ceil(uniform / SCORE_UNIFORM)],
-  );
+  matmulNtInto(out, g.buffer, q.buffer, g.rows, q.rows, vec4s(dim) * 4, plan);
 }
 
 /**
  * Records `rel[col0 + c] = <own row c, query row c>` for c < q.rows: the score of each query with
  * its own gallery item (`own` holds those items, gathered), equal bit for bit to that entry of a
- * {@link recordScores} block.
+ * {@link recordScores} block (so an exact tie between it and another item stays a tie).
  */
 export function recordPairScores(
   own: ChunkRows,
@@ -332,12 +284,7 @@ export function recordPairScores(
   col0: number,
   rel: GPUBuffer,
 ): void {
-  rt().dispatch(
-    retrievalKernel("pair_scores"),
-    [own.buffer, q.buffer, dummy(), dummy(), rel, dummy(1)],
-    scoreParams({ cols: q.rows, d4: vec4s(dim), col0 }),
-    groups1d(Math.ceil(q.rows / 64)),
-  );
+  rowDotsInto(rel, own.buffer, q.buffer, q.rows, vec4s(dim) * 4, col0);
 }
 
 /**
@@ -364,5 +311,160 @@ export class Throttle {
     const done = rt().device.queue.onSubmittedWorkDone();
     if (this.#inflight) await this.#inflight;
     this.#inflight = done;
+  }
+}
+
+/** What to evaluate: text and image embeddings and the text → image relation. */
+export interface RetrievalInput {
+  /** Text embeddings, `numTexts × dim` (host array with `textDim`, or a 2-D tensor). */
+  texts: Embeddings;
+  /** Image embeddings, `numImages × dim`. */
+  images: Embeddings;
+  /** The image of each text (`0 ≤ textToImage[t] < numImages`). */
+  textToImage: ArrayLike<number>;
+  /** Row width of `texts` when it is a host array. */
+  textDim?: number;
+  /** Row width of `images` when it is a host array. */
+  imageDim?: number;
+}
+
+/** How to evaluate. */
+export interface RetrievalOptions {
+  /** L2-normalise both sides first, so scores are cosines (default true). */
+  normalize?: boolean;
+  /** Images per chunk (default: up to 8192, within 32 MiB per chunk). */
+  imageChunk?: number;
+  /** Texts per chunk (default: as many as keep one block of scores within 32 MiB). */
+  textChunk?: number;
+  /** Called after each score block with blocks done and blocks in all (progress of large galleries). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+const CALLER = "evaluateRetrieval";
+
+function u32Buffer(values: Uint32Array<ArrayBuffer>, label: string): GPUBuffer {
+  const buffer = rt().pool.acquire(Math.max(values.byteLength, 4), label);
+  if (values.length > 0) rt().upload(buffer, values);
+  return buffer;
+}
+
+function checkRelation(
+  textToImage: ArrayLike<number>,
+  texts: Matrix,
+  images: Matrix,
+): Int32Array<ArrayBuffer> {
+  if (textToImage.length !== texts.rows) {
+    throw new RangeError(
+      `${CALLER}: textToImage has ${textToImage.length} entries, texts have ${texts.rows} rows`,
+    );
+  }
+  const out = new Int32Array(texts.rows);
+  for (let t = 0; t < texts.rows; t++) {
+    const i = textToImage[t];
+    if (!Number.isInteger(i) || i < 0 || i >= images.rows) {
+      throw new RangeError(
+        `${CALLER}: textToImage[${t}] = ${i} is not an image index (0..${images.rows - 1})`,
+      );
+    }
+    out[t] = i;
+  }
+  return out;
+}
+
+/**
+ * Per-text ranks in both directions (see {@link RetrievalRanks}), computed on the GPU. Throws a
+ * RangeError naming the field for empty inputs, different dims, non-finite host values or a bad
+ * relation.
+ */
+export async function retrievalRanks(
+  input: RetrievalInput,
+  options: RetrievalOptions = {},
+): Promise<RetrievalRanks> {
+  const texts = asMatrix(CALLER, "texts", input.texts, input.textDim);
+  const images = asMatrix(CALLER, "images", input.images, input.imageDim);
+  if (texts.rows === 0 || images.rows === 0) {
+    throw new RangeError(
+      `${CALLER}: nothing to evaluate (${texts.rows} texts, ${images.rows} images)`,
+    );
+  }
+  if (texts.dim !== images.dim) {
+    throw new RangeError(
+      `${CALLER}: texts have ${texts.dim} dims, images ${images.dim}: similarity needs equal dims`,
+    );
+  }
+  const textToImage = checkRelation(input.textToImage, texts, images);
+  const numTexts = texts.rows;
+  const dim = texts.dim;
+  const normalize = options.normalize ?? true;
+  const plan = chooseChunks(CALLER, images, texts, options.imageChunk, options.textChunk, [
+    "imageChunk",
+    "textChunk",
+  ]);
+  const { offsets, order } = textsByImage(textToImage, images.rows);
+
+  const pool = rt().pool;
+  const relation = u32Buffer(Uint32Array.from(textToImage), "text image");
+  const orderBuf = u32Buffer(order, "texts by image");
+  const rel = pool.acquire(numTexts * 4, "relevant scores");
+  const counts = pool.acquire(numTexts * 8, "rank counts");
+  rt().upload(counts, new Uint32Array(numTexts * 2));
+  const textChunk = new ChunkRows(texts, plan.queries.size, normalize);
+  const own = new ChunkRows(images, plan.queries.size, normalize);
+  let imageChunk: ChunkRows | null = null;
+  let block: GPUBuffer | null = null;
+  const throttle = new Throttle();
+  try {
+    // 1. The score of each text with its own image, with the arithmetic of the block kernel.
+    for (let c = 0; c < plan.queries.count; c++) {
+      const t0 = c * plan.queries.size;
+      const nt = Math.min(plan.queries.size, numTexts - t0);
+      textChunk.load(t0, nt);
+      own.gather(Uint32Array.from(textToImage.subarray(t0, t0 + nt)));
+      recordPairScores(own, textChunk, dim, t0, rel);
+      await throttle.step();
+    }
+    own.release();
+
+    // 2. One sweep over blocks: scores, then counts in both directions.
+    imageChunk = new ChunkRows(images, plan.gallery.size, normalize);
+    block = pool.acquire(plan.gallery.size * plan.queries.size * 4, "score block");
+    for (let g = 0; g < plan.gallery.count; g++) {
+      const i0 = g * plan.gallery.size;
+      const ni = Math.min(plan.gallery.size, images.rows - i0);
+      imageChunk.load(i0, ni);
+      for (let c = 0; c < plan.queries.count; c++) {
+        const t0 = c * plan.queries.size;
+        const nt = Math.min(plan.queries.size, numTexts - t0);
+        if (plan.queries.count > 1) textChunk.load(t0, nt); // else still loaded from step 1
+        recordScores(imageChunk, textChunk, dim, block);
+        const common = { rows: ni, cols: nt, stride: nt, row0: i0, col0: t0 };
+        const bindings = { a: block, bu: relation, rel, counts };
+        RETRIEVAL.launch("count_t2i", bindings, { ...common, offset: 0 }, nt);
+        const start = offsets[i0];
+        const pairs = offsets[i0 + ni] - start;
+        if (pairs > 0) {
+          const params = { ...common, start, count: pairs, offset: numTexts };
+          RETRIEVAL.launch("count_i2t", { ...bindings, order: orderBuf }, params, pairs);
+        }
+        await throttle.step();
+        options.onProgress?.(
+          g * plan.queries.count + c + 1,
+          plan.gallery.count * plan.queries.count,
+        );
+      }
+    }
+    const raw = new Uint32Array(await rt().read(counts, numTexts * 8));
+    const t2i = raw.slice(0, numTexts);
+    const i2t = raw.slice(numTexts);
+    for (let t = 0; t < numTexts; t++) {
+      t2i[t] += 1;
+      i2t[t] += 1;
+    }
+    return { numImages: images.rows, textToImage, t2i, i2t };
+  } finally {
+    own.release();
+    textChunk.release();
+    imageChunk?.release();
+    for (const b of [relation, orderBuf, rel, counts, block]) if (b) pool.release(b);
   }
 }

@@ -16,7 +16,8 @@
  * @module
  */
 
-import { groups1d, Params, rt } from "../gpu/runtime.ts";
+import { TOPK } from "../gpu/kernels.ts";
+import { rt } from "../gpu/runtime.ts";
 import {
   asMatrix,
   chooseChunks,
@@ -24,9 +25,9 @@ import {
   type Embeddings,
   recordScores,
   Throttle,
-} from "./scores.ts";
+} from "./retrieval.ts";
 
-export type { Embeddings } from "./scores.ts";
+export type { Embeddings } from "./retrieval.ts";
 
 /** Options of {@link topK}. */
 export interface TopKOptions {
@@ -95,12 +96,8 @@ export async function topK(
         const ngc = Math.min(plan.gallery.size, g.rows - g0);
         if (c === 0 || plan.gallery.count > 1) gChunk.load(g0, ngc);
         recordScores(gChunk, qChunk, q.dim, block);
-        rt().dispatch(
-          { file: "topk", entry: "topk_merge", storage: ["read", "read_write"], uniform: true },
-          [block, out],
-          new Params().u32(nqc).u32(ngc).u32(g0).u32(k).u32(q0).u32(nq),
-          groups1d(Math.ceil(nqc / 64)),
-        );
+        const params = { nq: nqc, ng: ngc, g0, k, row0: q0, total: nq };
+        TOPK.launch("topk_merge", { block, out }, params, nqc);
         await throttle.step();
       }
     }

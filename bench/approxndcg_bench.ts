@@ -1,0 +1,11 @@
+// The loss `approxndcg` (kernels/approxndcg.wgsl): forward + backward at (lists × items) 256 × 256 and
+// 1024 × 1024 as ratios against `softmax` (each size one group; see lossBenches in ./util.ts).
+// Run: `deno bench -A bench/approxndcg_bench.ts`.
+
+import { initGpu } from "../src/gpu/runtime.ts";
+import { lossBenches } from "./util.ts";
+
+await initGpu();
+
+// approxndcg is dense (an exp for every pair): one timed call at 1024.
+lossBenches([{ name: "approxndcg", options: {} }], () => true);

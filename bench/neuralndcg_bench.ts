@@ -1,0 +1,57 @@
+// NeuralNDCG (kernels/neuralndcg.wgsl): forward + backward, plain (P̂ materialised, allRank's
+// way) vs fused (P̂ recomputed, O(n·iterations) memory), at 64 × 1000 and 1024 × 1000 lists ×
+// items, with the `softmax` loss as the baseline of each group. The plain path at 1024 × 1000 needs
+// ~16 GiB and is refused: the table notes print the message.
+//
+// Every case runs `ITERS` Sinkhorn iterations with tol 0 (default 10; time is linear in the
+// iterations and the ratios barely move). allRank's default is 50 (n = 1000 never meets tol 1e-6,
+// so it always runs 50): `NEURALSORT_BENCH_ITERS=50 deno bench -A bench/neuralndcg_bench.ts`.
+
+import { initGpu } from "../src/gpu/runtime.ts";
+import { backward } from "../src/autodiff/tape.ts";
+import { scope, type Tensor } from "../src/autodiff/tensor.ts";
+import { neuralNdcgFused, neuralNdcgPlain } from "../src/losses/neuralndcg.ts";
+import { rankingLossTensor } from "../src/losses/mod.ts";
+import {
+  listCases,
+  NEURALSORT_N,
+  NEURALSORT_OPTIONS,
+  neuralSortReport,
+  rankingLists,
+} from "./util.ts";
+
+await initGpu();
+
+const N = NEURALSORT_N;
+const OPTIONS = NEURALSORT_OPTIONS;
+const report = neuralSortReport();
+
+const fwdBwd = (fn: typeof neuralNdcgFused) => (s: Tensor, y: Tensor) =>
+  scope(() => backward(fn(s, y, OPTIONS)));
+
+for (const lists of [64, 1024]) {
+  const entries = [
+    {
+      name: "softmax",
+      baseline: true,
+      work: (s: Tensor, y: Tensor) => scope(() => backward(rankingLossTensor("softmax", s, y))),
+    },
+    { name: "neuralndcg fused", work: fwdBwd(neuralNdcgFused) },
+  ];
+  if (lists === 64) entries.push({ name: "neuralndcg plain", work: fwdBwd(neuralNdcgPlain) });
+  listCases(report, `fwd+bwd ${lists}x${N}`, lists, N, entries);
+}
+
+// The plain path at 1024 × 1000 is refused before any allocation; record the message.
+try {
+  const { scores, labels } = rankingLists(1024, N, 1);
+  try {
+    neuralNdcgPlain(scores, labels, OPTIONS);
+    report.notes.push("plain 1024x1000: unexpectedly accepted");
+  } finally {
+    scores.dispose();
+    labels.dispose();
+  }
+} catch (error) {
+  report.notes.push(`plain 1024x1000 refused: ${(error as Error).message}`);
+}

@@ -1,0 +1,648 @@
+/**
+ * Every kernel of `kernels/`, declared once (see `./declare.ts`): entry points, bindings, uniform
+ * parameters and constants. The WGSL files hold only functions and entry points; their headers are
+ * generated from these declarations, ops launch them through the typed launchers, and the CPU twins
+ * of `src/reference/` read the same constants.
+ *
+ * @example
+ * ```ts
+ * import { ELEMENTWISE } from "./kernels.ts";
+ * ELEMENTWISE.decl.entries.includes("relu"); // true
+ * // ELEMENTWISE.launch("relu", { a: x, out }, { n: out.size }, out.size);
+ * ```
+ *
+ * @module
+ */
+
+import { declareKernel, read, readWrite } from "./declare.ts";
+import { type Constant, f32, u32 } from "./prelude.ts";
+
+const optional = { optional: true } as const;
+
+/** AdamW (`adamw`) and the global-norm clipping factor (`clip_scale`, one invocation). */
+export const ADAMW = declareKernel({
+  file: "adamw",
+  entries: ["adamw", "clip_scale"],
+  workgroupSize: 256,
+  bindings: {
+    /** Weights (`clip_scale`: writes the gradient factor at [0]). */
+    param: readWrite("f32"),
+    /** Gradients (`clip_scale`: partial sums of squares). */
+    grad: read("f32"),
+    /** First moments (`clip_scale`: the non-finite status, step number at [0]). */
+    m1: readWrite("f32"),
+    /** Second moments. */
+    m2: readWrite("f32", optional),
+    /** Decay target when `use_anchor` (e.g. the initial weights). */
+    anchor: read("f32", optional),
+    /** Per-step values: [lr, 1 / (1 − β1^t), 1 / (1 − β2^t), t]. */
+    step: read("f32"),
+    /** The gradient factor [1] written by `clip_scale` (0: skip a non-finite step). */
+    scale: read("f32", optional),
+  },
+  params: {
+    n: "u32",
+    use_anchor: "u32",
+    beta1: "f32",
+    beta2: "f32",
+    eps: "f32",
+    weight_decay: "f32",
+    clamp_min: "f32",
+    clamp_max: "f32",
+  },
+});
+
+/** Masked multi-head self-attention, forward and backward, generic and blocked. */
+export const ATTENTION = declareKernel({
+  file: "attention",
+  entries: [
+    "attention_forward",
+    "attention_backward_q",
+    "attention_backward_kv",
+    "attention_forward_blocked",
+    "attention_backward_q_blocked",
+    "attention_backward_kv_blocked",
+  ],
+  workgroupSize: 64,
+  bindings: {
+    q: read("f32"),
+    k: read("f32"),
+    v: read("f32"),
+    /** Per-item validity [lists·n] (when `has_mask`). */
+    mask: read("f32", optional),
+    /** Backward: O (dQ) or the per-query stats (dK, dV). */
+    a: read("f32", optional),
+    /** Backward: dO. */
+    b: read("f32", optional),
+    /** O, dQ or dK. */
+    out0: readWrite("f32"),
+    /** Backward: the per-query stats (dQ) or dV. */
+    out1: readWrite("f32", optional),
+  },
+  params: { lists: "u32", n: "u32", heads: "u32", dh: "u32", scale: "f32", has_mask: "u32" },
+  constants: {
+    /** Largest head dimension of the generic kernels. */
+    MAX_DH: u32(128),
+    /** Largest head dimension of the blocked kernels. */
+    FAST_DH: u32(16),
+    /** Items per invocation of the blocked kernels. */
+    BLOCK: u32(4),
+  },
+  /** The blocked kernels' head dimension. */
+  overrides: { DH: 1 },
+});
+
+/** Seeded inverted dropout. */
+export const DROPOUT = declareKernel({
+  file: "dropout",
+  entries: ["dropout"],
+  workgroupSize: 256,
+  bindings: { x: read("f32"), out: readWrite("f32") },
+  params: { n: "u32", seed: "u32", step: "u32", threshold: "u32", scale: "f32" },
+});
+
+/** Elementwise maps and broadcasts over flat arrays. */
+export const ELEMENTWISE = declareKernel({
+  file: "elementwise",
+  entries: [
+    "axpby",
+    "mul",
+    "affine",
+    "mul_scalar",
+    "add_row_bias",
+    "exp_scaled",
+    "relu",
+    "relu_backward",
+    "gelu",
+    "gelu_backward",
+    "broadcast_scalar",
+    "broadcast_rows",
+    "broadcast_cols",
+  ],
+  workgroupSize: 256,
+  bindings: { a: read("f32"), b: read("f32", optional), out: readWrite("f32") },
+  params: { n: "u32", cols: "u32", alpha: "f32", beta: "f32" },
+  constants: {
+    /** GELU's tanh approximation: √(2/π). */
+    GELU_C: f32(Math.sqrt(2 / Math.PI)),
+  },
+});
+
+/** Row gather and its adjoint, the scatter-add of rows. */
+export const GATHER = declareKernel({
+  file: "gather",
+  entries: ["gather_rows", "scatter_add_rows"],
+  workgroupSize: 256,
+  bindings: {
+    src: read("f32"),
+    /** Gather: the source row of each output row; scatter: the CSR lists of rows. */
+    idx: read("u32"),
+    /** Scatter: CSR offsets. */
+    offsets: read("u32", optional),
+    out: readWrite("f32"),
+  },
+  params: { rows: "u32", cols: "u32", src_rows: "u32" },
+});
+
+/** The built-in image featuriser (per-cell histograms and a global block). */
+export const IMAGE_FEATURES = declareKernel({
+  file: "image_features",
+  entries: ["cell_features", "global_features"],
+  workgroupSize: 64,
+  bindings: { pixels: read("u32"), out: readWrite("f32") },
+  params: { count: "u32", size: "u32", grid: "u32", dim: "u32", first: "u32" },
+  constants: {
+    /** Values per grid cell: 8 hue, 3 grey and 8 orientation bins. */
+    CELL_DIM: u32(19),
+    /** Values of the global block. */
+    GLOBAL_DIM: u32(8),
+    /** Orientation normalisation: sum + GRAD_EPS · pixels. */
+    GRAD_EPS: f32(0.05),
+    /** Smoothed square root: √(x + POWER_EPS) − √POWER_EPS. */
+    POWER_EPS: f32(1e-4),
+  },
+});
+
+/** Row-wise layer norm and its backward. */
+export const LAYERNORM = declareKernel({
+  file: "layernorm",
+  entries: [
+    "layernorm_forward",
+    "layernorm_backward_input",
+    "layernorm_backward_params_partial",
+    "layernorm_backward_params_finish",
+  ],
+  workgroupSize: 64,
+  bindings: {
+    a: read("f32"),
+    b: read("f32", optional),
+    c: read("f32", optional),
+    out: readWrite("f32"),
+    out2: readWrite("f32", optional),
+  },
+  params: { rows: "u32", cols: "u32", eps: "f32" },
+  constants: {
+    /** Rows per partial sum of the parameter gradients. */
+    CHUNK: u32(64),
+  },
+});
+
+/** The bindings every ranking-loss kernel shares (`kernels/losses.wgsl` and one file per loss). */
+export const LOSS_BINDINGS = {
+  /** Scores [lists, n]. */
+  s: read("f32"),
+  /** Labels [lists, n]: graded relevance ≥ 0, −1 for padding. */
+  y: read("f32"),
+  /** Per-item workspace written by a forward pass. */
+  wa: read("f32", optional),
+  /** Per-list workspace. */
+  wb: read("f32", optional),
+  /** Items as (score, label, item index, extra) in the label order of `sort_labels`. */
+  ent: read("vec4<f32>", optional),
+  /** `sort_labels`' per-list counts [lists, 4]. */
+  info: read("f32", optional),
+  /** Upstream gradient [1]. */
+  g: read("f32", optional),
+  /** The reduction's denominator [1] saved by `finish`. */
+  den: read("f32", optional),
+  /** Main output. */
+  o: readWrite("f32"),
+  /** Second output. */
+  o2: readWrite("f32", optional),
+  /** Scratch output. */
+  o3: readWrite("f32", optional),
+} as const;
+
+/** The uniform parameters every ranking-loss kernel shares. */
+export const LOSS_PARAMS = {
+  lists: "u32",
+  n: "u32",
+  /** Loss-specific switch: reduction, scheme, weighting, variant, tie seed. */
+  mode: "u32",
+  /** Effective cutoff (lambdaloss). */
+  k: "u32",
+  /** Loss-specific reals (margin, sigma, mu, alpha, temperature, …). */
+  f0: "f32",
+  f1: "f32",
+  f2: "f32",
+  f3: "f32",
+} as const;
+
+/** The ranking losses' shared entries: per-list sums, the batch reduction, the label order. */
+export const LOSSES = declareKernel({
+  file: "losses",
+  entries: ["reduce_items", "finish", "sort_labels", "ideal_dcg"],
+  workgroupSize: 64,
+  bindings: LOSS_BINDINGS,
+  params: LOSS_PARAMS,
+});
+
+/**
+ * The kernel of one ranking loss, `kernels/<file>.wgsl`: the loss bindings and parameters, with
+ * `kernels/losses.wgsl` included. Adding a loss: one line here, its kernel file and its CPU twin.
+ */
+function lossKernel<
+  const F extends string,
+  const E extends readonly string[],
+  const C extends Readonly<Record<string, Constant>> = Record<never, Constant>,
+>(file: F, entries: E, constants?: C) {
+  return declareKernel({
+    file,
+    entries,
+    workgroupSize: 64,
+    bindings: LOSS_BINDINGS,
+    params: LOSS_PARAMS,
+    constants: (constants ?? {}) as C,
+    includes: ["losses"],
+  });
+}
+
+/** `softmax`: listwise softmax cross-entropy. */
+export const SOFTMAX = lossKernel("softmax", ["softmax_fwd", "softmax_bwd"]);
+/** `hinge`: the VSE++ hinge (sum or max violation). */
+export const HINGE = lossKernel("hinge", ["hinge_fwd", "hinge_bwd"]);
+/** `cmpm`: cross-modal projection matching. */
+export const CMPM = lossKernel("cmpm", ["cmpm_fwd", "cmpm_bwd"], {
+  /** The log guard of `log(q + ε)`, as in the paper's code. */
+  CMPM_EPS: f32(1e-8),
+});
+/** `ranknet`: allRank's rankNet. */
+export const RANKNET = lossKernel("ranknet", ["ranknet_fwd", "ranknet_bwd"]);
+/** rankNet's pair weightings (allRank's `rankNet`, `_weightByGTDiff`, `_pow`), in `mode` order. */
+export const RANKNET_WEIGHTINGS = ["none", "gtDiff", "gtDiffPow"] as const;
+/** A rankNet pair weighting. */
+export type RankNetWeighting = (typeof RANKNET_WEIGHTINGS)[number];
+/** `lambdaloss`: allRank's lambdaLoss. */
+export const LAMBDALOSS = lossKernel("lambdaloss", [
+  "sort_scores",
+  "lambda_entries",
+  "lambda_fwd",
+  "lambda_bwd",
+]);
+/** LambdaLoss weighing schemes (allRank's `*_scheme` without the suffix), in `mode` order. */
+export const LAMBDA_SCHEMES = [
+  "ndcgLoss1",
+  "ndcgLoss2",
+  "lambdaRank",
+  "ndcgLoss2PP",
+  "rankNet",
+] as const;
+/** A LambdaLoss weighing scheme. */
+export type LambdaScheme = (typeof LAMBDA_SCHEMES)[number];
+/** `listnet`: allRank's listNet. */
+export const LISTNET = lossKernel("listnet", ["listnet_fwd", "listnet_bwd"]);
+/** `listmle`: allRank's listMLE. */
+export const LISTMLE = lossKernel("listmle", ["listmle_fwd", "listmle_bwd"]);
+/** `approxndcg`: allRank's approxNDCGLoss. */
+export const APPROXNDCG = lossKernel("approxndcg", ["approx_prep", "approx_bwd"]);
+/** `smoothap`: Smooth-AP. */
+export const SMOOTHAP = lossKernel("smoothap", ["smoothap_fwd", "smoothap_bwd"]);
+
+/** Register-blocked matmul for the four layouts, A·Bᵀ's diagonal, and the operand padding. */
+export const MATMUL = declareKernel({
+  file: "matmul",
+  entries: ["mm_nn", "mm_nt", "mm_tn", "mm_tt", "mm_nt_rows", "mm_pad"],
+  bindings: {
+    /** Operand A as vec4s (`mm_pad`: the source, as f32s). */
+    a: read("vec4<f32>", { views: { src: "f32" } }),
+    /** Operand B as vec4s. */
+    b: read("vec4<f32>", optional),
+    /** C (`mm_pad`: the padded copy, as vec4s). */
+    c: readWrite("f32", { views: { dst: "vec4<f32>" } }),
+  },
+  params: {
+    /** Rows of C (of op(A)). */
+    m: "u32",
+    /** Columns of C (of op(B)). */
+    n: "u32",
+    /** Inner dimension. */
+    k: "u32",
+    /** Row stride of stored A, in vec4s. */
+    sa: "u32",
+    /** Row stride of stored B, in vec4s. */
+    sb: "u32",
+    /** Inner dimension in steps of 4 (operands are zero-padded to 4 kc). */
+    kc: "u32",
+    /** 1: write C transposed (N × M). */
+    tc: "u32",
+    /** First row of this dispatch (dispatches are split at 65535 workgroups per dimension). */
+    r0: "u32",
+    /** First vec4 column group of this dispatch. */
+    g0: "u32",
+    /** `mm_pad`: source rows, source columns, destination rows, destination columns. */
+    rows: "u32",
+    cols: "u32",
+    rows_p: "u32",
+    cols_p: "u32",
+  },
+  constants: {
+    /** Largest rows per invocation (the accumulator arrays' length). */
+    TM_MAX: u32(32),
+    /** Largest vec4 column groups per invocation. */
+    NQ_MAX: u32(8),
+    /** Workgroup size of the one-invocation-per-line entries `mm_nt_rows` and `mm_pad`. */
+    LINE_WG: u32(64),
+  },
+  /** The tile: TM rows × 4 NQ columns per invocation, WG invocations per workgroup. */
+  overrides: { TM: 32, NQ: 8, WG: 8 },
+});
+
+/** The naive one-output-per-invocation matmul (16 × 16 workgroups): benchmark baseline. */
+export const MATMUL_NAIVE = declareKernel({
+  file: "matmul_naive",
+  entries: ["matmul_naive"],
+  bindings: { a: read("f32"), b: read("f32"), c: readWrite("f32") },
+  params: { m: "u32", n: "u32", k: "u32", trans_a: "u32", trans_b: "u32" },
+});
+
+/** Per-list vectors (`lmeta`) slots and plane layouts shared by the NeuralSort family. */
+const NEURALSORT_CONSTANTS = {
+  /** Floats per list of `lmeta`. */
+  META: u32(8),
+  /** lmeta slots: valid count, Sinkhorn iterations run, cutoff, DCG. */
+  NV: u32(0),
+  ITERS: u32(1),
+  CUT: u32(3),
+  DCG: u32(4),
+  /** Planes of the items array. */
+  ITEM_PLANES: u32(11),
+  /** Items planes: sorted sig, gain, discount, valid mask, slot of each position, tile bounds. */
+  SIG: u32(0),
+  GAIN: u32(1),
+  DISC: u32(2),
+  VMASK: u32(3),
+  SLOT: u32(4),
+  STIL: u32(5),
+  /** Items planes by slot: sig, gain, mask; and the large constants k0 (by position), r0 (row). */
+  USIG: u32(6),
+  UGAIN: u32(7),
+  UVMASK: u32(8),
+  K0: u32(9),
+  R0: u32(10),
+  /** Planes of a state. */
+  STATE_PLANES: u32(5),
+  /** State planes: kap (by position), rho (by rank row), row sums, column sums, tile maxima. */
+  KAP: u32(0),
+  RHO: u32(1),
+  RS: u32(2),
+  CS: u32(3),
+  TIL: u32(4),
+  /** Planes of the work array. */
+  WORK_PLANES: u32(8),
+  /** Work planes (backward accumulators and per-item temporaries). */
+  ABAR: u32(0),
+  ZETA: u32(1),
+  GBAR: u32(2),
+  BBAR: u32(3),
+  A1: u32(4),
+  A2: u32(5),
+  H: u32(6),
+  TMP: u32(7),
+  /** Stands for −∞ in the large constants. */
+  BIG: f32(1e38),
+  /** Exponents below this are exactly 0 in f32: tiles entirely below are skipped. */
+  DEAD: f32(-110),
+} as const;
+
+/** The uniform parameters of the NeuralSort family. */
+const NEURALSORT_PARAMS = {
+  /** Lists in this dispatch. */
+  lists: "u32",
+  /** Slots per list. */
+  n: "u32",
+  /** Padded stride of the per-item arrays (a multiple of 4). */
+  np: "u32",
+  /** First list of the dispatch in scores, labels, weights and out. */
+  list0: "u32",
+  /** Lists in scores, labels, weights and out. */
+  total: "u32",
+  /** Sinkhorn iteration (1-based), where used. */
+  t: "u32",
+  /** Sinkhorn iteration cap. */
+  max_iter: "u32",
+  /** Bit 0: powered gains 2^y − 1; bit 1: scores are bound; bit 2: sorted state. */
+  flags: "u32",
+  /** Rank cutoff, 0 = none. */
+  k: "u32",
+  /** lmeta slot written by `list_sums`. */
+  slot: "u32",
+  /** Work plane read by `list_sums`; `state_tiles`: 0 = kap tiles, 1 = rho tiles. */
+  plane: "u32",
+  /** Temperature. */
+  tau: "f32",
+  /** Clamp of s / τ. */
+  limit: "f32",
+  /** Sinkhorn tolerance. */
+  tol: "f32",
+} as const;
+
+/** The bindings of NeuralSort and NeuralNDCG (one layout: the loss includes NeuralSort's code). */
+const NEURALSORT_BINDINGS = {
+  /** Scores [total, n] (row list0 + b is list b of the dispatch). */
+  scores: read("f32", optional),
+  /** Labels [total, n]. */
+  labels: read("f32", optional),
+  /** d loss / d (the loss) [1], backward only. */
+  upstream: read("f32", optional),
+  /** Per-list loss weights [total]. */
+  weights: read("f32", optional),
+  /** Per list: valid count, iterations, cutoff, DCG ([lists, META]). */
+  lmeta: readWrite("f32", optional),
+  /** Per-item planes [ITEM_PLANES, lists, np]. */
+  items: readWrite("vec4<f32>", optional),
+  /** Sinkhorn state t − 1 [STATE_PLANES, lists, np]. */
+  prev: readWrite("vec4<f32>", optional),
+  /** Sinkhorn state t (state 0: the NeuralSort normalisers). */
+  cur: readWrite("vec4<f32>", optional),
+  /** Backward accumulators and temporaries [WORK_PLANES, lists, np]. */
+  work: readWrite("vec4<f32>", optional),
+  /** P̂ or the Sinkhorn result [lists, n, n] (plain path, slot order). */
+  mat: readWrite("f32", optional),
+  /** Its gradient (plain path). */
+  mat2: readWrite("f32", optional),
+  /** d loss / d scores [total, n], per-list weights [total], or the loss [1]. */
+  out: readWrite("f32", optional),
+} as const;
+
+/** NeuralSort: the per-list preparation (shared with NeuralNDCG), P̂ and its backward. */
+export const NEURALSORT = declareKernel({
+  file: "neuralsort",
+  entries: [
+    "list_prep",
+    "item_prep",
+    "item_sort",
+    "item_tiles",
+    "item_abs",
+    "state_tiles",
+    "row_lse",
+    "sort_backward",
+    "neuralsort_write",
+    "neuralsort_back_rows",
+    "neuralsort_back_cols",
+  ],
+  workgroupSize: 64,
+  bindings: NEURALSORT_BINDINGS,
+  params: NEURALSORT_PARAMS,
+  constants: NEURALSORT_CONSTANTS,
+});
+
+/** NeuralNDCG: weights, the fused Sinkhorn iterations and loss with their backward, soft DCG. */
+export const NEURALNDCG = declareKernel({
+  file: "neuralndcg",
+  entries: [
+    "item_ideal",
+    "list_sums",
+    "list_idcg",
+    "batch_weights",
+    "weighted_total",
+    "fused_col_sums",
+    "fused_col_update",
+    "fused_row_step",
+    "fused_dcg_rows",
+    "fused_dcg_cols",
+    "fused_back_init_rows",
+    "fused_back_init_cols",
+    "fused_back_cols",
+    "fused_back_rows",
+    "fused_back_final",
+    "dcg_rows",
+    "dcg_cols",
+    "dcg_grad",
+  ],
+  workgroupSize: 64,
+  bindings: NEURALSORT_BINDINGS,
+  params: NEURALSORT_PARAMS,
+  constants: NEURALSORT_CONSTANTS,
+  includes: ["neuralsort"],
+});
+
+/** Sinkhorn scaling of materialised matrices, its backward, and the per-list stopping check. */
+export const SINKHORN = declareKernel({
+  file: "sinkhorn",
+  entries: [
+    "sinkhorn_check",
+    "sinkhorn_mask",
+    "sinkhorn_col_sums",
+    "sinkhorn_row_step",
+    "sinkhorn_back_rows",
+    "sinkhorn_back_cols",
+  ],
+  workgroupSize: 64,
+  bindings: {
+    /** Labels [total, n]. */
+    labels: read("f32"),
+    /** Per list: nv (slot NV), iterations (slot ITERS). */
+    lmeta: readWrite("f32"),
+    /** State t − 1 (planes kap, rho, rs, cs, …). */
+    prev: readWrite("vec4<f32>", optional),
+    /** State t (flags bit 2: a fused state, columns in the sorted order of NeuralSort). */
+    cur: readWrite("vec4<f32>", optional),
+    /** The matrix (forward) or the copy being unscaled (backward) [lists, n, n]. */
+    mat: readWrite("f32", optional),
+    /** Its gradient (backward). */
+    mat2: readWrite("f32", optional),
+  },
+  params: NEURALSORT_PARAMS,
+  constants: NEURALSORT_CONSTANTS,
+});
+
+/** Row-wise reductions and normalisations. */
+export const REDUCE = declareKernel({
+  file: "reduce",
+  entries: [
+    "row_sum",
+    "col_sum",
+    "row_dot",
+    "row_logsumexp",
+    "row_logsumexp_backward",
+    "row_softmax",
+    "row_softmax_backward",
+    "row_l2norm",
+    "row_l2norm_backward",
+    "chunk_sum",
+  ],
+  workgroupSize: 64,
+  bindings: {
+    a: read("f32"),
+    b: read("f32", optional),
+    c: read("f32", optional),
+    out: readWrite("f32"),
+  },
+  params: { rows: "u32", cols: "u32", alpha: "f32", eps: "f32" },
+});
+
+/** The listwise reranker's per-candidate input features. */
+export const RERANK_FEATURES = declareKernel({
+  file: "rerank_features",
+  entries: ["rerank_features"],
+  workgroupSize: 256,
+  bindings: {
+    /** Query embeddings [queries, e]. */
+    query: read("f32"),
+    /** Candidate embeddings [candidates, e]. */
+    cand: read("f32"),
+    /** The first-stage top-k [queries·k]. */
+    idx: read("u32"),
+    /** Their first-stage scores [queries·k]. */
+    scores: read("f32"),
+    /** Features [queries·k, 3e + 2]. */
+    out: readWrite("f32"),
+  },
+  params: { rows: "u32", e: "u32", k: "u32", width: "u32" },
+});
+
+/** Chunked retrieval evaluation: row preparation and rank counts over blocks of scores. */
+export const RETRIEVAL = declareKernel({
+  file: "retrieval",
+  entries: ["prepare_rows", "count_t2i", "count_i2t"],
+  workgroupSize: 64,
+  bindings: {
+    /** Raw rows (prepare) or a block of scores (counts). */
+    a: read("f32"),
+    /** The source row of each prepared row (prepare), or text → image (counts). */
+    bu: read("u32", optional),
+    /** The score of each text with its own image (counts). */
+    rel: read("f32", optional),
+    /** Texts sorted by image (count_i2t). */
+    order: read("u32", optional),
+    /** Prepared rows. */
+    o: readWrite("f32", optional),
+    /** Per-text rank counts (counts). */
+    counts: readWrite("u32", optional),
+  },
+  params: {
+    rows: "u32",
+    cols: "u32",
+    d4: "u32",
+    stride: "u32",
+    row0: "u32",
+    col0: "u32",
+    start: "u32",
+    count: "u32",
+    offset: "u32",
+    flags: "u32",
+  },
+});
+
+/** Top-k gallery items per query, merged block by block. */
+export const TOPK = declareKernel({
+  file: "topk",
+  entries: ["topk_merge"],
+  workgroupSize: 64,
+  bindings: {
+    /** A score block [ng, nq]. */
+    block: read("f32"),
+    /** Per query its k scores (f32 bits), best first, then (after total·k) its k indices. */
+    out: readWrite("u32"),
+  },
+  params: { nq: "u32", ng: "u32", g0: "u32", k: "u32", row0: "u32", total: "u32" },
+});
+
+/** Matrix transpose. */
+export const TRANSPOSE = declareKernel({
+  file: "transpose",
+  entries: ["transpose"],
+  workgroupSize: 256,
+  bindings: { a: read("f32"), out: readWrite("f32") },
+  params: { rows: "u32", cols: "u32" },
+});

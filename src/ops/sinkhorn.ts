@@ -1,0 +1,77 @@
+/**
+ * Sinkhorn scaling on the GPU (`kernels/sinkhorn.wgsl`): allRank's `sinkhorn_scaling` of
+ * materialised `[lists, n, n]` matrices, differentiable ({@link sinkhorn}). The backward rule undoes
+ * the iterations on a copy, from the stored row and column sums. Each list stops on its own once
+ * its row and column sums are within `tol` of 1 (float64 twin: `src/reference/sinkhorn.ts`).
+ *
+ * @module
+ */
+
+import { NEURALSORT, SINKHORN } from "../gpu/kernels.ts";
+import { rt } from "../gpu/runtime.ts";
+import { isGradEnabled, record } from "../autodiff/tape.ts";
+import { shapeString, Tensor } from "../autodiff/tensor.ts";
+import { alloc, context, type ListRange, params } from "./neuralsort.ts";
+
+const { META } = NEURALSORT.constants;
+
+/**
+ * Sinkhorn scaling of `[count, n, n]` matrices (lists `first … first+count−1` of `labels`, which
+ * define each valid block: rank rows `0 … nv−1` by the valid slots), differentiable: allRank's
+ * `sinkhorn_scaling`. Columns then rows are divided by their sums (clamped at 1e-10); a list stops
+ * after the first iteration whose row and column sums are all within `tol` of 1 (allRank stops the
+ * whole batch together), else after `maxIter` iterations. Entries outside the valid block are 0.
+ */
+export function sinkhorn(
+  p: Tensor,
+  labels: Tensor,
+  o: { tol?: number; maxIter?: number } & ListRange = {},
+): Tensor {
+  const what = "sinkhorn";
+  const c = context(what, labels, labels, o, o);
+  if (p.shape.length !== 3 || p.shape[0] !== c.lists || p.shape[1] !== c.n || p.shape[2] !== c.n) {
+    throw new RangeError(
+      `${what}: expected a [${c.lists}, ${c.n}, ${c.n}] matrix batch, got ${shapeString(p.shape)}`,
+    );
+  }
+  const hint = "pass a smaller list range, or use the fused NeuralNDCG (fused: 'fused')";
+  const lmeta = new Tensor([c.lists, META], { label: "sinkhorn meta" });
+  NEURALSORT.launch("list_prep", { labels, lmeta }, params(c), c.lists);
+  const m = alloc([c.lists, c.n, c.n], "Sinkhorn result", what, hint);
+  rt().copy(p.buffer, 0, m.buffer, 0, p.bytes);
+  SINKHORN.launch("sinkhorn_mask", { labels, lmeta, mat: m }, params(c), c.rows);
+  const keepAll = isGradEnabled() && (p.requiresGrad || labels.requiresGrad);
+  const states: Tensor[] = [];
+  const state = (t: number) => {
+    if (keepAll || states.length < 2) {
+      states.push(alloc([4, c.lists, c.np], `sinkhorn state ${t}`, what, hint));
+    }
+    return keepAll ? states[t - 1] : states[(t - 1) % 2];
+  };
+  for (let t = 1; t <= c.maxIter; t++) {
+    const cur = state(t);
+    const prev = t > 1 ? (keepAll ? states[t - 2] : states[t % 2]) : undefined;
+    SINKHORN.launch("sinkhorn_col_sums", { labels, lmeta, cur, mat: m }, params(c, { t }), c.rows);
+    SINKHORN.launch("sinkhorn_check", { labels, lmeta, prev, cur }, params(c, { t }), c.lists);
+    SINKHORN.launch("sinkhorn_row_step", { labels, lmeta, cur, mat: m }, params(c, { t }), c.rows);
+  }
+  record(m, what, [p, labels], (g) => {
+    const work = new Tensor(m.shape, { label: "sinkhorn backward copy" });
+    const grad = new Tensor(m.shape, { label: "d sinkhorn" });
+    rt().copy(m.buffer, 0, work.buffer, 0, m.bytes);
+    rt().copy(g.buffer, 0, grad.buffer, 0, m.bytes);
+    for (let t = c.maxIter; t >= 1; t--) {
+      const b = { labels, lmeta, cur: states[t - 1], mat: work, mat2: grad };
+      SINKHORN.launch("sinkhorn_back_rows", b, params(c, { t }), c.rows);
+      SINKHORN.launch("sinkhorn_back_cols", b, params(c, { t }), c.rows);
+    }
+    SINKHORN.launch("sinkhorn_mask", { labels, lmeta, mat: grad }, params(c), c.rows);
+    work.dispose();
+    return [grad, null];
+  });
+  if (!m.creator) {
+    lmeta.dispose();
+    for (const s of states) s.dispose();
+  }
+  return m;
+}
