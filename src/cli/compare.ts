@@ -29,7 +29,10 @@ import {
   pairedDifference,
   type PairedMetric,
 } from "../eval/bootstrap.ts";
-import { grid, intervalChart } from "../report/charts.ts";
+import { grid, intervalChart, PALETTE } from "../report/charts.ts";
+
+/** How far below the best rsum compare.png's axes reach (farther rows are marked off-axis). */
+const ZOOM = 40;
 import { environment } from "../report/environment.ts";
 import { loadTrainData } from "../train/data.ts";
 import { formatDuration, Progress } from "../train/progress.ts";
@@ -403,36 +406,17 @@ async function compareRetrieval(
     })),
     paired: Object.fromEntries(paired),
   });
-  const drawn = byLoss.filter((g) => g.ok.length > 0);
+  const drawn = byLoss.filter((g) => g.ok.length > 0).map((g) => ({
+    loss: g.loss,
+    rsums: g.ok.map((r) => reported(r.summary!).rsum),
+    paired: paired.get(g.loss)?.rsum,
+  }));
   if (drawn.length > 0) {
     const where = `${source.name}, ${part} part, ${plan.seeds} seed(s)`;
-    const rsum = await intervalChart(
-      drawn.map((g) => {
-        const { mean, std } = meanStd(g.ok.map((r) => reported(r.summary!).rsum));
-        return { label: g.loss, value: mean, lo: mean - std, hi: mean + std };
-      }),
-      {
-        title: `rsum (${where})`,
-        xLabel: "rsum (sum of six R@K, %; max 600)",
-        note: "mean ± std over seeds; axis zoomed to the data",
-      },
+    await writeFileAtomic(
+      runPath(plan.out, "compare.png"),
+      await comparePng(drawn, plan.losses, plan.baseline, where, part),
     );
-    const deltas = drawn.filter((g) => paired.has(g.loss)).map((g) => {
-      const d = paired.get(g.loss)!.rsum;
-      return { label: g.loss, value: d.diff, lo: d.lo, hi: d.hi };
-    });
-    const panels = [rsum];
-    if (deltas.length > 0) {
-      panels.push(
-        await intervalChart(deltas, {
-          title: `Δ rsum vs ${plan.baseline} (${where})`,
-          xLabel: "rsum points",
-          reference: 0,
-          note: `95 % paired bootstrap interval over the ${part} queries; left of 0 = worse`,
-        }),
-      );
-    }
-    await writeFileAtomic(runPath(plan.out, "compare.png"), await grid([panels]).encode());
   }
   console.log(report);
   progress.log(`wrote ${plan.out}/results.{csv,md,json}, compare.png, ranks/ and runs/`);
@@ -441,6 +425,55 @@ async function compareRetrieval(
     return 1;
   }
   return 0;
+}
+
+/**
+ * `compare.png`: each loss's rsum (mean ± std over seeds) and its paired difference from the
+ * baseline with the 95 % interval, both zoomed to the contenders (rows farther than
+ * {@link ZOOM} points below the best are marked off the axis with their value). Colours follow the
+ * order of `losses`, the same in both panels.
+ */
+export async function comparePng(
+  rows: { loss: string; rsums: number[]; paired?: PairedDifference }[],
+  losses: string[],
+  baseline: string,
+  where: string,
+  part: string,
+): Promise<Uint8Array> {
+  const color = (loss: string) => PALETTE[losses.indexOf(loss) % PALETTE.length];
+  const rsumRows = rows.map((r) => {
+    const { mean, std } = meanStd(r.rsums);
+    return { label: r.loss, value: mean, lo: mean - std, hi: mean + std, color: color(r.loss) };
+  });
+  const best = Math.max(...rsumRows.map((r) => r.value));
+  const panels = [
+    await intervalChart(rsumRows, {
+      title: `rsum (${where})`,
+      xLabel: "rsum (sum of six R@K, %; max 600)",
+      note: `mean ± std over seeds; axis zoomed to ${ZOOM} points below the best, ◀ = off the axis`,
+      range: [best - ZOOM, Math.min(600, best + ZOOM / 8)],
+    }),
+  ];
+  const deltas = rows.filter((r) => r.paired).map((r) => ({
+    label: r.loss,
+    value: r.paired!.diff,
+    lo: r.paired!.lo,
+    hi: r.paired!.hi,
+    color: color(r.loss),
+  }));
+  if (deltas.length > 0) {
+    const top = Math.max(ZOOM / 8, ...deltas.map((d) => d.hi));
+    panels.push(
+      await intervalChart(deltas, {
+        title: `Δ rsum vs ${baseline} (${where})`,
+        xLabel: "rsum points",
+        reference: 0,
+        note: `95 % paired bootstrap interval over the ${part} queries; left of 0 = worse`,
+        range: [Math.max(-ZOOM, Math.min(...deltas.map((d) => d.lo))), top],
+      }),
+    );
+  }
+  return await grid([panels]).encode();
 }
 
 /**

@@ -315,6 +315,8 @@ export interface IntervalRow {
   lo: number;
   /** Upper end of the whisker. */
   hi: number;
+  /** Colour, 0xRRGGBBAA (default from {@link PALETTE} by row). */
+  color?: number;
 }
 
 /**
@@ -333,7 +335,15 @@ export interface IntervalRow {
  */
 export async function intervalChart(
   rows: IntervalRow[],
-  o: { title: string; xLabel: string; reference?: number; note?: string; width?: number },
+  o: {
+    title: string;
+    xLabel: string;
+    reference?: number;
+    note?: string;
+    width?: number;
+    /** Axis range to show; a row outside it is drawn at the edge with its value written. */
+    range?: [number, number];
+  },
 ): Promise<Image> {
   const width = o.width ?? 560;
   const labelWidth = 14 + 7 * Math.max(4, ...rows.map((r) => r.label.length));
@@ -343,10 +353,11 @@ export async function intervalChart(
   const img = new Image(width, plotBottom + (o.note ? 58 : 42));
   img.fill(0xffffffff);
   await drawText(img, o.title, width / 2, 8, 15, 0x111111ff, "center");
-  const values = rows.flatMap((r) => [r.lo, r.hi, r.value]).filter(Number.isFinite);
+  const inRange = (v: number) => !o.range || (v >= o.range[0] && v <= o.range[1]);
+  const values = rows.flatMap((r) => [r.lo, r.hi, r.value]).filter(Number.isFinite).filter(inRange);
   if (o.reference !== undefined) values.push(o.reference);
-  let lo = values.length ? Math.min(...values) : 0;
-  let hi = values.length ? Math.max(...values) : 1;
+  let lo = o.range ? o.range[0] : values.length ? Math.min(...values) : 0;
+  let hi = o.range ? o.range[1] : values.length ? Math.max(...values) : 1;
   if (hi - lo < 1e-9) {
     lo -= 0.5;
     hi += 0.5;
@@ -373,13 +384,29 @@ export async function intervalChart(
     const cy = top + rowHeight * i + rowHeight / 2;
     await drawText(img, r.label, left - 8, cy - 7, 12, 0x222222ff, "right");
     if (!Number.isFinite(r.value)) continue;
-    const color = PALETTE[i % PALETTE.length];
+    const color = r.color ?? PALETTE[i % PALETTE.length];
+    const clamp = (v: number) => Math.min(Math.max(v, lo), hi);
     if (Number.isFinite(r.lo) && Number.isFinite(r.hi)) {
-      drawLine(img, x(r.lo), cy, x(r.hi), cy, color, 2);
-      drawLine(img, x(r.lo), cy - 4, x(r.lo), cy + 4, color, 1);
-      drawLine(img, x(r.hi), cy - 4, x(r.hi), cy + 4, color, 1);
+      drawLine(img, x(clamp(r.lo)), cy, x(clamp(r.hi)), cy, color, 2);
+      if (inRange(r.lo)) drawLine(img, x(r.lo), cy - 4, x(r.lo), cy + 4, color, 1);
+      if (inRange(r.hi)) drawLine(img, x(r.hi), cy - 4, x(r.hi), cy + 4, color, 1);
     }
-    fillRect(img, x(r.value) - 3, cy - 3, 7, 7, color);
+    if (inRange(r.value)) {
+      fillRect(img, x(r.value) - 3, cy - 3, 7, 7, color);
+    } else {
+      // Off the axis: the value, at the edge it lies beyond.
+      const below = r.value < lo;
+      const ex = below ? left + 2 : right - 2;
+      await drawText(
+        img,
+        `${below ? "◀ " : ""}${formatTick(r.value)}${below ? "" : " ▶"}`,
+        ex,
+        cy - 7,
+        11,
+        color,
+        below ? "left" : "right",
+      );
+    }
   }
   return img;
 }
