@@ -62,6 +62,15 @@ fn grade_of(t: u32, x: u32) -> u32 {
   return 0u;
 }
 
+// Whether an item scoring s ranks above a relevant item scoring sr, of grade g and index r, in a
+// query's ranking (the tie rule above): the item is `item`, and (text, image) its pair with the
+// query, whose grade is looked up only on an exact tie.
+fn ranks_above(s: f32, sr: f32, text: u32, image: u32, item: u32, g: u32, r: u32) -> bool {
+  if (s != sr) { return s > sr; }
+  let gi = grade_of(text, image);
+  return gi < g || (gi == g && item < r);
+}
+
 // Text -> image: for each pair p = start + k (k < count, its text t = col0 + c in the block, image
 // r, grade g), counts[offset + p] += the number of the block's images x = row0 + j (j < rows) that
 // rank above r in t's ranking (see the tie rule). One invocation per pair.
@@ -79,14 +88,7 @@ fn count_t2i(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   var n = 0u;
   for (var j = 0u; j < p.rows; j++) {
     let x = p.row0 + j;
-    if (x == r) { continue; }
-    let s = a[j * p.stride + c];
-    if (s > sr) {
-      n++;
-    } else if (s == sr) {
-      let gx = grade_of(t, x);
-      if (gx < g || (gx == g && x < r)) { n++; }
-    }
+    if (x != r && ranks_above(a[j * p.stride + c], sr, t, x, x, g, r)) { n++; }
   }
   counts[p.offset + q] += n;
 }
@@ -108,14 +110,7 @@ fn count_i2t(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   var n = 0u;
   for (var c = 0u; c < p.cols; c++) {
     let u = p.col0 + c;
-    if (u == t) { continue; }
-    let s = a[base + c];
-    if (s > sr) {
-      n++;
-    } else if (s == sr) {
-      let gu = grade_of(u, i);
-      if (gu < g || (gu == g && u < t)) { n++; }
-    }
+    if (u != t && ranks_above(a[base + c], sr, u, i, u, g, t)) { n++; }
   }
   counts[p.offset + q] += n;
 }

@@ -26,7 +26,7 @@ import { loadDataset, type SplitName } from "../data/load.ts";
 import { DEFAULT_SPLIT, splitByImage } from "../data/split.ts";
 import type { DataSource } from "../data/source.ts";
 import type { RetrievalDataset } from "../data/types.ts";
-import { relevanceOf } from "../data/relation.ts";
+import { evaluationRelation, relevanceOf } from "../data/relation.ts";
 import { writeFileAtomic } from "../data/errors.ts";
 import { retrievalRanks } from "../ops/retrieval.ts";
 import {
@@ -381,8 +381,7 @@ async function main(): Promise<number> {
         images,
         textDim: dim,
         imageDim: dim,
-        textToImage: ds.textToImage,
-        relevance: ds.relevance,
+        ...evaluationRelation(ds),
       },
       { normalize: false, imageChunk, textChunk, onProgress },
     );
@@ -396,8 +395,7 @@ async function main(): Promise<number> {
       textDim: ds.textDim,
       images: ds.images,
       imageDim: ds.imageDim,
-      textToImage: ds.textToImage,
-      relevance: ds.relevance,
+      ...evaluationRelation(ds),
     }, { imageChunk, textChunk, onProgress });
   }
   const metrics = retrievalMetrics(ranks);

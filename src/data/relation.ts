@@ -121,6 +121,16 @@ export function relevanceOf(
   return ds.relevance ?? oneToOne(ds.textToImage);
 }
 
+/**
+ * A dataset's relation as the evaluation inputs take it (`retrievalRanks` in
+ * `src/ops/retrieval.ts`): its primary images and its graded relevance, if any.
+ */
+export function evaluationRelation(
+  ds: Pick<RetrievalDataset, "textToImage" | "relevance">,
+): { textToImage: Int32Array; relevance?: GradedRelation } {
+  return { textToImage: ds.textToImage, relevance: ds.relevance };
+}
+
 /** Whether `rel` is one-to-one at grade 1 (what ungraded data has). */
 export function isOneToOne(rel: GradedRelation): boolean {
   const n = rel.offsets.length - 1;

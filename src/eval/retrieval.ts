@@ -21,6 +21,7 @@
  */
 
 import type { RetrievalDataset } from "../data/types.ts";
+import { evaluationRelation } from "../data/relation.ts";
 import { type RetrievalInput, type RetrievalOptions, retrievalRanks } from "../ops/retrieval.ts";
 import { type RetrievalMetrics, retrievalMetrics } from "./metrics.ts";
 
@@ -50,7 +51,6 @@ export function evaluateDataset(
     textDim: dataset.textDim,
     images: dataset.images,
     imageDim: dataset.imageDim,
-    textToImage: dataset.textToImage,
-    relevance: dataset.relevance,
+    ...evaluationRelation(dataset),
   }, options);
 }

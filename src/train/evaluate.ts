@@ -6,6 +6,7 @@
  */
 
 import type { RetrievalDataset } from "../data/types.ts";
+import { evaluationRelation } from "../data/relation.ts";
 import { retrievalRanks } from "../ops/retrieval.ts";
 import { type RetrievalMetrics, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
 import type { DualEncoder } from "../model/dual_encoder.ts";
@@ -51,8 +52,7 @@ export async function evaluateModelRanks(
       images,
       textDim: dim,
       imageDim: dim,
-      textToImage: ds.textToImage,
-      relevance: ds.relevance,
+      ...evaluationRelation(ds),
     },
     { normalize: false },
   );

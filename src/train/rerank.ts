@@ -27,7 +27,7 @@ import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { RetrievalDataset } from "../data/types.ts";
-import { gradeOf, relevanceOf } from "../data/relation.ts";
+import { evaluationRelation, gradeOf, relevanceOf } from "../data/relation.ts";
 import { writeSafetensors } from "../data/safetensors.ts";
 import { readSafetensors, type SafetensorsFile } from "../data/safetensors.ts";
 import { checkTensors, rerankerFromFile, RunFileError } from "./schema.ts";
@@ -222,8 +222,7 @@ export async function prepareRerankEval(
     {
       texts: lists.texts,
       images: lists.images,
-      textToImage: ds.textToImage,
-      relevance: ds.relevance,
+      ...evaluationRelation(ds),
       textDim: e,
       imageDim: e,
     },
