@@ -90,17 +90,38 @@ fn row_softmax_backward(@builtin(workgroup_id) wid: vec3<u32>,
   for (var j = 0u; j < p.cols; j++) { out[base + j] = a[base + j] * (b[base + j] - d); }
 }
 
-// out[i, :] = a[i, :] / max(||a[i, :]||, eps)
+// The norm of row `base` as (m, r) with ||x|| = m * r: m = max |x_j| and r = sqrt(sum (x_j / m)^2),
+// so no square overflows or underflows for any finite row (1e19 and 1e-15 scale alike); (0, 0) for
+// a zero row.
+fn row_norm_parts(base: u32, cols: u32) -> vec2<f32> {
+  var m = 0.0;
+  for (var j = 0u; j < cols; j++) { m = max(m, abs(a[base + j])); }
+  if (m == 0.0) { return vec2<f32>(0.0, 0.0); }
+  let im = 1.0 / m;
+  var s = 0.0;
+  for (var j = 0u; j < cols; j++) {
+    let x = a[base + j] * im;
+    s += x * x;
+  }
+  return vec2<f32>(m, sqrt(s));
+}
+
+// out[i, :] = a[i, :] / max(||a[i, :]||, eps), with the norm computed scale-robustly
+// (row_norm_parts): y_j = (x_j / m) / r when ||x|| > eps.
 @compute @workgroup_size(WG)
 fn row_l2norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
               @builtin(local_invocation_index) lid: u32) {
   let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.rows) { return; }
   let base = i * p.cols;
-  var s = 0.0;
-  for (var j = 0u; j < p.cols; j++) { s += a[base + j] * a[base + j]; }
-  let inv = 1.0 / max(sqrt(s), p.eps);
-  for (var j = 0u; j < p.cols; j++) { out[base + j] = a[base + j] * inv; }
+  let mr = row_norm_parts(base, p.cols);
+  // ||x|| > eps, tested as r > eps / m without forming m * r.
+  if (mr.x > 0.0 && mr.y > p.eps / mr.x) {
+    let inv = (1.0 / mr.x) / mr.y;
+    for (var j = 0u; j < p.cols; j++) { out[base + j] = a[base + j] * inv; }
+  } else {
+    for (var j = 0u; j < p.cols; j++) { out[base + j] = a[base + j] / p.eps; }
+  }
 }
 
 // Backward of row_l2norm (a = input x, b = upstream grad g). With n = ||x||:
@@ -112,19 +133,14 @@ fn row_l2norm_backward(@builtin(workgroup_id) wid: vec3<u32>,
   let i = linear_index(wid, nwg, lid, WG);
   if (i >= p.rows) { return; }
   let base = i * p.cols;
-  var s = 0.0;
-  var xg = 0.0;
-  for (var j = 0u; j < p.cols; j++) {
-    s += a[base + j] * a[base + j];
-    xg += a[base + j] * b[base + j];
-  }
-  let n = sqrt(s);
-  if (n <= p.eps) {
+  let mr = row_norm_parts(base, p.cols);
+  if (!(mr.x > 0.0 && mr.y > p.eps / mr.x)) {
     for (var j = 0u; j < p.cols; j++) { out[base + j] = b[base + j] / p.eps; }
     return;
   }
-  let inv = 1.0 / n;
-  let yg = xg * inv;
+  let inv = (1.0 / mr.x) / mr.y;
+  var yg = 0.0;
+  for (var j = 0u; j < p.cols; j++) { yg += a[base + j] * inv * b[base + j]; }
   for (var j = 0u; j < p.cols; j++) {
     out[base + j] = (b[base + j] - a[base + j] * inv * yg) * inv;
   }

@@ -13,8 +13,10 @@
 // [offsets[t], offsets[t + 1]); rel[p] = the pair's score (the block entry, bit for bit); order =
 // the pair indices sorted by image; counts[offset + p] = the items ranking above the pair's item.
 //
-// Prepared rows are L2-normalised (x / max(||x||, NORM_EPS), when flags bit 0 is set) and zero-padded
-// to d4 * 4 columns, so the matmul kernel reads whole vec4s.
+// Prepared rows are L2-normalised when flags bit 0 is set: x / ||x|| with the norm computed as
+// m * sqrt(sum (x / m)^2), m = max |x| (exact in direction for any finite, non-zero row, at 1e-15 or
+// 1e19 scale alike); a zero row stays zero. Rows are zero-padded to d4 * 4 columns, so the matmul
+// kernel reads whole vec4s.
 //
 // Tie rule (pessimistic, graded): in the ranking of a query, an item g scoring the same as a
 // relevant item r ranks above r when its grade is lower (not relevant: grade 0), or equal and
@@ -36,20 +38,26 @@ fn prepare_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   var src = p.row0 + r;
   if ((p.flags & 2u) != 0u) { src = bu[r]; }
   let base = src * p.cols;
-  var norm = 1.0;
+  var scale = 1.0;
   if ((p.flags & 1u) != 0u) {
-    var s = 0.0;
-    for (var k = 0u; k < p.cols; k++) {
-      let x = a[base + k];
-      s += x * x;
+    var m = 0.0;
+    for (var k = 0u; k < p.cols; k++) { m = max(m, abs(a[base + k])); }
+    scale = 0.0;
+    if (m > 0.0) {
+      let im = 1.0 / m;
+      var s = 0.0;
+      for (var k = 0u; k < p.cols; k++) {
+        let x = a[base + k] * im;
+        s += x * x;
+      }
+      scale = im / sqrt(s);
     }
-    norm = max(sqrt(s), NORM_EPS);
   }
   let width = p.d4 * 4u;
   let out = r * width;
   for (var k = 0u; k < width; k++) {
     var x = 0.0;
-    if (k < p.cols) { x = a[base + k] / norm; }
+    if (k < p.cols) { x = a[base + k] * scale; }
     o[out + k] = x;
   }
 }

@@ -461,3 +461,57 @@ gpuTest(
     });
   },
 );
+
+Deno.test("feature scale: eval gives the same figures at 1e-15 and 1e19; a zero row is named", async () => {
+  await withDir(async (dir) => {
+    const ds = toyDataset({ images: 40, imageDim: 8, textDim: 8, seed: 12 });
+    const rsums: number[] = [];
+    for (const scale of [1, 1e-15, 1e19]) {
+      const d = `${dir}/x${scale}`;
+      await Deno.mkdir(d);
+      await writeFeatureDir(d, {
+        ...ds,
+        images: Float32Array.from(ds.images, (v) => v * scale),
+        texts: Float32Array.from(ds.texts, (v) => v * scale),
+      });
+      const r = await runCli("eval", "--data", d, "--json");
+      assertEquals(r.code, 0, r.err);
+      rsums.push(JSON.parse(r.out).rsum);
+    }
+    assertEquals(rsums, [rsums[0], rsums[0], rsums[0]], "scale does not change the figures");
+    const zero = `${dir}/zero`;
+    await Deno.mkdir(zero);
+    const texts = ds.texts.slice();
+    texts.fill(0, 3 * 8, 4 * 8);
+    await writeFeatureDir(zero, { ...ds, texts });
+    assertFails(
+      await runCli("eval", "--data", zero, "--json"),
+      1,
+      /texts\.npy: row 3 is all zeros/,
+    );
+  });
+});
+
+Deno.test("a buffer over the GPU binding limit names the flag that helps (exit 1)", async () => {
+  // What the CLIs print when an input outgrows one GPU buffer: the size, the limit and their hint.
+  const script = `
+    import { runMain } from "./src/cli/args.ts";
+    import { BindingLimitError } from "./src/gpu/device.ts";
+    await runMain(() => { throw new BindingLimitError("toy texts", 2 ** 31, 2 ** 27); },
+      "Usage: t", "lower --batch");`;
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(stderr);
+  assertEquals(code, 1, err);
+  assertOk(
+    err.includes(
+      "error: toy texts needs 2.00 GiB (2147483648 bytes), over this device's " +
+        "maxStorageBufferBindingSize of 128.0 MiB: lower --batch",
+    ),
+    err,
+  );
+});

@@ -96,6 +96,47 @@ gpuTest("l2Normalize leaves a zero row at zero and its gradient finite", async (
   x.dispose();
 });
 
+gpuTest(
+  "l2Normalize: no overflow or underflow for rows of norm above eps (1e-10 to 1e30)",
+  async () => {
+    // Squares of 1e19 overflow float32; the kernel scales each row by its largest |x| first. (Rows
+    // whose norm is under eps are divided by eps by design: see the zero-row test.)
+    const base = randn(3 * 16, 7);
+    for (const scale of [1e-10, 1, 1e19, 1e30]) {
+      const x = Tensor.param(Float32Array.from(base, (v) => v * scale), [3, 16]);
+      const w = Tensor.from(Float32Array.from(randn(48, 8)), [3, 16]);
+      const got = await scope(() => {
+        const y = l2Normalize(x);
+        backward(sumAll(mul(y, w)));
+        return y.read();
+      });
+      const expected = l2NormalizeRef(base, 3, 16);
+      assertAllClose(got, expected, { atol: 1e-6, rtol: 1e-5 }, `y at scale ${scale}`);
+      // The gradient scales as 1/scale: compare it times the scale with the unscaled one.
+      const g = Float64Array.from(await x.grad!.read(), (v) => v * scale);
+      assertFinite(g, `gradient at scale ${scale}`);
+      const y0 = l2NormalizeRef(base, 3, 16);
+      const wv = await w.read();
+      const expectedGrad = new Float64Array(48);
+      for (let r = 0; r < 3; r++) {
+        let n = 0;
+        let dot = 0;
+        for (let c = 0; c < 16; c++) {
+          n += base[r * 16 + c] ** 2;
+          dot += y0[r * 16 + c] * wv[r * 16 + c];
+        }
+        for (let c = 0; c < 16; c++) {
+          expectedGrad[r * 16 + c] = (wv[r * 16 + c] - y0[r * 16 + c] * dot) / Math.sqrt(n);
+        }
+      }
+      assertAllClose(g, expectedGrad, { atol: 1e-5, rtol: 1e-4 }, `gradient at scale ${scale}`);
+      x.grad!.dispose();
+      x.dispose();
+      w.dispose();
+    }
+  },
+);
+
 const [R, C] = [5, 4];
 const gradCases: [
   string,

@@ -546,3 +546,37 @@ Deno.test({
     assertEquals(rt().pool.liveCount, before, "no GPU buffer left live");
   },
 });
+
+gpuTest(
+  "cosine preparation is scale-invariant: features at 1e-15 or 1e19 rank as at 1",
+  async () => {
+    // The zero-shot path normalises raw features; a norm floor would distort tiny rows and squares
+    // of 1e19 overflow float32. Integer features make the unscaled ranks exact.
+    const [nt, ni, dim] = [30, 12, 8];
+    const texts = ints(nt * dim, 41);
+    const images = ints(ni * dim, 42);
+    for (let r = 0; r < nt; r++) texts[r * dim] += 3; // no all-zero row
+    for (let r = 0; r < ni; r++) images[r * dim] += 3;
+    const relation = Int32Array.from({ length: nt }, (_, t) => t % ni);
+    const at = (scale: number) =>
+      retrievalRanks({
+        texts: Float32Array.from(texts, (v) => v * scale),
+        images: Float32Array.from(images, (v) => v * scale),
+        textDim: dim,
+        imageDim: dim,
+        textToImage: relation,
+      });
+    const reference = retrievalRanksRef(texts, images, dim, relation);
+    for (const scale of [1, 1e-15, 1e19]) {
+      const got = await at(scale);
+      assertEquals(retrievalMetrics(got), retrievalMetrics(reference), `scale ${scale}`);
+    }
+    const zero = prepareRowsRef([0, 0, 0, 3, 4, 0], 2, 3);
+    assertAllClose(
+      zero,
+      [0, 0, 0, 0.6, 0.8, 0],
+      { atol: 1e-15 },
+      "a zero row stays zero in the twin",
+    );
+  },
+);

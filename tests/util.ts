@@ -9,7 +9,7 @@
 import { seededRandom } from "../src/util/random.ts";
 import assert, { AssertionError } from "node:assert";
 import { initGpu, rt } from "../src/gpu/runtime.ts";
-import { formatBytes } from "../src/gpu/pool.ts";
+import { formatBytes } from "../src/gpu/device.ts";
 import { backward } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { mul } from "../src/ops/elementwise.ts";

@@ -11,6 +11,7 @@ import { DEFAULT_GENERATOR, GENERATORS, type GeneratorVersion } from "../data/sy
 import { DEFAULT_SPLIT } from "../data/split.ts";
 import { DEFAULT_MAX_IMAGE_PIXELS } from "../data/image_features.ts";
 import { SizeLimitError } from "../util/limits.ts";
+import { BindingLimitError } from "../gpu/device.ts";
 
 /** Thrown for bad flags; the CLIs print it with the usage text and exit with code 2. */
 export class UsageError extends Error {
@@ -211,10 +212,16 @@ export function checkLoss(name: string, options: Record<string, unknown>, flag =
 
 /**
  * Runs a CLI main: a {@link UsageError} prints the message and the usage line and exits 2, as does
- * a setting too large for the machine ({@link SizeLimitError}, reported as its flag); any other
- * error prints its message and exits 1 (`CROSSRANK_DEBUG=1` adds the stack).
+ * a setting too large for the machine ({@link SizeLimitError}, reported as its flag); a buffer over
+ * the GPU's binding limit ({@link BindingLimitError}) prints `bindingLimitHint` (which flag helps,
+ * or why the input is too large) and exits 1; any other error prints its message and exits 1
+ * (`CROSSRANK_DEBUG=1` adds the stack).
  */
-export async function runMain(main: () => Promise<number | void>, help: string): Promise<never> {
+export async function runMain(
+  main: () => Promise<number | void>,
+  help: string,
+  bindingLimitHint = "the input is too large for one GPU buffer on this device",
+): Promise<never> {
   try {
     const code = await main();
     Deno.exit(code ?? 0);
@@ -227,6 +234,11 @@ export async function runMain(main: () => Promise<number | void>, help: string):
     if (e instanceof SizeLimitError) {
       console.error(`error: ${e.flag} ${e.value}: ${e.reason}`);
       Deno.exit(2);
+    }
+    if (e instanceof BindingLimitError) {
+      console.error(`error: ${e.message}: ${bindingLimitHint}`);
+      if (Deno.env.get("CROSSRANK_DEBUG")) console.error(e.stack);
+      Deno.exit(1);
     }
     console.error(`error: ${(e as Error).message}`);
     if (Deno.env.get("CROSSRANK_DEBUG")) console.error((e as Error).stack);

@@ -425,4 +425,11 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) await runMain(main, HELP);
+if (import.meta.main) {
+  await runMain(
+    main,
+    HELP,
+    "lower --image-chunk / --text-chunk (the gallery and queries are scored in chunks); a " +
+      "single feature row wider than the limit cannot be scored",
+  );
+}

@@ -427,4 +427,12 @@ async function main(): Promise<number> {
   }
 }
 
-if (import.meta.main) await runMain(main, HELP);
+if (import.meta.main) {
+  await runMain(
+    main,
+    HELP,
+    "a lower --batch (the per-step score matrices), or smaller --embed-dim / --hidden; the " +
+      "training part's features are kept in one GPU buffer per modality, so a larger dataset " +
+      "needs fewer items or lower-dimensional features",
+  );
+}

@@ -19,7 +19,7 @@
  */
 
 import { DataError, describeFsError } from "./errors.ts";
-import { formatBytes } from "../gpu/pool.ts";
+import { formatBytes } from "../gpu/device.ts";
 
 /** Bytes read per call when data is converted on the way in (float16 → float32, …). */
 export const READ_CHUNK_BYTES = 8 * 2 ** 20;

@@ -272,13 +272,21 @@ function relationValues(
   return out;
 }
 
-/** Throws naming the file and row of the first NaN or ±Inf. */
+/** Throws naming the file and row of the first NaN or ±Inf, or of the first all-zero row. */
 export function checkFinite(data: Float32Array, rows: number, cols: number, what: string): void {
-  for (let i = 0; i < rows * cols; i++) {
-    if (!Number.isFinite(data[i])) {
-      const row = Math.floor(i / cols);
+  for (let row = 0; row < rows; row++) {
+    let nonZero = false;
+    for (let c = 0; c < cols; c++) {
+      const v = data[row * cols + c];
+      if (!Number.isFinite(v)) {
+        throw new DataError(`${what}: row ${row} has a non-finite value (${v} at column ${c})`);
+      }
+      nonZero ||= v !== 0;
+    }
+    if (!nonZero && cols > 0) {
       throw new DataError(
-        `${what}: row ${row} has a non-finite value (${data[i]} at column ${i - row * cols})`,
+        `${what}: row ${row} is all zeros: it has no direction, so it cannot be ranked by ` +
+          "similarity; remove it or recompute its features",
       );
     }
   }

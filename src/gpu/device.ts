@@ -22,6 +22,43 @@ export class GpuError extends Error {
   }
 }
 
+/** Formats a byte count for messages (`128 MiB`). */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  if (bytes >= 2 ** 10) return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
+  return `${bytes} B`;
+}
+
+/**
+ * A buffer larger than one storage binding may be (the device's maxStorageBufferBindingSize). The
+ * command-line tools add which flag or input to change ({@link BindingLimitError.what} names the
+ * buffer, e.g. `flickr8k-train texts`).
+ */
+export class BindingLimitError extends GpuError {
+  /** What the buffer was for. */
+  readonly what: string;
+  /** Bytes asked for. */
+  readonly bytes: number;
+  /** The device's limit, bytes. */
+  readonly limit: number;
+  /**
+   * @param what what the buffer was for
+   * @param bytes bytes asked for
+   * @param limit the binding limit
+   */
+  constructor(what: string, bytes: number, limit: number) {
+    super(
+      `${what} needs ${formatBytes(bytes)} (${bytes} bytes), over this device's ` +
+        `maxStorageBufferBindingSize of ${formatBytes(limit)}`,
+    );
+    this.name = "BindingLimitError";
+    this.what = what;
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
 /** The device, its limits and the errors it has reported. */
 export class Gpu {
   /** The WebGPU device. */

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { GpuError } from "./device.ts";
+import { BindingLimitError, GpuError } from "./device.ts";
 
 /** Usage flags of every pooled storage buffer. */
 export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
@@ -20,14 +20,6 @@ export function sizeClass(bytes: number): number {
   if (b <= 256) return b;
   const step = 2 ** (Math.floor(Math.log2(b)) - 2);
   return Math.ceil(b / step) * step;
-}
-
-/** Formats a byte count for messages (`128 MiB`). */
-export function formatBytes(bytes: number): string {
-  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
-  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-  if (bytes >= 2 ** 10) return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
-  return `${bytes} B`;
 }
 
 /** Counters that tests and benchmarks read to prove steady state allocates nothing. */
@@ -80,14 +72,7 @@ export class BufferPool {
     if (!Number.isFinite(bytes) || bytes < 0) {
       throw new GpuError(`${what}: invalid size ${bytes} bytes`);
     }
-    if (bytes > this.maxBinding) {
-      throw new GpuError(
-        `${what} needs ${formatBytes(bytes)} (${bytes} bytes), over this device's ` +
-          `maxStorageBufferBindingSize of ${
-            formatBytes(this.maxBinding)
-          }; split the work into chunks`,
-      );
-    }
+    if (bytes > this.maxBinding) throw new BindingLimitError(what, bytes, this.maxBinding);
     const size = sizeClass(bytes);
     const list = this.#free.get(size);
     let buffer = list?.pop();

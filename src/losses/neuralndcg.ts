@@ -84,7 +84,7 @@
  */
 
 import { NEURALNDCG, NEURALSORT, SINKHORN } from "../gpu/kernels.ts";
-import { formatBytes } from "../gpu/pool.ts";
+import { formatBytes } from "../gpu/device.ts";
 import { isGradEnabled, record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
 import { add } from "../ops/elementwise.ts";

@@ -18,7 +18,7 @@ import { add, gelu, relu } from "../ops/elementwise.ts";
 import { matmul } from "../ops/matmul.ts";
 import type { Random } from "../util/random.ts";
 import { rt } from "../gpu/runtime.ts";
-import { formatBytes } from "../gpu/pool.ts";
+import { formatBytes } from "../gpu/device.ts";
 import { SizeLimitError } from "../util/limits.ts";
 
 /** Head architectures. */

@@ -38,7 +38,7 @@ import { isGradEnabled } from "../autodiff/tape.ts";
 import { lowbias32, seededRandom } from "../util/random.ts";
 import { scope, shapeString, Tensor, untracked } from "../autodiff/tensor.ts";
 import { rt } from "../gpu/runtime.ts";
-import { formatBytes } from "../gpu/pool.ts";
+import { formatBytes } from "../gpu/device.ts";
 import { SizeLimitError } from "../util/limits.ts";
 import { dims2 } from "../ops/common.ts";
 import { addBias } from "../ops/reduce.ts";

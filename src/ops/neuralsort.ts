@@ -12,7 +12,7 @@
  */
 
 import { NEURALSORT } from "../gpu/kernels.ts";
-import { formatBytes } from "../gpu/pool.ts";
+import { formatBytes } from "../gpu/device.ts";
 import { PRELUDE } from "../gpu/prelude.ts";
 import { rt } from "../gpu/runtime.ts";
 import { record } from "../autodiff/tape.ts";

@@ -35,7 +35,6 @@
  */
 
 import { RETRIEVAL } from "../gpu/kernels.ts";
-import { PRELUDE } from "../gpu/prelude.ts";
 import { rt } from "../gpu/runtime.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
 import {
@@ -56,9 +55,6 @@ export const CHUNK_BYTES = 32 * 2 ** 20;
 
 /** Default cap on the rows of a chunk of gallery rows (further capped by {@link CHUNK_BYTES}). */
 export const MAX_CHUNK_ROWS = 8192;
-
-/** Norm floor of cosine preparation: rows with a smaller norm are divided by it (zero stays 0). */
-export const NORM_EPS: number = PRELUDE.NORM_EPS;
 
 /** A resolved embedding matrix. */
 export interface Matrix {

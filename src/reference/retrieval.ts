@@ -15,20 +15,24 @@ import type {
   RetrievalRanks,
 } from "../data/relation.ts";
 
-/** Row-wise `x / max(‖x‖, eps)` (float64), or a float64 copy when `normalize` is false. */
+/**
+ * Row-wise `x / ‖x‖` (float64; a zero row stays zero), or a float64 copy when `normalize` is
+ * false. The norm is scaled by the row's largest |x| first, so float64 overflow cannot occur either.
+ */
 export function prepareRowsRef(
   x: ArrayLike<number>,
   rows: number,
   dim: number,
   normalize = true,
-  eps = 1e-12,
 ): Float64Array {
   const out = new Float64Array(rows * dim);
   for (let r = 0; r < rows; r++) {
+    let m = 0;
+    for (let k = 0; k < dim; k++) m = Math.max(m, Math.abs(x[r * dim + k]));
     let s = 0;
-    for (let k = 0; k < dim; k++) s += x[r * dim + k] ** 2;
-    const n = normalize ? Math.max(Math.sqrt(s), eps) : 1;
-    for (let k = 0; k < dim; k++) out[r * dim + k] = x[r * dim + k] / n;
+    for (let k = 0; k < dim; k++) s += (x[r * dim + k] / (m || 1)) ** 2;
+    const scale = !normalize ? 1 : m === 0 ? 0 : 1 / (m * Math.sqrt(s));
+    for (let k = 0; k < dim; k++) out[r * dim + k] = x[r * dim + k] * scale;
   }
   return out;
 }

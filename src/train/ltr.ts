@@ -18,7 +18,7 @@ import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import type { LtrDataset } from "../data/types.ts";
 import { DataError } from "../data/errors.ts";
-import { formatBytes } from "../gpu/pool.ts";
+import { formatBytes } from "../gpu/device.ts";
 import { meanNdcg } from "../eval/ndcg.ts";
 import { Random } from "../util/random.ts";
 

@@ -35,7 +35,7 @@ import { learningRate } from "./schedule.ts";
 import { Progress } from "./progress.ts";
 import { evaluateModel, NonFiniteEmbeddingError, type RetrievalMetrics } from "./evaluate.ts";
 import { SizeLimitError } from "../util/limits.ts";
-import { formatBytes } from "../gpu/pool.ts";
+import { formatBytes } from "../gpu/device.ts";
 
 /** Every training setting (written to `config.json`). */
 export interface TrainConfig {
