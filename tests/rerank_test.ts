@@ -4,6 +4,7 @@ import { assertAllClose, assertEquals, assertOk, gpuTest } from "./util.ts";
 import { quietProgress, smallConfig, toyDataset, writeFeatureDir } from "./train_fixtures.ts";
 import { Reranker, rerankFeatureDim } from "../src/model/reranker.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
+import { buildRelation, oneToOne } from "../src/data/relation.ts";
 import { loadTrainData } from "../src/train/data.ts";
 import { runTraining } from "../src/train/run.ts";
 import {
@@ -16,16 +17,45 @@ import {
 } from "../src/train/rerank.ts";
 
 Deno.test("rerankedRanks: covered texts take their reranked position, others keep theirs", () => {
-  // 3 texts, k = 3. Text 0: image at candidate 2, reranked best → 1. Text 1: image not in the
-  // top 3 → keeps 7. Text 2: image at candidate 0, tied with candidate 1 → pessimistic 2.
+  // 3 texts, k = 3. Text 0: image 2 at candidate 2, reranked best → 1. Text 1: image 9 not in the
+  // top 3 → keeps 7. Text 2: image 4 at candidate 0, tied with candidate 1 → pessimistic 2.
+  const textToImage = [2, 9, 4];
+  const first = {
+    numImages: 10,
+    textToImage: Int32Array.from(textToImage),
+    relevance: oneToOne(textToImage),
+    t2i: Uint32Array.of(3, 7, 1),
+    i2t: Uint32Array.of(1, 1, 1),
+  };
   const { t2i, covered } = rerankedRanks(
-    [3, 7, 1],
-    [0, 0, 1, 0, 0, 0, 1, 0, 0],
+    first,
+    [0, 1, 2, 0, 1, 2, 4, 5, 6],
     [0.1, 0.2, 0.9, 0.5, 0.4, 0.3, 0.6, 0.6, 0.1],
     3,
   );
   assertEquals(Array.from(t2i), [1, 7, 2]);
   assertEquals(covered, 2);
+});
+
+Deno.test("rerankedRanks: graded candidates — every pair re-ranked, ties by grade then image", () => {
+  // One text: image 5 (grade 3, primary), image 1 (grade 1), image 8 (grade 2, outside the top 3
+  // with first-stage rank 6). Candidates 1, 3, 5 rescored 0.7, 0.7, 0.2: images 1 (grade 1) and 3
+  // (grade 0) tie, the non-relevant 3 ranks above → image 1 2nd, image 5 3rd, image 8 keeps 6.
+  const { relation, textToImage } = buildRelation(1, 9, [
+    { text: 0, image: 5, grade: 3 },
+    { text: 0, image: 1, grade: 1 },
+    { text: 0, image: 8, grade: 2 },
+  ], "t");
+  const first = {
+    numImages: 9,
+    textToImage,
+    relevance: relation,
+    t2i: Uint32Array.of(1, 3, 6), // pairs in row order: images 5, 1, 8
+    i2t: Uint32Array.of(1, 1, 1),
+  };
+  const { t2i, covered } = rerankedRanks(first, [5, 3, 1], [0.2, 0.7, 0.7], 3);
+  assertEquals(Array.from(t2i), [3, 2, 6]);
+  assertEquals(covered, 1);
 });
 
 gpuTest("a reranker trains on a first stage's top-k, saves, reloads and reports both", async () => {

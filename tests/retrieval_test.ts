@@ -33,6 +33,8 @@ import {
   scoreMatrixRef,
 } from "../src/reference/retrieval.ts";
 import { readNpy } from "../src/data/npy.ts";
+import { buildRelation } from "../src/data/relation.ts";
+import { randomRelation } from "./graded_fixtures.ts";
 
 /** `n` seeded integers in [lo, hi] as float32: their dot products are exact in float32. */
 function ints(n: number, seed: number, lo = -2, hi = 2): Float32Array<ArrayBuffer> {
@@ -198,6 +200,8 @@ gpuTest("hand-computed 5 texts × 3 images: ranks, ties and every metric", async
       MedR: 2,
       MeanR: 11 / 5,
       mAP: 100 * (1 + 1 / 3 + 1 / 2 + 1 / 2 + 1 / 3) / 5,
+      "NDCG@1": 20,
+      "NDCG@5": 100 * (l(1) + l(3) + l(2) + l(2) + l(3)) / 5,
       "NDCG@10": 100 * (l(1) + l(3) + l(2) + l(2) + l(3)) / 5,
     },
     i2t: {
@@ -207,6 +211,9 @@ gpuTest("hand-computed 5 texts × 3 images: ranks, ties and every metric", async
       MedR: 4,
       MeanR: 11 / 3,
       mAP: 100 * ((1 / 2 + 2 / 3) / 2 + 1 / 5 + (1 / 4 + 2 / 5) / 2) / 3,
+      "NDCG@1": 0,
+      "NDCG@5": 100 *
+        ((l(2) + l(3)) / (l(1) + l(2)) + l(5) + (l(4) + l(5)) / (l(1) + l(2))) / 3,
       "NDCG@10": 100 *
         ((l(2) + l(3)) / (l(1) + l(2)) + l(5) + (l(4) + l(5)) / (l(1) + l(2))) / 3,
     },
@@ -255,6 +262,96 @@ gpuTest(
         assertMetricsClose(retrievalMetrics(ranks), refMetrics, what);
       }
     }
+  },
+);
+
+gpuTest(
+  "graded relations: GPU ranks equal the float64 reference (several images per text, shared images, ties by grade)",
+  async () => {
+    // Integer features make exact ties common, so the grade order of tied items is exercised.
+    const cases: [number, number, number, number][] = [
+      [1, 1, 3, 1],
+      [2, 3, 2, 2],
+      [40, 12, 4, 3],
+      [150, 45, 5, 4],
+    ];
+    for (const [nt, ni, dim, seed] of cases) {
+      const { relation, textToImage } = randomRelation(nt, ni, seed);
+      const texts = ints(nt * dim, seed * 13, -1, 1);
+      const images = ints(ni * dim, seed * 17, -1, 1);
+      const { ranks: ref, metrics: refMetrics } = retrievalRef(
+        texts,
+        images,
+        dim,
+        relation,
+        false,
+      );
+      const input = {
+        texts,
+        images,
+        textToImage,
+        relevance: relation,
+        textDim: dim,
+        imageDim: dim,
+      };
+      const chunkings = [{}, { imageChunk: 5, textChunk: 7 }, { imageChunk: 1, textChunk: 3 }];
+      for (const options of chunkings) {
+        const what = `${nt}x${ni}x${dim} graded ${JSON.stringify(options)}`;
+        const ranks = await retrievalRanks(input, { ...options, normalize: false });
+        assertEquals(ranks.relevance, relation, `${what}: relation`);
+        assertRanksEqual(ranks, ref, what);
+        assertMetricsClose(retrievalMetrics(ranks), refMetrics, what);
+      }
+    }
+    // Cosine scores (few ties), with tensors as inputs.
+    const [nt, ni, dim] = [120, 40, 16];
+    const { relation, textToImage } = randomRelation(nt, ni, 9);
+    const texts = floats(nt * dim, 21);
+    const images = floats(ni * dim, 22);
+    const { ranks: ref, metrics: refMetrics } = retrievalRef(texts, images, dim, relation);
+    const tt = Tensor.from(texts, [nt, dim]);
+    const ti = Tensor.from(images, [ni, dim]);
+    const ranks = await retrievalRanks({ texts: tt, images: ti, textToImage, relevance: relation });
+    tt.dispose();
+    ti.dispose();
+    assertRanksEqual(ranks, ref, "graded cosine");
+    assertMetricsClose(retrievalMetrics(ranks), refMetrics, "graded cosine");
+  },
+);
+
+gpuTest(
+  "graded ties: a constant score row ranks every item below all items of lower grade",
+  async () => {
+    // One text, 4 identical images with grades 0, 2, 1, 2: the grade-0 image ranks first, then the
+    // grade-1 image, then the grade-2 images by index.
+    const { relation, textToImage } = buildRelation(1, 4, [
+      { text: 0, image: 1, grade: 2 },
+      { text: 0, image: 2, grade: 1 },
+      { text: 0, image: 3, grade: 2 },
+    ], "t");
+    const ranks = await retrievalRanks({
+      texts: new Float32Array([1, 1]),
+      images: new Float32Array(8).fill(1),
+      textToImage,
+      relevance: relation,
+      textDim: 2,
+      imageDim: 2,
+    });
+    assertEquals(Array.from(relation.images), [1, 2, 3]);
+    assertEquals(Array.from(ranks.t2i), [3, 2, 4]);
+    assertEquals(Array.from(ranks.i2t), [1, 1, 1]);
+    await assertRejects(
+      () =>
+        retrievalRanks({
+          texts: new Float32Array([1, 1]),
+          images: new Float32Array(8).fill(1),
+          textToImage: [2],
+          relevance: relation,
+          textDim: 2,
+          imageDim: 2,
+        }),
+      /relevance: text 0's relevance row starts with image 1, not its image 2/,
+    );
   },
 );
 

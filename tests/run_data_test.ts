@@ -15,6 +15,7 @@ import { quietProgress, smallConfig, toyDataset, writeFeatureDir } from "./train
 import { loadDataset, loadRetrievalSplits } from "../src/data/load.ts";
 import { assignImages, DEFAULT_SPLIT, splitByImage } from "../src/data/split.ts";
 import { fingerprintDataset } from "../src/data/source.ts";
+import { oneToOne } from "../src/data/relation.ts";
 import { writeNpy } from "../src/data/npy.ts";
 import { loadTrainData, resolveRunData, runDataRecord } from "../src/train/data.ts";
 import { runTraining } from "../src/train/run.ts";
@@ -222,6 +223,7 @@ function toyRanks(t2i: number[], i2t: number[], textToImage: number[]): Retrieva
   return {
     numImages: Math.max(...textToImage) + 1,
     textToImage: Int32Array.from(textToImage),
+    relevance: oneToOne(textToImage),
     t2i: Uint32Array.from(t2i),
     i2t: Uint32Array.from(i2t),
   };

@@ -2,14 +2,24 @@ import { assertEquals, assertFinite, assertOk, assertRejects, gpuTest } from "./
 import {
   BACKGROUNDS,
   COLOURS,
+  defaultScenes,
   generateDefaultDataset,
   generateScene,
   renderScene,
+  type Scene,
 } from "../src/data/synthetic.ts";
+import {
+  captionGrade,
+  type CaptionSpec,
+  COLOURS_V2,
+  generateSceneV2,
+  gradeRelation,
+} from "../src/data/scene_v2.ts";
+import { checkRelation, gradeOf, relevanceOf } from "../src/data/relation.ts";
 import type { RetrievalDataset } from "../src/data/types.ts";
 import { gaussian, seededRandom } from "../src/util/random.ts";
 
-const SMALL = { seed: 5, images: 40, displaySize: 48 };
+const SMALL = { seed: 5, images: 40, displaySize: 48, generator: "v2" as const };
 
 gpuTest(
   "default dataset: deterministic from the seed; scene i independent of the size",
@@ -53,14 +63,18 @@ gpuTest(
         );
       }
     }
-    // Five captions per scene, all differently worded, each naming every object's colour.
+    // Five captions per scene, all differently worded; v1 captions name every object's colour.
+    for (let i = 0; i < all.numImages; i++) {
+      const caps = all.captions!.slice(i * 5, i * 5 + 5);
+      assertEquals(new Set(caps).size, 5, `captions of scene ${i}: ${caps.join(" | ")}`);
+    }
     const synonyms: Record<string, string[]> = {
       red: ["red", "crimson", "scarlet"],
       blue: ["blue", "azure", "cobalt"],
     };
-    for (let i = 0; i < all.numImages; i++) {
-      const caps = all.captions!.slice(i * 5, i * 5 + 5);
-      assertEquals(new Set(caps).size, 5, `captions of scene ${i}: ${caps.join(" | ")}`);
+    const v1 = defaultScenes({ ...SMALL, generator: "v1" });
+    for (let i = 0; i < v1.scenes.length; i++) {
+      const caps = v1.captions.slice(i * 5, i * 5 + 5);
       for (const o of generateScene(5, i).objects) {
         const words = synonyms[COLOURS[o.colour].name];
         if (!words) continue;
@@ -70,7 +84,7 @@ gpuTest(
     // renderImage draws the scene at the display size, background in the corner.
     const shown = await test.renderImage!(1);
     assertEquals([shown.width, shown.height, shown.rgba.length], [48, 48, 48 * 48 * 4]);
-    const scene = generateScene(5, Number(test.imageNames![1].slice(6)));
+    const scene = generateSceneV2(5, Number(test.imageNames![1].slice(6)));
     assertEquals(Array.from(shown.rgba.subarray(0, 3)), [...BACKGROUNDS[scene.background].rgb]);
     assertEquals(Array.from(shown.rgba), Array.from(renderScene(scene, 48)));
     await assertRejects(() => test.renderImage!(4), /image 4 out of range \[0, 4\)/);
@@ -217,3 +231,108 @@ gpuTest(
     assertOk(trained[0] > 15 * chance[0] && trained[2] > 4 * chance[2], `trained ${trained}`);
   },
 );
+
+/** A scene from a list of (shape, colour, place, large) objects, drawn nowhere. */
+function scene(
+  background: number,
+  objects: [Scene["objects"][number]["shape"], number, number, boolean][],
+): Scene {
+  return {
+    background,
+    objects: objects.map(([shape, colour, place, large]) => ({
+      shape,
+      colour,
+      large,
+      place,
+      x: 0.5,
+      y: 0.5,
+      radius: 0.1,
+      angle: 0,
+      rgb: [0, 0, 0] as [number, number, number],
+    })),
+  };
+}
+
+Deno.test("v2 grades: a scene and captions with known grades", () => {
+  const [red, orange, yellow, blue] = ["red", "orange", "yellow", "blue"].map((n) =>
+    COLOURS_V2.findIndex((c) => c.name === n)
+  );
+  const [pink, cyan, teal] = ["pink", "cyan", "teal"].map((n) =>
+    COLOURS_V2.findIndex((c) => c.name === n)
+  );
+  // Background 0; a small red circle top left (0), a large blue star in the centre (4), a small
+  // orange square bottom right (8).
+  const s = scene(0, [["circle", red, 0, false], ["star", blue, 4, true], [
+    "square",
+    orange,
+    8,
+    false,
+  ]]);
+  const grade = (spec: CaptionSpec) => captionGrade(spec, s);
+  const circle = { shape: "circle" as const, colour: red, place: 0 };
+  const star = { shape: "star" as const, colour: blue, place: 4, large: true };
+  // 3: every described attribute of every described object (and the background) holds.
+  assertEquals(grade({ objects: [circle] }), 3);
+  assertEquals(grade({ objects: [{ ...circle, large: false }, star], background: 0 }), 3);
+  // 2: all there, one attribute a step off — a neighbouring colour (red ~ orange, red ~ pink
+  // round the circle), an adjacent cell, the other size, or the wrong background.
+  assertEquals(grade({ objects: [{ ...circle, colour: orange }, star] }), 2);
+  assertEquals(grade({ objects: [{ ...circle, colour: pink }] }), 2);
+  assertEquals(grade({ objects: [{ ...circle, place: 1 }, star] }), 2);
+  assertEquals(grade({ objects: [circle, { ...star, large: false }] }), 2);
+  assertEquals(grade({ objects: [circle, star], background: 3 }), 2);
+  // 1: one described object fully present, the rest not (or more than one step off).
+  assertEquals(grade({ objects: [circle, { ...star, colour: cyan }] }), 2); // cyan ~ blue: 1 step
+  assertEquals(grade({ objects: [circle, { ...star, colour: teal }] }), 1); // teal: 2 steps
+  assertEquals(grade({ objects: [circle, { ...star, shape: "cross" }] }), 1);
+  assertEquals(grade({ objects: [circle, { ...star, large: false }], background: 3 }), 1);
+  // 0: nothing described is there — two steps of colour, a diagonal cell, another shape.
+  assertEquals(grade({ objects: [{ ...circle, colour: yellow }] }), 0);
+  assertEquals(grade({ objects: [{ ...circle, place: 4 }] }), 0);
+  assertEquals(grade({ objects: [{ ...circle, shape: "hexagon" }] }), 0);
+  // Two objects each a step off: two errors, and neither fully present.
+  assertEquals(grade({ objects: [{ ...circle, colour: orange }, { ...star, place: 5 }] }), 0);
+  // Described objects take distinct scene objects: two red circles need two.
+  assertEquals(grade({ objects: [circle, circle] }), 1);
+  assertEquals(grade({ objects: [{ ...circle, place: 1 }, circle] }), 1);
+});
+
+Deno.test("v2 grades: gradeRelation is exact — it equals grading every caption against every scene", () => {
+  const { scenes, specs, textToImage } = defaultScenes({ generator: "v2", seed: 4, images: 150 });
+  const pairs = gradeRelation(scenes, specs, textToImage);
+  const found = new Map(pairs.map((p) => [`${p.text},${p.image}`, p.grade]));
+  assertEquals(found.size, pairs.length, "no pair twice");
+  const histogram = [0, 0, 0, 0];
+  specs.forEach((spec, t) => {
+    scenes.forEach((sc, i) => {
+      const g = captionGrade(spec, sc);
+      histogram[g]++;
+      assertEquals(found.get(`${t},${i}`) ?? 0, g, `caption ${t}, scene ${i}`);
+    });
+    assertEquals(pairs.find((p) => p.text === t)!.image, textToImage[t], "own scene first");
+  });
+  assertOk(histogram[1] > 0 && histogram[2] > 0 && histogram[3] > specs.length, `${histogram}`);
+});
+
+gpuTest("v2 dataset: graded relation over every split; v1 stays ungraded", async () => {
+  const { all, train, val } = await generateDefaultDataset(SMALL);
+  const { scenes, specs } = defaultScenes(SMALL);
+  const rel = relevanceOf(all);
+  checkRelation(rel, all.textToImage, all.numImages, "default");
+  for (let t = 0; t < all.numTexts; t++) {
+    assertEquals(rel.grades[rel.offsets[t]], 3, "own scene at the top grade");
+    for (let i = 0; i < all.numImages; i++) {
+      assertEquals(gradeOf(rel, t, i), captionGrade(specs[t], scenes[i]));
+    }
+  }
+  assertOk(rel.images.length > all.numTexts, "captions are partly relevant to other scenes");
+  for (const part of [train, val]) {
+    checkRelation(part.relevance!, part.textToImage, part.numImages, part.name);
+  }
+  const v1 = await generateDefaultDataset({ ...SMALL, generator: "v1" });
+  assertEquals(v1.all.relevance, undefined);
+  await assertRejects(
+    () => generateDefaultDataset({ images: 2, generator: "v3" as never }),
+    /generator v3 is not one of v2, v1/,
+  );
+});

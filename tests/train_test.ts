@@ -5,6 +5,7 @@ import type { TrainData } from "../src/train/trainer.ts";
 import { quietProgress, smallConfig, toyDataset } from "./train_fixtures.ts";
 import { readCheckpoint, RUN_FILES, runPath } from "../src/train/run_dir.ts";
 import { BatchSampler } from "../src/train/batches.ts";
+import { buildRelation, gradeOf, oneToOne } from "../src/data/relation.ts";
 import { learningRate } from "../src/train/schedule.ts";
 
 const DATA: TrainData = {
@@ -124,7 +125,11 @@ gpuTest("the checkpoint reloads into a model with the same validation metrics", 
 
 Deno.test("batch sampler: every image once per epoch, captions grouped, relevance consistent", () => {
   const t2i = new Int32Array([0, 0, 0, 1, 2, 2, 3, 4, 4, 4, 4]);
-  const sampler = new BatchSampler(t2i, 5, { batchImages: 2, captionsPerImage: 2, seed: 1 });
+  const sampler = new BatchSampler(oneToOne(t2i), 5, {
+    batchImages: 2,
+    captionsPerImage: 2,
+    seed: 1,
+  });
   const batches = sampler.epoch(0);
   assertEquals(batches.length, sampler.batchesPerEpoch);
   assertEquals(batches.flatMap((b) => b.images).sort(), [0, 1, 2, 3, 4]);
@@ -138,6 +143,39 @@ Deno.test("batch sampler: every image once per epoch, captions grouped, relevanc
   }
   assertEquals(JSON.stringify(sampler.epoch(3)), JSON.stringify(sampler.epoch(3)));
   assertOk(JSON.stringify(sampler.epoch(3)) !== JSON.stringify(sampler.epoch(4)));
+});
+
+Deno.test("batch sampler: graded labels — each pair's grade, in both directions", () => {
+  // 4 images; texts 0, 1 → image 0; 2 → 1; 3 → 2; 4 → 3. Text 0 is also relevant to image 2
+  // (grade 1) and image 3 (grade 2); text 3 to image 0 (grade 2).
+  const { relation } = buildRelation(5, 4, [
+    { text: 0, image: 0, grade: 3 },
+    { text: 0, image: 2, grade: 1 },
+    { text: 0, image: 3, grade: 2 },
+    { text: 1, image: 0, grade: 3 },
+    { text: 2, image: 1, grade: 3 },
+    { text: 3, image: 2, grade: 3 },
+    { text: 3, image: 0, grade: 2 },
+    { text: 4, image: 3, grade: 1 },
+  ], "t");
+  const sampler = new BatchSampler(relation, 4, { batchImages: 3, captionsPerImage: 2, seed: 2 });
+  let labelled = 0;
+  for (const epoch of [0, 1, 2]) {
+    for (const b of sampler.epoch(epoch)) {
+      b.texts.forEach((t, r) => {
+        b.images.forEach((img, c) => {
+          const grade = gradeOf(relation, t, img);
+          assertEquals(b.relevance[r * b.images.length + c], grade, `text ${t} image ${img}`);
+          assertEquals(b.relevanceT[c * b.texts.length + r], grade);
+          if (grade > 0 && img !== relation.images[relation.offsets[t]]) labelled++;
+        });
+        // The text's own image is in the batch with its highest grade: never a negative.
+        const own = b.images.indexOf(relation.images[relation.offsets[t]]);
+        assertEquals(b.relevance[r * b.images.length + own], relation.grades[relation.offsets[t]]);
+      });
+    }
+  }
+  assertOk(labelled > 0, "partly relevant images in a batch carry their grade");
 });
 
 Deno.test("learning-rate schedule: linear warmup, cosine to the floor", () => {

@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
+import { DEFAULT_GENERATOR, GENERATORS, type GeneratorVersion } from "../data/synthetic.ts";
 import { DEFAULT_SPLIT } from "../data/split.ts";
 import { DEFAULT_MAX_IMAGE_PIXELS } from "../data/image_features.ts";
 import { SizeLimitError } from "../util/limits.ts";
@@ -243,4 +244,30 @@ export async function runMain(
     if (Deno.env.get("CROSSRANK_DEBUG")) console.error((e as Error).stack);
     Deno.exit(1);
   }
+}
+
+/** The `--data-generator` option of train, eval and compare. */
+export const DATA_GENERATOR_OPTION: Record<string, OptionSpec> = {
+  "data-generator": {
+    type: "string",
+    value: GENERATORS.join("|"),
+    help: "generator of the embedded default dataset: v2 graded relevance (harder), v1 the " +
+      "original (one relevant image per caption)",
+    default: DEFAULT_GENERATOR,
+  },
+};
+
+/**
+ * The `--data-generator` flag (undefined when absent); it names the embedded default's generator,
+ * so it is refused beside `--data`.
+ */
+export function dataGeneratorFlag(
+  flags: Record<string, string | boolean | string[] | undefined>,
+): GeneratorVersion | undefined {
+  const raw = flags["data-generator"];
+  if (raw === undefined) return undefined;
+  if (typeof flags.data === "string") {
+    throw new UsageError("--data-generator applies to the embedded default dataset, not to --data");
+  }
+  return choiceFlag("data-generator", raw, GENERATORS, DEFAULT_GENERATOR);
 }

@@ -18,8 +18,9 @@ import { stringify } from "csv-stringify";
 import { COMPARED_LOSSES, lossNames } from "../losses/mod.ts";
 import { readSvmlight } from "../data/svmlight.ts";
 import { writeFileAtomic } from "../data/errors.ts";
+import { DEFAULT_GENERATOR } from "../data/synthetic.ts";
 import type { LtrDataset } from "../data/types.ts";
-import type { RetrievalMetrics, RetrievalRanks } from "../eval/metrics.ts";
+import { imageQueryCount, type RetrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
 import { parseRanksCsv } from "../eval/ranks_file.ts";
 import {
   formatDifference,
@@ -42,6 +43,8 @@ import type { TrainConfig, TrainData } from "../train/trainer.ts";
 import { runPictures } from "./pictures.ts";
 import {
   checkLoss,
+  DATA_GENERATOR_OPTION,
+  dataGeneratorFlag,
   keyValueFlags,
   MAX_MEGAPIXELS_OPTION,
   maxImagePixelsFlag,
@@ -110,6 +113,7 @@ const SPECS: Record<string, OptionSpec> = {
   out: { type: "string", value: "DIR", help: "output folder", default: "runs/compare-<time>" },
   force: { type: "boolean", help: "clear a non-empty --out compare folder instead of refusing" },
   ...SPLIT_OPTIONS,
+  ...DATA_GENERATOR_OPTION,
   ...MAX_MEGAPIXELS_OPTION,
   help: { type: "boolean", help: "show this help" },
 };
@@ -186,6 +190,7 @@ interface Run {
 }
 
 const COLUMNS = ["R@1", "R@5", "R@10"] as const;
+const NDCG_COLUMNS = ["NDCG@1", "NDCG@5", "NDCG@10"] as const;
 
 function reported(s: RunSummary): RetrievalMetrics {
   return (s.ranksPart === "test" ? s.test : s.best)!;
@@ -197,6 +202,7 @@ async function compareRetrieval(
 ): Promise<number> {
   const progress = new Progress();
   const dataPath = typeof flags.data === "string" ? flags.data : null;
+  const generator = dataGeneratorFlag(flags) ?? DEFAULT_GENERATOR;
   const spec = {
     ...splitFlags(flags, 0.01),
     maxImagePixels: maxImagePixelsFlag(flags),
@@ -211,6 +217,7 @@ async function compareRetrieval(
   };
   const data: TrainData = await loadTrainData(dataPath, {
     ...spec,
+    generator,
     log: (l) => progress.log(l),
   });
   await prepareOut(plan);
@@ -231,6 +238,7 @@ async function compareRetrieval(
         clip: 1,
         seed,
         ...spec,
+        ...(dataPath === null ? { dataGenerator: generator } : {}),
         model: {},
         logEvery: 50,
         out: runPath(plan.out, `runs/${loss}-s${seed}`),
@@ -265,7 +273,8 @@ async function compareRetrieval(
     );
   }
   const queries = ok[0]?.ranks
-    ? `${ok[0].ranks.t2i.length} text and ${new Set(ok[0].ranks.textToImage).size} image queries`
+    ? `${ok[0].ranks.textToImage.length} text and ` +
+      `${imageQueryCount(ok[0].ranks.relevance, ok[0].ranks.numImages)} image queries`
     : "no queries";
 
   await writeFileAtomic(
@@ -283,6 +292,8 @@ async function compareRetrieval(
         "i2t_MedR",
         "t2i_mAP",
         "i2t_mAP",
+        ...NDCG_COLUMNS.map((k) => `t2i_${k}`),
+        ...NDCG_COLUMNS.map((k) => `i2t_${k}`),
         "train_seconds",
         "steps_per_sec",
         "best_epoch",
@@ -290,7 +301,7 @@ async function compareRetrieval(
       ],
       ...runs.map((r) => {
         if (!r.summary) {
-          return [r.loss, r.seed, "failed", part, ...Array(14).fill(""), r.error ?? ""];
+          return [r.loss, r.seed, "failed", part, ...Array(20).fill(""), r.error ?? ""];
         }
         const m = reported(r.summary);
         return [
@@ -305,6 +316,8 @@ async function compareRetrieval(
           m.i2t.MedR,
           m.t2i.mAP,
           m.i2t.mAP,
+          ...NDCG_COLUMNS.map((k) => m.t2i[k]),
+          ...NDCG_COLUMNS.map((k) => m.i2t[k]),
           r.summary.trainSeconds,
           r.summary.stepsPerSec,
           r.summary.bestEpoch,
@@ -316,22 +329,28 @@ async function compareRetrieval(
 
   const vs = `Δ vs ${plan.baseline} [95% CI]`;
   const md = [
-    `| loss | t2i R@1 | i2t R@1 | rsum | ${vs}: rsum | verdict (rsum) | t2i R@1 Δ | i2t R@1 Δ | train s | steps/s |`,
-    `| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |`,
+    `| loss | t2i R@1 | i2t R@1 | rsum | t2i NDCG@10 | i2t NDCG@10 | ${vs}: rsum | verdict | ` +
+    "Δ t2i NDCG@10 | verdict | Δ i2t NDCG@10 | verdict | Δ t2i R@1 | Δ i2t R@1 | train s | steps/s |",
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |`,
   ];
+  const empty = (n: number) => " |".repeat(n);
   for (const g of byLoss) {
     if (g.ok.length === 0) {
-      md.push(`| ${g.loss} | failed | | | | | | | | |`);
+      md.push(`| ${g.loss} | failed |${empty(14)}`);
       continue;
     }
     const ms = g.ok.map((r) => reported(r.summary!));
     const p = paired.get(g.loss);
     const cell = (m: PairedMetric) => (p ? formatDifference(p[m]) : "—");
+    const verdict = (m: PairedMetric) => (p ? p[m].verdict : "—");
     const seedsNote = g.failed.length > 0 ? ` (${g.ok.length} of ${plan.seeds} seeds)` : "";
     md.push(
       `| ${g.loss}${g.loss === plan.baseline ? " (baseline)" : ""}${seedsNote} | ` +
         `${pm(ms.map((m) => m.t2i["R@1"]))} | ${pm(ms.map((m) => m.i2t["R@1"]))} | ` +
-        `${pm(ms.map((m) => m.rsum))} | ${cell("rsum")} | ${p ? p.rsum.verdict : "—"} | ` +
+        `${pm(ms.map((m) => m.rsum))} | ${pm(ms.map((m) => m.t2i["NDCG@10"]))} | ` +
+        `${pm(ms.map((m) => m.i2t["NDCG@10"]))} | ${cell("rsum")} | ${verdict("rsum")} | ` +
+        `${cell("t2i NDCG@10")} | ${verdict("t2i NDCG@10")} | ` +
+        `${cell("i2t NDCG@10")} | ${verdict("i2t NDCG@10")} | ` +
         `${cell("t2i R@1")} | ${cell("i2t R@1")} | ` +
         `${pm(g.ok.map((r) => r.summary!.trainSeconds), 0)} | ` +
         `${pm(g.ok.map((r) => r.summary!.stepsPerSec), 2)} |`,
@@ -344,18 +363,24 @@ async function compareRetrieval(
   if (initial.length > 0) {
     md.push(
       `| _before training_ | ${pm(initial.map((m) => m.t2i["R@1"]))} | ` +
-        `${pm(initial.map((m) => m.i2t["R@1"]))} | ${pm(initial.map((m) => m.rsum))} | — | — | ` +
-        "— | — | — | — |",
+        `${pm(initial.map((m) => m.i2t["R@1"]))} | ${pm(initial.map((m) => m.rsum))} | ` +
+        `${pm(initial.map((m) => m.t2i["NDCG@10"]))} | ${
+          pm(initial.map((m) => m.i2t["NDCG@10"]))
+        } |` +
+        " — |".repeat(10),
     );
   }
   const env = await environment();
   const source = data.source!;
-  const note = `Dataset ${source.name} (${source.path ?? "embedded default"}), metrics of each ` +
+  const origin = source.path ?? `embedded default, generator ${source.generator?.generator}`;
+  const note = `Dataset ${source.name} (${origin}), metrics of each ` +
     `run's kept checkpoint (best validation rsum) on the held-out ${part} part ` +
     `(${queries}), mean ± std over ${plan.seeds} seed(s). Δ: paired difference from ` +
     `${plan.baseline} with a 95 % percentile interval from ${plan.resamples} bootstrap ` +
     `resamples of the ${part} queries, pooled over seeds; "better"/"worse" when the interval ` +
-    `excludes 0 (one test per loss, not adjusted for multiple comparisons). ` +
+    `excludes 0 (one test per loss, not adjusted for multiple comparisons). R@K counts a hit on ` +
+    `an item of the query's highest grade; NDCG@10 has gains 2^grade − 1 ` +
+    `(${data.train.relevance ? "graded relevance" : "one grade: binary"}). ` +
     `${env.adapter}, Deno ${env.deno}, commit ${env.commit.slice(0, 10)}.`;
   const failures = failed.map((r) => `- ${r.loss} seed ${r.seed}: ${r.error}`);
   const report = `${note}\n\n${md.join("\n")}\n` +

@@ -26,6 +26,7 @@ import { loadDataset, type SplitName } from "../data/load.ts";
 import { DEFAULT_SPLIT, splitByImage } from "../data/split.ts";
 import type { DataSource } from "../data/source.ts";
 import type { RetrievalDataset } from "../data/types.ts";
+import { evaluationRelation, relevanceOf } from "../data/relation.ts";
 import { writeFileAtomic } from "../data/errors.ts";
 import { retrievalRanks } from "../ops/retrieval.ts";
 import {
@@ -43,6 +44,8 @@ import { evaluateRerank, isRerankRun, loadFirstStage, readReranker } from "../tr
 import { type ResolvedRunData, resolveRunData, runDataRecord } from "../train/data.ts";
 import {
   choiceFlag,
+  DATA_GENERATOR_OPTION,
+  dataGeneratorFlag,
   MAX_MEGAPIXELS_OPTION,
   maxImagePixelsFlag,
   numberFlag,
@@ -72,6 +75,7 @@ const SPECS: Record<string, OptionSpec> = {
     help: "zero-shot / other data: seed of the split and the default dataset",
     default: "0",
   },
+  ...DATA_GENERATOR_OPTION,
   ranks: {
     type: "string",
     value: "FILE",
@@ -101,7 +105,9 @@ const SPECS: Record<string, OptionSpec> = {
 
 const HELP = usage(
   "deno task eval [--checkpoint RUN_DIR] [--data DIR] [--split PART] [--json]",
-  "Image–text retrieval metrics (R@1/5/10, MedR, MeanR, mAP, NDCG@10, rsum) in both directions.\n" +
+  "Image–text retrieval metrics (R@1/5/10, MedR, MeanR, mAP, NDCG@1/5/10, rsum) in both\n" +
+    "directions; with graded relevance, R@K and ranks look for a query's highest grade and NDCG\n" +
+    "uses gains 2^grade − 1.\n" +
     "Without a checkpoint, the raw features are scored by cosine (zero-shot): their dims must match.\n" +
     "With --checkpoint, the run's own data (from its config.json, checked by content) is scored on\n" +
     "the part the run held out (test, else val); --data with other data scores all of it. Items the\n" +
@@ -179,7 +185,7 @@ async function evalRerank(
   if (json) {
     console.error(
       `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images` +
-        `${distractorNote(ds.textToImage, ds.numImages)}; first stage ${firstStage}, reranker ` +
+        `${distractorNote(ds)}; first stage ${firstStage}, reranker ` +
         `${run} (top ${k})`,
     );
   }
@@ -212,7 +218,7 @@ async function evalRerank(
     numTexts: ds.numTexts,
     numImages: ds.numImages,
     dim: model.config.text.outDim,
-    imageQueries: imageQueryCount(ds.textToImage, ds.numImages),
+    imageQueries: imageQueryCount(relevanceOf(ds), ds.numImages),
     scoring,
     seconds,
     adapter: rt().gpu.adapterName,
@@ -289,6 +295,7 @@ async function main(): Promise<number> {
     ? undefined
     : choiceFlag<SplitName>("split", flags.split, ["all", "train", "val", "test"], "all");
   const seed = numberFlag("seed", flags.seed, 0, { integer: true, min: 0 });
+  const generator = dataGeneratorFlag(flags);
   const imageChunk = optionalInt("image-chunk", flags["image-chunk"]);
   const textChunk = optionalInt("text-chunk", flags["text-chunk"]);
   const ranksPath = typeof flags.ranks === "string" ? flags.ranks : undefined;
@@ -299,6 +306,12 @@ async function main(): Promise<number> {
   const maxImagePixels = maxImagePixelsFlag(flags);
   let resolved: ResolvedRunData;
   if (checkpoint) {
+    if (generator !== undefined) {
+      throw new UsageError(
+        "--data-generator applies to zero-shot evaluation; a run's own data is regenerated as " +
+          "its config.json records",
+      );
+    }
     resolved = await checkpointData(checkpoint, data, splitFlag, seed, maxImagePixels);
     if (resolved.own && flags.seed !== undefined) {
       throw new UsageError(
@@ -307,7 +320,11 @@ async function main(): Promise<number> {
       );
     }
   } else {
-    const { dataset, source } = await loadDataset(data, { seed, maxImagePixels });
+    const { dataset, source } = await loadDataset(data, {
+      seed,
+      maxImagePixels,
+      defaultDataset: generator ? { generator } : undefined,
+    });
     const split = splitFlag ?? (data === undefined ? "test" : "all");
     const ds = split === "all" ? dataset : splitByImage(dataset, { ...DEFAULT_SPLIT, seed })[split];
     resolved = { dataset: ds, source, split, own: false, includesTrainingItems: false };
@@ -321,7 +338,7 @@ async function main(): Promise<number> {
   const log = (line: string) =>
     console.error(
       `eval: ${describeScored(what)}: ${ds.numTexts} texts × ${ds.numImages} images` +
-        `${distractorNote(ds.textToImage, ds.numImages)}; ${line}`,
+        `${distractorNote(ds)}; ${line}`,
     );
   // Large galleries take a while: a progress line per score block (stderr), from the 2nd block on.
   const progress = new Progress();
@@ -359,7 +376,13 @@ async function main(): Promise<number> {
     const images = await model.embedAll("images", ds.images, ds.numImages);
     model.dispose();
     ranks = await retrievalRanks(
-      { texts, images, textDim: dim, imageDim: dim, textToImage: ds.textToImage },
+      {
+        texts,
+        images,
+        textDim: dim,
+        imageDim: dim,
+        ...evaluationRelation(ds),
+      },
       { normalize: false, imageChunk, textChunk, onProgress },
     );
   } else {
@@ -372,7 +395,7 @@ async function main(): Promise<number> {
       textDim: ds.textDim,
       images: ds.images,
       imageDim: ds.imageDim,
-      textToImage: ds.textToImage,
+      ...evaluationRelation(ds),
     }, { imageChunk, textChunk, onProgress });
   }
   const metrics = retrievalMetrics(ranks);
@@ -393,7 +416,7 @@ async function main(): Promise<number> {
       numTexts: ds.numTexts,
       numImages: ds.numImages,
       dim,
-      imageQueries: imageQueryCount(ds.textToImage, ds.numImages),
+      imageQueries: imageQueryCount(relevanceOf(ds), ds.numImages),
       scoring,
       seconds,
       adapter: rt().gpu.adapterName,

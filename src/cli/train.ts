@@ -11,10 +11,13 @@ import { runTraining } from "../train/run.ts";
 import type { RetrievalMetrics } from "../eval/metrics.ts";
 import { formatDuration, Progress } from "../train/progress.ts";
 import { type RerankConfig, runRerankTraining } from "../train/rerank.ts";
+import { DEFAULT_GENERATOR } from "../data/synthetic.ts";
 import { runPictures } from "./pictures.ts";
 import {
   checkLoss,
   choiceFlag,
+  DATA_GENERATOR_OPTION,
+  dataGeneratorFlag,
   keyValueFlags,
   MAX_MEGAPIXELS_OPTION,
   maxImagePixelsFlag,
@@ -158,6 +161,7 @@ const SPECS: Record<string, OptionSpec> = {
     default: "none",
   },
   ...SPLIT_OPTIONS,
+  ...DATA_GENERATOR_OPTION,
   ...MAX_MEGAPIXELS_OPTION,
   help: { type: "boolean", help: "show this help" },
 };
@@ -200,6 +204,7 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
   checkLoss(loss, lossOptions); // fail early on a bad name or option
   const head = choiceFlag("head", f.head, ["auto", "linear", "mlp", "adapter"] as const, "auto");
   const data = typeof f.data === "string" ? f.data : null;
+  const generator = dataGeneratorFlag(f);
   const dataTag = data ? data.replace(/\/+$/, "").split("/").pop() : "default";
   return {
     data,
@@ -219,6 +224,7 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
     clip: numberFlag("clip", f.clip, 1, { min: 0 }),
     seed: numberFlag("seed", f.seed, 0, { integer: true, min: 0 }),
     ...splitFlags(f),
+    ...(data === null ? { dataGenerator: generator ?? DEFAULT_GENERATOR } : {}),
     model: {
       head,
       embedDim: numberFlag("embed-dim", f["embed-dim"], 256, { integer: true, min: 1 }),
@@ -242,7 +248,7 @@ async function rerankMain(
 ): Promise<number> {
   const firstStage = flags["first-stage"];
   if (typeof firstStage !== "string") throw new UsageError("--rerank needs --first-stage RUN_DIR");
-  for (const flag of ["data-seed", "val-fraction", "test-fraction", "resume"]) {
+  for (const flag of ["data-seed", "data-generator", "val-fraction", "test-fraction", "resume"]) {
     if (flags[flag] !== undefined) {
       throw new UsageError(
         `--${flag} does not apply to --rerank: a reranker uses its first stage's data and split`,
@@ -360,6 +366,8 @@ async function main(): Promise<number> {
   let config: TrainConfig;
   if (resumeDir) {
     config = await readRunConfig(resumeDir);
+    // A run of the embedded default saved before the graded generator existed used v1.
+    if (config.data === null) config.dataGenerator ??= "v1";
     const conflicts = resumeConflicts(flags, config);
     if (conflicts.length > 0) {
       throw new UsageError(

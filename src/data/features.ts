@@ -9,11 +9,19 @@
  *   `texts` (F32, F16 or BF16) and optionally an integer `text_to_image` of length `N_txt`.
  *
  * The text → image relation, first match wins: `pairs.csv` in the directory (header `text,image`,
- * 0-based row indices, every text row on exactly one line); the safetensors `text_to_image`
- * tensor; otherwise, when `N_txt = k·N_img`, text row `t` belongs to image `⌊t/k⌋` (the Karpathy /
- * VSE++ layout with k captions per image; k = 1 is row-aligned). An image that no text row
- * belongs to stays in the gallery as a distractor (ranked for every text query, never an image
- * query), as in every reader.
+ * 0-based row indices, every text row on exactly one line); the safetensors `relevance` or
+ * `text_to_image` tensor; otherwise, when `N_txt = k·N_img`, text row `t` belongs to image `⌊t/k⌋`
+ * (the Karpathy / VSE++ layout with k captions per image; k = 1 is row-aligned). An image that no
+ * text row belongs to stays in the gallery as a distractor (ranked for every text query, never an
+ * image query), as in every reader.
+ *
+ * Graded relevance (see `./relation.ts`): `pairs.csv` with a third column, header
+ * `text,image,relevance`, lists (text, image, grade) triples, many-to-many (a text on several lines,
+ * each pair once, grades integers 0–24 (`MAX_GRADE`), 0 meaning not relevant, every text with at
+ * least one grade ≥ 1); a safetensors file may hold an integer tensor `relevance` of shape `[P, 3]`,
+ * rows `(text, image, grade)`, beside `text_to_image` (which then names each text's primary image,
+ * listed with its highest grade) or alone. A text's primary image is its highest grade, ties to the
+ * first listed.
  *
  * Optional display files in the directory: `images.txt` (one name per image row), `captions.txt`
  * (one caption per text row) or, failing that, a Flickr-style `all_captions.csv`
@@ -36,11 +44,12 @@
  * @module
  */
 
-import type { RetrievalDataset } from "./types.ts";
+import type { GradedRelation, RetrievalDataset } from "./types.ts";
 import { DataError, isDirectory, isFile, readTextFile } from "./errors.ts";
+import { buildRelation, isOneToOne, type RelevancePair } from "./relation.ts";
 import { readNpy, readNpyHeader } from "./npy.ts";
 import { readSafetensors, readSafetensorsHeader, type TensorInfo } from "./safetensors.ts";
-import { columns, intField, readCsv } from "./csv.ts";
+import { columns, type CsvTable, intField, readCsv } from "./csv.ts";
 import { checkFitsInMemory } from "./binary_file.ts";
 
 /** Options of {@link loadFeatureDataset}. */
@@ -95,6 +104,7 @@ export async function loadFeatureDataset(
   let images: MatrixShape;
   let texts: MatrixShape;
   let relation: TensorInfo | null = null;
+  let graded: TensorInfo | null = null;
   if (file === null) {
     for (const f of ["images.npy", "texts.npy"]) {
       if (!(await isFile(`${dir}/${f}`))) {
@@ -127,15 +137,19 @@ export async function loadFeatureDataset(
     texts = matrixShape(get("texts").shape, textsName);
     relation = header.tensors.text_to_image ?? null;
     if (relation) checkRelationShape(relation, `${file} tensor 'text_to_image'`, texts.rows);
+    graded = header.tensors.relevance ?? null;
+    if (graded) checkRelevanceShape(graded, `${file} tensor 'relevance'`);
   }
 
   // 2. The relation, where it needs no feature data: pairs.csv or the k-captions layout.
   let textToImage: Int32Array | null = null;
-  let relationSource = `${file} tensor 'text_to_image'`;
+  let relevance: GradedRelation | undefined;
+  let fromPairs = false;
+  const relationSource = `${file} tensor 'text_to_image'`;
   if (dir !== null && await isFile(`${dir}/pairs.csv`)) {
-    relationSource = `${dir}/pairs.csv`;
-    textToImage = await readPairs(relationSource, texts.rows, images.rows);
-  } else if (relation === null) {
+    ({ textToImage, relevance } = await readPairs(`${dir}/pairs.csv`, texts.rows, images.rows));
+    fromPairs = true;
+  } else if (relation === null && graded === null) {
     if (texts.rows % images.rows !== 0) {
       throw new DataError(
         `${textsName} has ${texts.rows} rows and ${imagesName} ${images.rows}: without a ` +
@@ -156,12 +170,27 @@ export async function loadFeatureDataset(
     imageData = (await readNpy(imagesName)).data;
     textData = (await readNpy(textsName)).data;
   } else {
-    const wanted = ["images", "texts", ...(textToImage === null ? ["text_to_image"] : [])];
+    const wanted = [
+      "images",
+      "texts",
+      ...(textToImage === null && relation ? ["text_to_image"] : []),
+      ...(!fromPairs && graded ? ["relevance"] : []),
+    ];
     const st = await readSafetensors(file, { only: wanted });
     imageData = st.tensors.images.data as Float32Array;
     textData = st.tensors.texts.data as Float32Array;
-    if (textToImage === null) {
+    if (textToImage === null && relation) {
       textToImage = relationValues(st.tensors.text_to_image.data, relationSource, images.rows);
+    }
+    if (!fromPairs && graded) {
+      ({ textToImage, relevance } = tensorRelevance(
+        st.tensors.relevance.data,
+        graded.shape[0],
+        `${file} tensor 'relevance'`,
+        texts.rows,
+        images.rows,
+        textToImage,
+      ));
     }
   }
   checkFinite(imageData, images.rows, images.cols, imagesName);
@@ -177,6 +206,8 @@ export async function loadFeatureDataset(
     textDim: texts.cols,
     textToImage: textToImage!,
   };
+  // One image per text at grade 1 is ungraded data, whichever way it was written.
+  if (relevance && !isOneToOne(relevance)) ds.relevance = relevance;
   if (dir !== null && !options.skipDisplayFiles) await readDisplayFiles(dir, ds);
   return ds;
 }
@@ -261,8 +292,66 @@ export function checkFinite(data: Float32Array, rows: number, cols: number, what
   }
 }
 
-async function readPairs(path: string, numTexts: number, numImages: number): Promise<Int32Array> {
+function checkRelevanceShape(t: TensorInfo, what: string): void {
+  if (FLOAT_DTYPES.includes(t.dtype) || t.dtype === "F64") {
+    throw new DataError(`${what}: dtype ${t.dtype} is not an integer type (I32 or I64)`);
+  }
+  if (t.shape.length !== 2 || t.shape[1] !== 3) {
+    throw new DataError(
+      `${what}: shape [${t.shape.join(", ")}], expected [P, 3] (rows of text, image, grade)`,
+    );
+  }
+}
+
+/**
+ * A safetensors `relevance` tensor's values, `[rows, 3]` integer rows `(text, image, grade)`, as a
+ * relation; `primary` (the file's `text_to_image`, if any) names each text's primary image.
+ */
+function tensorRelevance(
+  v: ArrayLike<number>,
+  rows: number,
+  what: string,
+  numTexts: number,
+  numImages: number,
+  primary: Int32Array | null,
+): { textToImage: Int32Array; relevance: GradedRelation } {
+  const pairs: RelevancePair[] = Array.from({ length: rows }, (_, r) => ({
+    text: v[3 * r],
+    image: v[3 * r + 1],
+    grade: v[3 * r + 2],
+    where: `${what} row ${r}`,
+  }));
+  const built = buildRelation(numTexts, numImages, pairs, what, primary ?? undefined);
+  return { textToImage: built.textToImage, relevance: built.relation };
+}
+
+/** `pairs.csv`: `text,image` (one line per text) or `text,image,relevance` (graded). */
+async function readPairs(
+  path: string,
+  numTexts: number,
+  numImages: number,
+): Promise<{ textToImage: Int32Array; relevance?: GradedRelation }> {
   const table = await readCsv(path, "pairs");
+  if (table.header.includes("relevance")) {
+    const [tc, ic, gc] = columns(table, ["text", "image", "relevance"]);
+    const pairs: RelevancePair[] = table.records.map((rec) => ({
+      text: intField(table, rec, tc, "text"),
+      image: intField(table, rec, ic, "image"),
+      grade: intField(table, rec, gc, "relevance"),
+      where: `${path} line ${rec.line}`,
+    }));
+    const built = buildRelation(numTexts, numImages, pairs, path);
+    return { textToImage: built.textToImage, relevance: built.relation };
+  }
+  return { textToImage: readOneImagePerText(table, path, numTexts, numImages) };
+}
+
+function readOneImagePerText(
+  table: CsvTable,
+  path: string,
+  numTexts: number,
+  numImages: number,
+): Int32Array {
   const [tc, ic] = columns(table, ["text", "image"]);
   const out = new Int32Array(numTexts).fill(-1);
   const lineOf = new Int32Array(numTexts);

@@ -25,7 +25,11 @@ import type { RetrievalDataset } from "./types.ts";
 import { DataError, isDirectory, isFile } from "./errors.ts";
 import { loadFeatureDataset } from "./features.ts";
 import { findCaptionsFile, loadCollection } from "./collection.ts";
-import { type DefaultDatasetOptions, generateDefaultDataset } from "./synthetic.ts";
+import {
+  DEFAULT_GENERATOR,
+  type DefaultDatasetOptions,
+  generateDefaultDataset,
+} from "./synthetic.ts";
 import {
   DEFAULT_SPLIT,
   type RetrievalSplits,
@@ -119,7 +123,13 @@ export async function loadDataset(
 ): Promise<LoadedDataset> {
   const kind = await detectDataKind(path ?? undefined);
   if (kind === "default") {
-    const generator = { ...options.defaultDataset, seed: options.seed ?? 0 };
+    // The generator is always recorded by name, so a later default cannot change what a run's
+    // record regenerates.
+    const generator = {
+      generator: DEFAULT_GENERATOR,
+      ...options.defaultDataset,
+      seed: options.seed ?? 0,
+    };
     const { all } = await generateDefaultDataset(generator);
     return { dataset: all, source: await describeSource(all, null, generator) };
   }

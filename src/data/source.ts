@@ -43,8 +43,9 @@ function bytesOf(a: Float32Array | Int32Array): Uint8Array<ArrayBuffer> {
 /**
  * The content fingerprint of a dataset: SHA-256 over its shape line and the digests of its
  * text → image relation, image features and text features (each hashed separately, so no copy of
- * the data is made). Names, captions and file paths do not count: the same features in another
- * folder are the same data.
+ * the data is made), and of its graded relevance when it has one (so graded and ungraded data
+ * differ; ungraded data keeps the fingerprint it always had). Names, captions and file paths do not
+ * count: the same features in another folder are the same data.
  */
 export async function fingerprintDataset(ds: RetrievalDataset): Promise<string> {
   const shape = new TextEncoder().encode(
@@ -56,6 +57,11 @@ export async function fingerprintDataset(ds: RetrievalDataset): Promise<string> 
     await sha256(bytesOf(ds.images)),
     await sha256(bytesOf(ds.texts)),
   ];
+  if (ds.relevance) {
+    const { offsets, images, grades } = ds.relevance;
+    parts.push(new TextEncoder().encode(`relevance ${images.length}\n`));
+    for (const a of [offsets, images, grades]) parts.push(await sha256(bytesOf(a)));
+  }
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {

@@ -12,6 +12,7 @@
  */
 
 import type { RetrievalDataset } from "./types.ts";
+import { subsetRelation } from "./relation.ts";
 import { seededRandom, shuffle } from "../util/random.ts";
 
 /**
@@ -59,7 +60,8 @@ export interface RetrievalSplits {
 /**
  * The subset of `ds` made of the images `imageIndices` (in that order) and all their texts (in
  * their original order), re-indexed: image `k` of the subset is image `imageIndices[k]` of `ds`.
- * Names, captions, paths and the renderer follow.
+ * Names, captions, paths and the renderer follow; graded relevance follows too, without the pairs
+ * whose image is outside the subset.
  */
 export function subsetByImages(
   ds: RetrievalDataset,
@@ -97,6 +99,7 @@ export function subsetByImages(
     textDim: ds.textDim,
     textToImage,
   };
+  if (ds.relevance) out.relevance = subsetRelation(ds.relevance, texts, newIndex);
   if (ds.imageNames) out.imageNames = imageIndices.map((i) => ds.imageNames![i]);
   if (ds.imagePaths) out.imagePaths = imageIndices.map((i) => ds.imagePaths![i]);
   if (ds.captions) out.captions = texts.map((t) => ds.captions![t]);

@@ -1,6 +1,6 @@
 /**
  * Paired comparison of two training methods on the same evaluation queries: the difference in
- * t2i R@1, i2t R@1 and rsum with a percentile confidence interval from a paired bootstrap over
+ * t2i R@1, i2t R@1, rsum and each direction's NDCG@10 with a percentile confidence interval from a paired bootstrap over
  * queries, pooled over seeds (each resample draws queries with replacement, then averages each
  * method's per-query outcome over its seeds). Pairing on queries removes the variation that comes
  * from which queries happen to be in the test set, which is most of it.
@@ -15,11 +15,11 @@
  * @module
  */
 
-import { RECALL_KS, type RetrievalRanks, textsByImage } from "./metrics.ts";
+import { queryOutcomes, type QueryStats, RECALL_KS, type RetrievalRanks } from "./metrics.ts";
 import { Random } from "../util/random.ts";
 
 /** The compared figures. */
-export const PAIRED_METRICS = ["t2i R@1", "i2t R@1", "rsum"] as const;
+export const PAIRED_METRICS = ["t2i R@1", "i2t R@1", "rsum", "t2i NDCG@10", "i2t NDCG@10"] as const;
 
 /** One of {@link PAIRED_METRICS}. */
 export type PairedMetric = typeof PAIRED_METRICS[number];
@@ -132,35 +132,30 @@ export function pairedDifference(
   return { diff, lo, hi, verdict };
 }
 
-/** Per-query hit indicators of runs: `[k][seed][query]`, 1 when the best relevant rank ≤ K. */
-function hits(runs: RetrievalRanks[], dir: "t2i" | "i2t"): Float64Array[][] {
-  const best = runs.map((r) => bestRanks(r)[dir]);
-  return RECALL_KS.map((k) => best.map((b) => Float64Array.from(b, (rank) => rank <= k ? 1 : 0)));
+/** Per-query statistics of runs, one array per seed. */
+function outcomes(runs: RetrievalRanks[], dir: "t2i" | "i2t"): QueryStats[][] {
+  return runs.map((r) => queryOutcomes(r)[dir]);
 }
 
-function bestRanks(r: RetrievalRanks): { t2i: Uint32Array; i2t: Uint32Array } {
-  const { offsets, order } = textsByImage(r.textToImage, r.numImages);
-  const i2t: number[] = [];
-  for (let i = 0; i < r.numImages; i++) {
-    if (offsets[i + 1] === offsets[i]) continue;
-    let best = Infinity;
-    for (let j = offsets[i]; j < offsets[i + 1]; j++) best = Math.min(best, r.i2t[order[j]]);
-    i2t.push(best);
-  }
-  return { t2i: Uint32Array.from(r.t2i), i2t: Uint32Array.from(i2t) };
+/** Per-query hit indicators: `[k][seed][query]`, 1 when the best top-grade rank ≤ K. */
+function hits(stats: QueryStats[][]): Float64Array[][] {
+  return RECALL_KS.map((k) => stats.map((s) => Float64Array.from(s, (q) => q.best <= k ? 1 : 0)));
 }
 
 function sameQueries(a: RetrievalRanks, b: RetrievalRanks): boolean {
-  if (a.t2i.length !== b.t2i.length || a.numImages !== b.numImages) return false;
-  for (let t = 0; t < a.textToImage.length; t++) {
-    if (a.textToImage[t] !== b.textToImage[t]) return false;
-  }
-  return true;
+  const same = (x: ArrayLike<number>, y: ArrayLike<number>) =>
+    x.length === y.length && Array.prototype.every.call(x, (v: number, k: number) => v === y[k]);
+  return a.numImages === b.numImages && same(a.textToImage, b.textToImage) &&
+    same(a.relevance.offsets, b.relevance.offsets) &&
+    same(a.relevance.images, b.relevance.images) &&
+    same(a.relevance.grades, b.relevance.grades);
 }
 
 /**
- * Candidate − baseline for t2i R@1, i2t R@1 and rsum (percentage points), with paired bootstrap
- * confidence intervals over queries (text queries and image queries resampled independently).
+ * Candidate − baseline for t2i R@1, i2t R@1, rsum and each direction's NDCG@10 (percentage
+ * points), with paired bootstrap confidence intervals over queries (text queries and image queries
+ * resampled independently). R@K counts hits on an item of the query's highest grade; NDCG@10 uses
+ * every grade (see `./metrics.ts`).
  * `candidate` and `baseline` hold one {@link RetrievalRanks} per seed; every run must rank the same
  * queries against the same gallery.
  * @throws {RangeError} when a method has no runs or the runs do not share their queries.
@@ -178,21 +173,31 @@ export function pairedBootstrap(
     throw new RangeError("pairedBootstrap: the runs were not evaluated on the same queries");
   }
   const [ct, bt, ci, bi] = [
-    hits(candidate, "t2i"),
-    hits(baseline, "t2i"),
-    hits(candidate, "i2t"),
-    hits(baseline, "i2t"),
+    outcomes(candidate, "t2i"),
+    outcomes(baseline, "t2i"),
+    outcomes(candidate, "i2t"),
+    outcomes(baseline, "i2t"),
   ];
+  const [hct, hbt, hci, hbi] = [ct, bt, ci, bi].map(hits);
   // A query's share of rsum: its hits summed over K.
   const summed = (h: Float64Array[][]) =>
     h[0].map((_, seed) => h[0][seed].map((_, q) => h.reduce((s, hk) => s + hk[seed][q], 0)));
+  const ndcg = (stats: QueryStats[][]) => stats.map((s) => Float64Array.from(s, (q) => q.ndcg10));
   return {
-    "t2i R@1": pairedDifference([{ candidate: ct[0], baseline: bt[0], scale: 100 }], options),
-    "i2t R@1": pairedDifference([{ candidate: ci[0], baseline: bi[0], scale: 100 }], options),
+    "t2i R@1": pairedDifference([{ candidate: hct[0], baseline: hbt[0], scale: 100 }], options),
+    "i2t R@1": pairedDifference([{ candidate: hci[0], baseline: hbi[0], scale: 100 }], options),
     rsum: pairedDifference([
-      { candidate: summed(ct), baseline: summed(bt), scale: 100 },
-      { candidate: summed(ci), baseline: summed(bi), scale: 100 },
+      { candidate: summed(hct), baseline: summed(hbt), scale: 100 },
+      { candidate: summed(hci), baseline: summed(hbi), scale: 100 },
     ], options),
+    "t2i NDCG@10": pairedDifference(
+      [{ candidate: ndcg(ct), baseline: ndcg(bt), scale: 100 }],
+      options,
+    ),
+    "i2t NDCG@10": pairedDifference(
+      [{ candidate: ndcg(ci), baseline: ndcg(bi), scale: 100 }],
+      options,
+    ),
   };
 }
 

@@ -21,6 +21,7 @@
  */
 
 import type { RetrievalDataset } from "../data/types.ts";
+import { evaluationRelation } from "../data/relation.ts";
 import { type RetrievalInput, type RetrievalOptions, retrievalRanks } from "../ops/retrieval.ts";
 import { type RetrievalMetrics, retrievalMetrics } from "./metrics.ts";
 
@@ -29,8 +30,9 @@ export type { Embeddings, RetrievalInput, RetrievalOptions } from "../ops/retrie
 export type { DirectionMetrics, RetrievalMetrics, RetrievalRanks } from "./metrics.ts";
 
 /**
- * Retrieval metrics in both directions (R@1/5/10, MedR, MeanR, mAP, NDCG@10, rsum), computed on
- * the GPU. See `retrievalRanks` (`src/ops/retrieval.ts`) for the inputs and `./metrics.ts` for the definitions.
+ * Retrieval metrics in both directions (R@1/5/10, MedR, MeanR, mAP, NDCG@1/5/10, rsum), computed
+ * on the GPU. See `retrievalRanks` (`src/ops/retrieval.ts`) for the inputs and `./metrics.ts` for
+ * the definitions.
  */
 export async function evaluateRetrieval(
   input: RetrievalInput,
@@ -49,6 +51,6 @@ export function evaluateDataset(
     textDim: dataset.textDim,
     images: dataset.images,
     imageDim: dataset.imageDim,
-    textToImage: dataset.textToImage,
+    ...evaluationRelation(dataset),
   }, options);
 }

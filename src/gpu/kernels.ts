@@ -599,15 +599,19 @@ export const RETRIEVAL = declareKernel({
   bindings: {
     /** Raw rows (prepare) or a block of scores (counts). */
     a: read("f32"),
-    /** The source row of each prepared row (prepare), or text → image (counts). */
+    /** The source row of each prepared row (prepare). */
     bu: read("u32", optional),
-    /** The score of each text with its own image (counts). */
+    /** The score of each relevant pair (counts). */
     rel: read("f32", optional),
-    /** Texts sorted by image (count_i2t). */
+    /** Each relevant pair as (text, image, grade), by text (counts). */
+    pairs: read("u32", optional),
+    /** Text t's pairs are pairs[offsets[t] .. offsets[t + 1]) (counts: grades of tied items). */
+    offsets: read("u32", optional),
+    /** Pair indices sorted by image (count_i2t). */
     order: read("u32", optional),
     /** Prepared rows. */
     o: readWrite("f32", optional),
-    /** Per-text rank counts (counts). */
+    /** Per-pair rank counts (counts). */
     counts: readWrite("u32", optional),
   },
   params: {

@@ -2,7 +2,9 @@
  * `hinge` — the VSE++ triplet hinge (Faghri et al. 2018) over the (relevant, non-relevant) pairs of
  * each list.
  *
- * Per list: relevant items i (label > 0) and non-relevant valid items j (label 0);
+ * Per list: relevant items i (label > 0) and non-relevant valid items j (label 0); graded labels
+ * are binarised this way (every grade ≥ 1 is relevant, and two relevant items of different grades
+ * form no pair);
  * - `maxViolation: false` (default): loss = Σ_i Σ_j max(0, margin − s_i + s_j);
  * - `maxViolation: true`: loss = Σ_i max(0, margin − s_i + max_j s_j) (the hardest negative).
  *

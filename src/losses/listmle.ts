@@ -2,7 +2,8 @@
  * `listmle` — allRank's `listMLE` (Xia et al. 2008): the negative Plackett–Luce log-likelihood of the
  * label order under the scores.
  *
- * Per list, the valid items in descending label order π, m the list's maximum score,
+ * Per list, the valid items in descending label order π (graded labels order the relevant items by
+ * grade; only ties are broken, see `ties`), m the list's maximum score,
  * C_r = Σ_{r' ≥ r} exp(s_{π(r')} − m):
  * loss = Σ_r log(C_r + ε) − (s_{π(r)} − m), ε = 1e-10 (allRank's `DEFAULT_EPS`). The gradient
  * includes the (tiny) path through m, as allRank's autograd does (to the first maximum).

@@ -5,6 +5,8 @@
  * Per list, over its valid items: loss = −Σ_j softmax(y)_j · log(softmax(s)_j + ε), ε = 1e-10 (allRank's
  * `DEFAULT_EPS`). Gradient: with r_j = softmax(y)_j p_j / (p_j + ε), d/ds_k = p_k Σ_j r_j − r_k.
  *
+ * - Graded labels enter as logits: softmax(y) puts e^(y_i − y_j) times the mass on grade y_i as on
+ *   grade y_j.
  * - Options: none (ε fixed at allRank's default).
  * - Reduction: mean over all lists (allRank: `torch.mean` over the batch).
  * - Padding (label −1): excluded from both softmaxes; zero gradient.

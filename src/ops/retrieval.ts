@@ -1,5 +1,5 @@
 /**
- * GPU retrieval ranks (`kernels/retrieval.wgsl`): per-text ranks in both directions, chunked over
+ * GPU retrieval ranks (`kernels/retrieval.wgsl`): per-pair ranks in both directions, chunked over
  * texts and images, and the chunk machinery `topK` (`./topk.ts`) shares: embedding inputs (host
  * arrays or tensors), chunk planning, row preparation (L2 normalisation and padding, on the GPU)
  * and blocks of similarity scores (through the matmul kernel, `./matmul.ts`).
@@ -8,13 +8,15 @@
  * (host arrays) or read in place (tensors), prepared into a chunk buffer, and scored against a
  * chunk of the other side, so at most one block of the score matrix exists at a time.
  *
- * How {@link retrievalRanks} works: the score of every text with its own image is computed first
- * (the diagonal of the matmul, bit for bit its block entry). Then one sweep over blocks of (image
- * chunk × text chunk) computes each block of cosine scores once and, from it, both directions'
- * counts: for each text, the images ranking above its image (`count_t2i`), and for each (image,
- * text of that image) pair, the texts ranking above that text in the image's ranking
- * (`count_i2t`). Counts accumulate over blocks; only they are read back, once. Tie rule: see
- * `TIE_RULE` in `src/eval/metrics.ts` (pessimistic).
+ * How {@link retrievalRanks} works, on the graded relation (`src/data/relation.ts`; ungraded data
+ * is its one-pair-per-text case): the score of every relevant (text, image) pair is computed first
+ * (the diagonal of the matmul over the pairs' gathered rows, bit for bit its block entry). Then one
+ * sweep over blocks of (image chunk × text chunk) computes each block of cosine scores once and,
+ * from it, both directions' counts: for each pair of the block's texts, the images ranking above
+ * its image in the text's ranking (`count_t2i`), and for each pair of the block's images, the
+ * texts ranking above its text in the image's ranking (`count_i2t`). Counts accumulate over
+ * blocks; only they are read back, once. Tie rule: see `TIE_RULE` in `src/eval/metrics.ts`
+ * (pessimistic: a tied item of lower grade, or of equal grade and lower index, ranks above).
  *
  * @example
  * ```ts
@@ -35,8 +37,14 @@
 import { RETRIEVAL } from "../gpu/kernels.ts";
 import { rt } from "../gpu/runtime.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { textsByImage } from "../data/relation.ts";
-import type { RetrievalRanks } from "../data/relation.ts";
+import {
+  checkRelation,
+  type GradedRelation,
+  oneToOne,
+  pairsByImage,
+  pairTexts,
+  type RetrievalRanks,
+} from "../data/relation.ts";
 import { matmulNtInto, type MatmulOptions, rowDotsInto } from "./matmul.ts";
 
 /** Embeddings: a row-major host array (with its row width given separately) or a 2-D tensor. */
@@ -316,8 +324,13 @@ export interface RetrievalInput {
   texts: Embeddings;
   /** Image embeddings, `numImages × dim`. */
   images: Embeddings;
-  /** The image of each text (`0 ≤ textToImage[t] < numImages`). */
+  /** The (primary) image of each text (`0 ≤ textToImage[t] < numImages`). */
   textToImage: ArrayLike<number>;
+  /**
+   * Graded relevance, as a dataset's `relevance` (absent: each text relevant to its image alone,
+   * grade 1; see `src/data/relation.ts`).
+   */
+  relevance?: GradedRelation;
   /** Row width of `texts` when it is a host array. */
   textDim?: number;
   /** Row width of `images` when it is a host array. */
@@ -344,7 +357,7 @@ function u32Buffer(values: Uint32Array<ArrayBuffer>, label: string): GPUBuffer {
   return buffer;
 }
 
-function checkRelation(
+function checkTextToImage(
   textToImage: ArrayLike<number>,
   texts: Matrix,
   images: Matrix,
@@ -368,9 +381,10 @@ function checkRelation(
 }
 
 /**
- * Per-text ranks in both directions (see {@link RetrievalRanks}), computed on the GPU. Throws a
- * RangeError naming the field for empty inputs, different dims, non-finite host values or a bad
- * relation.
+ * Per-pair ranks in both directions (see {@link RetrievalRanks}), computed on the GPU: every
+ * relevant (text, image) pair of the graded relation gets the rank of its image in the text's
+ * ranking and of its text in the image's ranking. Throws a RangeError naming the field for empty
+ * inputs, different dims, non-finite host values or a bad relation.
  */
 export async function retrievalRanks(
   input: RetrievalInput,
@@ -388,42 +402,55 @@ export async function retrievalRanks(
       `${CALLER}: texts have ${texts.dim} dims, images ${images.dim}: similarity needs equal dims`,
     );
   }
-  const textToImage = checkRelation(input.textToImage, texts, images);
+  const textToImage = checkTextToImage(input.textToImage, texts, images);
+  const relevance = input.relevance ?? oneToOne(textToImage);
+  checkRelation(relevance, textToImage, images.rows, `${CALLER}: relevance`);
   const numTexts = texts.rows;
+  const numPairs = relevance.images.length;
   const dim = texts.dim;
   const normalize = options.normalize ?? true;
   const plan = chooseChunks(CALLER, images, texts, options.imageChunk, options.textChunk, [
     "imageChunk",
     "textChunk",
   ]);
-  const { offsets, order } = textsByImage(textToImage, images.rows);
+  const pairText = pairTexts(relevance);
+  const byImage = pairsByImage(relevance, images.rows);
+  const packed = new Uint32Array(3 * numPairs);
+  for (let q = 0; q < numPairs; q++) {
+    packed.set([pairText[q], relevance.images[q], relevance.grades[q]], 3 * q);
+  }
 
   const pool = rt().pool;
-  const relation = u32Buffer(Uint32Array.from(textToImage), "text image");
-  const orderBuf = u32Buffer(order, "texts by image");
-  const rel = pool.acquire(numTexts * 4, "relevant scores");
-  const counts = pool.acquire(numTexts * 8, "rank counts");
-  rt().upload(counts, new Uint32Array(numTexts * 2));
-  const textChunk = new ChunkRows(texts, plan.queries.size, normalize);
-  const own = new ChunkRows(images, plan.queries.size, normalize);
+  const pairsBuf = u32Buffer(packed, "relevant pairs");
+  const offsetsBuf = u32Buffer(Uint32Array.from(relevance.offsets), "pairs by text");
+  const orderBuf = u32Buffer(byImage.order, "pairs by image");
+  const rel = pool.acquire(numPairs * 4, "relevant scores");
+  const counts = pool.acquire(numPairs * 8, "rank counts");
+  rt().upload(counts, new Uint32Array(numPairs * 2));
+  const pairSize = plan.queries.size;
+  const pairTextRows = new ChunkRows(texts, pairSize, normalize);
+  const pairImageRows = new ChunkRows(images, pairSize, normalize);
+  let textChunk: ChunkRows | null = null;
   let imageChunk: ChunkRows | null = null;
   let block: GPUBuffer | null = null;
   const throttle = new Throttle();
   try {
-    // 1. The score of each text with its own image, with the arithmetic of the block kernel.
-    for (let c = 0; c < plan.queries.count; c++) {
-      const t0 = c * plan.queries.size;
-      const nt = Math.min(plan.queries.size, numTexts - t0);
-      textChunk.load(t0, nt);
-      own.gather(Uint32Array.from(textToImage.subarray(t0, t0 + nt)));
-      recordPairScores(own, textChunk, dim, t0, rel);
+    // 1. The score of each pair, with the arithmetic of the block kernel.
+    for (let q0 = 0; q0 < numPairs; q0 += pairSize) {
+      const n = Math.min(pairSize, numPairs - q0);
+      pairTextRows.gather(Uint32Array.from(pairText.subarray(q0, q0 + n)));
+      pairImageRows.gather(Uint32Array.from(relevance.images.subarray(q0, q0 + n)));
+      recordPairScores(pairImageRows, pairTextRows, dim, q0, rel);
       await throttle.step();
     }
-    own.release();
+    pairTextRows.release();
+    pairImageRows.release();
 
     // 2. One sweep over blocks: scores, then counts in both directions.
+    textChunk = new ChunkRows(texts, plan.queries.size, normalize);
     imageChunk = new ChunkRows(images, plan.gallery.size, normalize);
     block = pool.acquire(plan.gallery.size * plan.queries.size * 4, "score block");
+    const relation = { rel, pairs: pairsBuf, offsets: offsetsBuf, counts };
     for (let g = 0; g < plan.gallery.count; g++) {
       const i0 = g * plan.gallery.size;
       const ni = Math.min(plan.gallery.size, images.rows - i0);
@@ -431,16 +458,19 @@ export async function retrievalRanks(
       for (let c = 0; c < plan.queries.count; c++) {
         const t0 = c * plan.queries.size;
         const nt = Math.min(plan.queries.size, numTexts - t0);
-        if (plan.queries.count > 1) textChunk.load(t0, nt); // else still loaded from step 1
+        if (g === 0 || plan.queries.count > 1) textChunk.load(t0, nt);
         recordScores(imageChunk, textChunk, dim, block);
         const common = { rows: ni, cols: nt, stride: nt, row0: i0, col0: t0 };
-        const bindings = { a: block, bu: relation, rel, counts };
-        RETRIEVAL.launch("count_t2i", bindings, { ...common, offset: 0 }, nt);
-        const start = offsets[i0];
-        const pairs = offsets[i0 + ni] - start;
-        if (pairs > 0) {
-          const params = { ...common, start, count: pairs, offset: numTexts };
-          RETRIEVAL.launch("count_i2t", { ...bindings, order: orderBuf }, params, pairs);
+        // Pairs of the block's texts (contiguous: by text), then of its images (by image).
+        const t2iStart = relevance.offsets[t0];
+        const t2iCount = relevance.offsets[t0 + nt] - t2iStart;
+        const params = { ...common, start: t2iStart, count: t2iCount, offset: 0 };
+        RETRIEVAL.launch("count_t2i", { a: block, ...relation }, params, t2iCount);
+        const start = byImage.offsets[i0];
+        const count = byImage.offsets[i0 + ni] - start;
+        if (count > 0) {
+          const i2t = { ...common, start, count, offset: numPairs };
+          RETRIEVAL.launch("count_i2t", { a: block, ...relation, order: orderBuf }, i2t, count);
         }
         await throttle.step();
         options.onProgress?.(
@@ -449,18 +479,19 @@ export async function retrievalRanks(
         );
       }
     }
-    const raw = new Uint32Array(await rt().read(counts, numTexts * 8));
-    const t2i = raw.slice(0, numTexts);
-    const i2t = raw.slice(numTexts);
-    for (let t = 0; t < numTexts; t++) {
-      t2i[t] += 1;
-      i2t[t] += 1;
+    const raw = new Uint32Array(await rt().read(counts, numPairs * 8));
+    const t2i = raw.slice(0, numPairs);
+    const i2t = raw.slice(numPairs);
+    for (let q = 0; q < numPairs; q++) {
+      t2i[q] += 1;
+      i2t[q] += 1;
     }
-    return { numImages: images.rows, textToImage, t2i, i2t };
+    return { numImages: images.rows, textToImage, relevance, t2i, i2t };
   } finally {
-    own.release();
-    textChunk.release();
+    pairTextRows.release();
+    pairImageRows.release();
+    textChunk?.release();
     imageChunk?.release();
-    for (const b of [relation, orderBuf, rel, counts, block]) if (b) pool.release(b);
+    for (const b of [pairsBuf, offsetsBuf, orderBuf, rel, counts, block]) if (b) pool.release(b);
   }
 }

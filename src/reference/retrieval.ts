@@ -1,13 +1,19 @@
 /**
  * CPU twin of `kernels/retrieval.wgsl` and of the metrics of `src/eval/metrics.ts`, in float64:
- * the full score matrix, every query's ranking by sorting (with the same pessimistic tie rule), the
- * ranks of the relevant items, and each metric computed by walking the sorted rankings (so it does
- * not share code with the rank-based metrics it checks).
+ * the full score matrix, a dense grade matrix, every query's ranking by sorting (with the same
+ * pessimistic tie rule: among equal scores, lower grades first), the ranks of the relevant pairs,
+ * and each metric computed by walking the sorted rankings (so it does not share code with the
+ * rank-based metrics it checks).
  *
  * @module
  */
 
-import type { DirectionMetrics, RetrievalMetrics, RetrievalRanks } from "../data/relation.ts";
+import type {
+  DirectionMetrics,
+  GradedRelation,
+  RetrievalMetrics,
+  RetrievalRanks,
+} from "../data/relation.ts";
 
 /**
  * Row-wise `x / ‖x‖` (float64; a zero row stays zero), or a float64 copy when `normalize` is
@@ -54,78 +60,113 @@ export function scoreMatrixRef(
 }
 
 /**
- * One query's ranking: gallery indices sorted by score (descending); among equal scores the
- * non-relevant items first (the pessimistic tie rule), then by index.
+ * One query's ranking: gallery indices sorted by score (descending); among equal scores the lower
+ * grade first (non-relevant items have grade 0: the pessimistic tie rule), then by index.
+ * `grade(g)` may return a boolean (relevant or not) for binary relevance.
  */
-export function rankingRef(scores: ArrayLike<number>, relevant: (g: number) => boolean): number[] {
+export function rankingRef(
+  scores: ArrayLike<number>,
+  grade: (g: number) => number | boolean,
+): number[] {
   const idx = Array.from({ length: scores.length }, (_, g) => g);
   return idx.sort((x, y) => {
     if (scores[x] !== scores[y]) return scores[y] - scores[x];
-    const rx = relevant(x) ? 1 : 0;
-    const ry = relevant(y) ? 1 : 0;
-    return rx !== ry ? rx - ry : x - y;
+    const gx = Number(grade(x));
+    const gy = Number(grade(y));
+    return gx !== gy ? gx - gy : x - y;
   });
+}
+
+/**
+ * The grade of every (text, image) pair, dense (`numTexts × numImages`, 0 = not relevant), from a
+ * one-image-per-text relation (grade 1) or a {@link GradedRelation}.
+ */
+export function denseGradesRef(
+  relation: ArrayLike<number> | GradedRelation,
+  numTexts: number,
+  numImages: number,
+): Float64Array {
+  const g = new Float64Array(numTexts * numImages);
+  if ("offsets" in relation) {
+    for (let t = 0; t < numTexts; t++) {
+      for (let p = relation.offsets[t]; p < relation.offsets[t + 1]; p++) {
+        g[t * numImages + relation.images[p]] = relation.grades[p];
+      }
+    }
+  } else {
+    for (let t = 0; t < numTexts; t++) g[t * numImages + relation[t]] = 1;
+  }
+  return g;
 }
 
 /** Every query's ranking in both directions, from the float64 score matrix `S` (texts × images). */
 export function rankingsRef(
   s: Float64Array,
-  textToImage: ArrayLike<number>,
+  grades: Float64Array,
+  numTexts: number,
   numImages: number,
 ): { t2i: number[][]; i2t: number[][] } {
-  const nt = textToImage.length;
   const t2i: number[][] = [];
-  for (let t = 0; t < nt; t++) {
-    t2i.push(
-      rankingRef(s.subarray(t * numImages, (t + 1) * numImages), (i) => i === textToImage[t]),
-    );
+  for (let t = 0; t < numTexts; t++) {
+    const row = (i: number) => grades[t * numImages + i];
+    t2i.push(rankingRef(s.subarray(t * numImages, (t + 1) * numImages), row));
   }
   const i2t: number[][] = [];
-  const column = new Float64Array(nt);
+  const column = new Float64Array(numTexts);
   for (let i = 0; i < numImages; i++) {
-    for (let t = 0; t < nt; t++) column[t] = s[t * numImages + i];
-    i2t.push(rankingRef(column, (t) => textToImage[t] === i));
+    for (let t = 0; t < numTexts; t++) column[t] = s[t * numImages + i];
+    i2t.push(rankingRef(column, (t) => grades[t * numImages + i]));
   }
   return { t2i, i2t };
 }
 
-/** {@link RetrievalRanks} from the rankings: position (1-based) of each relevant item. */
+/** {@link RetrievalRanks} from the rankings: position (1-based) of each relevant pair's item. */
 export function retrievalRanksRef(
   texts: ArrayLike<number>,
   images: ArrayLike<number>,
   dim: number,
-  textToImage: ArrayLike<number>,
+  relation: ArrayLike<number> | GradedRelation,
   normalize = true,
 ): RetrievalRanks {
-  return retrievalRef(texts, images, dim, textToImage, normalize).ranks;
+  return retrievalRef(texts, images, dim, relation, normalize).ranks;
 }
 
-/** The metrics of one direction by walking each query's ranking (`relevant[q](g)`). */
+/**
+ * The metrics of one direction by walking each query's ranking: `grade[q](g)` is item g's grade
+ * for query q (0 or false: not relevant; a boolean for binary relevance).
+ */
 export function directionMetricsRef(
   rankings: number[][],
-  relevant: ((g: number) => boolean)[],
+  grade: ((g: number) => number | boolean)[],
 ): DirectionMetrics {
   const best: number[] = [];
   let ap = 0;
-  let ndcg = 0;
+  const ndcg = [0, 0, 0];
   let hits = [0, 0, 0];
   rankings.forEach((ranking, q) => {
+    const gains = ranking.map((g) => Number(grade[q](g)));
+    const top = Math.max(...gains);
+    const ideal = gains.filter((v) => v > 0).sort((a, b) => b - a);
     let found = 0;
     let precisionSum = 0;
-    let dcg = 0;
     let first = 0;
-    ranking.forEach((g, pos) => {
-      if (!relevant[q](g)) return;
+    gains.forEach((v, pos) => {
+      if (v === 0) return;
       found++;
       precisionSum += found / (pos + 1);
-      if (pos < 10) dcg += 1 / Math.log2(pos + 2);
-      if (first === 0) first = pos + 1;
+      if (first === 0 && v === top) first = pos + 1;
     });
-    let idcg = 0;
-    for (let k = 0; k < Math.min(found, 10); k++) idcg += 1 / Math.log2(k + 2);
+    [1, 5, 10].forEach((k, j) => {
+      let dcg = 0;
+      let idcg = 0;
+      for (let pos = 0; pos < Math.min(k, gains.length); pos++) {
+        dcg += (2 ** gains[pos] - 1) / Math.log2(pos + 2);
+        if (pos < ideal.length) idcg += (2 ** ideal[pos] - 1) / Math.log2(pos + 2);
+      }
+      ndcg[j] += dcg / idcg;
+    });
     best.push(first);
     ap += precisionSum / found;
-    ndcg += dcg / idcg;
     hits = hits.map((h, j) => h + (first <= [1, 5, 10][j] ? 1 : 0));
   });
   const n = rankings.length;
@@ -138,57 +179,75 @@ export function directionMetricsRef(
     MedR: Math.floor(median),
     MeanR: best.reduce((a, b) => a + b, 0) / n,
     mAP: 100 * ap / n,
-    "NDCG@10": 100 * ndcg / n,
+    "NDCG@1": 100 * ndcg[0] / n,
+    "NDCG@5": 100 * ndcg[1] / n,
+    "NDCG@10": 100 * ndcg[2] / n,
   };
 }
 
 /**
- * All metrics from raw embeddings (float64 scores, sorted rankings). Images without texts are not
- * image → text queries (they stay in the text → image gallery).
+ * All metrics from raw embeddings (float64 scores, sorted rankings). Images with no relevant text
+ * are not image → text queries (they stay in the text → image gallery).
  */
 export function retrievalMetricsRef(
   texts: ArrayLike<number>,
   images: ArrayLike<number>,
   dim: number,
-  textToImage: ArrayLike<number>,
+  relation: ArrayLike<number> | GradedRelation,
   normalize = true,
 ): RetrievalMetrics {
-  return retrievalRef(texts, images, dim, textToImage, normalize).metrics;
+  return retrievalRef(texts, images, dim, relation, normalize).metrics;
 }
 
-/** Ranks and metrics together, from one float64 score matrix (see the two functions above). */
+/**
+ * Ranks and metrics together, from one float64 score matrix (see the two functions above).
+ * `relation` is each text's image (grade 1) or a {@link GradedRelation}; the ranks come in the
+ * relation's pair order (one pair per text for the former).
+ */
 export function retrievalRef(
   texts: ArrayLike<number>,
   images: ArrayLike<number>,
   dim: number,
-  textToImage: ArrayLike<number>,
+  relation: ArrayLike<number> | GradedRelation,
   normalize = true,
 ): { ranks: RetrievalRanks; metrics: RetrievalMetrics } {
   const numImages = images.length / dim;
-  const nt = textToImage.length;
+  const nt = texts.length / dim;
   const s = scoreMatrixRef(texts, images, dim, normalize);
-  const { t2i, i2t } = rankingsRef(s, textToImage, numImages);
+  const grades = denseGradesRef(relation, nt, numImages);
+  const { t2i, i2t } = rankingsRef(s, grades, nt, numImages);
+  const pairs: [number, number, number][] = [];
+  const offsets = new Int32Array(nt + 1);
+  for (let t = 0; t < nt; t++) {
+    if ("offsets" in relation) {
+      for (let p = relation.offsets[t]; p < relation.offsets[t + 1]; p++) {
+        pairs.push([t, relation.images[p], relation.grades[p]]);
+      }
+    } else {
+      pairs.push([t, relation[t], 1]);
+    }
+    offsets[t + 1] = pairs.length;
+  }
   const ranks: RetrievalRanks = {
     numImages,
-    textToImage: Int32Array.from(textToImage),
-    t2i: new Uint32Array(nt),
-    i2t: new Uint32Array(nt),
+    textToImage: Int32Array.from({ length: nt }, (_, t) => pairs[offsets[t]][1]),
+    relevance: {
+      offsets,
+      images: Int32Array.from(pairs, (p) => p[1]),
+      grades: Int32Array.from(pairs, (p) => p[2]),
+    },
+    t2i: Uint32Array.from(pairs, ([t, i]) => t2i[t].indexOf(i) + 1),
+    i2t: Uint32Array.from(pairs, ([t, i]) => i2t[i].indexOf(t) + 1),
   };
-  for (let t = 0; t < nt; t++) ranks.t2i[t] = t2i[t].indexOf(textToImage[t]) + 1;
-  for (let i = 0; i < numImages; i++) {
-    i2t[i].forEach((t, pos) => {
-      if (textToImage[t] === i) ranks.i2t[t] = pos + 1;
-    });
-  }
   const t2iMetrics = directionMetricsRef(
     t2i,
-    t2i.map((_, t) => (i: number) => i === textToImage[t]),
+    t2i.map((_, t) => (i: number) => grades[t * numImages + i]),
   );
-  const hasText = new Set(Array.from(textToImage));
+  const hasText = new Set(pairs.map((p) => p[1]));
   const queries = i2t.map((_, i) => i).filter((i) => hasText.has(i));
   const i2tMetrics = directionMetricsRef(
     queries.map((i) => i2t[i]),
-    queries.map((i) => (t: number) => textToImage[t] === i),
+    queries.map((i) => (t: number) => grades[t * numImages + i]),
   );
   let rsum = 0;
   for (const k of ["R@1", "R@5", "R@10"] as const) rsum += t2iMetrics[k] + i2tMetrics[k];

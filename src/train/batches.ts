@@ -3,8 +3,11 @@
  *
  * An epoch visits every image once, in a seeded order, in batches of `batchImages` images. Each
  * image brings up to `captionsPerImage` of its captions (a seeded choice), so the batch's score
- * matrix is `texts × images` with every caption's own image relevant and, symmetrically, every image
- * relevant to all of its captions in the batch. A caption of the same image is never a negative.
+ * matrix is `texts × images`. Its label matrix carries each (text, image) pair's grade from the
+ * dataset's relation (`src/data/relation.ts`): every caption's own image at its grade (1 for
+ * ungraded data), any other batch image the caption is partly relevant to at that grade, 0 for the
+ * rest; its transpose labels the image → text lists the same way. A caption of the same image is
+ * never a negative (its own image carries its highest grade).
  *
  * The order of epoch `e` depends only on `(seed, e)`, so a resumed run replays the same batches.
  *
@@ -12,6 +15,8 @@
  */
 
 import { Random } from "../util/random.ts";
+import type { GradedRelation } from "../data/types.ts";
+import { primaryImages } from "../data/relation.ts";
 
 /** One batch: row indices into the dataset and the relevance matrices. */
 export interface Batch {
@@ -19,7 +24,7 @@ export interface Batch {
   images: number[];
   /** Text rows of the batch (the i2t candidates), grouped by image. */
   texts: number[];
-  /** `texts × images` relevance, 1 where the text belongs to the image. */
+  /** `texts × images` labels: the grade of each (text, image) pair, 0 when not relevant. */
   relevance: Float32Array;
   /** Its transpose, `images × texts`. */
   relevanceT: Float32Array;
@@ -50,9 +55,17 @@ export class BatchSampler {
   readonly options: Required<BatchOptions>;
   #byImage: number[][];
   #imagesWithText: number[];
+  #relation: GradedRelation;
+  /** Batch column of each image in the batch being built, −1 for the others. */
+  #column: Int32Array;
 
-  /** @param textToImage the dataset relation; @param numImages image rows */
-  constructor(textToImage: Int32Array, numImages: number, options: BatchOptions) {
+  /**
+   * @param relation the dataset's graded relation (`relevanceOf(ds)`); texts are grouped by their
+   *   primary image
+   * @param numImages image rows
+   * @param options sampling settings
+   */
+  constructor(relation: GradedRelation, numImages: number, options: BatchOptions) {
     if (!Number.isInteger(options.batchImages) || options.batchImages < 2) {
       throw new RangeError(`batch size must be an integer ≥ 2, got ${options.batchImages}`);
     }
@@ -60,7 +73,9 @@ export class BatchSampler {
       throw new RangeError(`captions per image must be ≥ 1, got ${options.captionsPerImage}`);
     }
     this.options = { keepLast: true, ...options };
-    this.#byImage = textsByImage(textToImage, numImages);
+    this.#relation = relation;
+    this.#column = new Int32Array(numImages).fill(-1);
+    this.#byImage = textsByImage(primaryImages(relation), numImages);
     this.#imagesWithText = this.#byImage.flatMap((t, i) => (t.length > 0 ? [i] : []));
     if (this.#imagesWithText.length < 2) {
       throw new RangeError(
@@ -97,25 +112,28 @@ export class BatchSampler {
     const out: Batch[] = [];
     for (const images of this.#chunks(order)) {
       const texts: number[] = [];
-      const owner: number[] = [];
-      images.forEach((img, j) => {
+      images.forEach((img) => {
         const caps = random.shuffle([...this.#byImage[img]]).slice(
           0,
           this.options.captionsPerImage,
         );
-        for (const t of caps) {
-          texts.push(t);
-          owner.push(j);
-        }
+        texts.push(...caps);
       });
       const nt = texts.length;
       const ni = images.length;
       const relevance = new Float32Array(nt * ni);
       const relevanceT = new Float32Array(ni * nt);
-      owner.forEach((j, t) => {
-        relevance[t * ni + j] = 1;
-        relevanceT[j * nt + t] = 1;
+      const { offsets, images: related, grades } = this.#relation;
+      images.forEach((img, j) => this.#column[img] = j);
+      texts.forEach((t, r) => {
+        for (let p = offsets[t]; p < offsets[t + 1]; p++) {
+          const j = this.#column[related[p]];
+          if (j < 0) continue;
+          relevance[r * ni + j] = grades[p];
+          relevanceT[j * nt + r] = grades[p];
+        }
       });
+      images.forEach((img) => this.#column[img] = -1);
       out.push({ images, texts, relevance, relevanceT });
     }
     return out;

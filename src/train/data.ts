@@ -17,6 +17,7 @@ import {
 import type { DataSource } from "../data/source.ts";
 import { DEFAULT_SPLIT, splitByImage, type SplitSpec } from "../data/split.ts";
 import type { RetrievalDataset } from "../data/types.ts";
+import type { GeneratorVersion } from "../data/synthetic.ts";
 import { distractorNote } from "../eval/metrics.ts";
 import type { TrainData } from "./trainer.ts";
 
@@ -28,6 +29,8 @@ export interface TrainDataOptions {
   testFraction?: number;
   /** Seed of the default dataset's generation and of the split (default 0). */
   dataSeed?: number;
+  /** The default dataset's generator (default `v2`; ignored for data from a path). */
+  generator?: GeneratorVersion;
   /** Largest image of a raw collection, in pixels (default 40 million; `--max-megapixels`). */
   maxImagePixels?: number;
   /** Log function for a one-line summary. */
@@ -35,7 +38,7 @@ export interface TrainDataOptions {
 }
 
 function describe(ds: RetrievalDataset): string {
-  return `${ds.numImages} images${distractorNote(ds.textToImage, ds.numImages)} / ` +
+  return `${ds.numImages} images${distractorNote(ds)} / ` +
     `${ds.numTexts} texts`;
 }
 
@@ -72,6 +75,7 @@ export async function loadTrainData(
   const started = performance.now();
   const loaded = await loadDataset(path, {
     seed: spec.seed,
+    defaultDataset: options.generator ? { generator: options.generator } : undefined,
     maxImagePixels: options.maxImagePixels,
   });
   const data = splitTrainData(loaded, spec);
@@ -247,9 +251,10 @@ async function loadRecordedData(
     return { loaded, own: loaded.source.fingerprint === recorded.fingerprint };
   }
   const path = recorded.path === null ? null : await findRecordedPath(run, recorded);
+  // A record without a generator name predates the graded generator: it was made by v1.
   const loaded = await loadDataset(path, {
     seed: Number(recorded.generator?.seed ?? record.split.seed),
-    defaultDataset: recorded.generator ?? undefined,
+    defaultDataset: recorded.generator ? { generator: "v1", ...recorded.generator } : undefined,
     maxImagePixels,
   });
   if (loaded.source.fingerprint !== recorded.fingerprint) {

@@ -6,6 +6,7 @@
  */
 
 import type { RetrievalDataset } from "../data/types.ts";
+import { evaluationRelation } from "../data/relation.ts";
 import { retrievalRanks } from "../ops/retrieval.ts";
 import { type RetrievalMetrics, retrievalMetrics, type RetrievalRanks } from "../eval/metrics.ts";
 import type { DualEncoder } from "../model/dual_encoder.ts";
@@ -46,7 +47,13 @@ export async function evaluateModelRanks(
   const images = await model.embedAll("images", ds.images, ds.numImages);
   checkFinite(images, dim, `${ds.name} image`);
   return await retrievalRanks(
-    { texts, images, textDim: dim, imageDim: dim, textToImage: ds.textToImage },
+    {
+      texts,
+      images,
+      textDim: dim,
+      imageDim: dim,
+      ...evaluationRelation(ds),
+    },
     { normalize: false },
   );
 }

@@ -27,6 +27,7 @@ import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { RetrievalDataset } from "../data/types.ts";
+import { evaluationRelation, gradeOf, relevanceOf } from "../data/relation.ts";
 import { writeSafetensors } from "../data/safetensors.ts";
 import { readSafetensors, type SafetensorsFile } from "../data/safetensors.ts";
 import { checkTensors, rerankerFromFile, RunFileError } from "./schema.ts";
@@ -120,7 +121,7 @@ export interface FirstStageLists {
   indices: Int32Array;
   /** Their first-stage scores. */
   scores: Float32Array;
-  /** 1/0 relevance of each candidate, `texts·k`. */
+  /** The grade of each candidate for its text (0 = not relevant), `texts·k`. */
   labels: Float32Array;
   /** k. */
   k: number;
@@ -143,11 +144,10 @@ export async function firstStageLists(
   const imageEmb = await model.embedAll("images", ds.images, ds.numImages);
   const top = await topK(textEmb, imageEmb, k, { dim: e, normalize: false });
   const seconds = (performance.now() - started) / 1000;
+  const relevance = relevanceOf(ds);
   const labels = new Float32Array(ds.numTexts * k);
   for (let t = 0; t < ds.numTexts; t++) {
-    for (let j = 0; j < k; j++) {
-      labels[t * k + j] = top.indices[t * k + j] === ds.textToImage[t] ? 1 : 0;
-    }
+    for (let j = 0; j < k; j++) labels[t * k + j] = gradeOf(relevance, t, top.indices[t * k + j]);
   }
   const [texts, images] = untracked(() => [
     Tensor.from(textEmb, [ds.numTexts, e], { label: `${ds.name} text embeddings` }),
@@ -190,7 +190,7 @@ export interface RerankEvaluation {
   after: RetrievalMetrics;
   /** The per-query ranks behind {@link after}. */
   afterRanks: RetrievalRanks;
-  /** Texts whose image is in their top k (the most reranking can fix). */
+  /** Percent of texts with an image of their highest grade in their top k (what reranking can fix). */
   coverage: number;
   /** Seconds per query of the first stage (embedding + top-k), amortised over the split. */
   firstStageMsPerQuery: number;
@@ -222,7 +222,7 @@ export async function prepareRerankEval(
     {
       texts: lists.texts,
       images: lists.images,
-      textToImage: ds.textToImage,
+      ...evaluationRelation(ds),
       textDim: e,
       imageDim: e,
     },
@@ -264,7 +264,7 @@ export async function rerankMetrics(
   await s1.read();
   s1.dispose();
   const singleQueryMs = performance.now() - one;
-  const { t2i, covered } = rerankedRanks(ranks.t2i, lists.labels, reranked, k);
+  const { t2i, covered } = rerankedRanks(ranks, lists.indices, reranked, k);
   const afterRanks = { ...ranks, t2i };
   const after = retrievalMetrics(afterRanks);
   return {
@@ -295,34 +295,51 @@ export async function evaluateRerank(
 }
 
 /**
- * Text → image ranks after reranking: a text whose image is among its `k` candidates (label 1)
- * gets that candidate's position by the reranked scores (1 + the candidates scoring at least as
- * much: pessimistic ties); the others keep their first-stage rank (which is > k).
+ * Text → image ranks after reranking, per relevant pair of `firstStage` (see
+ * {@link RetrievalRanks}): a pair whose image is among its text's `k` candidates (`indices`, text
+ * by text) gets that candidate's position by the reranked scores, with the pessimistic tie rule
+ * (a tied candidate of lower grade, or of equal grade and lower image index, ranks above); the
+ * others keep their first-stage rank (which is > k). `covered` counts the texts with an image of
+ * their highest grade among the candidates (the most reranking can fix).
  *
  * @example
  * ```ts
  * import { rerankedRanks } from "./rerank.ts";
- * // one text, k = 3: its image is candidate 2, which the reranker scores highest
- * rerankedRanks([3], [0, 0, 1], [0.1, 0.2, 0.9], 3); // { t2i: [1], covered: 1 }
+ * import { oneToOne } from "../data/relation.ts";
+ * // one text, k = 3: its image 7 is candidate 2, which the reranker scores highest
+ * rerankedRanks(
+ *   { numImages: 9, textToImage: Int32Array.of(7), relevance: oneToOne([7]),
+ *     t2i: Uint32Array.of(3), i2t: Uint32Array.of(1) },
+ *   [4, 5, 7], [0.1, 0.2, 0.9], 3,
+ * ); // { t2i: [1], covered: 1 }
  * ```
  */
 export function rerankedRanks(
-  firstStage: ArrayLike<number>,
-  labels: ArrayLike<number>,
+  firstStage: RetrievalRanks,
+  indices: ArrayLike<number>,
   reranked: ArrayLike<number>,
   k: number,
 ): { t2i: Uint32Array; covered: number } {
-  const t2i = Uint32Array.from(firstStage);
+  const rel = firstStage.relevance;
+  const t2i = Uint32Array.from(firstStage.t2i);
   let covered = 0;
-  for (let t = 0; t < t2i.length; t++) {
-    let j = -1;
-    for (let c = 0; c < k; c++) if (labels[t * k + c] === 1) j = c;
-    if (j < 0) continue;
-    covered++;
-    const mine = reranked[t * k + j];
-    let rank = 1;
-    for (let c = 0; c < k; c++) if (c !== j && reranked[t * k + c] >= mine) rank++;
-    t2i[t] = rank;
+  for (let t = 0; t + 1 < rel.offsets.length; t++) {
+    const grade = Array.from({ length: k }, (_, c) => gradeOf(rel, t, indices[t * k + c]));
+    if (grade.includes(rel.grades[rel.offsets[t]])) covered++;
+    for (let p = rel.offsets[t]; p < rel.offsets[t + 1]; p++) {
+      let j = -1;
+      for (let c = 0; c < k; c++) if (indices[t * k + c] === rel.images[p]) j = c;
+      if (j < 0) continue;
+      const mine = reranked[t * k + j];
+      let rank = 1;
+      for (let c = 0; c < k; c++) {
+        const s = reranked[t * k + c];
+        const tiedBelow = grade[c] < grade[j] ||
+          (grade[c] === grade[j] && indices[t * k + c] < indices[t * k + j]);
+        if (c !== j && (s > mine || (s === mine && tiedBelow))) rank++;
+      }
+      t2i[p] = rank;
+    }
   }
   return { t2i, covered };
 }
@@ -528,8 +545,11 @@ export async function runRerankTraining(
   const lists = await firstStageLists(model, train, config.k);
   // The first stage is frozen: the validation lists and ranks are computed once.
   const valSplit = await prepareRerankEval(model, val, config.k);
+  const trainRelevance = relevanceOf(train);
   const covered = Array.from({ length: train.numTexts }, (_, t) => t).filter((t) =>
-    lists.labels.subarray(t * config.k, (t + 1) * config.k).some((v) => v === 1)
+    lists.labels.subarray(t * config.k, (t + 1) * config.k).includes(
+      trainRelevance.grades[trainRelevance.offsets[t]],
+    )
   );
   progress.log(
     `rerank: ${reranker.parameterCount} parameters; train top-${config.k} holds the right image for ` +

@@ -188,6 +188,7 @@ export async function runTraining(
       valFraction: config.valFraction,
       testFraction: config.testFraction,
       dataSeed: config.dataSeed,
+      generator: config.dataGenerator,
       maxImagePixels: config.maxImagePixels,
       log: (l) => progress.log(l),
     });

@@ -28,6 +28,7 @@ import type { DualEncoder, DualEncoderConfig } from "../model/dual_encoder.ts";
 import type { AdamW } from "../optim/adamw.ts";
 import { type EpochRecord, type LoopState, NonFiniteError, type TrainConfig } from "./trainer.ts";
 import type { RetrievalMetrics } from "./evaluate.ts";
+import { METRIC_KEYS } from "../eval/metrics.ts";
 
 /** Checkpoint format tag in the safetensors metadata. */
 export const CHECKPOINT_FORMAT = "crossrank-dual-encoder/1";
@@ -149,8 +150,6 @@ export function runPath(dir: string, name: string): string {
 export async function writeJson(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n"));
 }
-
-const METRIC_KEYS = ["R@1", "R@5", "R@10", "MedR", "MeanR", "mAP", "NDCG@10"] as const;
 
 /** The header of `metrics.csv`. */
 export function metricsHeader(): string[] {

@@ -24,6 +24,7 @@ import { DataError } from "../data/errors.ts";
 import { parseJsonStrict } from "../data/json.ts";
 import type { SafetensorsFile } from "../data/safetensors.ts";
 import { METRIC_KEYS } from "../eval/metrics.ts";
+import { GENERATORS } from "../data/synthetic.ts";
 import { type DualEncoderConfig, dualEncoderParamShapes } from "../model/dual_encoder.ts";
 import type { RerankerOptions } from "../model/reranker.ts";
 import type { LoopState, TrainConfig } from "./trainer.ts";
@@ -231,7 +232,11 @@ export const MODEL_CONFIG: Check<DualEncoderConfig> = (v, path, file) => {
   return c;
 };
 
-const DIRECTION = obj(Object.fromEntries(METRIC_KEYS.map((k) => [k, num()])));
+// NDCG@1 and NDCG@5 came with graded relevance: files written before lack them.
+const ADDED_KEYS: readonly string[] = ["NDCG@1", "NDCG@5"];
+const DIRECTION = obj(
+  Object.fromEntries(METRIC_KEYS.map((k) => [k, ADDED_KEYS.includes(k) ? optional(num()) : num()])),
+);
 const METRICS = nullable(obj({ t2i: DIRECTION, i2t: DIRECTION, rsum: num() }));
 /** A number, or `null` for NaN (how `JSON.stringify` writes it). */
 const numOrNaN: Check<number> = (v, path, file) => (v === null ? NaN : num()(v, path, file));
@@ -281,7 +286,7 @@ const DATA_SOURCE = obj({
   path: nullable(str),
   absolutePath: nullable(str),
   name: str,
-  generator: nullable(obj({ seed: optional(int(0)) })),
+  generator: nullable(obj({ seed: optional(int(0)), generator: optional(oneOf(GENERATORS)) })),
   fingerprint: str,
   images: int(1),
   texts: int(0),
@@ -311,6 +316,7 @@ export const TRAIN_CONFIG: Check<TrainConfig & Record<string, unknown>> = obj({
   clip: num({ min: 0 }),
   seed: int(0),
   dataSeed: int(0),
+  dataGenerator: optional(oneOf(GENERATORS)),
   valFraction: FRACTION,
   testFraction: FRACTION,
   model: obj({

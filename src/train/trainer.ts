@@ -19,6 +19,8 @@ import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { RetrievalDataset } from "../data/types.ts";
+import type { GeneratorVersion } from "../data/synthetic.ts";
+import { relevanceOf } from "../data/relation.ts";
 import type { DataSource } from "../data/source.ts";
 import type { SplitRecord } from "../data/load.ts";
 import {
@@ -65,6 +67,11 @@ export interface TrainConfig {
   seed: number;
   /** Seed of the default dataset and of the train/validation split. */
   dataSeed: number;
+  /**
+   * The embedded default dataset's generator (`v2` graded, `v1` the original); absent: the
+   * default, `v2`. Ignored for data from a path.
+   */
+  dataGenerator?: GeneratorVersion;
   /** Validation fraction of the images (0 = no validation: keep the final weights). */
   valFraction: number;
   /** Test fraction of the images: held out, never read in training (0 = none). */
@@ -327,7 +334,7 @@ export async function trainLoop(
   const scoreSpace = lossDef.scores ?? "logits";
   const progress = hooks.progress ?? new Progress();
   const { train, val } = data;
-  const sampler = new BatchSampler(train.textToImage, train.numImages, {
+  const sampler = new BatchSampler(relevanceOf(train), train.numImages, {
     batchImages: config.batch,
     captionsPerImage: config.captionsPerImage,
     seed: config.seed,
