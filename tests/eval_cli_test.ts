@@ -76,6 +76,8 @@ Deno.test({
     assertEquals([m.t2i["R@1"], m.t2i["R@5"], m.t2i["R@10"], m.t2i.MedR], [55.9, 80.8, 88.6, 1]);
     assertEquals([m.i2t["R@1"], m.i2t["R@5"], m.i2t["R@10"], m.i2t.MedR], [55.8, 83.1, 91.8, 1]);
     assertEquals([m.t2i.MeanR, m.i2t.MeanR, m.rsum], [6.318, 4.531, 456]);
+    // MRR = mean(1 / rank) in %, from the same numpy ranks: t2i 67.2302, i2t 67.9676.
+    assertEquals([m.t2i.MRR, m.i2t.MRR], [67.2302, 67.9676]);
     // And every metric equals the float64 CPU reference on the same data.
     const images = await readNpy(`${FLICKR}/images.npy`);
     const texts = await readNpy(`${FLICKR}/texts.npy`);

@@ -292,6 +292,8 @@ async function compareRetrieval(
         "i2t_MedR",
         "t2i_mAP",
         "i2t_mAP",
+        "t2i_MRR",
+        "i2t_MRR",
         ...NDCG_COLUMNS.map((k) => `t2i_${k}`),
         ...NDCG_COLUMNS.map((k) => `i2t_${k}`),
         "train_seconds",
@@ -301,7 +303,7 @@ async function compareRetrieval(
       ],
       ...runs.map((r) => {
         if (!r.summary) {
-          return [r.loss, r.seed, "failed", part, ...Array(20).fill(""), r.error ?? ""];
+          return [r.loss, r.seed, "failed", part, ...Array(22).fill(""), r.error ?? ""];
         }
         const m = reported(r.summary);
         return [
@@ -316,6 +318,8 @@ async function compareRetrieval(
           m.i2t.MedR,
           m.t2i.mAP,
           m.i2t.mAP,
+          m.t2i.MRR,
+          m.i2t.MRR,
           ...NDCG_COLUMNS.map((k) => m.t2i[k]),
           ...NDCG_COLUMNS.map((k) => m.i2t[k]),
           r.summary.trainSeconds,
@@ -329,14 +333,16 @@ async function compareRetrieval(
 
   const vs = `Δ vs ${plan.baseline} [95% CI]`;
   const md = [
-    `| loss | t2i R@1 | i2t R@1 | rsum | t2i NDCG@10 | i2t NDCG@10 | ${vs}: rsum | verdict | ` +
-    "Δ t2i NDCG@10 | verdict | Δ i2t NDCG@10 | verdict | Δ t2i R@1 | Δ i2t R@1 | train s | steps/s |",
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |`,
+    `| loss | t2i R@1 | i2t R@1 | rsum | t2i NDCG@10 | i2t NDCG@10 | t2i MRR | i2t MRR | ${vs}: ` +
+    "rsum | verdict | Δ t2i NDCG@10 | verdict | Δ i2t NDCG@10 | verdict | Δ t2i MRR | " +
+    "Δ i2t MRR | Δ t2i R@1 | Δ i2t R@1 | train s | steps/s |",
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | --- | ` +
+    "---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   const empty = (n: number) => " |".repeat(n);
   for (const g of byLoss) {
     if (g.ok.length === 0) {
-      md.push(`| ${g.loss} | failed |${empty(14)}`);
+      md.push(`| ${g.loss} | failed |${empty(18)}`);
       continue;
     }
     const ms = g.ok.map((r) => reported(r.summary!));
@@ -348,9 +354,11 @@ async function compareRetrieval(
       `| ${g.loss}${g.loss === plan.baseline ? " (baseline)" : ""}${seedsNote} | ` +
         `${pm(ms.map((m) => m.t2i["R@1"]))} | ${pm(ms.map((m) => m.i2t["R@1"]))} | ` +
         `${pm(ms.map((m) => m.rsum))} | ${pm(ms.map((m) => m.t2i["NDCG@10"]))} | ` +
-        `${pm(ms.map((m) => m.i2t["NDCG@10"]))} | ${cell("rsum")} | ${verdict("rsum")} | ` +
+        `${pm(ms.map((m) => m.i2t["NDCG@10"]))} | ${pm(ms.map((m) => m.t2i.MRR))} | ` +
+        `${pm(ms.map((m) => m.i2t.MRR))} | ${cell("rsum")} | ${verdict("rsum")} | ` +
         `${cell("t2i NDCG@10")} | ${verdict("t2i NDCG@10")} | ` +
         `${cell("i2t NDCG@10")} | ${verdict("i2t NDCG@10")} | ` +
+        `${cell("t2i MRR")} | ${cell("i2t MRR")} | ` +
         `${cell("t2i R@1")} | ${cell("i2t R@1")} | ` +
         `${pm(g.ok.map((r) => r.summary!.trainSeconds), 0)} | ` +
         `${pm(g.ok.map((r) => r.summary!.stepsPerSec), 2)} |`,
@@ -366,8 +374,9 @@ async function compareRetrieval(
         `${pm(initial.map((m) => m.i2t["R@1"]))} | ${pm(initial.map((m) => m.rsum))} | ` +
         `${pm(initial.map((m) => m.t2i["NDCG@10"]))} | ${
           pm(initial.map((m) => m.i2t["NDCG@10"]))
-        } |` +
-        " — |".repeat(10),
+        } | ${pm(initial.map((m) => m.t2i.MRR))} | ` +
+        `${pm(initial.map((m) => m.i2t.MRR))} |` +
+        " — |".repeat(12),
     );
   }
   const env = await environment();
@@ -379,7 +388,8 @@ async function compareRetrieval(
     `${plan.baseline} with a 95 % percentile interval from ${plan.resamples} bootstrap ` +
     `resamples of the ${part} queries, pooled over seeds; "better"/"worse" when the interval ` +
     `excludes 0 (one test per loss, not adjusted for multiple comparisons). R@K counts a hit on ` +
-    `an item of the query's highest grade; NDCG@10 has gains 2^grade − 1 ` +
+    `an item of the query's highest grade, and MRR is the reciprocal rank of the best-ranked such ` +
+    `item (percent); NDCG@10 has gains 2^grade − 1 ` +
     `(${data.train.relevance ? "graded relevance" : "one grade: binary"}). ` +
     `${env.adapter}, Deno ${env.deno}, commit ${env.commit.slice(0, 10)}.`;
   const failures = failed.map((r) => `- ${r.loss} seed ${r.seed}: ${r.error}`);

@@ -105,8 +105,8 @@ const SPECS: Record<string, OptionSpec> = {
 
 const HELP = usage(
   "deno task eval [--checkpoint RUN_DIR] [--data DIR] [--split PART] [--json]",
-  "Image–text retrieval metrics (R@1/5/10, MedR, MeanR, mAP, NDCG@1/5/10, rsum) in both\n" +
-    "directions; with graded relevance, R@K and ranks look for a query's highest grade and NDCG\n" +
+  "Image–text retrieval metrics (R@1/5/10, MedR, MeanR, mAP, MRR, NDCG@1/5/10, rsum) in both\n" +
+    "directions; with graded relevance, R@K, MRR and ranks look for a query's highest grade and NDCG\n" +
     "uses gains 2^grade − 1.\n" +
     "Without a checkpoint, the raw features are scored by cosine (zero-shot): their dims must match.\n" +
     "With --checkpoint, the run's own data (from its config.json, checked by content) is scored on\n" +

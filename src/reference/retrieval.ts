@@ -141,6 +141,7 @@ export function directionMetricsRef(
 ): DirectionMetrics {
   const best: number[] = [];
   let ap = 0;
+  let rr = 0;
   const ndcg = [0, 0, 0];
   let hits = [0, 0, 0];
   rankings.forEach((ranking, q) => {
@@ -167,6 +168,7 @@ export function directionMetricsRef(
     });
     best.push(first);
     ap += precisionSum / found;
+    rr += 1 / first;
     hits = hits.map((h, j) => h + (first <= [1, 5, 10][j] ? 1 : 0));
   });
   const n = rankings.length;
@@ -179,6 +181,7 @@ export function directionMetricsRef(
     MedR: Math.floor(median),
     MeanR: best.reduce((a, b) => a + b, 0) / n,
     mAP: 100 * ap / n,
+    MRR: 100 * rr / n,
     "NDCG@1": 100 * ndcg[0] / n,
     "NDCG@5": 100 * ndcg[1] / n,
     "NDCG@10": 100 * ndcg[2] / n,
