@@ -15,7 +15,12 @@ import {
   splitRecord,
 } from "../data/load.ts";
 import type { DataSource } from "../data/source.ts";
-import { DEFAULT_SPLIT, type RetrievalSplits, splitByImage, type SplitSpec } from "../data/split.ts";
+import {
+  DEFAULT_SPLIT,
+  type RetrievalSplits,
+  splitByImage,
+  type SplitSpec,
+} from "../data/split.ts";
 import type { RetrievalDataset } from "../data/types.ts";
 import type { GeneratorVersion } from "../data/synthetic.ts";
 import { distractorNote } from "../eval/metrics.ts";
