@@ -205,3 +205,45 @@ Deno.test({
     assertOk(opt.err.includes("nnn has no parameter 'beta'"), opt.err);
   },
 });
+
+Deno.test({
+  name: "eval --checkpoint --norm: the run's training part is the bank, --norm-tune picks on val",
+  ignore: FLICKR === null,
+  fn: async () => {
+    await withDir(async (dir) => {
+      const run = `${dir}/run`;
+      const t = await runCli(
+        "train",
+        ...["--data", FLICKR!, "--epochs", "1", "--max-steps", "2", "--out", run, "--json"],
+      );
+      assertEquals(t.code, 0, t.err);
+      const r = await runEval("--checkpoint", run, "--norm", "invsoftmax", "--norm-tune", "--json");
+      assertEquals(r.code, 0, r.err);
+      const m = parseMetrics(r.out) as ReturnType<typeof parseMetrics> & {
+        norm: {
+          params: { beta: number; k: number };
+          bank: { split: string };
+          tuned: { on: string };
+        };
+      };
+      assertEquals([m.data.split, m.norm.bank.split, m.norm.tuned.on], ["test", "train", "val"]);
+      assertOk(r.err.includes("--norm-tune chose invsoftmax"), r.err);
+      assertOk(r.err.includes("on the validation part"), r.err);
+      // 15 grid points (5 betas × 3 ks), each scored on the validation part.
+      assertEquals(r.err.split("validation rsum").length - 1, 15, r.err);
+      const train = await runEval("--checkpoint", run, "--split", "train", "--norm", "nnn");
+      assertEquals(train.code, 2, train.err);
+      assertOk(train.err.includes("would contain the evaluated queries"), train.err);
+      const val = await runEval(
+        "--checkpoint",
+        run,
+        "--split",
+        "val",
+        "--norm",
+        "nnn",
+        "--norm-tune",
+      );
+      assertEquals(val.code, 2, val.err);
+    });
+  },
+});
