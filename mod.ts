@@ -139,6 +139,14 @@ export {
   retrievalMetrics,
 } from "./src/eval/metrics.ts";
 export { topK, type TopKResult } from "./src/ops/topk.ts";
+export { bankLogSumExp, bankTopK } from "./src/ops/bank_norm.ts";
+export {
+  bankNorms,
+  NORM_DEFAULTS,
+  NORM_METHODS,
+  type NormMethod,
+  normParams,
+} from "./src/eval/bank_norm.ts";
 export { parseRanksCsv, ranksCsv } from "./src/eval/ranks_file.ts";
 export {
   formatDifference,

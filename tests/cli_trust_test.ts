@@ -203,6 +203,38 @@ Deno.test("compare: paired intervals against the baseline, ranks kept, failures 
   }
 });
 
+Deno.test("compare --norm: each run scored with and without the normalisation, paired", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crossrank-cli-" });
+  try {
+    const data = `${dir}/feats`;
+    await Deno.mkdir(data);
+    await writeFeatureDir(data, toyDataset({ images: 100, seed: 6, noise: 0.6 }));
+    const out = `${dir}/cmp`;
+    const r = await cli(
+      "compare",
+      ...["--data", data, "--seeds", "1", "--epochs", "1", "--batch", "16", "--resamples", "200"],
+      ...["--losses", "listnet", "--norm", "nnn", "--norm-opt", "k=8", "--out", out],
+    );
+    assertEquals(r.code, 0, r.err);
+    assertOk(r.out.includes("With nnn (alpha=0.75, k=8), bank = each run's training part"), r.out);
+    assertOk(r.out.includes("Δ rsum vs raw [95% CI]"), r.out);
+    const results = JSON.parse(await Deno.readTextFile(`${out}/results.json`));
+    assertEquals(results.norm.method, "nnn");
+    assertEquals(results.norm.runs.length, 2);
+    for (const run of results.norm.runs) {
+      const file = `${out}/${run.ranks}`;
+      const m = retrievalMetrics(parseRanksCsv(await Deno.readTextFile(file), file));
+      assertEquals(m, run.metrics, `${file} reproduces the normalised metrics`);
+    }
+    const p = results.norm.paired.listnet.vsRaw.rsum;
+    assertOk(p.lo <= p.diff && p.diff <= p.hi, JSON.stringify(p));
+    const bad = await cli("compare", "--data", data, "--norm-opt", "k=3", "--out", `${dir}/b`);
+    assertEquals(bad.code, 2, bad.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a run on the embedded default: eval --checkpoint regenerates it and scores its test part", async () => {
   const dir = await Deno.makeTempDir({ prefix: "crossrank-cli-" });
   try {

@@ -93,6 +93,8 @@ Deno.test("paired bootstrap: NDCG@10 columns see grades that R@1 does not", () =
   const baseline = [runRanks(relation, textToImage, [1, 3, 1, 3])];
   const d = pairedBootstrap(candidate, baseline, { resamples: 200 });
   assertEquals([d["t2i R@1"].diff, d.rsum.diff, d["i2t NDCG@10"].diff], [0, 0, 0]);
+  // MRR looks for the highest grade, like R@1: the grade-1 items' places do not move it.
+  assertEquals([d["t2i MRR"].diff, d["t2i MRR"].verdict], [0, "no significant difference"]);
   const l = (r: number) => 1 / Math.log2(r + 1);
   const ideal = 7 + l(2);
   assertAllClose([d["t2i NDCG@10"].diff], [100 * (l(2) - l(3)) / ideal], { atol: 1e-9 });

@@ -18,6 +18,7 @@ Deno.test("metrics of four hand-worked queries", () => {
   // Best ranks 1, 3, 2, 11: R@1 1/4, R@5 3/4, R@10 3/4; median of 1,2,3,11 is 2.5 → MedR 2;
   // MeanR 17/4. AP: 1, 1/3, (1/2 + 2/7)/2, (1/11 + 2/12)/2.
   // NDCG@10: 1, 1/log2 4, (1/log2 3 + 1/log2 8)/(1 + 1/log2 3), 0 (nothing in the top 10).
+  // MRR: the reciprocal best ranks, mean(1, 1/3, 1/2, 1/11).
   const m = directionMetrics([0, 1, 2, 4, 6], [1, 3, 7, 2, 12, 11]);
   const expected = {
     "R@1": 25,
@@ -26,6 +27,7 @@ Deno.test("metrics of four hand-worked queries", () => {
     MedR: 2,
     MeanR: 17 / 4,
     mAP: 100 * (1 + 1 / 3 + (1 / 2 + 2 / 7) / 2 + (1 / 11 + 2 / 12) / 2) / 4,
+    MRR: 100 * (1 + 1 / 3 + 1 / 2 + 1 / 11) / 4,
     "NDCG@1": 25,
     "NDCG@5": 100 * (1 + l(3) + l(2) / (l(1) + l(2)) + 0) / 4,
     "NDCG@10": 100 * (1 + l(3) + (l(2) + l(7)) / (l(1) + l(2)) + 0) / 4,
@@ -36,7 +38,7 @@ Deno.test("metrics of four hand-worked queries", () => {
 });
 
 Deno.test("queryStats: best rank, AP and NDCG@10 of one query", () => {
-  assertEquals(queryStats([1]), { best: 1, ap: 1, ndcg1: 1, ndcg5: 1, ndcg10: 1 });
+  assertEquals(queryStats([1]), { best: 1, ap: 1, rr: 1, ndcg1: 1, ndcg5: 1, ndcg10: 1 });
   const s = queryStats([5, 2]); // order does not matter
   assertEquals(s.best, 2);
   assertAllClose([s.ap, s.ndcg10], [(1 / 2 + 2 / 5) / 2, (l(2) + l(5)) / (l(1) + l(2))], {
@@ -118,6 +120,8 @@ Deno.test("graded query: R@K and MedR look for the highest grade, mAP binarises,
   // Ranks 1 (grade 1), 3 (grade 3), 4 (grade 2), 12 (grade 3).
   const s = queryStats([3, 1, 12, 4], [3, 1, 3, 2]);
   assertEquals(s.best, 3); // the first grade-3 item, not the grade-1 item at rank 1
+  // MRR's rank is the same: 1/3, although a (grade-1) relevant item is at rank 1.
+  assertEquals(s.rr, 1 / 3);
   const ideal = [7, 7, 3, 1]; // gains sorted: 2^3−1, 2^3−1, 2^2−1, 2^1−1
   const idcg = (k: number) => ideal.slice(0, k).reduce((a, g, j) => a + g * l(j + 1), 0);
   assertAllClose(

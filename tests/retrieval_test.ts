@@ -175,13 +175,14 @@ gpuTest("pair scores equal the block entries bit for bit (so exact ties stay tie
 //   T3: (-1, 0, -.707)   I1, I2                                     → 2
 //   T4: (.707, .707, 1)  I2, then I0 tied with I1: I1 (not T4's) above I0 (pessimistic) → 3
 // Best ranks 1,3,2,2,3: R@1 20, R@5 = R@10 = 100, MedR 2, MeanR 11/5,
-// mAP = mean(1, 1/3, 1/2, 1/2, 1/3), NDCG@10 = mean of 1/log2(rank + 1).
+// mAP = MRR = mean(1, 1/3, 1/2, 1/2, 1/3) (one relevant image per text), NDCG@10 = mean of
+// 1/log2(rank + 1).
 // Image → text, scores over (T0..T4) and the ranking:
 //   I0 (texts T0, T4): (1, 1, 0, -1, .707): T1 (tie, not I0's) above T0 → T1 T0 T4 T2 T3; ranks 2, 3
 //   I1 (text T1):      (0, 0, 1, 0, .707):  T2 T4, then the tie at 0: T0 T3 above T1 → rank 5
 //   I2 (texts T2, T3): (.707, .707, .707, -.707, 1): T4, T0 T1 above T2 (tie) → T2 4, T3 5
 // Best ranks 2, 5, 4: R@1 0, R@5 = R@10 = 100, MedR 4, MeanR 11/3,
-// AP: I0 (1/2 + 2/3)/2, I1 1/5, I2 (1/4 + 2/5)/2; NDCG: I0 (1/log2 3 + 1/log2 4)/(1 + 1/log2 3),
+// AP: I0 (1/2 + 2/3)/2, I1 1/5, I2 (1/4 + 2/5)/2; MRR: mean(1/2, 1/5, 1/4) (the tie-ranked best); NDCG: I0 (1/log2 3 + 1/log2 4)/(1 + 1/log2 3),
 // I1 1/log2 6, I2 (1/log2 5 + 1/log2 6)/(1 + 1/log2 3). rsum = 220 + 200 = 420.
 const HAND = {
   images: new Float32Array([1, 0, 0, 1, 1, 1]),
@@ -200,6 +201,7 @@ gpuTest("hand-computed 5 texts × 3 images: ranks, ties and every metric", async
       MedR: 2,
       MeanR: 11 / 5,
       mAP: 100 * (1 + 1 / 3 + 1 / 2 + 1 / 2 + 1 / 3) / 5,
+      MRR: 100 * (1 + 1 / 3 + 1 / 2 + 1 / 2 + 1 / 3) / 5,
       "NDCG@1": 20,
       "NDCG@5": 100 * (l(1) + l(3) + l(2) + l(2) + l(3)) / 5,
       "NDCG@10": 100 * (l(1) + l(3) + l(2) + l(2) + l(3)) / 5,
@@ -211,6 +213,7 @@ gpuTest("hand-computed 5 texts × 3 images: ranks, ties and every metric", async
       MedR: 4,
       MeanR: 11 / 3,
       mAP: 100 * ((1 / 2 + 2 / 3) / 2 + 1 / 5 + (1 / 4 + 2 / 5) / 2) / 3,
+      MRR: 100 * (1 / 2 + 1 / 5 + 1 / 4) / 3,
       "NDCG@1": 0,
       "NDCG@5": 100 *
         ((l(2) + l(3)) / (l(1) + l(2)) + l(5) + (l(4) + l(5)) / (l(1) + l(2))) / 3,

@@ -275,6 +275,8 @@ Deno.test("paired bootstrap: zero for identical runs, better or worse when clear
   // The point estimate is the difference of the seed-averaged metrics.
   const m = (r: RetrievalRanks) => retrievalMetrics(r);
   assertAllClose([d1.rsum.diff], [m(better).rsum - m(same).rsum], { atol: 1e-9 });
+  assertAllClose([d1["t2i MRR"].diff], [m(better).t2i.MRR - m(same).t2i.MRR], { atol: 1e-9 });
+  assertEquals(d1["t2i MRR"].verdict, "better");
   const other = toyRanks([1, 2], [1, 1], [0, 1]);
   assertThrows(() => pairedBootstrap([other], [same]), /same queries/);
   assertEquals(

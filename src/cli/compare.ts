@@ -42,7 +42,23 @@ import { prepareNewRunDir, ranksFile, RunDirError, runPath, writeJson } from "..
 import type { TrainConfig, TrainData } from "../train/trainer.ts";
 import { runPictures } from "./pictures.ts";
 import {
+  bankNorms,
+  formatNormParams,
+  NORM_METHODS,
+  type NormMethod,
+  type NormParams,
+  normParams,
+} from "../eval/bank_norm.ts";
+import { retrievalMetrics } from "../eval/metrics.ts";
+import { ranksCsv } from "../eval/ranks_file.ts";
+import { evaluationRelation } from "../data/relation.ts";
+import { retrievalRanks } from "../ops/retrieval.ts";
+import { DualEncoder } from "../model/dual_encoder.ts";
+import { readCheckpoint } from "../train/run_dir.ts";
+import type { RetrievalDataset } from "../data/types.ts";
+import {
   checkLoss,
+  choiceFlag,
   DATA_GENERATOR_OPTION,
   dataGeneratorFlag,
   keyValueFlags,
@@ -111,6 +127,19 @@ const SPECS: Record<string, OptionSpec> = {
     default: "0",
   },
   out: { type: "string", value: "DIR", help: "output folder", default: "runs/compare-<time>" },
+  norm: {
+    type: "string",
+    value: "invsoftmax|dbnorm|nnn",
+    help: "also score every run with bank-normalised scores (bank: the training part), reported " +
+      "beside the raw scores with paired intervals",
+    default: "none",
+  },
+  "norm-opt": {
+    type: "string",
+    value: "K=V",
+    multiple: true,
+    help: "a parameter of --norm, repeatable (as eval's)",
+  },
   force: { type: "boolean", help: "clear a non-empty --out compare folder instead of refusing" },
   ...SPLIT_OPTIONS,
   ...DATA_GENERATOR_OPTION,
@@ -175,6 +204,10 @@ interface Plan {
   resamples: number;
   out: string;
   force: boolean;
+  /** Bank normalisation scored beside the raw scores (`none`: not). */
+  norm: NormMethod;
+  /** Its parameters. */
+  normParams: NormParams;
 }
 
 /** One training run of the comparison. */
@@ -187,6 +220,8 @@ interface Run {
   ranks: RetrievalRanks | null;
   /** Why it failed. */
   error?: string;
+  /** Per-query ranks with `--norm` on the same part (null without it or when the run failed). */
+  normed?: RetrievalRanks | null;
 }
 
 const COLUMNS = ["R@1", "R@5", "R@10"] as const;
@@ -292,6 +327,8 @@ async function compareRetrieval(
         "i2t_MedR",
         "t2i_mAP",
         "i2t_mAP",
+        "t2i_MRR",
+        "i2t_MRR",
         ...NDCG_COLUMNS.map((k) => `t2i_${k}`),
         ...NDCG_COLUMNS.map((k) => `i2t_${k}`),
         "train_seconds",
@@ -301,7 +338,7 @@ async function compareRetrieval(
       ],
       ...runs.map((r) => {
         if (!r.summary) {
-          return [r.loss, r.seed, "failed", part, ...Array(20).fill(""), r.error ?? ""];
+          return [r.loss, r.seed, "failed", part, ...Array(22).fill(""), r.error ?? ""];
         }
         const m = reported(r.summary);
         return [
@@ -316,6 +353,8 @@ async function compareRetrieval(
           m.i2t.MedR,
           m.t2i.mAP,
           m.i2t.mAP,
+          m.t2i.MRR,
+          m.i2t.MRR,
           ...NDCG_COLUMNS.map((k) => m.t2i[k]),
           ...NDCG_COLUMNS.map((k) => m.i2t[k]),
           r.summary.trainSeconds,
@@ -329,14 +368,16 @@ async function compareRetrieval(
 
   const vs = `Δ vs ${plan.baseline} [95% CI]`;
   const md = [
-    `| loss | t2i R@1 | i2t R@1 | rsum | t2i NDCG@10 | i2t NDCG@10 | ${vs}: rsum | verdict | ` +
-    "Δ t2i NDCG@10 | verdict | Δ i2t NDCG@10 | verdict | Δ t2i R@1 | Δ i2t R@1 | train s | steps/s |",
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |`,
+    `| loss | t2i R@1 | i2t R@1 | rsum | t2i NDCG@10 | i2t NDCG@10 | t2i MRR | i2t MRR | ${vs}: ` +
+    "rsum | verdict | Δ t2i NDCG@10 | verdict | Δ i2t NDCG@10 | verdict | Δ t2i MRR | " +
+    "Δ i2t MRR | Δ t2i R@1 | Δ i2t R@1 | train s | steps/s |",
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | --- | ` +
+    "---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   const empty = (n: number) => " |".repeat(n);
   for (const g of byLoss) {
     if (g.ok.length === 0) {
-      md.push(`| ${g.loss} | failed |${empty(14)}`);
+      md.push(`| ${g.loss} | failed |${empty(18)}`);
       continue;
     }
     const ms = g.ok.map((r) => reported(r.summary!));
@@ -348,9 +389,11 @@ async function compareRetrieval(
       `| ${g.loss}${g.loss === plan.baseline ? " (baseline)" : ""}${seedsNote} | ` +
         `${pm(ms.map((m) => m.t2i["R@1"]))} | ${pm(ms.map((m) => m.i2t["R@1"]))} | ` +
         `${pm(ms.map((m) => m.rsum))} | ${pm(ms.map((m) => m.t2i["NDCG@10"]))} | ` +
-        `${pm(ms.map((m) => m.i2t["NDCG@10"]))} | ${cell("rsum")} | ${verdict("rsum")} | ` +
+        `${pm(ms.map((m) => m.i2t["NDCG@10"]))} | ${pm(ms.map((m) => m.t2i.MRR))} | ` +
+        `${pm(ms.map((m) => m.i2t.MRR))} | ${cell("rsum")} | ${verdict("rsum")} | ` +
         `${cell("t2i NDCG@10")} | ${verdict("t2i NDCG@10")} | ` +
         `${cell("i2t NDCG@10")} | ${verdict("i2t NDCG@10")} | ` +
+        `${cell("t2i MRR")} | ${cell("i2t MRR")} | ` +
         `${cell("t2i R@1")} | ${cell("i2t R@1")} | ` +
         `${pm(g.ok.map((r) => r.summary!.trainSeconds), 0)} | ` +
         `${pm(g.ok.map((r) => r.summary!.stepsPerSec), 2)} |`,
@@ -366,9 +409,57 @@ async function compareRetrieval(
         `${pm(initial.map((m) => m.i2t["R@1"]))} | ${pm(initial.map((m) => m.rsum))} | ` +
         `${pm(initial.map((m) => m.t2i["NDCG@10"]))} | ${
           pm(initial.map((m) => m.i2t["NDCG@10"]))
-        } |` +
-        " — |".repeat(10),
+        } | ${pm(initial.map((m) => m.t2i.MRR))} | ` +
+        `${pm(initial.map((m) => m.i2t.MRR))} |` +
+        " — |".repeat(12),
     );
+  }
+  // With --norm: every loss's normalised figures, paired against the same loss's raw scores and
+  // against the baseline's normalised scores.
+  const normMd: string[] = [];
+  const normPaired: Record<string, unknown> = {};
+  if (plan.norm !== "none") {
+    const nm = `${plan.norm} (${formatNormParams(plan.normParams)})`;
+    const baseNormed = baselineRuns.filter((r) => r.normed).map((r) => r.normed!);
+    normMd.push(
+      `With ${nm}, bank = each run's training part, on the same ${part} queries:`,
+      "",
+      `| loss | t2i R@1 | i2t R@1 | rsum | t2i NDCG@10 | i2t NDCG@10 | t2i MRR | i2t MRR | ` +
+        `Δ rsum vs raw [95% CI] | verdict | Δ t2i R@1 vs raw | Δ i2t R@1 vs raw | ` +
+        `Δ rsum vs ${plan.baseline}+${plan.norm} [95% CI] | verdict |`,
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |",
+    );
+    for (const g of byLoss) {
+      const runsN = g.ok.filter((r) => r.normed);
+      if (runsN.length === 0) {
+        normMd.push(`| ${g.loss} | failed |${empty(12)}`);
+        continue;
+      }
+      const ms = runsN.map((r) => retrievalMetrics(r.normed!));
+      const vsRaw = pairedBootstrap(runsN.map((r) => r.normed!), runsN.map((r) => r.ranks!), {
+        resamples: plan.resamples,
+        seed: 0,
+      });
+      const vsBase = g.loss !== plan.baseline && baseNormed.length > 0
+        ? pairedBootstrap(runsN.map((r) => r.normed!), baseNormed, {
+          resamples: plan.resamples,
+          seed: 0,
+        })
+        : null;
+      normPaired[g.loss] = { vsRaw, vsBaseline: vsBase };
+      normMd.push(
+        `| ${g.loss}${g.loss === plan.baseline ? " (baseline)" : ""} | ` +
+          `${pm(ms.map((m) => m.t2i["R@1"]))} | ${pm(ms.map((m) => m.i2t["R@1"]))} | ` +
+          `${pm(ms.map((m) => m.rsum))} | ${pm(ms.map((m) => m.t2i["NDCG@10"]))} | ` +
+          `${pm(ms.map((m) => m.i2t["NDCG@10"]))} | ${pm(ms.map((m) => m.t2i.MRR))} | ` +
+          `${pm(ms.map((m) => m.i2t.MRR))} | ${formatDifference(vsRaw.rsum)} | ` +
+          `${vsRaw.rsum.verdict} | ${formatDifference(vsRaw["t2i R@1"])} | ` +
+          `${formatDifference(vsRaw["i2t R@1"])} | ` +
+          `${vsBase ? formatDifference(vsBase.rsum) : "—"} | ${
+            vsBase ? vsBase.rsum.verdict : "—"
+          } |`,
+      );
+    }
   }
   const env = await environment();
   const source = data.source!;
@@ -379,11 +470,13 @@ async function compareRetrieval(
     `${plan.baseline} with a 95 % percentile interval from ${plan.resamples} bootstrap ` +
     `resamples of the ${part} queries, pooled over seeds; "better"/"worse" when the interval ` +
     `excludes 0 (one test per loss, not adjusted for multiple comparisons). R@K counts a hit on ` +
-    `an item of the query's highest grade; NDCG@10 has gains 2^grade − 1 ` +
+    `an item of the query's highest grade, and MRR is the reciprocal rank of the best-ranked such ` +
+    `item (percent); NDCG@10 has gains 2^grade − 1 ` +
     `(${data.train.relevance ? "graded relevance" : "one grade: binary"}). ` +
     `${env.adapter}, Deno ${env.deno}, commit ${env.commit.slice(0, 10)}.`;
   const failures = failed.map((r) => `- ${r.loss} seed ${r.seed}: ${r.error}`);
   const report = `${note}\n\n${md.join("\n")}\n` +
+    (normMd.length > 0 ? `\n${normMd.join("\n")}\n` : "") +
     (failures.length > 0 ? `\nFailed runs:\n${failures.join("\n")}\n` : "");
   await writeFileAtomic(runPath(plan.out, "results.md"), new TextEncoder().encode(report));
   await writeJson(runPath(plan.out, "results.json"), {
@@ -405,6 +498,18 @@ async function compareRetrieval(
       summary: r.summary,
     })),
     paired: Object.fromEntries(paired),
+    norm: plan.norm === "none" ? { method: "none" } : {
+      method: plan.norm,
+      params: plan.normParams,
+      bank: "each run's training part",
+      runs: runs.filter((r) => r.normed).map((r) => ({
+        loss: r.loss,
+        seed: r.seed,
+        metrics: retrievalMetrics(r.normed!),
+        ranks: `ranks/${r.loss}-s${r.seed}-${plan.norm}.csv`,
+      })),
+      paired: normPaired,
+    },
   });
   const drawn = byLoss.filter((g) => g.ok.length > 0).map((g) => ({
     loss: g.loss,
@@ -545,11 +650,63 @@ async function oneRun(
       runPath(plan.out, `ranks/${loss}-s${seed}.csv`),
       new TextEncoder().encode(text),
     );
-    return { loss, seed, summary: s, ranks: parseRanksCsv(text, file) };
+    const ranks = parseRanksCsv(text, file);
+    let normed: RetrievalRanks | null = null;
+    if (plan.norm !== "none") {
+      const part = s.ranksPart === "test" ? data.test! : data.val!;
+      normed = await normedRanks(config.out, part, data.train, plan);
+      await writeFileAtomic(
+        runPath(plan.out, `ranks/${loss}-s${seed}-${plan.norm}.csv`),
+        new TextEncoder().encode(ranksCsv(normed)),
+      );
+      const m = retrievalMetrics(normed);
+      progress.log(
+        `${loss} seed ${seed}: with ${plan.norm}, ${s.ranksPart} rsum ${m.rsum.toFixed(1)} ` +
+          `(raw ${retrievalMetrics(ranks).rsum.toFixed(1)})`,
+      );
+    }
+    return { loss, seed, summary: s, ranks, normed };
   } catch (e) {
     const error = (e as Error).message;
     progress.log(`${loss} seed ${seed}: ${error} — marked failed`);
     return { loss, seed, summary: null, ranks: null, error };
+  }
+}
+
+/**
+ * A run's ranks on `part` with `plan.norm`: its kept checkpoint embeds the part and the bank (the
+ * training part), the bank statistics come from the GPU.
+ */
+async function normedRanks(
+  run: string,
+  part: RetrievalDataset,
+  train: RetrievalDataset,
+  plan: Plan,
+): Promise<RetrievalRanks> {
+  const saved = await readCheckpoint(run);
+  const model = new DualEncoder(saved.config, 0);
+  try {
+    model.loadStateDict(saved.tensors, run);
+    const dim = saved.config.text.outDim;
+    const texts = await model.embedAll("texts", part.texts, part.numTexts);
+    const images = await model.embedAll("images", part.images, part.numImages);
+    const bankTexts = await model.embedAll("texts", train.texts, train.numTexts);
+    const bankImages = await model.embedAll("images", train.images, train.numImages);
+    const norm = await bankNorms(plan.norm, plan.normParams, {
+      texts,
+      images,
+      bankTexts,
+      bankImages,
+      dim,
+      normalize: false,
+    });
+    const ranks = await retrievalRanks(
+      { texts, images, textDim: dim, imageDim: dim, ...evaluationRelation(part) },
+      { normalize: false, norm },
+    );
+    return ranks;
+  } finally {
+    model.dispose();
   }
 }
 
@@ -763,7 +920,23 @@ async function main(): Promise<number> {
     resamples: numberFlag("resamples", flags.resamples, 2000, { integer: true, min: 100 }),
     out: typeof flags.out === "string" ? flags.out : `runs/compare-${stamp}`,
     force: Boolean(flags.force),
+    norm: choiceFlag<NormMethod>("norm", flags.norm, [...NORM_METHODS], "none"),
+    normParams: {},
   };
+  const normGiven = keyValueFlags("norm-opt", flags["norm-opt"]);
+  if (plan.norm === "none" && Object.keys(normGiven).length > 0) {
+    throw new UsageError("--norm-opt needs --norm invsoftmax|dbnorm|nnn");
+  }
+  if (plan.norm !== "none") {
+    if (typeof flags.ltr === "string") {
+      throw new UsageError("--norm applies to retrieval, not --ltr");
+    }
+    try {
+      plan.normParams = normParams(plan.norm, normGiven);
+    } catch (e) {
+      throw new UsageError(`--norm-opt: ${(e as Error).message}`);
+    }
+  }
   if (typeof flags.ltr === "string") return await compareLtr(flags, flags.ltr, plan);
   return await compareRetrieval(flags, plan);
 }

@@ -40,12 +40,26 @@ import { Progress } from "../train/progress.ts";
 import { ranksCsv } from "../eval/ranks_file.ts";
 import { DualEncoder } from "../model/dual_encoder.ts";
 import { readCheckpoint, readRunConfig } from "../train/run_dir.ts";
+import {
+  bankNorms,
+  formatNormParams,
+  NORM_DEFAULTS,
+  NORM_METHODS,
+  normGrid,
+  type NormMethod,
+  type NormParams,
+  normParams,
+  NormStatsCache,
+} from "../eval/bank_norm.ts";
+import type { Embeddings, RetrievalOptions } from "../ops/retrieval.ts";
+import { MAX_BANK_TOPK } from "../ops/bank_norm.ts";
 import { evaluateRerank, isRerankRun, loadFirstStage, readReranker } from "../train/rerank.ts";
 import { type ResolvedRunData, resolveRunData, runDataRecord } from "../train/data.ts";
 import {
   choiceFlag,
   DATA_GENERATOR_OPTION,
   dataGeneratorFlag,
+  keyValueFlags,
   MAX_MEGAPIXELS_OPTION,
   maxImagePixelsFlag,
   numberFlag,
@@ -99,19 +113,47 @@ const SPECS: Record<string, OptionSpec> = {
     help: "texts per GPU chunk",
     default: "one score block ≤ 32 MiB",
   },
+  norm: {
+    type: "string",
+    value: "none|invsoftmax|dbnorm|nnn",
+    help: "bank-normalised scores: QB-Norm's dynamic inverted softmax, DBNorm's dual inverted " +
+      "softmax, or Nearest Neighbor Normalization",
+    default: "none",
+  },
+  "norm-opt": {
+    type: "string",
+    value: "K=V",
+    multiple: true,
+    help:
+      "a parameter of --norm, repeatable (invsoftmax beta=20,k=1; dbnorm beta1=0.5025,beta2=3; " +
+      "nnn alpha=0.75,k=16)",
+  },
+  bank: {
+    type: "string",
+    value: "DIR",
+    help: "the bank of --norm: all of DIR, or its train part when DIR is the evaluated data",
+    default: "with --checkpoint, the run's training part",
+  },
+  "norm-tune": {
+    type: "boolean",
+    help:
+      "pick --norm's parameters on the run's validation part (a small grid; needs --checkpoint)",
+  },
   ...MAX_MEGAPIXELS_OPTION,
   help: { type: "boolean", help: "show this help" },
 };
 
 const HELP = usage(
   "deno task eval [--checkpoint RUN_DIR] [--data DIR] [--split PART] [--json]",
-  "Image–text retrieval metrics (R@1/5/10, MedR, MeanR, mAP, NDCG@1/5/10, rsum) in both\n" +
-    "directions; with graded relevance, R@K and ranks look for a query's highest grade and NDCG\n" +
+  "Image–text retrieval metrics (R@1/5/10, MedR, MeanR, mAP, MRR, NDCG@1/5/10, rsum) in both\n" +
+    "directions; with graded relevance, R@K, MRR and ranks look for a query's highest grade and NDCG\n" +
     "uses gains 2^grade − 1.\n" +
     "Without a checkpoint, the raw features are scored by cosine (zero-shot): their dims must match.\n" +
     "With --checkpoint, the run's own data (from its config.json, checked by content) is scored on\n" +
     "the part the run held out (test, else val); --data with other data scores all of it. Items the\n" +
-    "run trained on are scored only with --split train|all, and the output says so.",
+    "run trained on are scored only with --split train|all, and the output says so.\n" +
+    "--norm scores with a bank of queries that are never the evaluated ones: the run's training\n" +
+    "part, or --bank DIR.",
   SPECS,
 );
 
@@ -244,6 +286,75 @@ async function evalRerank(
   return 0;
 }
 
+/** The bank of `--norm` and what the JSON says about it. */
+interface Bank {
+  dataset: RetrievalDataset;
+  record: {
+    path: string | null;
+    name: string;
+    split: SplitName;
+    texts: number;
+    images: number;
+    fingerprint: string;
+    description: string;
+  };
+}
+
+/**
+ * The bank: `--bank DIR` (its train part when it is the evaluated data, by fingerprint; else all of
+ * it), or the run's own training part with `--checkpoint`. Refused when it would hold evaluated
+ * queries (the same data with an overlapping part).
+ */
+async function resolveBank(
+  bankPath: string | undefined,
+  resolved: ResolvedRunData,
+  checkpoint: string | null,
+  seed: number,
+  maxImagePixels: number,
+): Promise<Bank> {
+  const make = (dataset: RetrievalDataset, source: DataSource, split: SplitName): Bank => ({
+    dataset,
+    record: {
+      path: source.path,
+      name: source.name,
+      split,
+      texts: dataset.numTexts,
+      images: dataset.numImages,
+      fingerprint: source.fingerprint,
+      description: `${source.name} (${source.path ?? "embedded default"}), ` +
+        `${split === "all" ? "all of it" : `${split} part`}: ${dataset.numTexts} texts, ` +
+        `${dataset.numImages} images`,
+    },
+  });
+  const overlap = (what: string) =>
+    new UsageError(
+      `the bank (${what}) would contain the evaluated queries (${resolved.split} part of ` +
+        `${resolved.source.name}): score the held-out part (test or val), or pass another --bank`,
+    );
+  if (bankPath === undefined) {
+    if (!checkpoint || !resolved.parts) {
+      throw new UsageError(
+        checkpoint
+          ? "--norm on data other than the run's own needs a bank: --bank DIR"
+          : "--norm needs a bank of queries that are not evaluated: --bank DIR (for a split of " +
+            "the same data, its train part is used)",
+      );
+    }
+    if (resolved.split === "train" || resolved.split === "all") {
+      throw overlap("the run's training part");
+    }
+    return make(resolved.parts.train, resolved.source, "train");
+  }
+  const { dataset, source } = await loadDataset(bankPath, { seed, maxImagePixels });
+  if (source.fingerprint !== resolved.source.fingerprint) return make(dataset, source, "all");
+  if (resolved.split === "train" || resolved.split === "all") {
+    throw overlap(`the train part of ${bankPath}, the evaluated data`);
+  }
+  const train = resolved.parts?.train ??
+    splitByImage(dataset, { ...DEFAULT_SPLIT, seed }).train;
+  return make(train, source, "train");
+}
+
 /** The data of a `--checkpoint` evaluation (a rerank run's through its first stage). */
 async function checkpointData(
   checkpoint: string,
@@ -300,6 +411,29 @@ async function main(): Promise<number> {
   const textChunk = optionalInt("text-chunk", flags["text-chunk"]);
   const ranksPath = typeof flags.ranks === "string" ? flags.ranks : undefined;
   const json = Boolean(flags.json);
+  const normMethod = choiceFlag<NormMethod>("norm", flags.norm, [...NORM_METHODS], "none");
+  const normGiven = keyValueFlags("norm-opt", flags["norm-opt"]);
+  const bankPath = typeof flags.bank === "string" ? flags.bank : undefined;
+  const tune = Boolean(flags["norm-tune"]);
+  if (normMethod === "none" && (Object.keys(normGiven).length > 0 || bankPath || tune)) {
+    throw new UsageError("--norm-opt, --bank and --norm-tune need --norm invsoftmax|dbnorm|nnn");
+  }
+  let params: NormParams = {};
+  if (normMethod !== "none") {
+    try {
+      params = normParams(normMethod, normGiven);
+    } catch (e) {
+      throw new UsageError(`--norm-opt: ${(e as Error).message}`);
+    }
+  }
+  if (tune && !checkpoint) {
+    throw new UsageError(
+      "--norm-tune picks --norm's parameters on a run's validation part: it needs --checkpoint RUN",
+    );
+  }
+  if (tune && Object.keys(normGiven).length > 0) {
+    throw new UsageError("--norm-tune chooses the parameters: drop --norm-opt");
+  }
 
   const started = performance.now();
   const runtime = await initGpu();
@@ -332,7 +466,21 @@ async function main(): Promise<number> {
   const ds = resolved.dataset;
   const what = scored(resolved.source, ds, resolved.split, resolved.includesTrainingItems);
   if (checkpoint && await isRerankRun(checkpoint)) {
+    if (normMethod !== "none") throw new UsageError("--norm applies to first-stage runs");
     return await evalRerank(checkpoint, resolved, json, ranksPath);
+  }
+  const bank = normMethod === "none"
+    ? null
+    : await resolveBank(bankPath, resolved, checkpoint, seed, maxImagePixels);
+  if (tune && !resolved.parts?.val.numImages) {
+    throw new UsageError(
+      `--norm-tune needs the run's own data with a validation part (${checkpoint} has none here)`,
+    );
+  }
+  if (tune && resolved.split === "val") {
+    throw new UsageError(
+      "--norm-tune picks the parameters on the validation part: score another part (test)",
+    );
   }
   // With --json the table is not printed, so its facts go to stderr; without, the table has them.
   const log = (line: string) =>
@@ -353,10 +501,14 @@ async function main(): Promise<number> {
       });
     }
   };
+  let ranks: RetrievalRanks;
   let scoring = "zero-shot cosine of the raw features";
   let dim = ds.textDim;
-  let t0: number;
-  let ranks: RetrievalRanks;
+  let t0 = performance.now();
+  // How a part's texts and images become embeddings: the raw features, or the run's heads.
+  let embed: (part: RetrievalDataset) => Promise<{ texts: Embeddings; images: Embeddings }>;
+  let normalize = true;
+  let dispose = () => {};
   if (checkpoint) {
     const saved = await readCheckpoint(checkpoint);
     const { text, image } = saved.config;
@@ -370,34 +522,94 @@ async function main(): Promise<number> {
     model.loadStateDict(saved.tensors, checkpoint);
     dim = text.outDim;
     scoring = `checkpoint ${checkpoint} (${text.kind} heads, epoch ${saved.metadata.epoch ?? "?"})`;
-    if (json) log(`${scoring}, on ${runtime.gpu.adapterName}`);
-    t0 = performance.now();
-    const texts = await model.embedAll("texts", ds.texts, ds.numTexts);
-    const images = await model.embedAll("images", ds.images, ds.numImages);
-    model.dispose();
-    ranks = await retrievalRanks(
-      {
-        texts,
-        images,
-        textDim: dim,
-        imageDim: dim,
-        ...evaluationRelation(ds),
-      },
-      { normalize: false, imageChunk, textChunk, onProgress },
-    );
+    normalize = false;
+    embed = async (part) => ({
+      texts: await model.embedAll("texts", part.texts, part.numTexts),
+      images: await model.embedAll("images", part.images, part.numImages),
+    });
+    dispose = () => model.dispose();
   } else {
     // Zero-shot: the raw features are the embeddings.
     if (ds.textDim !== ds.imageDim) throw zeroShotDimError(ds);
-    if (json) log(`${ds.textDim}-d, ${scoring}, on ${runtime.gpu.adapterName}`);
-    t0 = performance.now();
-    ranks = await retrievalRanks({
-      texts: ds.texts,
-      textDim: ds.textDim,
-      images: ds.images,
-      imageDim: ds.imageDim,
-      ...evaluationRelation(ds),
-    }, { imageChunk, textChunk, onProgress });
+    embed = (part) => Promise.resolve({ texts: part.texts, images: part.images });
   }
+  let normRecord: Record<string, unknown> = { method: "none" };
+  let norm: RetrievalOptions["norm"] = undefined;
+  if (bank) {
+    if (bank.dataset.textDim !== ds.textDim || bank.dataset.imageDim !== ds.imageDim) {
+      throw new UsageError(
+        `the bank (${bank.record.name}) has ${bank.dataset.textDim}-d texts and ` +
+          `${bank.dataset.imageDim}-d images; the evaluated data ${ds.textDim} and ${ds.imageDim}`,
+      );
+    }
+    const bankEmb = await embed(bank.dataset);
+    const inputs = (e: { texts: Embeddings; images: Embeddings }) => ({
+      ...e,
+      bankTexts: bankEmb.texts,
+      bankImages: bankEmb.images,
+      dim,
+      normalize,
+    });
+    let tuned: Record<string, unknown> | null = null;
+    if (tune && normMethod !== "none") {
+      const val = resolved.parts!.val;
+      const valEmb = await embed(val);
+      const cache = new NormStatsCache();
+      const gallery = Math.min(val.numImages, val.numTexts);
+      const bankRows = Math.min(bank.dataset.numImages, bank.dataset.numTexts);
+      let best: { params: NormParams; rsum: number } | null = null;
+      for (const p of normGrid(normMethod)) {
+        if (normMethod === "invsoftmax" && p.k > gallery) continue;
+        if (normMethod === "nnn" && p.k > Math.min(bankRows, MAX_BANK_TOPK)) continue;
+        const vNorm = await bankNorms(normMethod, p, inputs(valEmb), cache);
+        const vRanks = await retrievalRanks({
+          ...valEmb,
+          textDim: dim,
+          imageDim: dim,
+          ...evaluationRelation(val),
+        }, { normalize, imageChunk, textChunk, norm: vNorm });
+        const rsum = retrievalMetrics(vRanks).rsum;
+        console.error(
+          `eval: --norm-tune ${normMethod} ${formatNormParams(p)}: validation rsum ` +
+            `${rsum.toFixed(2)} (bank ${bank.record.description})`,
+        );
+        if (!best || rsum > best.rsum) best = { params: p, rsum };
+      }
+      if (!best) throw new UsageError(`--norm-tune: no ${normMethod} grid point fits these sizes`);
+      params = best.params;
+      tuned = {
+        on: "val",
+        validationRsum: Math.round(best.rsum * 1e4) / 1e4,
+        grid: normGrid(normMethod),
+      };
+      console.error(
+        `eval: --norm-tune chose ${normMethod} ${formatNormParams(params)} on the validation ` +
+          `part (rsum ${best.rsum.toFixed(2)}; defaults ${
+            formatNormParams(NORM_DEFAULTS[normMethod])
+          })`,
+      );
+    }
+    t0 = performance.now();
+    const emb = await embed(ds);
+    norm = await bankNorms(normMethod, params, inputs(emb));
+    normRecord = { method: normMethod, params, bank: bank.record, tuned };
+    scoring += `; ${normMethod} (${formatNormParams(params)}${tuned ? ", tuned on val" : ""}) ` +
+      `with bank ${bank.record.description}`;
+    if (json) log(`${scoring}, on ${runtime.gpu.adapterName}`);
+    ranks = await retrievalRanks(
+      { ...emb, textDim: dim, imageDim: dim, ...evaluationRelation(ds) },
+      { normalize, imageChunk, textChunk, onProgress, norm },
+    );
+  } else {
+    if (json) log(`${dim}-d, ${scoring}, on ${runtime.gpu.adapterName}`);
+    t0 = performance.now();
+    const emb = await embed(ds);
+    ranks = await retrievalRanks(
+      { ...emb, textDim: dim, imageDim: dim, ...evaluationRelation(ds) },
+      { normalize, imageChunk, textChunk, onProgress },
+    );
+  }
+  dispose();
   const metrics = retrievalMetrics(ranks);
   const seconds = (performance.now() - t0) / 1000;
   if (json) {
@@ -409,7 +621,9 @@ async function main(): Promise<number> {
   }
   await writeRanks(ranksPath, ranks);
   if (json) {
-    console.log(JSON.stringify({ ...JSON.parse(metricsJson(metrics)), data: what }));
+    console.log(
+      JSON.stringify({ ...JSON.parse(metricsJson(metrics)), data: what, norm: normRecord }),
+    );
   } else {
     console.log(formatMetricsTable(metrics, {
       name: describeScored(what),

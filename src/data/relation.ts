@@ -49,6 +49,11 @@ export interface DirectionMetrics {
   MeanR: number;
   /** Mean average precision over all items of grade ≥ 1, percent. */
   mAP: number;
+  /**
+   * Mean reciprocal rank of the best-ranked item of the highest grade (the rank R@K and MedR use),
+   * percent.
+   */
+  MRR: number;
   /** NDCG@1 with gains 2^grade − 1, percent. */
   "NDCG@1": number;
   /** NDCG@5 with gains 2^grade − 1, percent. */

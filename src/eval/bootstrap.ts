@@ -1,6 +1,7 @@
 /**
  * Paired comparison of two training methods on the same evaluation queries: the difference in
- * t2i R@1, i2t R@1, rsum and each direction's NDCG@10 with a percentile confidence interval from a paired bootstrap over
+ * t2i R@1, i2t R@1, rsum and each direction's NDCG@10 and MRR with a percentile confidence
+ * interval from a paired bootstrap over
  * queries, pooled over seeds (each resample draws queries with replacement, then averages each
  * method's per-query outcome over its seeds). Pairing on queries removes the variation that comes
  * from which queries happen to be in the test set, which is most of it.
@@ -19,7 +20,15 @@ import { queryOutcomes, type QueryStats, RECALL_KS, type RetrievalRanks } from "
 import { Random } from "../util/random.ts";
 
 /** The compared figures. */
-export const PAIRED_METRICS = ["t2i R@1", "i2t R@1", "rsum", "t2i NDCG@10", "i2t NDCG@10"] as const;
+export const PAIRED_METRICS = [
+  "t2i R@1",
+  "i2t R@1",
+  "rsum",
+  "t2i NDCG@10",
+  "i2t NDCG@10",
+  "t2i MRR",
+  "i2t MRR",
+] as const;
 
 /** One of {@link PAIRED_METRICS}. */
 export type PairedMetric = typeof PAIRED_METRICS[number];
@@ -152,10 +161,10 @@ function sameQueries(a: RetrievalRanks, b: RetrievalRanks): boolean {
 }
 
 /**
- * Candidate − baseline for t2i R@1, i2t R@1, rsum and each direction's NDCG@10 (percentage
- * points), with paired bootstrap confidence intervals over queries (text queries and image queries
+ * Candidate − baseline for t2i R@1, i2t R@1, rsum and each direction's NDCG@10 and MRR
+ * (percentage points), with paired bootstrap confidence intervals over queries (text queries and image queries
  * resampled independently). R@K counts hits on an item of the query's highest grade; NDCG@10 uses
- * every grade (see `./metrics.ts`).
+ * every grade; MRR the reciprocal rank of the best-ranked highest-grade item (see `./metrics.ts`).
  * `candidate` and `baseline` hold one {@link RetrievalRanks} per seed; every run must rank the same
  * queries against the same gallery.
  * @throws {RangeError} when a method has no runs or the runs do not share their queries.
@@ -183,6 +192,7 @@ export function pairedBootstrap(
   const summed = (h: Float64Array[][]) =>
     h[0].map((_, seed) => h[0][seed].map((_, q) => h.reduce((s, hk) => s + hk[seed][q], 0)));
   const ndcg = (stats: QueryStats[][]) => stats.map((s) => Float64Array.from(s, (q) => q.ndcg10));
+  const rr = (stats: QueryStats[][]) => stats.map((s) => Float64Array.from(s, (q) => q.rr));
   return {
     "t2i R@1": pairedDifference([{ candidate: hct[0], baseline: hbt[0], scale: 100 }], options),
     "i2t R@1": pairedDifference([{ candidate: hci[0], baseline: hbi[0], scale: 100 }], options),
@@ -198,6 +208,8 @@ export function pairedBootstrap(
       [{ candidate: ndcg(ci), baseline: ndcg(bi), scale: 100 }],
       options,
     ),
+    "t2i MRR": pairedDifference([{ candidate: rr(ct), baseline: rr(bt), scale: 100 }], options),
+    "i2t MRR": pairedDifference([{ candidate: rr(ci), baseline: rr(bi), scale: 100 }], options),
   };
 }
 

@@ -14,6 +14,9 @@
  * - `MeanR`: mean of that rank.
  * - `mAP`: mean over queries of average precision with every item of grade ≥ 1 relevant,
  *   `AP = (1/m) Σ_k k / rank_k` with rank_1 < … < rank_m; in percent.
+ * - `MRR`: mean over queries of `1 / rank` of the best-ranked item of the query's highest grade
+ *   (the rank R@K and MedR use, so with graded relevance a lower-grade item ranked first does not
+ *   count as the first relevant answer); in percent. One grade: the classic MRR.
  * - `NDCG@K` (K = 1, 5, 10): gains `2^grade − 1`, `DCG@K = Σ_{rank ≤ K} gain / log2(rank + 1)`,
  *   divided by the DCG@K of the ideal order of all the query's graded items (grades descending);
  *   in percent. With one grade this is binary NDCG.
@@ -51,6 +54,7 @@ export const METRIC_KEYS = [
   "MedR",
   "MeanR",
   "mAP",
+  "MRR",
   "NDCG@1",
   "NDCG@5",
   "NDCG@10",
@@ -62,6 +66,8 @@ export interface QueryStats {
   best: number;
   /** Average precision (every graded item relevant), in [0, 1]. */
   ap: number;
+  /** Reciprocal rank `1 / best`, in (0, 1]. */
+  rr: number;
   /** NDCG@1, in [0, 1]. */
   ndcg1: number;
   /** NDCG@5, in [0, 1]. */
@@ -81,7 +87,7 @@ function discount(rank: number): number {
  * @example
  * ```ts
  * import { queryStats } from "./metrics.ts";
- * queryStats([2, 5]); // { best: 2, ap: (1/2 + 2/5) / 2 = 0.45, ndcg10: … }
+ * queryStats([2, 5]); // { best: 2, ap: (1/2 + 2/5) / 2 = 0.45, rr: 1/2, ndcg10: … }
  * queryStats([2, 1], [3, 1]); // best 2: the grade-3 item is the one R@K and MedR look for
  * ```
  */
@@ -118,9 +124,11 @@ export function queryStats(ranks: ArrayLike<number>, grades?: ArrayLike<number>)
   };
   let ap = 0;
   for (let k = 0; k < m; k++) ap += (k + 1) / items[k].rank;
+  const best = items.find((i) => i.grade === top)!.rank;
   return {
-    best: items.find((i) => i.grade === top)!.rank,
+    best,
     ap: ap / m,
+    rr: 1 / best,
     ndcg1: ndcg(1),
     ndcg5: ndcg(5),
     ndcg10: ndcg(10),
@@ -150,6 +158,7 @@ export function aggregateQueries(stats: readonly QueryStats[]): DirectionMetrics
     MedR: flooredMedian(best),
     MeanR: best.reduce((a, b) => a + b, 0) / queries,
     mAP: mean((s) => s.ap),
+    MRR: mean((s) => s.rr),
     "NDCG@1": mean((s) => s.ndcg1),
     "NDCG@5": mean((s) => s.ndcg5),
     "NDCG@10": mean((s) => s.ndcg10),

@@ -5,7 +5,8 @@
  * @example
  * ```ts
  * import { formatMetricsTable, metricsJson } from "./report.ts";
- * const d = { "R@1": 50, "R@5": 80, "R@10": 90, MedR: 1, MeanR: 4.2, mAP: 62, "NDCG@1": 50,
+ * const d = { "R@1": 50, "R@5": 80, "R@10": 90, MedR: 1, MeanR: 4.2, mAP: 62, MRR: 70,
+ *   "NDCG@1": 50,
  *   "NDCG@5": 64, "NDCG@10": 68 };
  * const m = { t2i: d, i2t: d, rsum: 440 };
  * console.log(metricsJson(m)); // {"t2i":{"R@1":50,...},"i2t":{...},"rsum":440}
@@ -50,9 +51,9 @@ function directionJson(d: DirectionMetrics): Record<string, number> {
 
 /**
  * The metrics as one line of JSON, keys in a fixed order:
- * `{"t2i":{"R@1":…,"R@5":…,"R@10":…,"MedR":…,"MeanR":…,"mAP":…,"NDCG@1":…,"NDCG@5":…,
- * "NDCG@10":…},"i2t":{…},"rsum":…}`. R@K, mAP and NDCG@K are percentages; values are rounded to 4
- * decimals.
+ * `{"t2i":{"R@1":…,"R@5":…,"R@10":…,"MedR":…,"MeanR":…,"mAP":…,"MRR":…,"NDCG@1":…,
+ * "NDCG@5":…,"NDCG@10":…},"i2t":{…},"rsum":…}`. R@K, mAP, MRR and NDCG@K are percentages; values
+ * are rounded to 4 decimals.
  */
 export function metricsJson(metrics: RetrievalMetrics): string {
   return JSON.stringify({
@@ -86,8 +87,8 @@ export function formatMetricsTable(metrics: RetrievalMetrics, info: EvalInfo): s
     fmt(widths.map((w) => "-".repeat(w))),
     ...rows.map(fmt),
     "",
-    `rsum ${metrics.rsum.toFixed(2)}   (R@K, mAP, NDCG@K in %; ranks 1-based, MedR floored; ` +
-      "graded: R@K and ranks of a highest-grade item, NDCG gains 2^grade − 1)",
+    `rsum ${metrics.rsum.toFixed(2)}   (R@K, mAP, MRR, NDCG@K in %; ranks 1-based, MedR ` +
+      "floored; graded: R@K, MRR and ranks of a highest-grade item, NDCG gains 2^grade − 1)",
     `ties: ${TIE_RULE.split(":")[0]}`,
   );
   const tail: string[] = [];

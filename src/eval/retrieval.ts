@@ -30,7 +30,8 @@ export type { Embeddings, RetrievalInput, RetrievalOptions } from "../ops/retrie
 export type { DirectionMetrics, RetrievalMetrics, RetrievalRanks } from "./metrics.ts";
 
 /**
- * Retrieval metrics in both directions (R@1/5/10, MedR, MeanR, mAP, NDCG@1/5/10, rsum), computed
+ * Retrieval metrics in both directions (R@1/5/10, MedR, MeanR, mAP, MRR, NDCG@1/5/10, rsum),
+ * computed
  * on the GPU. See `retrievalRanks` (`src/ops/retrieval.ts`) for the inputs and `./metrics.ts` for
  * the definitions.
  */

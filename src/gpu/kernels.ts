@@ -92,6 +92,40 @@ export const ATTENTION = declareKernel({
   overrides: { DH: 1 },
 });
 
+/**
+ * Bank-normalised retrieval: per-gallery-item statistics of a bank of queries accumulated over
+ * score blocks (log-sum-exp, running top-k), and the normalised scores `s − bias[item]`.
+ */
+export const BANK_NORM = declareKernel({
+  file: "bank_norm",
+  entries: ["bank_lse", "bank_topk", "norm_block", "norm_pairs"],
+  workgroupSize: 64,
+  bindings: {
+    /** A score block (statistics: gallery × bank; norm_block: images × texts) or pair scores. */
+    a: read("f32"),
+    /** Per-gallery-item statistics (bank_lse: (m, z) pairs; bank_topk: k scores each). */
+    st: readWrite("f32", optional),
+    /** Per-gallery-item bias subtracted from the scores (norm entries). */
+    bias: read("f32", optional),
+    /** Per query: 0 = keep its raw scores (norm entries, flags bit 1; `active` is reserved in WGSL). */
+    on: read("u32", optional),
+    /** Each relevant pair as (text, image, grade) (norm_pairs). */
+    pairs: read("u32", optional),
+    /** Normalised scores (norm entries). */
+    out: readWrite("f32", optional),
+  },
+  params: {
+    rows: "u32",
+    cols: "u32",
+    row0: "u32",
+    col0: "u32",
+    count: "u32",
+    k: "u32",
+    flags: "u32",
+    beta: "f32",
+  },
+});
+
 /** Seeded inverted dropout. */
 export const DROPOUT = declareKernel({
   file: "dropout",

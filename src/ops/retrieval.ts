@@ -34,7 +34,7 @@
  * @module
  */
 
-import { RETRIEVAL } from "../gpu/kernels.ts";
+import { BANK_NORM, RETRIEVAL } from "../gpu/kernels.ts";
 import { rt } from "../gpu/runtime.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
 import {
@@ -347,6 +347,23 @@ export interface RetrievalOptions {
   textChunk?: number;
   /** Called after each score block with blocks done and blocks in all (progress of large galleries). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Bank normalisation of each direction's scores (absent: raw scores): a query ranks gallery
+   * item g by `s − bias[g]` (see `src/eval/bank_norm.ts` for the methods that make the biases).
+   */
+  norm?: { t2i?: DirectionNorm; i2t?: DirectionNorm };
+}
+
+/**
+ * One direction's normalised scores: a normalised query ranks gallery item g by `s − bias[g]`
+ * (in float32, the same expression for the relevant pairs and the score blocks, so exact ties
+ * stay ties), the other queries by `s`.
+ */
+export interface DirectionNorm {
+  /** One finite value per gallery item (images for text → image, texts for image → text). */
+  bias: ArrayLike<number>;
+  /** Per query (texts for text → image, images for image → text): falsy keeps its raw scores; absent: all normalised. */
+  active?: ArrayLike<number | boolean>;
 }
 
 const CALLER = "evaluateRetrieval";
@@ -380,6 +397,63 @@ function checkTextToImage(
   return out;
 }
 
+/** A direction's normalisation, checked: the bias, the active flags and the kernel flags. */
+interface CheckedNorm {
+  bias: Float32Array<ArrayBuffer>;
+  active?: Uint32Array<ArrayBuffer>;
+  flags: number;
+}
+
+function checkNorm(
+  norm: DirectionNorm | undefined,
+  dir: "t2i" | "i2t",
+  gallery: number,
+  queries: number,
+): CheckedNorm | null {
+  if (!norm) return null;
+  const [gWhat, qWhat] = dir === "t2i" ? ["images", "texts"] : ["texts", "images"];
+  if (norm.bias.length !== gallery) {
+    throw new RangeError(
+      `${CALLER}: norm.${dir}.bias has ${norm.bias.length} values, one per gallery item ` +
+        `(${gallery} ${gWhat}) expected`,
+    );
+  }
+  const bias = new Float32Array(gallery);
+  for (let g = 0; g < gallery; g++) {
+    bias[g] = norm.bias[g];
+    if (!Number.isFinite(bias[g])) {
+      throw new RangeError(`${CALLER}: norm.${dir}.bias[${g}] = ${norm.bias[g]} is not finite`);
+    }
+  }
+  const out: CheckedNorm = { bias, flags: dir === "i2t" ? 1 : 0 };
+  if (norm.active !== undefined) {
+    if (norm.active.length !== queries) {
+      throw new RangeError(
+        `${CALLER}: norm.${dir}.active has ${norm.active.length} values, one per query ` +
+          `(${queries} ${qWhat}) expected`,
+      );
+    }
+    out.active = Uint32Array.from({ length: queries }, (_, q) => (norm.active![q] ? 1 : 0));
+    out.flags |= 2;
+  }
+  return out;
+}
+
+/** A checked normalisation on the GPU. */
+interface NormBuffers {
+  bias: GPUBuffer;
+  active?: GPUBuffer;
+  flags: number;
+}
+
+function uploadNorm(n: CheckedNorm | null, dir: string): NormBuffers | null {
+  if (!n) return null;
+  const bias = rt().pool.acquire(n.bias.byteLength, `${dir} norm bias`);
+  rt().upload(bias, n.bias);
+  const active = n.active ? u32Buffer(n.active, `${dir} norm active`) : undefined;
+  return { bias, active, flags: n.flags };
+}
+
 /**
  * Per-pair ranks in both directions (see {@link RetrievalRanks}), computed on the GPU: every
  * relevant (text, image) pair of the graded relation gets the rank of its image in the text's
@@ -405,6 +479,10 @@ export async function retrievalRanks(
   const textToImage = checkTextToImage(input.textToImage, texts, images);
   const relevance = input.relevance ?? oneToOne(textToImage);
   checkRelation(relevance, textToImage, images.rows, `${CALLER}: relevance`);
+  const checkedNorms = {
+    t2i: checkNorm(options.norm?.t2i, "t2i", images.rows, texts.rows),
+    i2t: checkNorm(options.norm?.i2t, "i2t", texts.rows, images.rows),
+  };
   const numTexts = texts.rows;
   const numPairs = relevance.images.length;
   const dim = texts.dim;
@@ -427,6 +505,13 @@ export async function retrievalRanks(
   const rel = pool.acquire(numPairs * 4, "relevant scores");
   const counts = pool.acquire(numPairs * 8, "rank counts");
   rt().upload(counts, new Uint32Array(numPairs * 2));
+  const norms = {
+    t2i: uploadNorm(checkedNorms.t2i, "t2i"),
+    i2t: uploadNorm(checkedNorms.i2t, "i2t"),
+  };
+  const normBufs = [norms.t2i, norms.i2t].flatMap((n) => n ? [n.bias, n.active] : []);
+  let normed: GPUBuffer | null = null;
+  const normedRel = { t2i: rel, i2t: rel };
   const pairSize = plan.queries.size;
   const pairTextRows = new ChunkRows(texts, pairSize, normalize);
   const pairImageRows = new ChunkRows(images, pairSize, normalize);
@@ -445,12 +530,35 @@ export async function retrievalRanks(
     }
     pairTextRows.release();
     pairImageRows.release();
+    // Normalised pair scores, per direction (the same expression as the normalised blocks).
+    for (const dir of ["t2i", "i2t"] as const) {
+      const n = norms[dir];
+      if (!n) continue;
+      const out = pool.acquire(numPairs * 4, `${dir} normalised relevant scores`);
+      normBufs.push(out);
+      const bindings = { a: rel, bias: n.bias, on: n.active, pairs: pairsBuf, out };
+      BANK_NORM.launch("norm_pairs", bindings, { count: numPairs, flags: n.flags }, numPairs);
+      normedRel[dir] = out;
+    }
 
     // 2. One sweep over blocks: scores, then counts in both directions.
     textChunk = new ChunkRows(texts, plan.queries.size, normalize);
     imageChunk = new ChunkRows(images, plan.gallery.size, normalize);
     block = pool.acquire(plan.gallery.size * plan.queries.size * 4, "score block");
-    const relation = { rel, pairs: pairsBuf, offsets: offsetsBuf, counts };
+    if (norms.t2i || norms.i2t) {
+      normed = pool.acquire(plan.gallery.size * plan.queries.size * 4, "normalised score block");
+    }
+    const relation = { pairs: pairsBuf, offsets: offsetsBuf, counts };
+    // The block a direction counts on: the raw block, or its normalised copy.
+    const scored = (dir: "t2i" | "i2t", common: Record<string, number>): GPUBuffer => {
+      const n = norms[dir];
+      if (!n) return block!;
+      const { rows, cols, row0, col0 } = common;
+      const bindings = { a: block!, bias: n.bias, on: n.active, out: normed! };
+      const params = { rows, cols, row0, col0, flags: n.flags };
+      BANK_NORM.launch("norm_block", bindings, params, rows * cols);
+      return normed!;
+    };
     for (let g = 0; g < plan.gallery.count; g++) {
       const i0 = g * plan.gallery.size;
       const ni = Math.min(plan.gallery.size, images.rows - i0);
@@ -465,12 +573,16 @@ export async function retrievalRanks(
         const t2iStart = relevance.offsets[t0];
         const t2iCount = relevance.offsets[t0 + nt] - t2iStart;
         const params = { ...common, start: t2iStart, count: t2iCount, offset: 0 };
-        RETRIEVAL.launch("count_t2i", { a: block, ...relation }, params, t2iCount);
+        if (t2iCount > 0) {
+          const a = scored("t2i", common);
+          RETRIEVAL.launch("count_t2i", { a, rel: normedRel.t2i, ...relation }, params, t2iCount);
+        }
         const start = byImage.offsets[i0];
         const count = byImage.offsets[i0 + ni] - start;
         if (count > 0) {
           const i2t = { ...common, start, count, offset: numPairs };
-          RETRIEVAL.launch("count_i2t", { a: block, ...relation, order: orderBuf }, i2t, count);
+          const bindings = { a: scored("i2t", common), rel: normedRel.i2t, order: orderBuf };
+          RETRIEVAL.launch("count_i2t", { ...bindings, ...relation }, i2t, count);
         }
         await throttle.step();
         options.onProgress?.(
@@ -492,6 +604,8 @@ export async function retrievalRanks(
     pairImageRows.release();
     textChunk?.release();
     imageChunk?.release();
-    for (const b of [pairsBuf, offsetsBuf, orderBuf, rel, counts, block]) if (b) pool.release(b);
+    for (const b of [pairsBuf, offsetsBuf, orderBuf, rel, counts, block, normed, ...normBufs]) {
+      if (b) pool.release(b);
+    }
   }
 }

@@ -141,6 +141,7 @@ export function directionMetricsRef(
 ): DirectionMetrics {
   const best: number[] = [];
   let ap = 0;
+  let rr = 0;
   const ndcg = [0, 0, 0];
   let hits = [0, 0, 0];
   rankings.forEach((ranking, q) => {
@@ -167,6 +168,7 @@ export function directionMetricsRef(
     });
     best.push(first);
     ap += precisionSum / found;
+    rr += 1 / first;
     hits = hits.map((h, j) => h + (first <= [1, 5, 10][j] ? 1 : 0));
   });
   const n = rankings.length;
@@ -179,6 +181,7 @@ export function directionMetricsRef(
     MedR: Math.floor(median),
     MeanR: best.reduce((a, b) => a + b, 0) / n,
     mAP: 100 * ap / n,
+    MRR: 100 * rr / n,
     "NDCG@1": 100 * ndcg[0] / n,
     "NDCG@5": 100 * ndcg[1] / n,
     "NDCG@10": 100 * ndcg[2] / n,
@@ -214,8 +217,27 @@ export function retrievalRef(
   const numImages = images.length / dim;
   const nt = texts.length / dim;
   const s = scoreMatrixRef(texts, images, dim, normalize);
+  return retrievalFromScoresRef(s, s, nt, numImages, relation);
+}
+
+/**
+ * Ranks and metrics from score matrices (texts × images, float64): text → image rankings read the
+ * rows of `t2iScores`, image → text rankings the columns of `i2tScores` (the same matrix for plain
+ * retrieval; bank-normalised retrieval changes each direction's scores differently).
+ */
+export function retrievalFromScoresRef(
+  t2iScores: Float64Array,
+  i2tScores: Float64Array,
+  nt: number,
+  numImages: number,
+  relation: ArrayLike<number> | GradedRelation,
+): { ranks: RetrievalRanks; metrics: RetrievalMetrics } {
   const grades = denseGradesRef(relation, nt, numImages);
-  const { t2i, i2t } = rankingsRef(s, grades, nt, numImages);
+  const both = rankingsRef(t2iScores, grades, nt, numImages);
+  const t2i = both.t2i;
+  const i2t = i2tScores === t2iScores
+    ? both.i2t
+    : rankingsRef(i2tScores, grades, nt, numImages).i2t;
   const pairs: [number, number, number][] = [];
   const offsets = new Int32Array(nt + 1);
   for (let t = 0; t < nt; t++) {

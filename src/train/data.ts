@@ -15,7 +15,12 @@ import {
   splitRecord,
 } from "../data/load.ts";
 import type { DataSource } from "../data/source.ts";
-import { DEFAULT_SPLIT, splitByImage, type SplitSpec } from "../data/split.ts";
+import {
+  DEFAULT_SPLIT,
+  type RetrievalSplits,
+  splitByImage,
+  type SplitSpec,
+} from "../data/split.ts";
 import type { RetrievalDataset } from "../data/types.ts";
 import type { GeneratorVersion } from "../data/synthetic.ts";
 import { distractorNote } from "../eval/metrics.ts";
@@ -128,6 +133,8 @@ export interface ResolvedRunData {
   own: boolean;
   /** Whether the scored items include images (or their texts) the run trained on. */
   includesTrainingItems: boolean;
+  /** The run's own train / val / test parts (when the data is the run's own). */
+  parts?: RetrievalSplits;
 }
 
 /** Thrown when a run's data cannot be found or has changed; the message says what to do. */
@@ -182,9 +189,8 @@ export async function resolveRunData(
           "pass --split train or --split all to score them anyway",
       );
     }
-    const dataset = split === "all"
-      ? loaded.dataset
-      : splitByImage(loaded.dataset, record.split)[split];
+    const parts = splitByImage(loaded.dataset, record.split);
+    const dataset = split === "all" ? loaded.dataset : parts[split];
     if (dataset.numImages === 0) {
       throw new RunDataError(`${run}'s ${split} part is empty (see its config.json split)`);
     }
@@ -194,6 +200,7 @@ export async function resolveRunData(
       split,
       own,
       includesTrainingItems: split === "train" || split === "all",
+      parts,
     };
   }
   const split = options.split ?? "all";

@@ -232,8 +232,8 @@ export const MODEL_CONFIG: Check<DualEncoderConfig> = (v, path, file) => {
   return c;
 };
 
-// NDCG@1 and NDCG@5 came with graded relevance: files written before lack them.
-const ADDED_KEYS: readonly string[] = ["NDCG@1", "NDCG@5"];
+// NDCG@1 and NDCG@5 came with graded relevance, MRR after it: files written before lack them.
+const ADDED_KEYS: readonly string[] = ["NDCG@1", "NDCG@5", "MRR"];
 const DIRECTION = obj(
   Object.fromEntries(METRIC_KEYS.map((k) => [k, ADDED_KEYS.includes(k) ? optional(num()) : num()])),
 );
