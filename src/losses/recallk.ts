@@ -105,7 +105,7 @@ const definition: LossDefinition = {
 export function recallKOptions(options: LossOptions): RecallKOptions {
   const o = resolveOptions(definition, options);
   const text = String(o.ks).trim();
-  const ks = text === "" ? [] : text.split(",").map((v) => Number(v.trim()));
+  const ks = text.split(",").map((v) => v.trim()).filter((v) => v !== "").map(Number);
   if (
     ks.length === 0 || ks.length > RECALLK_MAX_CUTOFFS ||
     !ks.every((k) => Number.isInteger(k) && k >= 1)

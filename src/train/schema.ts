@@ -305,6 +305,7 @@ export const TRAIN_CONFIG: Check<TrainConfig & Record<string, unknown>> = obj({
   data: nullable(str),
   loss: str,
   lossOptions: record(SCALAR),
+  simix: optional(bool),
   epochs: int(1),
   batch: int(2),
   captionsPerImage: int(1),
