@@ -4,6 +4,7 @@
 
 import {
   assertAllClose,
+  assertEquals,
   assertFinite,
   assertOk,
   assertThrows,
@@ -13,7 +14,11 @@ import {
 } from "./util.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { backward } from "../src/autodiff/tape.ts";
-import { dccaLoss, dccaOptions, newtonSchulz } from "../src/losses/dcca.ts";
+import { dccaLoss, dccaOptions, fitCca, newtonSchulz } from "../src/losses/dcca.ts";
+import { runTraining } from "../src/train/run.ts";
+import type { TrainData } from "../src/train/trainer.ts";
+import { readCheckpoint } from "../src/train/run_dir.ts";
+import { quietProgress, smallConfig, toyDataset } from "./train_fixtures.ts";
 import { canonicalCorrelationsRef, dccaRef, symmetricEigen } from "../src/reference/dcca.ts";
 
 /** m seeded pairs of d-dim rows: h2 = h1·R + noise·N (R a random mix), both float32. */
@@ -130,3 +135,77 @@ gpuTest("dcca refuses bad shapes and options, naming them", () => {
   assertThrows(() => dccaOptions({ iters: 2.5 }), /'iters' must be an integer/);
   assertThrows(() => dccaOptions({ foo: 1 }), /unknown option 'foo'/);
 });
+
+gpuTest("fitCca: whitened canonical projections with the twin's correlations", () => {
+  const { h1, h2 } = pairs(80, 5, 9, 0.6);
+  const [m, d, reg] = [80, 5, 1e-3];
+  const fit = fitCca(h1.flat(), h2.flat(), m, d, reg);
+  // the twin L2-normalises rows first; fitCca takes the rows as given
+  const want = canonicalCorrelationsRef(h1, h2, reg);
+  assertEquals(fit.correlations.length, d);
+  const unit = (rows: number[][]) => rows.map((r) => r.map((v) => v / Math.hypot(...r)));
+  const fitUnit = fitCca(unit(h1).flat(), unit(h2).flat(), m, d, reg);
+  assertAllClose(fitUnit.correlations, [...want].sort((a, b) => b - a), {
+    atol: 1e-6,
+    rtol: 1e-6,
+  }, "correlations");
+  // P1ᵀ Σ12 P2 = diag(ρ²), P1ᵀ (Σ11 + rI) P1 = diag(ρ)
+  const centred = (rows: number[][]) => {
+    const mu = rows[0].map((_, j) => rows.reduce((s, r) => s + r[j], 0) / m);
+    return rows.map((r) => r.map((v, j) => v - mu[j]));
+  };
+  const [c1, c2] = [centred(h1), centred(h2)];
+  const proj = (p: Float32Array, rows: number[][]) =>
+    rows.map((r) =>
+      Array.from({ length: d }, (_, k) => r.reduce((s, v, j) => s + v * p[j * d + k], 0))
+    );
+  const [z1, z2] = [proj(fit.text.proj, c1), proj(fit.image.proj, c2)];
+  for (let a = 0; a < d; a++) {
+    for (let b = 0; b < d; b++) {
+      const cross = z1.reduce((s, r, i) => s + r[a] * z2[i][b], 0) / (m - 1);
+      const self = z1.reduce((s, r) => s + r[a] * r[b], 0) / (m - 1);
+      const pa = fit.text.proj;
+      const regTerm = reg * Array.from({ length: d }, (_, j) => pa[j * d + a] * pa[j * d + b])
+        .reduce((s, v) => s + v, 0);
+      const rho = fit.correlations[a];
+      assertAllClose(
+        [cross],
+        [a === b ? rho * rho : 0],
+        { atol: 2e-4, rtol: 1e-3 },
+        `Σ12 ${a},${b}`,
+      );
+      assertAllClose(
+        [self + regTerm],
+        [a === b ? rho : 0],
+        { atol: 2e-4, rtol: 1e-3 },
+        `Σ11 ${a},${b}`,
+      );
+    }
+  }
+  assertThrows(() => fitCca([1, 2], [1, 2], 1, 2, reg), /at least 2/);
+});
+
+const TOY: TrainData = {
+  train: toyDataset({ images: 96, seed: 1, name: "toy-train" }),
+  val: toyDataset({ images: 48, seed: 2, name: "toy-val" }),
+};
+
+gpuTest(
+  "training with --loss dcca: finite, far above chance, its CCA saved in the checkpoint",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const out = await runTraining(smallConfig(dir, { loss: "dcca" }), {
+      data: TOY,
+      progress: quietProgress(),
+    });
+    // a non-finite loss, gradient or embedding would stop the run without a summary
+    assertOk(out.summary, `dcca run failed: ${JSON.stringify(out)}`);
+    const s = out.summary;
+    // chance on 48 images / 96 texts: t2i R@1+5+10 ≈ 100·16/48, i2t about twice that: rsum ≈ 100
+    assertOk(s.best!.rsum > 250, `dcca val rsum ${s.best!.rsum}`);
+    const ckpt = await readCheckpoint(dir);
+    assertEquals(ckpt.config.cca, true);
+    assertEquals(ckpt.tensors["text.cca_proj"].shape.join("x"), "8x8");
+    await Deno.remove(dir, { recursive: true });
+  },
+);

@@ -9,6 +9,9 @@ import { simix, simixPlan } from "../src/losses/simix.ts";
 import { rankingLossTensor } from "../src/losses/mod.ts";
 import { sumAll } from "../src/ops/reduce.ts";
 import { mul } from "../src/ops/elementwise.ts";
+import { runTraining } from "../src/train/run.ts";
+import type { TrainData } from "../src/train/trainer.ts";
+import { quietProgress, smallConfig, toyDataset } from "./train_fixtures.ts";
 
 // 3 lists of 5 candidates: list 0 has relevant 0, 1, 3; list 1 relevant 1, 3 (a duplicate pair);
 // list 2 has none and a padded candidate 4
@@ -80,4 +83,20 @@ gpuTest("recallk on SiMix-extended lists is finite and differs from the plain li
   assertOk(Number.isFinite(b[0]) && g.every(Number.isFinite), "finite loss and gradient");
   assertOk(Math.abs(a[0] - b[0]) > 1e-6, `SiMix changed nothing: ${a[0]} vs ${b[0]}`);
   for (const t of [plain, mixedLoss, s.grad!, s]) t.dispose();
+});
+
+const TOY: TrainData = {
+  train: toyDataset({ images: 96, seed: 1, name: "toy-train" }),
+  val: toyDataset({ images: 48, seed: 2, name: "toy-val" }),
+};
+
+gpuTest("training recallk with --simix improves validation rsum", async () => {
+  const dir = await Deno.makeTempDir();
+  const out = await runTraining(smallConfig(dir, { loss: "recallk", simix: true }), {
+    data: TOY,
+    progress: quietProgress(),
+  });
+  const s = out.summary!;
+  assertOk(s.best!.rsum > s.initial!.rsum + 50, `rsum ${s.initial!.rsum} → ${s.best!.rsum}`);
+  await Deno.remove(dir, { recursive: true });
 });

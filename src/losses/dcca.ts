@@ -20,6 +20,10 @@
  * (Y₀ = A / c, Z₀ = I; P = (3I − Z Y) / 2, Y ← Y P, Z ← P Z; Y → (A/c)^{1/2}, Z → (A/c)^{−1/2}),
  * with c a bound on the largest eigenvalue known on the host (m / (m − 1) + d·r for the
  * covariances, 1 for TᵀT, whose eigenvalues are squared correlations < 1): nothing is read back.
+ * Retrieval: after training (and before each validation) the run fits the final linear CCA of
+ * Andrew et al. on the whole training part ({@link fitCca}) into the model (`config.cca`), and
+ * scores by cosine in that canonical space.
+ *
  * A fixed number of iterations converges for eigenvalues above about c·1.5^−(iters − 5); smaller
  * ones (directions of tiny variance or correlation) are under-weighted, which acts as extra
  * regularisation and keeps the gradient finite where √ has an infinite slope at 0. Cost: 9·iters
@@ -33,6 +37,13 @@ import { axpby, mul, scale, sub } from "../ops/elementwise.ts";
 import { matmul } from "../ops/matmul.ts";
 import { broadcastCols, colSum, l2Normalize, sumAll } from "../ops/reduce.ts";
 import { dims2 } from "../ops/common.ts";
+import {
+  type Mat,
+  matmulHost,
+  matrixFunction,
+  symmetricEigen,
+  transposeHost,
+} from "../util/linalg.ts";
 
 /** Options of {@link dccaLoss}. */
 export interface DccaOptions {
@@ -131,4 +142,78 @@ export function dccaLoss(h1: Tensor, h2: Tensor, options: DccaOptions): Tensor {
   const t = matmul(matmul(w1, cov(c1, c2)), w2);
   const [root] = newtonSchulz(matmul(t, t, { transA: true }), 1, iters);
   return sumAll(mul(root, eye(d)), -1);
+}
+
+/** A fitted linear CCA: each side's mean and projection (row-major) and the correlations. */
+export interface CcaFit {
+  /** Text side: mean `[d]`, projection `[d, d]`. */
+  text: { mean: Float32Array; proj: Float32Array };
+  /** Image side: mean `[d]`, projection `[d, d]`. */
+  image: { mean: Float32Array; proj: Float32Array };
+  /** The canonical correlations ρ, descending. */
+  correlations: number[];
+}
+
+/**
+ * The final linear CCA of a `dcca` run (Andrew et al. project the learned outputs on their
+ * canonical directions; cosine scores are then meaningful, which the rotation-invariant loss alone
+ * does not make them). Fitted in float64 on m paired rows `u1`, `u2` `[m, d]` (row-major) with
+ * the loss's regulariser r: T = Σ11^{−1/2} Σ12 Σ22^{−1/2} = U diag(ρ) Vᵀ, and the projections are
+ * P1 = Σ11^{−1/2} U diag(√ρ), P2 = Σ22^{−1/2} V diag(√ρ), so that the inner product of projected
+ * pairs weights each canonical pair by its correlation ρ (P1ᵀ Σ12 P2 = diag(ρ²),
+ * P1ᵀ Σ11 P1 = diag(ρ)).
+ */
+export function fitCca(
+  u1: ArrayLike<number>,
+  u2: ArrayLike<number>,
+  m: number,
+  d: number,
+  reg: number,
+): CcaFit {
+  if (u1.length !== m * d || u2.length !== m * d) {
+    throw new RangeError(`fitCca: expected two ${m} × ${d} matrices`);
+  }
+  if (m < 2) throw new RangeError(`fitCca: needs at least 2 paired rows, got ${m}`);
+  const meanOf = (u: ArrayLike<number>) => {
+    const mu = new Float64Array(d);
+    for (let i = 0; i < m; i++) for (let j = 0; j < d; j++) mu[j] += u[i * d + j] / m;
+    return mu;
+  };
+  const [mu1, mu2] = [meanOf(u1), meanOf(u2)];
+  const cov = (a: ArrayLike<number>, ma: Float64Array, b: ArrayLike<number>, mb: Float64Array) => {
+    const c: Mat = Array.from({ length: d }, () => new Array(d).fill(0));
+    const x = new Float64Array(d);
+    const y = new Float64Array(d);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < d; j++) {
+        x[j] = a[i * d + j] - ma[j];
+        y[j] = b[i * d + j] - mb[j];
+      }
+      for (let j = 0; j < d; j++) {
+        const xj = x[j];
+        if (xj === 0) continue;
+        const row = c[j];
+        for (let k = 0; k < d; k++) row[k] += xj * y[k];
+      }
+    }
+    return c.map((row) => row.map((v) => v / (m - 1)));
+  };
+  const withReg = (c: Mat) => c.map((row, i) => row.map((v, j) => v + (i === j ? reg : 0)));
+  const w1 = matrixFunction(withReg(cov(u1, mu1, u1, mu1)), (x) => 1 / Math.sqrt(x));
+  const w2 = matrixFunction(withReg(cov(u2, mu2, u2, mu2)), (x) => 1 / Math.sqrt(x));
+  const t = matmulHost(matmulHost(w1, cov(u1, mu1, u2, mu2)), w2);
+  const eig = symmetricEigen(matmulHost(transposeHost(t), t));
+  const order = eig.values.map((_, k) => k).sort((a, b) => eig.values[b] - eig.values[a]);
+  const rho = order.map((k) => Math.sqrt(Math.max(eig.values[k], 0)));
+  const v = eig.vectors.map((row) => order.map((k) => row[k]));
+  // U diag(√ρ) = T V diag(ρ^(−1/2)); a zero correlation's column is 0 either way
+  const tv = matmulHost(t, v);
+  const uScaled = tv.map((row) => row.map((x, k) => rho[k] > 1e-12 ? x / Math.sqrt(rho[k]) : 0));
+  const vScaled = v.map((row) => row.map((x, k) => x * Math.sqrt(rho[k])));
+  const flat = (a: Mat) => Float32Array.from(a.flat());
+  return {
+    text: { mean: Float32Array.from(mu1), proj: flat(matmulHost(w1, uScaled)) },
+    image: { mean: Float32Array.from(mu2), proj: flat(matmulHost(w2, vScaled)) },
+    correlations: rho,
+  };
 }

@@ -18,13 +18,13 @@ import { transpose } from "../ops/transpose.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
-import { dccaLoss, type DccaOptions, dccaOptions, isBatchLoss } from "../losses/dcca.ts";
+import { dccaLoss, type DccaOptions, dccaOptions, fitCca, isBatchLoss } from "../losses/dcca.ts";
 import { gatherRows } from "../ops/gather.ts";
 import { simix, simixPlan } from "../losses/simix.ts";
 import { lowbias32, seededRandom } from "../util/random.ts";
 import type { RetrievalDataset } from "../data/types.ts";
 import type { GeneratorVersion } from "../data/synthetic.ts";
-import { relevanceOf } from "../data/relation.ts";
+import { primaryImages, relevanceOf } from "../data/relation.ts";
 import type { DataSource } from "../data/source.ts";
 import type { SplitRecord } from "../data/load.ts";
 import {
@@ -295,7 +295,11 @@ export function buildModel(
 ): { model: DualEncoder; optimizer: AdamW } {
   const { train } = data;
   const model = new DualEncoder(
-    modelConfig(train.textDim, train.imageDim, config.model),
+    modelConfig(train.textDim, train.imageDim, {
+      ...config.model,
+      // a batch loss (dcca) scores in its final linear CCA's space
+      ...(isBatchLoss(config.loss) ? { cca: true } : {}),
+    }),
     config.seed,
   );
   try {
@@ -384,7 +388,20 @@ export async function trainLoop(
   let ringFirstStep = state.globalStep + 1;
   let interrupted = false;
 
+  /** dcca: fits the final linear CCA on the whole training part into the model. */
+  const fitFinalCca = async (options: DccaOptions) => {
+    const d = model.config.text.outDim;
+    const texts = await model.embedAll("texts", train.texts, train.numTexts, 4096, true);
+    const images = await model.embedAll("images", train.images, train.numImages, 4096, true);
+    const own = primaryImages(relevanceOf(train));
+    const paired = new Float32Array(train.numTexts * d);
+    own.forEach((img, t) => paired.set(images.subarray(img * d, (img + 1) * d), t * d));
+    const fit = fitCca(texts, paired, train.numTexts, d, options.reg);
+    model.setCca(fit.text, fit.image);
+  };
+
   const evaluate = async (): Promise<RetrievalMetrics | null> => {
+    if (dcca) await fitFinalCca(dcca);
     if (!val) return null;
     try {
       return await evaluateModel(model, val);
@@ -417,8 +434,8 @@ export async function trainLoop(
 
   /** The batch loss `dcca` on each text and its own image's embedding (see src/losses/dcca.ts). */
   const batchLossOf = (batch: Batch, options: DccaOptions) => {
-    const t = model.embedTexts(gatherRows(features.texts, batch.texts));
-    const i = model.embedImages(gatherRows(features.images, batch.images));
+    const t = model.headEmbed("texts", gatherRows(features.texts, batch.texts));
+    const i = model.headEmbed("images", gatherRows(features.images, batch.images));
     return dccaLoss(t, gatherRows(i, ownImages(batch)), options);
   };
 
