@@ -2,7 +2,15 @@
 // convex combination of their sources, the gradient reaching both sources, and recallk on the
 // extended lists.
 
-import { assertAllClose, assertEquals, assertOk, assertThrows, gpuTest, rng } from "./util.ts";
+import {
+  assertAllClose,
+  assertEquals,
+  assertOk,
+  assertThrows,
+  gpuTest,
+  rng,
+  runCli,
+} from "./util.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { backward } from "../src/autodiff/tape.ts";
 import { simix, simixPlan } from "../src/losses/simix.ts";
@@ -11,7 +19,7 @@ import { sumAll } from "../src/ops/reduce.ts";
 import { mul } from "../src/ops/elementwise.ts";
 import { runTraining } from "../src/train/run.ts";
 import type { TrainData } from "../src/train/trainer.ts";
-import { quietProgress, smallConfig, toyDataset } from "./train_fixtures.ts";
+import { quietProgress, smallConfig, toyDataset, writeFeatureDir } from "./train_fixtures.ts";
 
 // 3 lists of 5 candidates: list 0 has relevant 0, 1, 3; list 1 relevant 1, 3 (a duplicate pair);
 // list 2 has none and a padded candidate 4
@@ -100,3 +108,21 @@ gpuTest("training recallk with --simix improves validation rsum", async () => {
   assertOk(s.best!.rsum > s.initial!.rsum + 50, `rsum ${s.initial!.rsum} → ${s.best!.rsum}`);
   await Deno.remove(dir, { recursive: true });
 });
+
+gpuTest(
+  "compare runs a LOSS+simix variant under its own name, and refuses it for --ltr",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    await writeFeatureDir(dir, toyDataset({ images: 60, seed: 7 }));
+    const out = `${dir}/cmp`;
+    const args = ["--data", dir, "--losses", "recallk+simix", "--seeds", "1", "--epochs", "1"];
+    const ran = await runCli("compare", ...args, "--max-steps", "2", "--out", out);
+    assertEquals(ran.code, 0, ran.err);
+    const table = await Deno.readTextFile(`${out}/results.md`);
+    assertOk(/\| recallk\+simix \| \d/.test(table), `no recallk+simix row with figures:\n${table}`);
+    const ltr = await runCli("compare", "--ltr", dir, "--losses", "recallk+simix", "--out", out);
+    assertEquals(ltr.code, 2);
+    assertOk(/recallk\+simix: SiMix mixes in-batch retrieval candidates/.test(ltr.err), ltr.err);
+    await Deno.remove(dir, { recursive: true });
+  },
+);

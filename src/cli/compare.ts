@@ -263,7 +263,7 @@ async function compareRetrieval(
         `compare: run ${eta.started + 1}/${eta.total}: ${loss}, seed ${seed}; ${eta.status()}`,
       );
       eta.start();
-      runs.push(await oneRun(config, data, plan, progress));
+      runs.push(await oneRun(loss, config, data, plan, progress));
       eta.finish(loss);
     }
   }
@@ -535,14 +535,18 @@ class RunClock {
   }
 }
 
-/** Trains one run; a failure is recorded, not thrown. Its ranks are copied to `ranks/`. */
+/**
+ * Trains one run of the compared name `loss` (a loss or a `LOSS+simix` variant); a failure is
+ * recorded, not thrown. Its ranks are copied to `ranks/`.
+ */
 async function oneRun(
+  loss: string,
   config: TrainConfig,
   data: TrainData,
   plan: Plan,
   progress: Progress,
 ): Promise<Run> {
-  const { loss, seed } = config;
+  const { seed } = config;
   try {
     const result = await runTraining(config, {
       data,
