@@ -31,6 +31,7 @@ import { weightingOf } from "../src/losses/ranknet.ts";
 import { lambdaOptions } from "../src/losses/lambdaloss.ts";
 import { alphaOf } from "../src/losses/approxndcg.ts";
 import { temperatureOf } from "../src/losses/smoothap.ts";
+import { recallKOptions } from "../src/losses/recallk.ts";
 import { neuralNdcgOptions } from "../src/losses/neuralndcg.ts";
 import { softmaxLossRef } from "../src/reference/softmax.ts";
 import { hingeRef } from "../src/reference/hinge.ts";
@@ -41,6 +42,7 @@ import { listNetRef } from "../src/reference/listnet.ts";
 import { listMleRef } from "../src/reference/listmle.ts";
 import { approxNdcgRef } from "../src/reference/approxndcg.ts";
 import { smoothApRef } from "../src/reference/smoothap.ts";
+import { recallKRef } from "../src/reference/recallk.ts";
 import { neuralNdcgRef } from "../src/reference/neuralndcg.ts";
 
 /** One loss with one set of options. */
@@ -75,6 +77,8 @@ export const CASES: LossCase[] = [
   { name: "approxndcg", options: { alpha: 3 } },
   { name: "smoothap", options: {} },
   { name: "smoothap", options: { temperature: 0.5 } },
+  { name: "recallk", options: {} },
+  { name: "recallk", options: { ks: "1,3", tau1: 0.5, tau2: 0.5 } },
 ];
 
 /** `name {options}` for messages. */
@@ -164,6 +168,8 @@ export function lossRef(c: LossCase, scores: number[][], labels: number[][]): nu
       return approxNdcgRef(scores, labels, alphaOf(o));
     case "smoothap":
       return smoothApRef(scores, labels, temperatureOf(o));
+    case "recallk":
+      return recallKRef(scores, labels, recallKOptions(o));
     case "neuralndcg":
     case "neuralndcg_transposed":
       return neuralNdcgRef(scores, labels, neuralNdcgOptions(c.name, o));

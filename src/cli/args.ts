@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
+import { dccaOptions, isBatchLoss } from "../losses/dcca.ts";
 import { DEFAULT_GENERATOR, GENERATORS, type GeneratorVersion } from "../data/synthetic.ts";
 import { DEFAULT_SPLIT } from "../data/split.ts";
 import { DEFAULT_MAX_IMAGE_PIXELS } from "../data/image_features.ts";
@@ -200,10 +201,25 @@ export function maxImagePixelsFlag(
 
 /**
  * Checks a loss name and its options (`--loss-opt` values), turning an unknown name or a bad option
- * into a {@link UsageError}. `flag` names the flag for messages.
+ * into a {@link UsageError}. `flag` names the flag for messages; `allowBatch` accepts the batch
+ * losses (`dcca`, retrieval training only).
  */
-export function checkLoss(name: string, options: Record<string, unknown>, flag = "--loss"): void {
+export function checkLoss(
+  name: string,
+  options: Record<string, unknown>,
+  flag = "--loss",
+  allowBatch = false,
+): void {
   try {
+    if (isBatchLoss(name)) {
+      if (!allowBatch) {
+        throw new RangeError(
+          `'${name}' is a batch loss on embeddings, for retrieval training only, not on lists`,
+        );
+      }
+      dccaOptions(options);
+      return;
+    }
     resolveOptions(getLoss(name), options);
   } catch (e) {
     throw new UsageError(`${flag} ${name}: ${(e as Error).message}`);

@@ -16,6 +16,7 @@
 
 import { stringify } from "csv-stringify";
 import { COMPARED_LOSSES, lossNames } from "../losses/mod.ts";
+import { isBatchLoss } from "../losses/dcca.ts";
 import { readSvmlight } from "../data/svmlight.ts";
 import { writeFileAtomic } from "../data/errors.ts";
 import { DEFAULT_GENERATOR } from "../data/synthetic.ts";
@@ -89,8 +90,8 @@ const SPECS: Record<string, OptionSpec> = {
   losses: {
     type: "string",
     value: "A,B,…",
-    help: "losses to compare",
-    default: COMPARED_LOSSES.join(","),
+    help: "losses to compare (LOSS+simix: that loss with --simix; dcca: the batch loss)",
+    default: "every loss, recallk+simix and dcca (--ltr: the list losses)",
   },
   baseline: {
     type: "string",
@@ -154,7 +155,7 @@ const HELP = usage(
     "difference from --baseline: a 95 % interval from a paired bootstrap over the test queries,\n" +
     "pooled over seeds, and a verdict (better / worse / no significant difference). Checkpoints\n" +
     "are chosen on validation. Exit 1 if any run fails.\n" +
-    `Losses: ${lossNames().join(", ")}.`,
+    `Losses: ${lossNames().join(", ")}; LOSS+simix (retrieval); dcca (retrieval, batch loss).`,
   SPECS,
 );
 
@@ -191,7 +192,7 @@ function perLossOptions(
     }
     out[loss][key.slice(dot + 1)] = value;
   }
-  for (const l of losses) checkLoss(l, out[l], "--loss-opt for");
+  for (const l of losses) checkLoss(lossVariant(l).loss, out[l], "--loss-opt for", true);
   return out;
 }
 
@@ -208,6 +209,19 @@ interface Plan {
   norm: NormMethod;
   /** Its parameters. */
   normParams: NormParams;
+}
+
+/**
+ * What `deno task compare` runs by default on retrieval data: every compared list loss, the
+ * Recall@k surrogate with SiMix (`recallk+simix`) and the batch loss `dcca`.
+ */
+export const COMPARED_RETRIEVAL: readonly string[] = [...COMPARED_LOSSES, "recallk+simix", "dcca"];
+
+/** A compared name: a loss, or `LOSS+simix` for that loss trained with `--simix`. */
+export function lossVariant(name: string): { loss: string; simix: boolean } {
+  return name.endsWith("+simix")
+    ? { loss: name.slice(0, -"+simix".length), simix: true }
+    : { loss: name, simix: false };
 }
 
 /** One training run of the comparison. */
@@ -260,10 +274,12 @@ async function compareRetrieval(
   const eta = new RunClock(plan.losses.flatMap((l) => Array(plan.seeds).fill(l)));
   for (const loss of plan.losses) {
     for (let seed = 0; seed < plan.seeds; seed++) {
+      const variant = lossVariant(loss);
       const config: TrainConfig = {
         data: dataPath,
-        loss,
+        loss: variant.loss,
         lossOptions: plan.options[loss],
+        ...(variant.simix ? { simix: true } : {}),
         ...base,
         captionsPerImage: 2,
         minLrRatio: 0.01,
@@ -282,7 +298,7 @@ async function compareRetrieval(
         `compare: run ${eta.started + 1}/${eta.total}: ${loss}, seed ${seed}; ${eta.status()}`,
       );
       eta.start();
-      runs.push(await oneRun(config, data, plan, progress));
+      runs.push(await oneRun(loss, config, data, plan, progress));
       eta.finish(loss);
     }
   }
@@ -624,14 +640,18 @@ class RunClock {
   }
 }
 
-/** Trains one run; a failure is recorded, not thrown. Its ranks are copied to `ranks/`. */
+/**
+ * Trains one run of the compared name `loss` (a loss or a `LOSS+simix` variant); a failure is
+ * recorded, not thrown. Its ranks are copied to `ranks/`.
+ */
 async function oneRun(
+  loss: string,
   config: TrainConfig,
   data: TrainData,
   plan: Plan,
   progress: Progress,
 ): Promise<Run> {
-  const { loss, seed } = config;
+  const { seed } = config;
   try {
     const result = await runTraining(config, {
       data,
@@ -905,12 +925,23 @@ async function main(): Promise<number> {
   if (typeof flags.ltr === "string" && typeof flags.data === "string") {
     throw new UsageError("--ltr and --data are exclusive");
   }
-  const losses = (typeof flags.losses === "string" ? flags.losses : COMPARED_LOSSES.join(","))
+  const ltr = typeof flags.ltr === "string";
+  const defaults = ltr ? COMPARED_LOSSES : COMPARED_RETRIEVAL;
+  const losses = (typeof flags.losses === "string" ? flags.losses : defaults.join(","))
     .split(",").map((s) => s.trim()).filter(Boolean);
   if (losses.length === 0) throw new UsageError("--losses names no loss");
   const baseline = typeof flags.baseline === "string" ? flags.baseline : "softmax";
   if (!losses.includes(baseline)) losses.unshift(baseline);
-  for (const l of losses) checkLoss(l, {}, "--losses");
+  for (const l of losses) {
+    const { loss, simix } = lossVariant(l);
+    checkLoss(loss, {}, "--losses", !ltr);
+    if (simix && (ltr || isBatchLoss(loss))) {
+      throw new UsageError(
+        `--losses ${l}: SiMix mixes in-batch retrieval candidates` +
+          (ltr ? ", not --ltr lists" : `; '${loss}' is a batch loss`),
+      );
+    }
+  }
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   const plan: Plan = {
     losses,

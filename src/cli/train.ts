@@ -5,6 +5,7 @@
  */
 
 import { lossNames } from "../losses/mod.ts";
+import { BATCH_LOSSES, isBatchLoss } from "../losses/dcca.ts";
 import type { TrainConfig } from "../train/trainer.ts";
 import { readRunConfig, RunDirError } from "../train/run_dir.ts";
 import { runTraining } from "../train/run.ts";
@@ -48,6 +49,10 @@ const SPECS: Record<string, OptionSpec> = {
     value: "K=V",
     multiple: true,
     help: "loss option, repeatable (e.g. --loss-opt scheme=ndcgLoss2PP)",
+  },
+  simix: {
+    type: "boolean",
+    help: "SiMix: add similarity-mixup candidates (mixed relevant pairs) to every list",
   },
   epochs: { type: "string", value: "N", help: "epochs", default: "10" },
   batch: {
@@ -174,7 +179,9 @@ const HELP = usage(
     "Split (any data): 80 % of the images train, 10 % validate, 10 % are a held-out test part,\n" +
     "assigned by a seeded shuffle (--data-seed) and recorded in config.json with the data's\n" +
     "fingerprint; `deno task eval --checkpoint RUN` scores that test part.\n" +
-    `Losses: ${lossNames().join(", ")}.`,
+    `Losses: ${lossNames().join(", ")}; batch loss (embeddings): ${
+      Object.keys(BATCH_LOSSES).join(", ")
+    }.`,
   SPECS,
 );
 
@@ -201,7 +208,10 @@ function timestamp(): string {
 function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
   const loss = typeof f.loss === "string" ? f.loss : "softmax";
   const lossOptions = keyValueFlags("loss-opt", f["loss-opt"]);
-  checkLoss(loss, lossOptions); // fail early on a bad name or option
+  checkLoss(loss, lossOptions, "--loss", true); // fail early on a bad name or option
+  if (f.simix && isBatchLoss(loss)) {
+    throw new UsageError(`--simix mixes list candidates; --loss ${loss} is a batch loss`);
+  }
   const head = choiceFlag("head", f.head, ["auto", "linear", "mlp", "adapter"] as const, "auto");
   const data = typeof f.data === "string" ? f.data : null;
   const generator = dataGeneratorFlag(f);
@@ -210,6 +220,7 @@ function configFromFlags(f: ReturnType<typeof parseFlags>): TrainConfig {
     data,
     loss,
     lossOptions,
+    ...(f.simix ? { simix: true } : {}),
     epochs: numberFlag("epochs", f.epochs, 10, { integer: true, min: 1 }),
     batch: numberFlag("batch", f.batch, 128, { integer: true, min: 2 }),
     captionsPerImage: numberFlag("captions-per-image", f["captions-per-image"], 2, {
@@ -248,6 +259,7 @@ async function rerankMain(
 ): Promise<number> {
   const firstStage = flags["first-stage"];
   if (typeof firstStage !== "string") throw new UsageError("--rerank needs --first-stage RUN_DIR");
+  if (flags.simix) throw new UsageError("--simix applies to retrieval training, not to --rerank");
   for (const flag of ["data-seed", "data-generator", "val-fraction", "test-fraction", "resume"]) {
     if (flags[flag] !== undefined) {
       throw new UsageError(

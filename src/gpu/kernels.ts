@@ -331,6 +331,11 @@ export const LISTMLE = lossKernel("listmle", ["listmle_fwd", "listmle_bwd"]);
 export const APPROXNDCG = lossKernel("approxndcg", ["approx_prep", "approx_bwd"]);
 /** `smoothap`: Smooth-AP. */
 export const SMOOTHAP = lossKernel("smoothap", ["smoothap_fwd", "smoothap_bwd"]);
+/** `recallk`: the Recall@k surrogate. */
+export const RECALLK = lossKernel("recallk", ["recallk_rank", "recallk_list", "recallk_bwd"], {
+  /** Most cutoffs K one launch takes (the per-list array's length). */
+  RK_MAX_K: u32(16),
+});
 
 /** Register-blocked matmul for the four layouts, A·Bᵀ's diagonal, and the operand padding. */
 export const MATMUL = declareKernel({

@@ -3,7 +3,7 @@
  *
  * Losses (each a forward and a backward WGSL kernel with a float64 CPU reference): `softmax`,
  * `hinge`, `cmpm` (alignment baselines), `ranknet`, `lambdaloss`, `listnet`, `listmle`,
- * `approxndcg`, `smoothap`, and the NeuralSort family `neuralndcg`, `neuralndcg_transposed`. Each
+ * `approxndcg`, `smoothap`, `recallk` (the Recall@k surrogate), and the NeuralSort family `neuralndcg`, `neuralndcg_transposed`. Each
  * module's docs state its formula, defaults, reduction, padding and any difference from allRank.
  *
  * @example
@@ -27,6 +27,7 @@ import "./listnet.ts";
 import "./listmle.ts";
 import "./approxndcg.ts";
 import "./smoothap.ts";
+import "./recallk.ts";
 // The NeuralSort family (neuralndcg, neuralndcg_transposed) registers from ./neuralndcg.ts.
 import "./neuralndcg.ts";
 
@@ -48,5 +49,6 @@ export const COMPARED_LOSSES: readonly string[] = [
   "listmle",
   "approxndcg",
   "smoothap",
+  "recallk",
   "neuralndcg",
 ];

@@ -6,11 +6,11 @@
  */
 
 import { noGrad } from "../autodiff/tape.ts";
-import { scope, shapeString, Tensor } from "../autodiff/tensor.ts";
-import { exp } from "../ops/elementwise.ts";
+import { scope, shapeString, Tensor, untracked } from "../autodiff/tensor.ts";
+import { exp, sub } from "../ops/elementwise.ts";
 import { matmul } from "../ops/matmul.ts";
 import { gatherRows } from "../ops/gather.ts";
-import { l2Normalize, mulScalar } from "../ops/reduce.ts";
+import { broadcastCols, l2Normalize, mulScalar } from "../ops/reduce.ts";
 import { Random } from "../util/random.ts";
 import {
   type Activation,
@@ -34,6 +34,13 @@ export interface DualEncoderConfig {
   initScale: number;
   /** Whether the scale is learned (clamped to [1, 100]) or fixed at `initScale`. */
   learnScale: boolean;
+  /**
+   * A final linear CCA on each side (`dcca` runs): the embedding is
+   * `normalise((normalise(head(x)) − mean) · proj)` with the fixed, fitted tensors
+   * `{text,image}.cca_mean` `[outDim]` and `{text,image}.cca_proj` `[outDim, outDim]` (identity and
+   * 0 until fitted). Absent: no CCA.
+   */
+  cca?: boolean;
 }
 
 /** Options to derive a config from feature dimensions. */
@@ -53,6 +60,8 @@ export interface ModelOptions {
   initScale?: number;
   /** Learn the scale. Default true. */
   learnScale?: boolean;
+  /** A final linear CCA projection on each side (see {@link DualEncoderConfig.cca}). */
+  cca?: boolean;
 }
 
 /** Builds a {@link DualEncoderConfig} for features of the given dimensions. */
@@ -81,6 +90,7 @@ export function modelConfig(
     image: { ...common, inDim: imageDim },
     initScale: o.initScale ?? (kind === "adapter" ? 100 : 1 / 0.07),
     learnScale: o.learnScale ?? true,
+    ...(o.cca ? { cca: true } : {}),
   };
 }
 
@@ -96,7 +106,29 @@ export function dualEncoderParamShapes(config: DualEncoderConfig): Record<string
     }
   }
   out.logit_scale = [1];
+  if (config.cca) {
+    for (const side of ["text", "image"] as const) {
+      const d = config[side].outDim;
+      out[`${side}.cca_mean`] = [d];
+      out[`${side}.cca_proj`] = [d, d];
+    }
+  }
   return out;
+}
+
+/** One side's fixed final CCA: the mean `[d]` subtracted and the projection `[d, d]`. */
+export interface CcaSide {
+  mean: Tensor;
+  proj: Tensor;
+}
+
+function ccaSide(d: number, side: string): CcaSide {
+  const eye = new Float32Array(d * d);
+  for (let i = 0; i < d; i++) eye[i * d + i] = 1;
+  return untracked(() => ({
+    mean: Tensor.zeros([d], { label: `${side}.cca_mean` }),
+    proj: Tensor.from(eye, [d, d], { label: `${side}.cca_proj` }),
+  }));
 }
 
 /** The two heads and the temperature. */
@@ -109,6 +141,8 @@ export class DualEncoder {
   readonly imageHead: ProjectionHead;
   /** Log of the logit scale, shape `[1]`. */
   readonly logScale: Tensor;
+  /** The fixed final CCA of each side (`config.cca`), else null. */
+  readonly cca: { text: CcaSide; image: CcaSide } | null;
 
   /** Initialises a model from `config`, seeded. */
   constructor(config: DualEncoderConfig, seed: number) {
@@ -118,6 +152,9 @@ export class DualEncoder {
     this.imageHead = new ProjectionHead(config.image, random, "image");
     this.logScale = Tensor.param([Math.log(config.initScale)], [1], "logit_scale");
     this.logScale.requiresGrad = config.learnScale;
+    this.cca = config.cca
+      ? { text: ccaSide(config.text.outDim, "text"), image: ccaSide(config.image.outDim, "image") }
+      : null;
   }
 
   /** Every tensor of the model by a stable name (`text.W1`, …, `logit_scale`). */
@@ -126,17 +163,46 @@ export class DualEncoder {
     for (const [k, v] of this.textHead.params) out.set(`text.${k}`, v);
     for (const [k, v] of this.imageHead.params) out.set(`image.${k}`, v);
     out.set("logit_scale", this.logScale);
+    if (this.cca) {
+      for (const side of ["text", "image"] as const) {
+        out.set(`${side}.cca_mean`, this.cca[side].mean);
+        out.set(`${side}.cca_proj`, this.cca[side].proj);
+      }
+    }
     return out;
   }
 
-  /** L2-normalised text embeddings `[rows, embedDim]`. */
-  embedTexts(x: Tensor): Tensor {
-    return l2Normalize(this.textHead.forward(x));
+  /** The L2-normalised head outputs (before any final CCA): the space `dcca` trains. */
+  headEmbed(which: "texts" | "images", x: Tensor): Tensor {
+    return l2Normalize((which === "texts" ? this.textHead : this.imageHead).forward(x));
   }
 
-  /** L2-normalised image embeddings `[rows, embedDim]`. */
+  /** The embedding of `x`: {@link headEmbed}, then the final CCA when the model has one. */
+  embed(which: "texts" | "images", x: Tensor): Tensor {
+    const u = this.headEmbed(which, x);
+    if (!this.cca) return u;
+    const { mean, proj } = this.cca[which === "texts" ? "text" : "image"];
+    const [rows, d] = u.shape;
+    return l2Normalize(matmul(sub(u, broadcastCols(mean, rows, d)), proj));
+  }
+
+  /** Text embeddings `[rows, embedDim]`, L2-normalised (see {@link embed}). */
+  embedTexts(x: Tensor): Tensor {
+    return this.embed("texts", x);
+  }
+
+  /** Image embeddings `[rows, embedDim]`, L2-normalised (see {@link embed}). */
   embedImages(x: Tensor): Tensor {
-    return l2Normalize(this.imageHead.forward(x));
+    return this.embed("images", x);
+  }
+
+  /** Sets the final CCA (row-major `[d]` means and `[d, d]` projections); needs `config.cca`. */
+  setCca(text: { mean: Float32Array; proj: Float32Array }, image: typeof text): void {
+    if (!this.cca) throw new Error("setCca: the model has no final CCA (config.cca)");
+    for (const [side, v] of [["text", text], ["image", image]] as const) {
+      this.cca[side].mean.write(v.mean);
+      this.cca[side].proj.write(v.proj);
+    }
   }
 
   /** Scaled similarities `exp(logScale) · t·iᵀ` of normalised embeddings: `[texts, images]`. */
@@ -146,13 +212,15 @@ export class DualEncoder {
 
   /**
    * Embeds every row of a host feature matrix without gradients, in chunks of `chunk` rows, and
-   * returns the embeddings on the host (`rows × embedDim`).
+   * returns the embeddings on the host (`rows × embedDim`); `raw`: the head embeddings, before
+   * any final CCA ({@link headEmbed}).
    */
   async embedAll(
     which: "texts" | "images",
     features: Float32Array,
     rows: number,
     chunk = 4096,
+    raw = false,
   ): Promise<Float32Array> {
     const head = which === "texts" ? this.textHead : this.imageHead;
     const dim = head.config.inDim;
@@ -174,7 +242,7 @@ export class DualEncoder {
       const emb = noGrad(() =>
         scope(() => {
           const x = Tensor.from(features.subarray(start * dim, (start + n) * dim), [n, dim]);
-          return l2Normalize(head.forward(x));
+          return raw ? this.headEmbed(which, x) : this.embed(which, x);
         })
       );
       out.set(await emb.read(), start * outDim);
@@ -233,5 +301,11 @@ export class DualEncoder {
     this.textHead.dispose();
     this.imageHead.dispose();
     this.logScale.dispose();
+    if (this.cca) {
+      for (const side of [this.cca.text, this.cca.image]) {
+        side.mean.dispose();
+        side.proj.dispose();
+      }
+    }
   }
 }

@@ -207,7 +207,13 @@ const HEAD = obj({
 
 /** A dual-encoder model configuration (`checkpoint.safetensors` metadata `model`). */
 export const MODEL_CONFIG: Check<DualEncoderConfig> = (v, path, file) => {
-  const c = obj({ text: HEAD, image: HEAD, initScale: num({ above: 0 }), learnScale: bool })(
+  const c = obj({
+    text: HEAD,
+    image: HEAD,
+    initScale: num({ above: 0 }),
+    learnScale: bool,
+    cca: optional(bool),
+  })(
     v,
     path,
     file,
@@ -305,6 +311,7 @@ export const TRAIN_CONFIG: Check<TrainConfig & Record<string, unknown>> = obj({
   data: nullable(str),
   loss: str,
   lossOptions: record(SCALAR),
+  simix: optional(bool),
   epochs: int(1),
   batch: int(2),
   captionsPerImage: int(1),
@@ -326,6 +333,7 @@ export const TRAIN_CONFIG: Check<TrainConfig & Record<string, unknown>> = obj({
     activation: optional(oneOf(["relu", "gelu"] as const)),
     initScale: optional(num({ above: 0 })),
     learnScale: optional(bool),
+    cca: optional(bool),
   }),
   logEvery: int(1),
   maxSteps: int(0),

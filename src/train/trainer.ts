@@ -18,9 +18,13 @@ import { transpose } from "../ops/transpose.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
+import { dccaLoss, type DccaOptions, dccaOptions, fitCca, isBatchLoss } from "../losses/dcca.ts";
+import { gatherRows } from "../ops/gather.ts";
+import { simix, simixPlan } from "../losses/simix.ts";
+import { lowbias32, seededRandom } from "../util/random.ts";
 import type { RetrievalDataset } from "../data/types.ts";
 import type { GeneratorVersion } from "../data/synthetic.ts";
-import { relevanceOf } from "../data/relation.ts";
+import { primaryImages, relevanceOf } from "../data/relation.ts";
 import type { DataSource } from "../data/source.ts";
 import type { SplitRecord } from "../data/load.ts";
 import {
@@ -45,6 +49,11 @@ export interface TrainConfig {
   loss: string;
   /** Loss options (validated against the loss's defaults). */
   lossOptions: Record<string, unknown>;
+  /**
+   * SiMix (`--simix`): add similarity-mixup candidates to every in-batch list (see
+   * `src/losses/simix.ts`; list losses only). Absent: off.
+   */
+  simix?: boolean;
   /** Epochs. */
   epochs: number;
   /** Images per batch. */
@@ -190,6 +199,21 @@ export class NonFiniteError extends DivergenceError {
  */
 export const WEIGHT_BLOWUP_FACTOR = 1e3;
 
+/**
+ * The batch column of each text's own image: the image with its highest grade (the first such, so
+ * its source image, which carries the caption's highest grade).
+ */
+export function ownImages(batch: Batch): number[] {
+  const cols = batch.images.length;
+  return batch.texts.map((_, r) => {
+    let best = 0;
+    for (let c = 1; c < cols; c++) {
+      if (batch.relevance[r * cols + c] > batch.relevance[r * cols + best]) best = c;
+    }
+    return best;
+  });
+}
+
 /** The global L2 norm of a model's weights (one readback). */
 async function weightNorm(model: DualEncoder): Promise<number> {
   let sum = 0;
@@ -271,7 +295,11 @@ export function buildModel(
 ): { model: DualEncoder; optimizer: AdamW } {
   const { train } = data;
   const model = new DualEncoder(
-    modelConfig(train.textDim, train.imageDim, config.model),
+    modelConfig(train.textDim, train.imageDim, {
+      ...config.model,
+      // a batch loss (dcca) scores in its final linear CCA's space
+      ...(isBatchLoss(config.loss) ? { cca: true } : {}),
+    }),
     config.seed,
   );
   try {
@@ -329,9 +357,14 @@ export async function trainLoop(
   hooks: TrainHooks = {},
 ): Promise<TrainResult> {
   await initGpu();
-  const lossDef = getLoss(config.loss);
-  const lossOptions = resolveOptions(lossDef, config.lossOptions);
-  const scoreSpace = lossDef.scores ?? "logits";
+  const batchLoss = isBatchLoss(config.loss);
+  const lossDef = batchLoss ? null : getLoss(config.loss);
+  const lossOptions = lossDef ? resolveOptions(lossDef, config.lossOptions) : {};
+  const dcca = batchLoss ? dccaOptions(config.lossOptions) : null;
+  if (dcca && config.simix) {
+    throw new RangeError(`--simix mixes list candidates; '${config.loss}' is a batch loss`);
+  }
+  const scoreSpace = lossDef?.scores ?? "logits";
   const progress = hooks.progress ?? new Progress();
   const { train, val } = data;
   const sampler = new BatchSampler(relevanceOf(train), train.numImages, {
@@ -355,7 +388,20 @@ export async function trainLoop(
   let ringFirstStep = state.globalStep + 1;
   let interrupted = false;
 
+  /** dcca: fits the final linear CCA on the whole training part into the model. */
+  const fitFinalCca = async (options: DccaOptions) => {
+    const d = model.config.text.outDim;
+    const texts = await model.embedAll("texts", train.texts, train.numTexts, 4096, true);
+    const images = await model.embedAll("images", train.images, train.numImages, 4096, true);
+    const own = primaryImages(relevanceOf(train));
+    const paired = new Float32Array(train.numTexts * d);
+    own.forEach((img, t) => paired.set(images.subarray(img * d, (img + 1) * d), t * d));
+    const fit = fitCca(texts, paired, train.numTexts, d, options.reg);
+    model.setCca(fit.text, fit.image);
+  };
+
   const evaluate = async (): Promise<RetrievalMetrics | null> => {
+    if (dcca) await fitFinalCca(dcca);
     if (!val) return null;
     try {
       return await evaluateModel(model, val);
@@ -386,20 +432,40 @@ export async function trainLoop(
     ringFirstStep = state.globalStep + 1;
   };
 
+  /** The batch loss `dcca` on each text and its own image's embedding (see src/losses/dcca.ts). */
+  const batchLossOf = (batch: Batch, options: DccaOptions) => {
+    const t = model.headEmbed("texts", gatherRows(features.texts, batch.texts));
+    const i = model.headEmbed("images", gatherRows(features.images, batch.images));
+    return dccaLoss(t, gatherRows(i, ownImages(batch)), options);
+  };
+
+  /** The list loss of `[lists, n]` scores, with SiMix candidates added when asked (step-seeded). */
+  const listLoss = (s: Tensor, labels: Float32Array, lists: number, n: number, seed: number) => {
+    if (!config.simix) {
+      return rankingLossTensor(config.loss, s, Tensor.from(labels, [lists, n]), lossOptions);
+    }
+    const mixed = simix(s, simixPlan(labels, lists, n, seededRandom(seed)));
+    return rankingLossTensor(config.loss, mixed.scores, mixed.labels, lossOptions);
+  };
+
+  const listLossOf = (batch: Batch, stepNumber: number) => {
+    const s = model.batchSimilarity(
+      features.texts,
+      batch.texts,
+      features.images,
+      batch.images,
+      scoreSpace,
+    );
+    const [texts, images] = [batch.texts.length, batch.images.length];
+    const seed = lowbias32((config.seed * 0x9e3779b1 + stepNumber) >>> 0);
+    const t2i = listLoss(s, batch.relevance, texts, images, seed);
+    const i2t = listLoss(transpose(s), batch.relevanceT, images, texts, lowbias32(seed ^ 1));
+    return axpby(0.5, t2i, 0.5, i2t);
+  };
+
   const step = (batch: Batch, lr: number) =>
     scope(() => {
-      const s = model.batchSimilarity(
-        features.texts,
-        batch.texts,
-        features.images,
-        batch.images,
-        scoreSpace,
-      );
-      const r = Tensor.from(batch.relevance, [batch.texts.length, batch.images.length]);
-      const rT = Tensor.from(batch.relevanceT, [batch.images.length, batch.texts.length]);
-      const t2i = rankingLossTensor(config.loss, s, r, lossOptions);
-      const i2t = rankingLossTensor(config.loss, transpose(s), rT, lossOptions);
-      const loss = axpby(0.5, t2i, 0.5, i2t);
+      const loss = dcca ? batchLossOf(batch, dcca) : listLossOf(batch, state.globalStep + 1);
       backward(loss);
       optimizer.step(lr);
       optimizer.zeroGrad();
