@@ -1,11 +1,11 @@
 import { assertAllClose, assertEquals, gpuTest, randn } from "./util.ts";
 import { backward } from "../src/autodiff/tape.ts";
-import { scope, Tensor } from "../src/autodiff/tensor.ts";
+import { scope, Tensor, untracked } from "../src/autodiff/tensor.ts";
 import { mul } from "../src/ops/elementwise.ts";
-import { sumAll } from "../src/ops/reduce.ts";
+import { addBias, l2Normalize, logSumExp, mean as meanOf, sumAll } from "../src/ops/reduce.ts";
+import { matmul } from "../src/ops/matmul.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { adamwRef, type AdamWRefParam, adamwStepRef } from "../src/reference/adamw.ts";
-import { untracked } from "../src/autodiff/tensor.ts";
 
 // loss = Σ w ⊙ c, so d loss / d w = c exactly: the update is compared with the CPU twin.
 async function runSteps(
@@ -234,3 +234,40 @@ gpuTest("a non-finite gradient skips the update and records the step", async () 
   [w, bad, good].forEach((t) => t.dispose());
   opt.dispose();
 });
+
+gpuTest(
+  "fused AdamW == unfused on an InfoNCE training step (a parameter without gradient too)",
+  async () => {
+    const run = async (fused: boolean) => {
+      const x = Tensor.from(randn(16 * 24, 1), [16, 24]);
+      const y = Tensor.from(randn(16 * 20, 2), [16, 20]);
+      const params = [
+        Tensor.param(randn(24 * 8, 3, 0.3), [24, 8]),
+        Tensor.param(new Float64Array(8), [8]),
+        Tensor.param(randn(20 * 8, 4, 0.3), [20, 8]),
+        Tensor.param(new Float64Array(8), [8]),
+        Tensor.param(randn(5, 5), [5]), // in no loss: no gradient
+      ];
+      const opt = new AdamW(params, { lr: 0.01, maxGradNorm: 1, fused });
+      for (let s = 0; s < 3; s++) {
+        scope(() => {
+          const t = l2Normalize(addBias(matmul(x, params[0]), params[1]));
+          const v = l2Normalize(addBias(matmul(y, params[2]), params[3]));
+          backward(meanOf(logSumExp(matmul(t, v, { transB: true }))));
+          opt.step();
+          opt.zeroGrad();
+        });
+      }
+      const out = await Promise.all(params.map((p) => p.read()));
+      opt.dispose();
+      [x, y, ...params].forEach((t) => t.dispose());
+      return out;
+    };
+    const fused = await run(true);
+    const unfused = await run(false);
+    fused.forEach((f, i) =>
+      assertAllClose(f, unfused[i], { atol: 1e-6, rtol: 1e-5 }, `param ${i}`)
+    );
+    assertEquals([...fused[4]], [...new Float32Array(randn(5, 5))]);
+  },
+);
