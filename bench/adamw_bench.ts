@@ -1,7 +1,8 @@
 /**
  * AdamW (`kernels/adamw.wgsl`) on the default model's parameter shapes (two heads, 1024 → 512 →
  * 256 and 312 → 512 → 256): one step, and one step with global-norm clipping (`clip_scale`,
- * which sums the squared gradients first). Run: `deno bench -A bench/adamw_bench.ts`.
+ * which sums the squared gradients first), fused (all parameters in one update dispatch, the
+ * default) and unfused. Run: `deno bench -A bench/adamw_bench.ts`.
  *
  * @module
  */
@@ -24,5 +25,12 @@ const elements = params.reduce((a, p) => a + p.size, 0);
 const group = `AdamW ${(elements / 1e6).toFixed(2)}M parameters`;
 const plain = new AdamW(params, { lr: 1e-3 });
 const clipped = new AdamW(params, { lr: 1e-3, maxGradNorm: 1 });
+const unfused = new AdamW(params, { lr: 1e-3, fused: false });
 gpuBench({ name: "adamw step", group, baseline: true, reps: 4, work: () => plain.step() });
 gpuBench({ name: "adamw step, clipped", group, reps: 4, work: () => clipped.step() });
+gpuBench({
+  name: "adamw step, unfused (a dispatch per parameter)",
+  group,
+  reps: 4,
+  work: () => unfused.step(),
+});

@@ -10,6 +10,10 @@
  * Slow cases are behind `CROSSRANK_BENCH_FULL=1`: the dense NDCG-type losses and `neuralndcg`
  * (NeuralSort + 50 Sinkhorn iterations, ~25× softmax per step at batch 256) at batch 512.
  *
+ * Also the InfoNCE (CLIP) step of `bench/peers/` (batch 256, 512 → 256 linear heads, Adam), with
+ * 16 steps per GPU wait so that the ~11 ms wait is not what is measured, fused and unfused AdamW.
+ * The numpy reference of the same step is `bench/peers/numpy_step.py` (see bench/README.md).
+ *
  * Run: `deno bench -A bench/train_bench.ts`
  *
  * @module
@@ -18,12 +22,15 @@
 import { initGpu, rt } from "../src/gpu/runtime.ts";
 import { backward } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
-import { axpby } from "../src/ops/elementwise.ts";
+import { axpby, scale, sub } from "../src/ops/elementwise.ts";
+import { matmul } from "../src/ops/matmul.ts";
+import { addBias, l2Normalize, logSumExp, mean, rowDot } from "../src/ops/reduce.ts";
+import { AdamW } from "../src/optim/adamw.ts";
 import { transpose } from "../src/ops/transpose.ts";
 import { COMPARED_LOSSES, rankingLossTensor } from "../src/losses/mod.ts";
 import { buildModel, type TrainConfig } from "../src/train/trainer.ts";
 import type { RetrievalDataset } from "../src/data/types.ts";
-import { amortisedBench, BenchReport, seededNormal } from "./util.ts";
+import { amortisedBench, BenchReport, seededGlorot, seededNormal } from "./util.ts";
 
 await initGpu();
 const FULL = Boolean(Deno.env.get("CROSSRANK_BENCH_FULL"));
@@ -107,4 +114,50 @@ for (const batch of [256, 512]) {
       },
     });
   }
+}
+
+// The InfoNCE step of bench/peers/peers_bench.ts (same shapes, seeds and Adam settings).
+const [B, D_IN, D_OUT, LOGIT_SCALE, STEPS_PER_WAIT] = [256, 512, 256, 1 / 0.07, 16];
+for (const fused of [true, false]) {
+  const text = Tensor.from(seededNormal(B * D_IN, 21), [B, D_IN]);
+  const image = Tensor.from(seededNormal(B * D_IN, 22), [B, D_IN]);
+  const textW = Tensor.param(seededGlorot(D_IN, D_OUT, 23), [D_IN, D_OUT], "text.W");
+  const textB = Tensor.param(new Float32Array(D_OUT), [D_OUT], "text.b");
+  const imageW = Tensor.param(seededGlorot(D_IN, D_OUT, 24), [D_IN, D_OUT], "image.W");
+  const imageB = Tensor.param(new Float32Array(D_OUT), [D_OUT], "image.b");
+  const opt = new AdamW([textW, textB, imageW, imageB], {
+    lr: 1e-3,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay: 0,
+    fused,
+  });
+  amortisedBench(report, {
+    group: `InfoNCE step B=${B} ${D_IN}→${D_OUT}, ${STEPS_PER_WAIT} steps per wait`,
+    name: fused ? "fused AdamW" : "unfused AdamW",
+    baseline: fused,
+    reps: STEPS_PER_WAIT,
+    work: 1,
+    unit: "steps/s",
+    scale: 1,
+    run: async (r) => {
+      for (let i = 0; i < r; i++) {
+        const profiler = rt().profiler; // CROSSRANK_PROFILE=1: a profile of these steps
+        profiler?.beginStep();
+        scope(() => {
+          const t = l2Normalize(addBias(matmul(text, textW), textB));
+          const v = l2Normalize(addBias(matmul(image, imageW), imageB));
+          const s = scale(matmul(t, v, { transB: true }), LOGIT_SCALE);
+          const diag = scale(rowDot(t, v), LOGIT_SCALE);
+          backward(mean(sub(axpby(0.5, logSumExp(s), 0.5, logSumExp(transpose(s))), diag)));
+          opt.step();
+          opt.zeroGrad();
+        });
+        rt().submit();
+        profiler?.endStep();
+      }
+      await rt().sync();
+    },
+  });
 }

@@ -14,6 +14,7 @@ import { formatDuration, Progress } from "../train/progress.ts";
 import { type RerankConfig, runRerankTraining } from "../train/rerank.ts";
 import { DEFAULT_GENERATOR } from "../data/synthetic.ts";
 import { runPictures } from "./pictures.ts";
+import { startedRuntime } from "../gpu/runtime.ts";
 import {
   checkLoss,
   choiceFlag,
@@ -144,6 +145,10 @@ const SPECS: Record<string, OptionSpec> = {
     help: "continue an interrupted run (its config is reused)",
   },
   json: { type: "boolean", help: "print the summary as one JSON object on stdout" },
+  profile: {
+    type: "boolean",
+    help: "print a kernel profile of the training steps after training (as CROSSRANK_PROFILE=1)",
+  },
   rerank: {
     type: "boolean",
     help: "train a listwise reranker over a trained run's top-k (needs --first-stage)",
@@ -199,7 +204,7 @@ const RERANK_ONLY: Record<string, true> = {
 };
 
 /** Flags that only read or print: they may accompany --resume. */
-const RESUME_FLAGS = new Set(["resume", "json", "log-every", "help"]);
+const RESUME_FLAGS = new Set(["resume", "json", "log-every", "help", "profile"]);
 
 function timestamp(): string {
   return new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
@@ -400,6 +405,8 @@ async function main(): Promise<number> {
     );
   };
   Deno.addSignalListener("SIGINT", onSigint);
+  // The runtime reads it when the GPU starts (in runTraining); the trainer marks the steps.
+  if (flags.profile) Deno.env.set("CROSSRANK_PROFILE", "1");
   try {
     const result = await runTraining(config, {
       resume: resumeDir !== null,
@@ -408,6 +415,8 @@ async function main(): Promise<number> {
       interrupted: () => interruptRequested,
       pictures: runPictures(),
     });
+    const profiler = startedRuntime()?.disableProfiler();
+    if (profiler) progress.log(await profiler.report());
     if (result.interrupted) {
       progress.log(
         `interrupted at step ${result.step}; resume with: ${commandPrefix()} --resume ${config.out}`,

@@ -19,10 +19,13 @@ import { type Constant, f32, u32 } from "./prelude.ts";
 
 const optional = { optional: true } as const;
 
-/** AdamW (`adamw`) and the global-norm clipping factor (`clip_scale`, one invocation). */
+/**
+ * AdamW (`adamw`, one parameter), the global-norm clipping factor (`clip_scale`, one invocation),
+ * and the fused update of every parameter over flat arrays (`sumsq_flat`, `adamw_flat`).
+ */
 export const ADAMW = declareKernel({
   file: "adamw",
-  entries: ["adamw", "clip_scale"],
+  entries: ["adamw", "clip_scale", "sumsq_flat", "adamw_flat"],
   workgroupSize: 256,
   bindings: {
     /** Weights (`clip_scale`: writes the gradient factor at [0]). */
@@ -39,6 +42,8 @@ export const ADAMW = declareKernel({
     step: read("f32"),
     /** The gradient factor [1] written by `clip_scale` (0: skip a non-finite step). */
     scale: read("f32", optional),
+    /** Flat kernels: the segment table, then each chunk's segment (see `kernels/adamw.wgsl`). */
+    segs: read("u32", optional),
   },
   params: {
     n: "u32",
@@ -49,6 +54,12 @@ export const ADAMW = declareKernel({
     weight_decay: "f32",
     clamp_min: "f32",
     clamp_max: "f32",
+    /** Flat kernels: segments in the table. */
+    segments: "u32",
+  },
+  constants: {
+    /** Words per segment of the flat kernels' table. */
+    SEG_WORDS: u32(8),
   },
 });
 

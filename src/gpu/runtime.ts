@@ -23,6 +23,13 @@
 import { getGpu, type Gpu, GpuError, type GpuOptions } from "./device.ts";
 import { type CompiledKernel, type KernelSpec, PipelineCache } from "./kernel.ts";
 import { BufferPool, sizeClass } from "./pool.ts";
+import {
+  formatProfile,
+  type ProfileCounters,
+  type ProfileMode,
+  profileModeFromEnv,
+  Profiler,
+} from "./profile.ts";
 
 /** A storage binding: a whole buffer or a byte range of one. */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
@@ -37,6 +44,12 @@ export interface RuntimeStats {
   readbacks: number;
   /** Uniform parameter buffers created (recycled ones not counted again). */
   uniformBuffers: number;
+  /** Buffer-to-buffer copies recorded (uploads into a recorded batch included). */
+  copies: number;
+  /** GPU waits: readbacks and {@link Runtime.sync} calls. */
+  waits: number;
+  /** Readback staging buffers created. */
+  stagingBuffers: number;
 }
 
 /** Largest workgroup count in one dimension (WebGPU default limit). */
@@ -98,7 +111,20 @@ export class Runtime {
   /** Compiled kernels. */
   readonly pipelines: PipelineCache;
   /** See {@link RuntimeStats}. */
-  readonly stats: RuntimeStats = { submits: 0, dispatches: 0, readbacks: 0, uniformBuffers: 0 };
+  readonly stats: RuntimeStats = {
+    submits: 0,
+    dispatches: 0,
+    readbacks: 0,
+    uniformBuffers: 0,
+    copies: 0,
+    waits: 0,
+    stagingBuffers: 0,
+  };
+  /**
+   * The kernel profiler (`./profile.ts`), or null when profiling is off (the default; then a
+   * dispatch pays one null check). `CROSSRANK_PROFILE=1` turns it on at start-up.
+   */
+  profiler: Profiler | null = null;
 
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
@@ -123,6 +149,43 @@ export class Runtime {
     this.device = gpu.device;
     this.pool = new BufferPool(gpu.device);
     this.pipelines = new PipelineCache(gpu.device);
+    const mode = profileModeFromEnv();
+    if (mode !== null) {
+      const profiler = this.enableProfiler(mode === "auto" ? undefined : mode);
+      globalThis.addEventListener("unload", () => {
+        if (this.profiler === profiler) console.error(formatNow(profiler));
+      });
+    }
+  }
+
+  /**
+   * Turns the kernel profiler on (a fresh one) and returns it; `mode` defaults to timestamp
+   * queries when the device has them, else isolated dispatches. Pending work is submitted first.
+   */
+  enableProfiler(mode?: ProfileMode): Profiler {
+    this.submit();
+    this.profiler = new Profiler(this, mode);
+    return this.profiler;
+  }
+
+  /** Turns the profiler off (pending work is submitted first) and returns the one that ran. */
+  disableProfiler(): Profiler | null {
+    this.submit();
+    const p = this.profiler;
+    this.profiler = null;
+    return p;
+  }
+
+  /** The counters the profiler reads at step boundaries. */
+  counters(): ProfileCounters {
+    const s = this.stats;
+    return {
+      dispatches: s.dispatches,
+      submits: s.submits,
+      copies: s.copies,
+      bufferCreations: this.pool.stats.created + s.uniformBuffers + s.stagingBuffers,
+      waits: s.waits,
+    };
   }
 
   /** Whether recorded work is waiting to be submitted. */
@@ -165,17 +228,60 @@ export class Runtime {
       ? null
       : this.#uniform(params instanceof Params ? params.bytes() : params);
     const bindGroup = this.#bindGroup(kernel, bindings, uniform);
-    const pass = this.#openPass();
+    if (this.profiler !== null && this.profiler.recording) {
+      this.#profiledDispatch(this.profiler, kernel, bindGroup, x, y, z);
+    } else {
+      const pass = this.#openPass();
+      pass.setPipeline(kernel.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+    }
+    this.stats.dispatches++;
+    if (this.#recorded.length < 64) this.#recorded.push(kernel.name);
+  }
+
+  /**
+   * The profiler's dispatch: timestamp mode gives it a pass of its own with timestamp writes;
+   * isolating mode submits the work recorded before it, then it alone, timing that submit.
+   */
+  #profiledDispatch(
+    profiler: Profiler,
+    kernel: CompiledKernel,
+    bindGroup: GPUBindGroup,
+    x: number,
+    y: number,
+    z: number,
+  ): void {
+    this.#closePass();
+    if (profiler.mode === "timestamp") {
+      const timestampWrites = profiler.timestampWrites(kernel.name);
+      const pass = this.#openEncoder().beginComputePass(timestampWrites ? { timestampWrites } : {});
+      pass.setPipeline(kernel.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(x, y, z);
+      pass.end();
+      return;
+    }
+    // The work before it, untimed (not a submit of the program's: stats.submits is unchanged);
+    // an open encoder stays, so that the program's next submit is one as it would be unprofiled.
+    if (this.#encoder !== null) this.device.queue.submit([this.#encoder.finish()]);
+    this.#encoder = this.device.createCommandEncoder();
+    const encoder = this.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
-    this.stats.dispatches++;
-    if (this.#recorded.length < 64) this.#recorded.push(kernel.name);
+    pass.end();
+    const commands = encoder.finish();
+    const started = performance.now();
+    this.device.queue.submit([commands]);
+    profiler.add(kernel.name, performance.now() - started);
   }
 
   /** Records a buffer-to-buffer copy into the open batch. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     if (bytes === 0) return;
+    this.stats.copies++;
     this.#closePass();
     this.#openEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
@@ -210,9 +316,11 @@ export class Runtime {
     this.gpu.throwIfFailed(this.#context());
     if (this.#encoder === null) return;
     this.#closePass();
+    const readTimes = this.profiler?.resolveInto(this.#encoder) ?? null;
     const commands = this.#encoder.finish();
     this.#encoder = null;
     this.device.queue.submit([commands]);
+    readTimes?.();
     this.stats.submits++;
     this.pool.endBatch();
     for (const b of this.#uniformRetired) {
@@ -230,6 +338,7 @@ export class Runtime {
   async sync(): Promise<void> {
     const context = this.#context();
     this.submit();
+    this.stats.waits++;
     await this.device.queue.onSubmittedWorkDone();
     await this.pipelines.checkPending();
     this.gpu.throwIfFailed(context);
@@ -241,15 +350,19 @@ export class Runtime {
     await this.pipelines.checkPending();
     if (bytes === 0) return new ArrayBuffer(0);
     const size = sizeClass(bytes);
-    const staging = this.#staging.get(size)?.pop() ??
-      this.device.createBuffer({
+    let staging = this.#staging.get(size)?.pop();
+    if (!staging) {
+      staging = this.device.createBuffer({
         size,
         usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
         label: "readback",
       });
+      this.stats.stagingBuffers++;
+    }
     this.copy(buffer, offset, staging, 0, bytes);
     this.submit();
     this.stats.readbacks++;
+    this.stats.waits++;
     await staging.mapAsync(GPUMapMode.READ, 0, size);
     const out = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();
@@ -346,6 +459,11 @@ export class Runtime {
   }
 }
 
+/** The profile so far, without waiting for timestamps still in flight (for the exit report). */
+function formatNow(profiler: Profiler): string {
+  return formatProfile(profiler.summary());
+}
+
 let runtime: Runtime | null = null;
 let pendingInit: Promise<Runtime> | null = null;
 
@@ -356,6 +474,11 @@ export function initGpu(options: GpuOptions = {}): Promise<Runtime> {
     pendingInit = null;
   });
   return pendingInit;
+}
+
+/** The runtime if {@link initGpu} has completed, else null (nothing is started). */
+export function startedRuntime(): Runtime | null {
+  return runtime;
 }
 
 /** The runtime, for synchronous op code; throws if {@link initGpu} has not completed. */

@@ -54,3 +54,53 @@ export function adamwRef(
     w[i] = Math.min(hi, Math.max(lo, x));
   }
 }
+
+/** One parameter of {@link adamwStepRef}. */
+export interface AdamWRefParam {
+  /** Weights, updated in place. */
+  w: Float64Array;
+  /** Its gradient this step, or null (then it is left as it is). */
+  grad: ArrayLike<number> | null;
+  /** Its moments, updated in place. */
+  state: AdamWRefState;
+  /** Its weight decay. */
+  weightDecay: number;
+  /** Its value clamp. */
+  clamp?: [number, number];
+  /** Its decay target (decay toward the initial weights). */
+  anchor?: ArrayLike<number>;
+}
+
+/**
+ * One step of the whole optimiser, as the fused kernels (`sumsq_flat`, `clip_scale`,
+ * `adamw_flat`) and the per-parameter path both do it: the global gradient norm over the
+ * parameters that have a gradient, the clipping factor `min(1, maxGradNorm / (norm + 1e-6))`
+ * (`maxGradNorm` 0: none; a non-finite norm skips the step), then {@link adamwRef} on each of them;
+ * a parameter without a gradient keeps its weights and moments.
+ */
+export function adamwStepRef(
+  params: AdamWRefParam[],
+  o: Omit<AdamWRefOptions, "weightDecay" | "gradScale" | "anchor" | "clamp"> & {
+    maxGradNorm: number;
+  },
+): void {
+  let sum = 0;
+  for (const p of params) {
+    if (p.grad) {
+      for (let i = 0; i < p.w.length; i++) sum += p.grad[i] ** 2;
+    }
+  }
+  const norm = Math.sqrt(sum);
+  if (!(norm <= 3.4e38)) return;
+  const gradScale = o.maxGradNorm > 0 && norm > o.maxGradNorm ? o.maxGradNorm / (norm + 1e-6) : 1;
+  for (const p of params) {
+    if (!p.grad) continue;
+    adamwRef(p.w, p.grad, p.state, {
+      ...o,
+      weightDecay: p.weightDecay,
+      gradScale,
+      anchor: p.anchor,
+      clamp: p.clamp,
+    });
+  }
+}

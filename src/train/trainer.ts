@@ -501,8 +501,11 @@ export async function trainLoop(
           break;
         }
         lr = learningRate(state.globalStep + 1, schedule);
+        const profiler = rt().profiler;
+        profiler?.beginStep();
         step(batches[b], lr);
         rt().submit();
+        profiler?.endStep();
         state.globalStep++;
         state.stepInEpoch = b + 1;
         ringFill++;
