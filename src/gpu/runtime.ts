@@ -24,8 +24,11 @@ import { getGpu, type Gpu, GpuError, type GpuOptions } from "./device.ts";
 import { type CompiledKernel, type KernelSpec, PipelineCache } from "./kernel.ts";
 import { BufferPool, sizeClass } from "./pool.ts";
 
-/** A storage binding: a whole buffer or a byte range of one. */
-export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+/** A storage binding: a whole buffer or a byte range of one; or a texture binding's view. */
+export type Binding =
+  | GPUBuffer
+  | GPUTextureView
+  | { buffer: GPUBuffer; offset?: number; size?: number };
 
 /** Counters for tests and benchmarks. */
 export interface RuntimeStats {
@@ -105,7 +108,7 @@ export class Runtime {
   #recorded: string[] = [];
   #uniforms = new Map<string, GPUBuffer>();
   #bindGroups = new Map<string, GPUBindGroup>();
-  #bufferIds = new WeakMap<GPUBuffer, number>();
+  #bufferIds = new WeakMap<GPUBuffer | GPUTextureView, number>();
   #nextBufferId = 1;
   #staging = new Map<number, GPUBuffer[]>();
   #uniformRetired: GPUBuffer[] = [];
@@ -178,6 +181,24 @@ export class Runtime {
     if (bytes === 0) return;
     this.#closePass();
     this.#openEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /**
+   * Records a copy of `rows` rows of `bytesPerRow` bytes (a multiple of 256) from `src` into the
+   * `width × rows` texels at the origin of `texture`.
+   */
+  copyToTexture(
+    src: GPUBuffer,
+    bytesPerRow: number,
+    texture: GPUTexture,
+    width: number,
+    rows: number,
+  ): void {
+    if (width === 0 || rows === 0) return;
+    this.#closePass();
+    this.#openEncoder().copyBufferToTexture({ buffer: src, bytesPerRow, rowsPerImage: rows }, {
+      texture,
+    }, [width, rows]);
   }
 
   /**
@@ -281,7 +302,7 @@ export class Runtime {
     }
   }
 
-  #bufferId(buffer: GPUBuffer): number {
+  #bufferId(buffer: GPUBuffer | GPUTextureView): number {
     let id = this.#bufferIds.get(buffer);
     if (id === undefined) this.#bufferIds.set(buffer, id = this.#nextBufferId++);
     return id;
@@ -326,6 +347,11 @@ export class Runtime {
     let key = `${kernel.id}`;
     const entries: GPUBindGroupEntry[] = [];
     bindings.forEach((b, binding) => {
+      if (b instanceof GPUTextureView) {
+        key += `|t${this.#bufferId(b)}`;
+        entries.push({ binding, resource: b });
+        return;
+      }
       const buffer = "buffer" in b && !(b instanceof GPUBuffer) ? b.buffer : b as GPUBuffer;
       const offset = b instanceof GPUBuffer ? 0 : b.offset ?? 0;
       const size = b instanceof GPUBuffer ? undefined : b.size;
