@@ -28,7 +28,7 @@
 import process from "node:process";
 import { initGpu, rt } from "../src/gpu/runtime.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
-import { matmulInto, type MatmulOptions } from "../src/ops/matmul.ts";
+import { type ForcedPlan, matmulInto, type MatmulOptions } from "../src/ops/matmul.ts";
 import { matmulRef } from "../src/reference/matmul.ts";
 import { printTable } from "./util.ts";
 
@@ -140,10 +140,12 @@ function gpuCase(
   reps: number,
   n: number,
   baseline = false,
+  plan?: ForcedPlan,
 ): void {
   const { ta, tb, tc } = operands(shape, 11);
-  const options: MatmulOptions = { transA: shape.transA, transB: shape.transB, kernel };
-  const name = `${kernel} ${tag(shape)} ${shape.m}×${shape.n}×${shape.k} ×${reps}`;
+  const options: MatmulOptions = { transA: shape.transA, transB: shape.transB, kernel, plan };
+  const what = plan ? `${plan.path} ${plan.tile}${plan.dual ? " dual" : ""}` : kernel;
+  const name = `${what} ${tag(shape)} ${shape.m}×${shape.n}×${shape.k} ×${reps}`;
   // The naive kernel has one pipeline: warm it up on a small product. The blocked kernel picks its
   // entry point by shape, so warm it up on the real one (it is quick).
   const small = kernel === "naive" ? operands({ ...shape, m: 64, n: 64, k: 64 }, 5) : null;
@@ -206,6 +208,38 @@ const gTrain = "blocked training shapes (134 MFLOP each), 32 products per call";
 gpuCase(gTrain, { m: 512, n: 256, k: 512 }, "blocked", 32, 4, true);
 gpuCase(gTrain, { m: 256, n: 512, k: 512, transB: true }, "blocked", 32, 4);
 gpuCase(gTrain, { m: 512, n: 256, k: 512, transA: true }, "blocked", 32, 4);
+
+// Operand paths and tiles forced (texture vs storage buffer, bench/README.md "matmul operands
+// through textures"): 512³, 1024³ and the training shape 256×512×256.
+const gPaths512 = "operand paths 512³, 16 products per call";
+gpuCase(gPaths512, s512, "blocked", 16, 3, true, { path: "buffer", tile: "medium", dual: false });
+gpuCase(gPaths512, s512, "blocked", 16, 3, false, { path: "buffer", tile: "large", dual: false });
+gpuCase(gPaths512, s512, "blocked", 16, 3, false, { path: "texture", tile: "medium", dual: false });
+gpuCase(gPaths512, s512, "blocked", 16, 3, false, { path: "texture", tile: "large", dual: false });
+const gPaths1024 = "operand paths 1024³, 2 products per call";
+gpuCase(gPaths1024, s1024, "blocked", 2, 3, true, { path: "buffer", tile: "large", dual: false });
+gpuCase(gPaths1024, s1024, "blocked", 2, 3, false, { path: "texture", tile: "large", dual: false });
+const sTrain: Shape = { m: 256, n: 256, k: 512 };
+const gPathsTrain = "operand paths 256×512×256 (training), 32 products per call";
+for (const path of ["buffer", "texture"] as const) {
+  for (const tile of ["medium", "small", "thin"] as const) {
+    for (const dual of [false, true]) {
+      gpuCase(
+        gPathsTrain,
+        sTrain,
+        "blocked",
+        32,
+        3,
+        path === "buffer" && tile === "medium" && !dual,
+        {
+          path,
+          tile,
+          dual,
+        },
+      );
+    }
+  }
+}
 
 function median(values: readonly number[]): number {
   const s = [...values].sort((x, y) => x - y);

@@ -233,6 +233,7 @@ fn mm_nt_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
 }
 
 // Copies a rows x cols matrix into a zero-padded rows_p x cols_p one, one vec4 per invocation.
+// tr = 1: the source is stored transposed (cols x rows), so the copy is its transpose.
 @compute @workgroup_size(LINE_WG)
 fn mm_pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
@@ -243,10 +244,67 @@ fn mm_pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   let c0 = (e - r * per_row) * 4u;
   var v = vec4<f32>();
   if (r < p.rows) {
-    let base = r * p.cols;
     for (var j = 0u; j < 4u; j++) {
-      if (c0 + j < p.cols) { v[j] = src[base + c0 + j]; }
+      if (c0 + j < p.cols) {
+        v[j] = src[select(r * p.cols + c0 + j, (c0 + j) * p.rows + r, p.tr != 0u)];
+      }
     }
   }
   dst[e] = v;
+}
+
+// Workgroup-memory tiled matmul for discrete GPUs (where 32 x 32 accumulators per invocation would
+// spill): a 16 x 16 workgroup computes a 64 x 64 block of C, each invocation 4 x 4 outputs, from
+// 64 x 16 tiles of op(A) and 16 x 64 tiles of op(B) staged in workgroup memory. Reads the operands
+// as f32s in their stored layout (ta / tb: A / B stored transposed), so it needs no padding.
+// On llvmpipe it is correct but slow (barriers; see bench/README.md): the planner picks it for
+// other adapters only, and tests force it.
+const SH_T: u32 = 64u; // block side
+const SH_K: u32 = 16u; // k step
+var<workgroup> sh_a: array<array<f32, 64>, 16>; // sh_a[kk][i] = op(A)[row0 + i][k0 + kk]
+var<workgroup> sh_b: array<array<f32, 64>, 16>; // sh_b[kk][j] = op(B)[k0 + kk][col0 + j]
+
+fn sh_load_a(i: u32, k: u32) -> f32 {
+  if (i >= p.m || k >= p.k) { return 0.0; }
+  return src[select(i * p.k + k, k * p.m + i, p.ta != 0u)];
+}
+
+fn sh_load_b(k: u32, j: u32) -> f32 {
+  if (k >= p.k || j >= p.n) { return 0.0; }
+  return bs[select(k * p.n + j, j * p.k + k, p.tb != 0u)];
+}
+
+@compute @workgroup_size(16, 16)
+fn mm_shared(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row0 = p.r0 + wid.y * SH_T;
+  let col0 = p.g0 * 4u + wid.x * SH_T;
+  let t = lid.y * 16u + lid.x; // 0 .. 255
+  var acc: array<vec4<f32>, 4>; // acc[ii][jj]: C[row0 + 4 lid.y + ii][col0 + 4 lid.x + jj]
+  for (var k0 = 0u; k0 < p.k; k0 += SH_K) {
+    // 1024 elements per tile, 4 per invocation: element e = t + 256 s is (kk = e / 64, x = e % 64)
+    for (var s = 0u; s < 4u; s++) {
+      let e = t + 256u * s;
+      let kk = e / SH_T;
+      let x = e % SH_T;
+      sh_a[kk][x] = sh_load_a(row0 + x, k0 + kk);
+      sh_b[kk][x] = sh_load_b(k0 + kk, col0 + x);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < SH_K; kk++) {
+      let bv = vec4<f32>(sh_b[kk][4u * lid.x], sh_b[kk][4u * lid.x + 1u],
+                         sh_b[kk][4u * lid.x + 2u], sh_b[kk][4u * lid.x + 3u]);
+      acc[0] += sh_a[kk][4u * lid.y] * bv;
+      acc[1] += sh_a[kk][4u * lid.y + 1u] * bv;
+      acc[2] += sh_a[kk][4u * lid.y + 2u] * bv;
+      acc[3] += sh_a[kk][4u * lid.y + 3u] * bv;
+    }
+    workgroupBarrier();
+  }
+  for (var ii = 0u; ii < 4u; ii++) {
+    let row = row0 + 4u * lid.y + ii;
+    for (var jj = 0u; jj < 4u; jj++) {
+      let col = col0 + 4u * lid.x + jj;
+      if (row < p.m && col < p.n) { c[row * p.n + col] = acc[ii][jj]; }
+    }
+  }
 }

@@ -146,6 +146,13 @@ export const FOUR_PLACES_EXCEPTIONS: Record<
     module: "src/ops/matmul.ts",
     why: "the matmul baseline: twin, test, bench and module are matmul's",
   },
+  matmul_tex: {
+    reference: "src/reference/matmul.ts",
+    test: "tests/matmul_test.ts",
+    bench: "bench/matmul_bench.ts",
+    module: "src/ops/matmul.ts",
+    why: "matmul's texture path: twin, test, bench and module are matmul's",
+  },
   adamw: { module: "src/optim/adamw.ts", why: "an optimiser, not an op" },
   image_features: { module: "src/data/image_features.ts", why: "a featuriser, not an op" },
   losses: { module: "src/losses/launch.ts", why: "the losses' shared entries" },

@@ -1,6 +1,28 @@
-import { assertAllClose, gpuTest, gradCheck, randn } from "./util.ts";
+import {
+  assertAllClose,
+  assertEquals,
+  assertOk,
+  assertThrows,
+  gpuTest,
+  gradCheck,
+  randn,
+} from "./util.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
-import { matmul } from "../src/ops/matmul.ts";
+import { rt } from "../src/gpu/runtime.ts";
+import { expandUnrolls } from "../src/gpu/kernel.ts";
+import {
+  clearMatmulTuning,
+  cpuAdapter,
+  forcedPath,
+  type ForcedPlan,
+  matmul,
+  MATMUL_PATHS,
+  matmulPlan,
+  planKey,
+  planOf,
+  shapeClass,
+  tuneMatmul,
+} from "../src/ops/matmul.ts";
 import { matmulRef } from "../src/reference/matmul.ts";
 
 // Tolerance: f32 accumulation over K terms of N(0,1)·N(0,1) products; error grows ~ sqrt(K)·ε.
@@ -27,34 +49,132 @@ const SHAPES: [number, number, number][] = [
   [250, 120, 33], // runs as its transpose (the dual product) on the large tile
 ];
 
-// Every tile in both orientations, forced, on shapes straddling its block (the planner alone would
-// keep the large tile for big products only).
-for (const tile of ["large", "medium", "small", "thin"] as const) {
-  for (const dual of [false, true]) {
-    gpuTest(`matmul ${tile} tile${dual ? " (transposed output)" : ""} on edge shapes`, async () => {
-      for (const [m, n, k] of [[1, 1, 1], [33, 257, 5], [65, 63, 33], [7, 300, 2]]) {
-        for (
-          const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]
-        ) {
-          const a = randn(m * k, m + 3 * k);
-          const b = randn(k * n, n + 5 * k);
-          const ta = Tensor.from(a, transA ? [k, m] : [m, k]);
-          const tb = Tensor.from(b, transB ? [n, k] : [k, n]);
-          const c = matmul(ta, tb, { transA, transB, plan: { tile, dual } });
-          assertAllClose(
-            await c.read(),
-            matmulRef(a, b, m, n, k, transA, transB),
-            TOL(k),
-            `${tile}${dual ? " dual" : ""} ${transA ? "Aᵀ" : "A"}·${
-              transB ? "Bᵀ" : "B"
-            } ${m}x${n}x${k}`,
-          );
-          [ta, tb, c].forEach((t) => t.dispose());
-        }
+// Every plan forced: each tile of the register-blocked kernel in both orientations, with its operands
+// read through textures and from storage buffers, and the workgroup-memory kernel, on shapes
+// straddling their blocks (1×1, sizes off the tile, K not a multiple of 4, K larger than a block).
+const FORCED: ForcedPlan[] = [
+  ...(["texture", "buffer"] as const).flatMap((path) =>
+    (["large", "medium", "small", "thin"] as const).flatMap((tile) =>
+      [false, true].map((dual) => ({ path, tile, dual }))
+    )
+  ),
+  { path: "shared", tile: "medium", dual: false },
+];
+for (const plan of FORCED) {
+  const name = plan.path === "shared"
+    ? "shared"
+    : `${plan.path} ${plan.tile}${plan.dual ? " (transposed output)" : ""}`;
+  gpuTest(`matmul ${name} plan matches the float64 twin on edge shapes`, async () => {
+    for (const [m, n, k] of [[1, 1, 1], [33, 257, 5], [65, 63, 33], [7, 300, 2], [3, 70, 131]]) {
+      for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]]) {
+        const a = randn(m * k, m + 3 * k);
+        const b = randn(k * n, n + 5 * k);
+        const ta = Tensor.from(a, transA ? [k, m] : [m, k]);
+        const tb = Tensor.from(b, transB ? [n, k] : [k, n]);
+        const c = matmul(ta, tb, { transA, transB, plan });
+        assertAllClose(
+          await c.read(),
+          matmulRef(a, b, m, n, k, transA, transB),
+          TOL(k),
+          `${name} ${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"} ${m}x${n}x${k}`,
+        );
+        [ta, tb, c].forEach((t) => t.dispose());
       }
-    });
-  }
+    }
+  });
 }
+
+// The texture path on operands whose rows are whole 256-byte rows (copied into the textures
+// without mm_pad) and on operands that are not, in the same batch (textures reused after submit).
+gpuTest("matmul texture path: copied and packed operands agree with the twin", async () => {
+  for (const [m, n, k] of [[64, 128, 64], [70, 128, 64], [64, 130, 66], [128, 64, 256]]) {
+    const a = randn(m * k, m + k);
+    const b = randn(k * n, n + k);
+    const ta = Tensor.from(a, [m, k]);
+    const tb = Tensor.from(b, [k, n]);
+    const plan: ForcedPlan = { path: "texture", tile: "medium", dual: false };
+    const c1 = matmul(ta, tb, { plan });
+    const c2 = matmul(ta, tb, { plan: { ...plan, dual: true } });
+    const want = matmulRef(a, b, m, n, k);
+    assertAllClose(await c1.read(), want, TOL(k), `${m}x${n}x${k}`);
+    assertAllClose(await c2.read(), want, TOL(k), `${m}x${n}x${k} dual`);
+    [ta, tb, c1, c2].forEach((t) => t.dispose());
+  }
+});
+
+gpuTest(
+  "CROSSRANK_MATMUL_OPERANDS forces the path, and a bad value names the variable",
+  async () => {
+    const [m, n, k] = [40, 72, 24];
+    const a = randn(m * k, 7);
+    const b = randn(k * n, 8);
+    const ta = Tensor.from(a, [m, k]);
+    const tb = Tensor.from(b, [k, n]);
+    const before = Deno.env.get("CROSSRANK_MATMUL_OPERANDS");
+    try {
+      for (const path of MATMUL_PATHS) {
+        Deno.env.set("CROSSRANK_MATMUL_OPERANDS", path);
+        assertEquals(forcedPath(), path);
+        assertEquals(matmulPlan("nn", m, n, k).path, path);
+        assertEquals(planOf("nt", m, n, k).path, path);
+        const c = matmul(ta, tb);
+        assertAllClose(await c.read(), matmulRef(a, b, m, n, k), TOL(k), path);
+        c.dispose();
+      }
+      Deno.env.set("CROSSRANK_MATMUL_OPERANDS", "textures");
+      assertThrows(() => matmul(ta, tb), /CROSSRANK_MATMUL_OPERANDS=textures/);
+      Deno.env.delete("CROSSRANK_MATMUL_OPERANDS");
+      // By adapter: the register-blocked kernel reading textures on llvmpipe, shared tiles on GPUs.
+      assertEquals(cpuAdapter("llvmpipe (LLVM 15.0.6, 256 bits)"), true);
+      assertEquals(cpuAdapter("NVIDIA H100 80GB HBM3"), false);
+      const expected = cpuAdapter() ? "texture" : "shared";
+      assertEquals(matmulPlan("nn", m, n, k).path, expected);
+    } finally {
+      if (before === undefined) Deno.env.delete("CROSSRANK_MATMUL_OPERANDS");
+      else Deno.env.set("CROSSRANK_MATMUL_OPERANDS", before);
+      ta.dispose();
+      tb.dispose();
+    }
+  },
+);
+
+gpuTest("the texture path falls back to storage buffers beyond the texture size limit", () => {
+  const side = rt().device.limits.maxTextureDimension2D;
+  // m rows beyond the limit and n too wide for the dual product's rows: both orientations fail.
+  const plan = matmulPlan("nn", side + 1, side * 4 + 8, 4, "texture");
+  assertEquals(plan.path, "buffer");
+  assertThrows(
+    () => planOf("nn", side + 1, 8, 4, { path: "texture", tile: "small", dual: false }),
+    /maxTextureDimension2D/,
+  );
+});
+
+gpuTest(
+  "tuneMatmul measures candidates per shape class and the planner then uses the fastest",
+  async () => {
+    try {
+      const [result] = await tuneMatmul([{ layout: "nt", m: 40, n: 72, k: 24 }], 1);
+      assertEquals(result.shapeClass, shapeClass("nt", 40, 72, 24));
+      const paths = new Set(result.timings.map((t) => t.plan.path));
+      for (const path of MATMUL_PATHS) assertOk(paths.has(path), `candidate ${path} timed`);
+      for (let i = 1; i < result.timings.length; i++) {
+        assertOk(result.timings[i - 1].ms <= result.timings[i].ms, "fastest first");
+      }
+      // Same class (sizes round up to the same powers of two): the measured plan.
+      assertEquals(planKey(matmulPlan("nt", 33, 65, 17)), planKey(result.timings[0].plan));
+      // The measured plan computes the product.
+      const a = randn(33 * 17, 1);
+      const b = randn(65 * 17, 2);
+      const ta = Tensor.from(a, [33, 17]);
+      const tb = Tensor.from(b, [65, 17]);
+      const c = matmul(ta, tb, { transB: true });
+      assertAllClose(await c.read(), matmulRef(a, b, 33, 65, 17, false, true), TOL(17));
+      [ta, tb, c].forEach((t) => t.dispose());
+    } finally {
+      clearMatmulTuning();
+    }
+  },
+);
 
 for (const kernel of ["blocked", "naive"] as const) {
   for (const transA of [false, true]) {
@@ -151,4 +271,32 @@ gpuTest("matmul of a tensor with itself accumulates both gradients", async () =>
     (a) => matmul(a, a, { transB: true }),
     (a) => matmulRef(a, a, n, n, n, false, true),
   );
+});
+
+Deno.test("expandUnrolls repeats //#for blocks (nested, override bounds) and rejects bad ones", () => {
+  const src = [
+    "override TM: u32 = 2u;",
+    "//#for i < TM",
+    "//#for q < 3",
+    "let c{i}_{q} = {i} + {q};",
+    "//#end",
+    "//#end",
+    "keep {x}",
+  ].join("\n");
+  assertEquals(
+    expandUnrolls(src, {}).split("\n").slice(1),
+    [
+      "let c0_0 = 0 + 0;",
+      "let c0_1 = 0 + 1;",
+      "let c0_2 = 0 + 2;",
+      "let c1_0 = 1 + 0;",
+      "let c1_1 = 1 + 1;",
+      "let c1_2 = 1 + 2;",
+      "keep {x}",
+    ],
+  );
+  assertEquals(expandUnrolls(src, { TM: 1 }).split("\n").length, 1 + 3 + 1);
+  assertThrows(() => expandUnrolls("//#for i < 2\nx", {}), /without \/\/#end/);
+  assertThrows(() => expandUnrolls("x\n//#end", {}), /unmatched/);
+  assertThrows(() => expandUnrolls("//#for i < NOPE\n//#end", {}), /NOPE/);
 });

@@ -223,6 +223,33 @@ for (const s of SHAPES) {
       await rt().sync();
     },
   });
+  // The same product on the storage-buffer operand path (the kernel before the texture path), in
+  // the same run, for before/after ratios.
+  amortisedBench(report, {
+    group: s.group,
+    name: `crossrank matmul ${s.group.slice(7)} (buffer operands)`,
+    reps,
+    n: calls,
+    work: flop,
+    unit: "GFLOP/s",
+    scale: 1e9,
+    ignore: s.ignore,
+    before: () => {
+      a ??= untracked(() => Tensor.from(aData, [m, k], { label: "A" }));
+      b ??= untracked(() => Tensor.from(bData, bShape, { label: "B" }));
+    },
+    run: async (count) => {
+      Deno.env.set("CROSSRANK_MATMUL_OPERANDS", "buffer");
+      try {
+        scope(() => {
+          for (let r = 0; r < count; r++) matmul(a!, b!, { transB });
+        });
+      } finally {
+        Deno.env.delete("CROSSRANK_MATMUL_OPERANDS");
+      }
+      await rt().sync();
+    },
+  });
   const peerCases: { backend: Backend; plain: boolean }[] = [
     { backend: "webgpu", plain: false },
     { backend: "wasm", plain: false },

@@ -43,8 +43,8 @@ import {
 } from "./prelude.ts";
 import { groups1d, Params, rt } from "./runtime.ts";
 
-/** Element type of a storage binding (`array<…>`). */
-export type Element = Scalar | "vec4<f32>";
+/** Element type of a storage binding (`array<…>`), or `texture_2d<f32>` for a texture binding. */
+export type Element = Scalar | "vec4<f32>" | "texture_2d<f32>";
 
 /** One storage binding. */
 export interface BindingDecl {
@@ -72,6 +72,14 @@ export function read<const O extends BindingOptions = Record<never, never>>(
   options?: O,
 ): { readonly access: "read"; readonly type: Element } & O {
   return { access: "read", type, ...options } as { access: "read"; type: Element } & O;
+}
+
+/**
+ * A `texture_2d<f32>` binding of an unfilterable float format (`rgba32float`), read with
+ * `textureLoad`; launches pass a `GPUTextureView`.
+ */
+export function texture(): { readonly access: "texture"; readonly type: "texture_2d<f32>" } {
+  return { access: "texture", type: "texture_2d<f32>" };
 }
 
 /** A read-write storage binding of `type` elements. */
@@ -105,8 +113,11 @@ export interface KernelDecl {
   readonly includes?: readonly string[];
 }
 
-/** A buffer given to a binding: a `GPUBuffer`, or anything holding one (a `Tensor`). */
-export type GpuData = GPUBuffer | { readonly buffer: GPUBuffer };
+/**
+ * A buffer given to a binding: a `GPUBuffer`, or anything holding one (a `Tensor`); a
+ * `GPUTextureView` for a texture binding.
+ */
+export type GpuData = GPUBuffer | GPUTextureView | { readonly buffer: GPUBuffer };
 
 type OptionalKeys<B> = { [K in keyof B]: B[K] extends { optional: true } ? K : never }[keyof B];
 
@@ -180,7 +191,11 @@ export class Kernel<D extends KernelDecl> {
       const b = d.bindings[name];
       const views = Object.entries({ [name]: b.type, ...b.views });
       for (const [view, type] of views) {
-        lines.push(`@group(0) @binding(${i}) var<storage, ${b.access}> ${view}: array<${type}>;`);
+        lines.push(
+          b.access === "texture"
+            ? `@group(0) @binding(${i}) var ${view}: ${type};`
+            : `@group(0) @binding(${i}) var<storage, ${b.access}> ${view}: array<${type}>;`,
+        );
       }
     });
     if (this.#params.length > 0) {
@@ -229,7 +244,15 @@ export class Kernel<D extends KernelDecl> {
     let unset = 0;
     const buffers = this.#names.map((name, i) => {
       const data = given[name];
-      if (data !== undefined) return data instanceof GPUBuffer ? data : data.buffer;
+      if (data !== undefined) {
+        const texture = this.#storage[i] === "texture";
+        if (texture !== data instanceof GPUTextureView) {
+          throw new GpuError(
+            `${where}: binding '${name}' takes a ${texture ? "texture view" : "buffer"}`,
+          );
+        }
+        return data instanceof GPUBuffer || data instanceof GPUTextureView ? data : data.buffer;
+      }
       if (!this.decl.bindings[name].optional) {
         throw new GpuError(`${where}: binding '${name}' is required`);
       }

@@ -11,8 +11,11 @@
 
 import { GpuError } from "./device.ts";
 
-/** How a kernel uses each storage binding. */
-export type Access = "read" | "read_write";
+/**
+ * How a kernel uses each binding: a storage buffer read or read and written, or (`texture`) a
+ * sampled `texture_2d<f32>` of an unfilterable float format (`rgba32float`), read with `textureLoad`.
+ */
+export type Access = "read" | "read_write" | "texture";
 
 /** Describes one compute entry point. */
 export interface KernelSpec {
@@ -20,7 +23,7 @@ export interface KernelSpec {
   file: string;
   /** Entry point function name. */
   entry: string;
-  /** Access mode of storage bindings 0..n-1. */
+  /** Access mode of bindings 0..n-1 (storage buffers, or textures where `texture`). */
   storage: readonly Access[];
   /** Whether binding `storage.length` is a uniform parameter buffer. */
   uniform?: boolean;
@@ -77,6 +80,53 @@ export function wgslSource(file: string): string {
 /** Registers WGSL source under a name without a file (tests of broken kernels). */
 export function defineWgslSource(file: string, code: string): void {
   bodies.set(file, code);
+}
+
+const UNROLL = "//#for ";
+
+/**
+ * Explicit unrolling, so that register blocking does not depend on one compiler's loop unrolling:
+ * the lines between `//#for i < N` and its `//#end` are repeated for i = 0 … N-1 with `{i}`
+ * replaced by the number (blocks nest). `N` is a number or the name of an `override` of the
+ * module, whose value is the pipeline constant given (else its declared default). The module is
+ * then compiled once per set of pipeline constants ({@link PipelineCache}).
+ */
+export function expandUnrolls(source: string, constants: Record<string, number>): string {
+  const defaults = new Map(
+    [...source.matchAll(/override (\w+): u32 = (\d+)u;/g)].map((m) => [m[1], Number(m[2])]),
+  );
+  const bound = (name: string): number => {
+    const value = /^\d+$/.test(name) ? Number(name) : constants[name] ?? defaults.get(name);
+    if (value === undefined) throw new GpuError(`unroll bound '${name}' is not an override`);
+    return value;
+  };
+  const lines = source.split("\n");
+  const expand = (from: number, to: number, vars: Record<string, number>): string[] => {
+    const out: string[] = [];
+    for (let l = from; l < to; l++) {
+      const open = lines[l].match(/^\s*\/\/#for (\w+) < (\w+)\s*$/);
+      if (!open) {
+        if (/^\s*\/\/#end\s*$/.test(lines[l])) {
+          throw new GpuError(`unmatched //#end, line ${l + 1}`);
+        }
+        out.push(lines[l].replace(/\{(\w+)\}/g, (m, v) => v in vars ? String(vars[v]) : m));
+        continue;
+      }
+      let depth = 1;
+      let end = l + 1;
+      for (; end < to && depth > 0; end++) {
+        if (/^\s*\/\/#for /.test(lines[end])) depth++;
+        if (/^\s*\/\/#end\s*$/.test(lines[end])) depth--;
+      }
+      if (depth > 0) throw new GpuError(`//#for without //#end, line ${l + 1}`);
+      for (let i = 0; i < bound(open[2]); i++) {
+        out.push(...expand(l + 1, end - 1, { ...vars, [open[1]]: i }));
+      }
+      l = end - 1;
+    }
+    return out;
+  };
+  return expand(0, lines.length, {}).join("\n");
 }
 
 /** A compiled kernel: pipeline plus the layout its bind groups use. */
@@ -150,11 +200,16 @@ export class PipelineCache {
     if (problems.length > 0) throw new GpuError(problems.join("\n"));
   }
 
-  #module(file: string): GPUShaderModule {
-    let module = this.#modules.get(file);
+  #module(file: string, constants?: Record<string, number>): GPUShaderModule {
+    const source = wgslSource(file);
+    const template = source.includes(UNROLL);
+    // A file with explicit unrolling compiles one module per set of constants (its loop bounds).
+    const key = template ? `${file}:${JSON.stringify(constants ?? {})}` : file;
+    let module = this.#modules.get(key);
     if (!module) {
-      module = this.#device.createShaderModule({ code: wgslSource(file), label: `${file}.wgsl` });
-      this.#modules.set(file, module);
+      const code = template ? expandUnrolls(source, constants ?? {}) : source;
+      module = this.#device.createShaderModule({ code, label: `${file}.wgsl` });
+      this.#modules.set(key, module);
     }
     return module;
   }
@@ -163,12 +218,20 @@ export class PipelineCache {
     const name = `${spec.file}.wgsl:${spec.entry}`;
     const device = this.#device;
     device.pushErrorScope("validation");
-    const module = this.#module(spec.file);
-    const entries: GPUBindGroupLayoutEntry[] = spec.storage.map((access, binding) => ({
-      binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: access === "read" ? "read-only-storage" : "storage" },
-    }));
+    const module = this.#module(spec.file, spec.constants);
+    const entries: GPUBindGroupLayoutEntry[] = spec.storage.map((access, binding) =>
+      access === "texture"
+        ? {
+          binding,
+          visibility: GPUShaderStage.COMPUTE,
+          texture: { sampleType: "unfilterable-float" },
+        }
+        : {
+          binding,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: access === "read" ? "read-only-storage" : "storage" },
+        }
+    );
     if (spec.uniform) {
       entries.push({
         binding: spec.storage.length,

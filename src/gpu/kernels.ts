@@ -14,7 +14,7 @@
  * @module
  */
 
-import { declareKernel, read, readWrite } from "./declare.ts";
+import { declareKernel, read, readWrite, texture } from "./declare.ts";
 import { type Constant, f32, u32 } from "./prelude.ts";
 
 const optional = { optional: true } as const;
@@ -351,12 +351,12 @@ export const RECALLK = lossKernel("recallk", ["recallk_rank", "recallk_list", "r
 /** Register-blocked matmul for the four layouts, A·Bᵀ's diagonal, and the operand padding. */
 export const MATMUL = declareKernel({
   file: "matmul",
-  entries: ["mm_nn", "mm_nt", "mm_tn", "mm_tt", "mm_nt_rows", "mm_pad"],
+  entries: ["mm_nn", "mm_nt", "mm_tn", "mm_tt", "mm_nt_rows", "mm_pad", "mm_shared"],
   bindings: {
     /** Operand A as vec4s (`mm_pad`: the source, as f32s). */
     a: read("vec4<f32>", { views: { src: "f32" } }),
-    /** Operand B as vec4s. */
-    b: read("vec4<f32>", optional),
+    /** Operand B as vec4s (`mm_shared`: as f32s, `bs`). */
+    b: read("vec4<f32>", { ...optional, views: { bs: "f32" } }),
     /** C (`mm_pad`: the padded copy, as vec4s). */
     c: readWrite("f32", { views: { dst: "vec4<f32>" } }),
   },
@@ -384,6 +384,11 @@ export const MATMUL = declareKernel({
     cols: "u32",
     rows_p: "u32",
     cols_p: "u32",
+    /** `mm_pad`: 1 when the source is stored transposed (cols × rows). */
+    tr: "u32",
+    /** `mm_shared`: 1 when A (B) is stored transposed. */
+    ta: "u32",
+    tb: "u32",
   },
   constants: {
     /** Largest rows per invocation (the accumulator arrays' length). */
@@ -392,6 +397,39 @@ export const MATMUL = declareKernel({
     NQ_MAX: u32(8),
     /** Workgroup size of the one-invocation-per-line entries `mm_nt_rows` and `mm_pad`. */
     LINE_WG: u32(64),
+  },
+  /** The tile: TM rows × 4 NQ columns per invocation, WG invocations per workgroup. */
+  overrides: { TM: 32, NQ: 8, WG: 8 },
+});
+
+/**
+ * The register-blocked matmul reading its operands through `rgba32float` textures, explicitly
+ * unrolled per tile (`//#for`, see `expandUnrolls` in `./kernel.ts`).
+ */
+export const MATMUL_TEX = declareKernel({
+  file: "matmul_tex",
+  entries: ["mt_blocked"],
+  bindings: {
+    /** Left operand L (M × K): texel (kc, i) = L[i][4 kc … 4 kc + 3]. */
+    ta: texture(),
+    /** Right operand R (K × N): texel (g, k) = R[k][4 g … 4 g + 3]. */
+    tb: texture(),
+    /** C, M × N row-major (N × M when `tc`). */
+    c: readWrite("f32"),
+  },
+  params: {
+    /** Rows of C. */
+    m: "u32",
+    /** Columns of C. */
+    n: "u32",
+    /** Inner dimension in steps of 4 (the textures are zero-padded to 4 kc). */
+    kc: "u32",
+    /** 1: write C transposed (N × M). */
+    tc: "u32",
+    /** First row of this dispatch (dispatches are split at 65535 workgroups per dimension). */
+    r0: "u32",
+    /** First vec4 column group of this dispatch. */
+    g0: "u32",
   },
   /** The tile: TM rows × 4 NQ columns per invocation, WG invocations per workgroup. */
   overrides: { TM: 32, NQ: 8, WG: 8 },

@@ -31,8 +31,11 @@ import {
   Profiler,
 } from "./profile.ts";
 
-/** A storage binding: a whole buffer or a byte range of one. */
-export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+/** A storage binding: a whole buffer or a byte range of one; or a texture binding's view. */
+export type Binding =
+  | GPUBuffer
+  | GPUTextureView
+  | { buffer: GPUBuffer; offset?: number; size?: number };
 
 /** Counters for tests and benchmarks. */
 export interface RuntimeStats {
@@ -131,7 +134,7 @@ export class Runtime {
   #recorded: string[] = [];
   #uniforms = new Map<string, GPUBuffer>();
   #bindGroups = new Map<string, GPUBindGroup>();
-  #bufferIds = new WeakMap<GPUBuffer, number>();
+  #bufferIds = new WeakMap<GPUBuffer | GPUTextureView, number>();
   #nextBufferId = 1;
   #staging = new Map<number, GPUBuffer[]>();
   #uniformRetired: GPUBuffer[] = [];
@@ -287,6 +290,24 @@ export class Runtime {
   }
 
   /**
+   * Records a copy of `rows` rows of `bytesPerRow` bytes (a multiple of 256) from `src` into the
+   * `width × rows` texels at the origin of `texture`.
+   */
+  copyToTexture(
+    src: GPUBuffer,
+    bytesPerRow: number,
+    texture: GPUTexture,
+    width: number,
+    rows: number,
+  ): void {
+    if (width === 0 || rows === 0) return;
+    this.#closePass();
+    this.#openEncoder().copyBufferToTexture({ buffer: src, bytesPerRow, rowsPerImage: rows }, {
+      texture,
+    }, [width, rows]);
+  }
+
+  /**
    * Writes `data` into `buffer` at `offset`, ordered after everything recorded so far and before
    * everything recorded later.
    */
@@ -394,7 +415,7 @@ export class Runtime {
     }
   }
 
-  #bufferId(buffer: GPUBuffer): number {
+  #bufferId(buffer: GPUBuffer | GPUTextureView): number {
     let id = this.#bufferIds.get(buffer);
     if (id === undefined) this.#bufferIds.set(buffer, id = this.#nextBufferId++);
     return id;
@@ -439,6 +460,11 @@ export class Runtime {
     let key = `${kernel.id}`;
     const entries: GPUBindGroupEntry[] = [];
     bindings.forEach((b, binding) => {
+      if (b instanceof GPUTextureView) {
+        key += `|t${this.#bufferId(b)}`;
+        entries.push({ binding, resource: b });
+        return;
+      }
       const buffer = "buffer" in b && !(b instanceof GPUBuffer) ? b.buffer : b as GPUBuffer;
       const offset = b instanceof GPUBuffer ? 0 : b.offset ?? 0;
       const size = b instanceof GPUBuffer ? undefined : b.size;

@@ -2,20 +2,26 @@
  * Matrix multiplication (`kernels/matmul.wgsl`, naive twin `kernels/matmul_naive.wgsl`):
  * `C = op(A) · op(B)` with either operand transposed, and its backward rule.
  *
- * The blocked kernel is tuned for llvmpipe, where every storage-buffer load costs a loop over the
- * SIMD lanes and arithmetic is comparatively free: each invocation computes a
- * {@link MatmulTile.rows} × {@link MatmulTile.cols} block of C from vec4 loads (see the header of
- * `kernels/matmul.wgsl`). There is one entry point per layout, `mm_nn` (A·B), `mm_nt` (A·Bᵀ),
- * `mm_tn` (Aᵀ·B) and `mm_tt` (Aᵀ·Bᵀ), and the tile is a pipeline constant ({@link MATMUL_TILES}).
- * A workgroup's lanes run along the columns of C,
- * so a thin product may run as its transpose `Cᵀ = op(B)ᵀ·op(A)ᵀ` ({@link matmulPlan}). Operands
- * whose rows are not a whole number of vec4s, or whose k-indexed rows do not come in fours, are first
- * copied into zero-padded scratch buffers (`mm_pad`, O(size) work).
+ * Three kernel paths ({@link MatmulPath}), chosen per adapter and shape by {@link matmulPlan}:
+ * - `texture` (default on CPU adapters such as llvmpipe, `kernels/matmul_tex.wgsl`): register
+ *   blocking, each invocation a {@link MatmulTile.rows} × {@link MatmulTile.cols} block of C,
+ *   operands read through `rgba32float` textures (filled by a copy, or by `mm_pad`, which also
+ *   transposes, and a copy), every loop but k's unrolled in the WGSL source. One entry point for
+ *   all four layouts.
+ * - `buffer` (`kernels/matmul.wgsl`, `mm_nn`/`mm_nt`/`mm_tn`/`mm_tt`): the same blocking reading
+ *   storage buffers; used when a texture would exceed `maxTextureDimension2D`, or when forced.
+ * - `shared` (`mm_shared`): workgroup-memory tiles, 4 × 4 outputs per invocation, for discrete
+ *   GPUs, where 32 × 32 accumulators per invocation would spill.
+ *
+ * A workgroup's lanes run along the columns of C, so a thin product may run as its transpose
+ * `Cᵀ = op(B)ᵀ·op(A)ᵀ`. `CROSSRANK_MATMUL_OPERANDS=texture|buffer|shared` forces the path;
+ * {@link tuneMatmul} measures candidate plans per shape class once and {@link matmulPlan} then
+ * uses the fastest.
  *
  * @module
  */
 
-import { MATMUL, MATMUL_NAIVE } from "../gpu/kernels.ts";
+import { MATMUL, MATMUL_NAIVE, MATMUL_TEX } from "../gpu/kernels.ts";
 import { groups1d, MAX_GROUPS, rt } from "../gpu/runtime.ts";
 import { record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
@@ -30,11 +36,34 @@ export interface MatmulOptions {
   /** Kernel: the register-blocked one (default) or the naive one-output-per-invocation kernel. */
   kernel?: "blocked" | "naive";
   /**
-   * Force the blocked kernel's tile and orientation instead of {@link matmulPlan}'s choice (tests
-   * and benchmarks use it to cover every tile on every shape).
+   * Force the blocked kernel's tile, orientation and path (default: the path {@link matmulPlan}
+   * would use) instead of {@link matmulPlan}'s choice (tests and benchmarks use it to cover every
+   * plan on every shape). The `shared` path ignores tile and orientation.
    */
-  plan?: { tile: keyof typeof MATMUL_TILES; dual: boolean };
+  plan?: ForcedPlan;
 }
+
+/** A plan forced through {@link MatmulOptions.plan}. */
+export interface ForcedPlan {
+  /** The tile. */
+  tile: TileName;
+  /** Run the dual product `Cᵀ = op(B)ᵀ·op(A)ᵀ`. */
+  dual: boolean;
+  /** The kernel path. */
+  path?: MatmulPath;
+}
+
+/** Names of {@link MATMUL_TILES}. */
+export type TileName = "large" | "medium" | "small" | "thin";
+
+/**
+ * The blocked kernel's path: operands read through textures (`matmul_tex.wgsl`), from storage
+ * buffers (`matmul.wgsl`'s `mm_nn` … `mm_tt`), or workgroup-memory tiles (`mm_shared`).
+ */
+export type MatmulPath = "texture" | "buffer" | "shared";
+
+/** The paths, for validation and tests. */
+export const MATMUL_PATHS: readonly MatmulPath[] = ["texture", "buffer", "shared"];
 
 /** One block size of the blocked kernel (pipeline constants `TM`, `NQ`, `WG` of its entry points). */
 export interface MatmulTile {
@@ -58,7 +87,7 @@ export interface MatmulTile {
  * {@link matmulPlan}). Compiling a tile the first time costs ~10 s of CPU for `large`, ~4 s for
  * `medium`, under 2 s for the others; Mesa keeps the result in its disk cache.
  */
-export const MATMUL_TILES: Readonly<Record<"large" | "medium" | "small" | "thin", MatmulTile>> = {
+export const MATMUL_TILES: Readonly<Record<TileName, MatmulTile>> = {
   large: { name: "large", rows: 32, cols: 32, group: 8, speed: 1 },
   medium: { name: "medium", rows: 16, cols: 32, group: 8, speed: 0.85 },
   small: { name: "small", rows: 8, cols: 8, group: 8, speed: 0.49 },
@@ -66,10 +95,11 @@ export const MATMUL_TILES: Readonly<Record<"large" | "medium" | "small" | "thin"
 };
 
 /**
- * Multiply-adds (m·n·k) from which the large tile is considered: 2^28, e.g. 1024×1024×256. Smaller
- * products (every training-step product of the default model) use the other tiles.
+ * Multiply-adds (m·n·k) from which the large tile is considered: 2^27, e.g. 512³ (on the texture
+ * path the large tile measured 40 vs 30–35 GFLOP/s for the medium one at 512³). Smaller products
+ * (every training-step product of the default model) use the other tiles and skip its compile.
  */
-export const LARGE_TILE_MIN_WORK = 2 ** 28;
+export const LARGE_TILE_MIN_WORK = 2 ** 27;
 
 /** The tile used for large outputs (kept for callers that size work by it). */
 export const MATMUL_TILE: MatmulTile = MATMUL_TILES.large;
@@ -79,6 +109,8 @@ export type MatmulLayout = "nn" | "nt" | "tn" | "tt";
 
 /** How {@link matmulInto} runs one product on the blocked kernel. */
 export interface MatmulPlan {
+  /** Kernel path. */
+  path: MatmulPath;
   /** Kernel layout actually dispatched. */
   layout: MatmulLayout;
   /** Whether the dual product `Cᵀ = op(B)ᵀ·op(A)ᵀ` runs (operands swapped, C written transposed). */
@@ -90,21 +122,82 @@ export interface MatmulPlan {
 const DUAL: Record<MatmulLayout, MatmulLayout> = { nn: "tt", nt: "nt", tn: "tn", tt: "nn" };
 const CORES = Math.max(1, navigator.hardwareConcurrency || 1);
 
+/** Whether the adapter is a CPU rasteriser (llvmpipe, lavapipe, SwiftShader, WARP). */
+export function cpuAdapter(name = rt().gpu.adapterName): boolean {
+  return /llvmpipe|lavapipe|softpipe|swiftshader|warp|cpu/i.test(name);
+}
+
 /**
- * Chooses the orientation and tile for an `m × n` output of `layout`: the lanes of a workgroup run
- * along the columns, so a thin output is computed as its transpose when that wastes less, and the
- * tile minimises padded work ÷ tile speed, counting idle cores when there are few workgroups.
+ * The path forced by `CROSSRANK_MATMUL_OPERANDS` (`texture`, `buffer` or `shared`), else null.
+ * Read at each call, so a process may change it; any other value is an error naming the variable.
+ */
+export function forcedPath(): MatmulPath | null {
+  const value = Deno.env.get("CROSSRANK_MATMUL_OPERANDS");
+  if (value === undefined || value === "") return null;
+  if (!(MATMUL_PATHS as readonly string[]).includes(value)) {
+    throw new RangeError(
+      `CROSSRANK_MATMUL_OPERANDS=${value}: expected one of ${MATMUL_PATHS.join(", ")}`,
+    );
+  }
+  return value as MatmulPath;
+}
+
+/** Plans measured by {@link tuneMatmul}, by shape class ({@link shapeClass}). */
+const tuned = new Map<string, MatmulPlan>();
+
+/**
+ * The shape class of a product for {@link tuneMatmul}'s cache: the layout and each of m, n, k
+ * rounded up to a power of two.
+ */
+export function shapeClass(layout: MatmulLayout, m: number, n: number, k: number): string {
+  const p2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+  return `${layout} ${p2(m)}x${p2(n)}x${p2(k)}`;
+}
+
+/** Largest texture side, or 0 before the GPU is initialised (then textures are not planned). */
+function maxTextureSide(): number {
+  try {
+    return rt().device.limits.maxTextureDimension2D;
+  } catch {
+    return 0;
+  }
+}
+
+/** Whether both operand textures of the `path`-less plan fit the adapter's limits. */
+function texturesFit(dual: boolean, m: number, n: number, k: number): boolean {
+  const [rows, cols] = dual ? [n, m] : [m, n];
+  const side = maxTextureSide();
+  const k4 = round4(k);
+  return rows <= side && k4 / 4 <= side && round4(cols) / 4 <= side && k4 <= side;
+}
+
+/**
+ * Chooses the path, orientation and tile for an `m × n × k` product of `layout`. In order: a
+ * plan measured by {@link tuneMatmul} for the shape class; the path forced by
+ * `CROSSRANK_MATMUL_OPERANDS`; else by adapter: `shared` on GPUs, the register-blocked kernel on
+ * CPU adapters, reading its operands through textures when they fit the texture limits. For the
+ * blocked kernel the lanes of a workgroup run along the columns, so a thin output is computed as
+ * its transpose when that wastes less, and the tile minimises padded work ÷ tile speed, counting
+ * idle cores when there are few workgroups.
  */
 export function matmulPlan(
   layout: MatmulLayout,
   m: number,
   n: number,
   k = LARGE_TILE_MIN_WORK,
+  path: MatmulPath | null = forcedPath(),
 ): MatmulPlan {
+  if (path === null) {
+    const measured = tuned.get(shapeClass(layout, m, n, k));
+    if (measured) return measured;
+    path = cpuAdapter() ? "texture" : "shared";
+  }
+  if (path === "shared") return { path, layout, dual: false, tile: MATMUL_TILES.medium };
   let best: MatmulPlan | null = null;
   let bestCost = Infinity;
   for (const dual of [false, true]) {
     const [rows, cols] = dual ? [n, m] : [m, n];
+    const p: MatmulPath = path === "texture" && !texturesFit(dual, m, n, k) ? "buffer" : path;
     for (const tile of Object.values(MATMUL_TILES)) {
       // The large tile takes ~10 s of llvmpipe JIT per layout on first use (cached on disk
       // afterwards); below this much work it measured no faster than the medium tile in a
@@ -118,11 +211,94 @@ export function matmulPlan(
       const cost = (padded * idle) / tile.speed;
       if (cost < bestCost * 0.999) { // ties: the first (direct, larger tile)
         bestCost = cost;
-        best = { layout: dual ? DUAL[layout] : layout, dual, tile };
+        best = { path: p, layout: dual ? DUAL[layout] : layout, dual, tile };
       }
     }
   }
   return best!;
+}
+
+/** One candidate's time in {@link TuneResult}. */
+export interface TuneTiming {
+  /** The plan. */
+  plan: MatmulPlan;
+  /** Median milliseconds per product. */
+  ms: number;
+}
+
+/** What {@link tuneMatmul} measured for one shape. */
+export interface TuneResult {
+  /** The shape class the choice is cached for. */
+  shapeClass: string;
+  /** The candidates, fastest first. */
+  timings: TuneTiming[];
+}
+
+/**
+ * Measures candidate plans of each `m × n × k` product of `layout` on the current adapter and
+ * caches the fastest for its shape class, which {@link matmulPlan} then returns (until
+ * {@link clearMatmulTuning}). Candidates: the planned plan of each path that can run the shape
+ * (`texture` where the textures fit, `buffer`, `shared`) and its other-orientation twin. Each is
+ * run once to compile and warm up, then timed `reps` times (one GPU wait per timing). Costs the
+ * compile of every candidate (seconds on llvmpipe, once per process; Mesa caches on disk).
+ */
+export async function tuneMatmul(
+  shapes: readonly { layout?: MatmulLayout; m: number; n: number; k: number }[],
+  reps = 3,
+): Promise<TuneResult[]> {
+  const runtime = rt();
+  const results: TuneResult[] = [];
+  for (const { layout = "nn", m, n, k } of shapes) {
+    const key = shapeClass(layout, m, n, k);
+    const candidates = new Map<string, MatmulPlan>();
+    for (const path of MATMUL_PATHS) {
+      const plan = matmulPlan(layout, m, n, k, path);
+      candidates.set(planKey(plan), plan);
+      if (path !== "shared") {
+        const other = { ...plan, dual: !plan.dual, layout: DUAL[plan.layout] };
+        if (other.path !== "texture" || texturesFit(other.dual, m, n, k)) {
+          candidates.set(planKey(other), other);
+        }
+      }
+    }
+    const [aRows, aCols] = layout[0] === "t" ? [k, m] : [m, k];
+    const [bRows, bCols] = layout[1] === "t" ? [n, k] : [k, n];
+    const a = runtime.pool.acquire(aRows * aCols * 4, "tune A");
+    const b = runtime.pool.acquire(bRows * bCols * 4, "tune B");
+    const c = runtime.pool.acquire(m * n * 4, "tune C");
+    runtime.upload(a, new Float32Array(aRows * aCols).fill(0.5));
+    runtime.upload(b, new Float32Array(bRows * bCols).fill(0.25));
+    const timings: TuneTiming[] = [];
+    for (const plan of candidates.values()) {
+      run(plan, c, a, b, m, n, k);
+      await runtime.sync();
+      const times: number[] = [];
+      for (let r = 0; r < reps; r++) {
+        const t0 = performance.now();
+        run(plan, c, a, b, m, n, k);
+        await runtime.sync();
+        times.push(performance.now() - t0);
+      }
+      times.sort((x, y) => x - y);
+      timings.push({ plan, ms: times[times.length >> 1] });
+    }
+    for (const buffer of [a, b, c]) runtime.pool.release(buffer);
+    timings.sort((x, y) => x.ms - y.ms);
+    tuned.set(key, timings[0].plan);
+    results.push({ shapeClass: key, timings });
+  }
+  return results;
+}
+
+/** Forgets the plans measured by {@link tuneMatmul}. */
+export function clearMatmulTuning(): void {
+  tuned.clear();
+}
+
+/** A plan as text, e.g. `texture large dual` (for messages and tune reports). */
+export function planKey(plan: MatmulPlan): string {
+  if (plan.path === "shared") return "shared";
+  return `${plan.path} ${plan.tile.name}${plan.dual ? " dual" : ""}`;
 }
 
 /** Returns `[M, N, K]` for `op(a) · op(b)`, or throws naming both shapes. */
@@ -152,13 +328,20 @@ const round4 = (x: number) => Math.ceil(x / 4) * 4;
  * Records a copy of the `rows × cols` matrix in `src` into a zero-padded `rowsP × colsP` scratch
  * buffer (colsP a multiple of 4) and returns it; the caller releases it after recording its use.
  */
-function padded(src: GPUBuffer, rows: number, cols: number, rowsP: number, colsP: number) {
+function padded(
+  src: GPUBuffer,
+  rows: number,
+  cols: number,
+  rowsP: number,
+  colsP: number,
+  transposed = false,
+) {
   const runtime = rt();
   const out = runtime.pool.acquire(rowsP * colsP * 4, `matmul pad ${rowsP}x${colsP}`);
   MATMUL.dispatch(
     "mm_pad",
     { a: src, c: out },
-    { rows, cols, rows_p: rowsP, cols_p: colsP },
+    { rows, cols, rows_p: rowsP, cols_p: colsP, tr: transposed ? 1 : 0 },
     groups1d(Math.ceil((rowsP * colsP) / 4 / MATMUL.constants.LINE_WG)),
   );
   return out;
@@ -196,30 +379,148 @@ function blocked(
     scratch.push(b);
   }
   const tileConstants = { TM: tile.rows, NQ: tile.cols / 4, WG: tile.group };
+  const params = { m, n, k, sa: aColsP / 4, sb: bColsP / 4, kc: k4 / 4, tc: tc ? 1 : 0 };
+  split(m, n, tile, (r0, g0, groups) => {
+    MATMUL.dispatch(`mm_${layout}`, { a, b, c }, { ...params, r0, g0 }, groups, tileConstants);
+  });
+  for (const s of scratch) runtime.pool.release(s);
+}
+
+/** Idle operand textures by size (`w×h`), each with the submit count at its release. */
+const textures = new Map<string, { texture: GPUTexture; submits: number }[]>();
+const TEXTURE_USAGE = GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST;
+
+/**
+ * An operand texture of `width × height` texels, reused once the batch that last read it has been
+ * submitted (the buffer pool's rule).
+ */
+function acquireTexture(width: number, height: number): GPUTexture {
+  const runtime = rt();
+  const list = textures.get(`${width}x${height}`);
+  const i = list?.findIndex((t) => t.submits < runtime.stats.submits) ?? -1;
+  if (list && i >= 0) return list.splice(i, 1)[0].texture;
+  return runtime.device.createTexture({
+    size: [width, height],
+    format: "rgba32float",
+    usage: TEXTURE_USAGE,
+    label: `matmul operand ${width}x${height}`,
+  });
+}
+
+/**
+ * Returns a texture of {@link acquireTexture}. Like pooled buffers, textures are kept (as many per
+ * size as one batch used at once), never destroyed: recorded work may still read them.
+ */
+function releaseTexture(texture: GPUTexture): void {
+  const key = `${texture.width}x${texture.height}`;
+  let list = textures.get(key);
+  if (!list) textures.set(key, list = []);
+  list.push({ texture, submits: rt().stats.submits });
+}
+
+/**
+ * Records the packing of a `rows × cols` operand (stored transposed, `cols × rows`, when
+ * `transposed`) into a texture of `⌈cols/4⌉ × rowsP` texels, rows zero-padded to `rowsP` and
+ * columns to a multiple of 4: a direct copy when the stored rows already are 256-byte multiples,
+ * else `mm_pad` (which also transposes) into a scratch buffer with such rows, and a copy.
+ */
+function operandTexture(
+  src: GPUBuffer,
+  rows: number,
+  cols: number,
+  rowsP: number,
+  transposed: boolean,
+): GPUTexture {
+  const runtime = rt();
+  const width = round4(cols) / 4;
+  const texture = acquireTexture(width, rowsP);
+  if (!transposed && cols % 64 === 0 && rowsP === rows) {
+    runtime.copyToTexture(src, cols * 4, texture, width, rows);
+    return texture;
+  }
+  const pitch = Math.ceil(cols / 64) * 64;
+  const scratch = transposed
+    ? padded(src, rows, cols, rowsP, pitch, true)
+    : padded(src, rows, cols, rowsP, pitch);
+  runtime.copyToTexture(scratch, pitch * 4, texture, width, rowsP);
+  runtime.pool.release(scratch);
+  return texture;
+}
+
+/**
+ * Records the texture path for an `m × n × k` product of `a` and `b` (stored as `layout` says),
+ * writing C transposed when `tc`, with `tile`.
+ */
+function textured(
+  c: GPUBuffer,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  layout: MatmulLayout,
+  tile: MatmulTile,
+  m: number,
+  n: number,
+  k: number,
+  tc: boolean,
+): void {
+  const k4 = round4(k);
+  const left = operandTexture(a, m, k, m, layout[0] === "t");
+  const right = operandTexture(b, k, n, k4, layout[1] === "t");
+  const constants = { TM: tile.rows, NQ: tile.cols / 4, WG: tile.group };
+  const views = { ta: left.createView(), tb: right.createView(), c };
+  split(m, n, tile, (r0, g0, groups) => {
+    MATMUL_TEX.dispatch(
+      "mt_blocked",
+      views,
+      { m, n, kc: k4 / 4, tc: tc ? 1 : 0, r0, g0 },
+      groups,
+      constants,
+    );
+  });
+  releaseTexture(left);
+  releaseTexture(right);
+}
+
+/**
+ * Calls `dispatch(r0, g0, groups)` for the blocks of an `m × n` output in `tile`, split into
+ * dispatches of at most {@link MAX_GROUPS} workgroups per dimension (huge M or N only); `r0` is
+ * the first row and `g0` the first vec4 column group.
+ */
+function split(
+  m: number,
+  n: number,
+  tile: { rows: number; cols: number; group: number },
+  dispatch: (r0: number, g0: number, groups: readonly [number, number]) => void,
+): void {
   const groupsX = Math.ceil(n / (tile.cols * tile.group));
   const groupsY = Math.ceil(m / tile.rows);
-  // Split into dispatches of at most MAX_GROUPS workgroups per dimension (huge M or N only).
   for (let gy = 0; gy < groupsY; gy += MAX_GROUPS) {
     for (let gx = 0; gx < groupsX; gx += MAX_GROUPS) {
-      const params = {
-        m,
-        n,
-        k,
-        sa: aColsP / 4,
-        sb: bColsP / 4,
-        kc: k4 / 4,
-        tc: tc ? 1 : 0,
-        r0: gy * tile.rows,
-        g0: (gx * tile.cols * tile.group) / 4,
-      };
-      const groups = [
+      dispatch(gy * tile.rows, (gx * tile.cols * tile.group) / 4, [
         Math.min(MAX_GROUPS, groupsX - gx),
         Math.min(MAX_GROUPS, groupsY - gy),
-      ] as const;
-      MATMUL.dispatch(`mm_${layout}`, { a, b, c }, params, groups, tileConstants);
+      ]);
     }
   }
-  for (const s of scratch) runtime.pool.release(s);
+}
+
+/** The block of one `mm_shared` workgroup: 64 × 64 outputs (as a tile for {@link split}). */
+const SHARED_BLOCK = { rows: 64, cols: 4, group: 16 };
+
+/** Records the workgroup-memory kernel `mm_shared` for `c = op(a) · op(b)` (`layout`). */
+function shared(
+  c: GPUBuffer,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  layout: MatmulLayout,
+  m: number,
+  n: number,
+  k: number,
+): void {
+  const ta = layout[0] === "t" ? 1 : 0;
+  const tb = layout[1] === "t" ? 1 : 0;
+  split(m, n, SHARED_BLOCK, (r0, g0, groups) => {
+    MATMUL.dispatch("mm_shared", { a, b, c }, { m, n, k, ta, tb, r0, g0 }, groups);
+  });
 }
 
 /** Records `c = op(a) · op(b)` into an existing tensor `c` of shape `[M, N]` (no autodiff). */
@@ -247,16 +548,25 @@ export function matmulInto(c: Tensor, a: Tensor, b: Tensor, options: MatmulOptio
   run(planOf(layout, m, n, k, options.plan), c.buffer, a.buffer, b.buffer, m, n, k);
 }
 
-/** The forced plan, else {@link matmulPlan}'s. */
-function planOf(
+/** The plan {@link matmulInto} runs: the forced one, else {@link matmulPlan}'s. */
+export function planOf(
   layout: MatmulLayout,
   m: number,
   n: number,
   k: number,
-  forced?: MatmulOptions["plan"],
+  forced?: ForcedPlan,
 ): MatmulPlan {
   if (!forced) return matmulPlan(layout, m, n, k);
+  const path = forced.path ?? matmulPlan(layout, m, n, k).path;
+  if (path === "shared") return { path, layout, dual: false, tile: MATMUL_TILES[forced.tile] };
+  if (path === "texture" && !texturesFit(forced.dual, m, n, k)) {
+    throw new RangeError(
+      `matmul: the texture path cannot hold a ${m}×${n}×${k} product (operand textures beyond ` +
+        `maxTextureDimension2D ${maxTextureSide()})`,
+    );
+  }
   return {
+    path,
     layout: forced.dual ? DUAL[layout] : layout,
     dual: forced.dual,
     tile: MATMUL_TILES[forced.tile],
@@ -273,11 +583,16 @@ function run(
   n: number,
   k: number,
 ) {
+  if (plan.path === "shared") {
+    shared(c, a, b, plan.layout, m, n, k);
+    return;
+  }
+  const kernel = plan.path === "texture" ? textured : blocked;
   if (plan.dual) {
     // Cᵀ = op(B)ᵀ·op(A)ᵀ: B is the left operand, A the right one, C is written transposed.
-    blocked(c, b, a, plan.layout, plan.tile, n, m, k, true);
+    kernel(c, b, a, plan.layout, plan.tile, n, m, k, true);
   } else {
-    blocked(c, a, b, plan.layout, plan.tile, m, n, k, false);
+    kernel(c, a, b, plan.layout, plan.tile, m, n, k, false);
   }
 }
 
@@ -293,7 +608,7 @@ export function matmulNtInto(
   m: number,
   n: number,
   k: number,
-  forced?: MatmulOptions["plan"],
+  forced?: ForcedPlan,
 ): void {
   if (k % 4 !== 0) throw new RangeError(`matmulNtInto: k = ${k} is not a multiple of 4`);
   if (m === 0 || n === 0 || k === 0) return;
@@ -334,6 +649,7 @@ export function rowDotsInto(
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const [m, n] = matmulDims(a, b, options);
+  forcedPath(); // a bad CROSSRANK_MATMUL_OPERANDS throws before the output is allocated
   const c = new Tensor([m, n], { label: "matmul" });
   matmulInto(c, a, b, options);
   const { transA = false, transB = false, kernel } = options;

@@ -1,5 +1,6 @@
 /**
- * CPU twin of `kernels/matmul.wgsl` and `kernels/matmul_naive.wgsl`: the test oracle, in float64.
+ * CPU twin of `kernels/matmul.wgsl`, `kernels/matmul_tex.wgsl` and `kernels/matmul_naive.wgsl`:
+ * the test oracle, in float64.
  *
  * @module
  */
