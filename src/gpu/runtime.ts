@@ -430,9 +430,10 @@ export class Runtime {
       this.#uniforms.set(key, buffer);
       return buffer;
     }
-    if (this.#uniforms.size >= this.uniformCacheLimit) {
-      // Evict the least recently used block. Recorded work may still read its buffer, so it is
-      // rewritten only after the next submit (queue order then makes the rewrite safe).
+    while (this.#uniforms.size > 0 && this.#uniforms.size >= this.uniformCacheLimit) {
+      // Evict the least recently used blocks (several when the limit was lowered). Recorded work
+      // may still read their buffers, so they are rewritten only after the next submit (queue
+      // order then makes the rewrite safe).
       const [oldKey, oldBuffer] = this.#uniforms.entries().next().value!;
       this.#uniforms.delete(oldKey);
       this.#uniformRetired.push(oldBuffer);

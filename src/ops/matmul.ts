@@ -598,7 +598,8 @@ function run(
 
 /**
  * Records `C = A·Bᵀ` (`m × n`, row-major) for buffers of rows already padded to `k` floats, `k` a
- * multiple of 4 (A `m × k`, B `n × k`): the blocked kernel as {@link matmulPlan} plans it. Used by
+ * multiple of 4 (A `m × k`, B `n × k`): the blocked kernel on storage-buffer operands, tile as
+ * {@link matmulPlan} plans it. Used by
  * retrieval for its blocks of scores; {@link rowDotsInto} gives the same entries bit for bit.
  */
 export function matmulNtInto(
@@ -612,13 +613,20 @@ export function matmulNtInto(
 ): void {
   if (k % 4 !== 0) throw new RangeError(`matmulNtInto: k = ${k} is not a multiple of 4`);
   if (m === 0 || n === 0 || k === 0) return;
-  run(planOf("nt", m, n, k, forced), c, a, b, m, n, k);
+  // Storage-buffer operands unless a test forces another path: only this kernel shares
+  // `mm_nt_rows`'s arithmetic (one dot per vec4 of k), which the texture and workgroup-memory
+  // kernels do not, and retrieval needs its pair scores equal to the block entries bit for bit.
+  const plan = forced
+    ? planOf("nt", m, n, k, { path: "buffer", ...forced })
+    : matmulPlan("nt", m, n, k, "buffer");
+  run(plan, c, a, b, m, n, k);
 }
 
 /**
  * Records `c[offset + i] = <row i of A, row i of B>` for `i < m` (rows of `k` floats, `k` a
  * multiple of 4): the diagonal of `A·Bᵀ`, each value equal bit for bit to that entry of
- * {@link matmulNtInto} (the same arithmetic, whatever the plan: see `mm_nt_rows`).
+ * {@link matmulNtInto} (the same arithmetic, whatever the tile, on the storage-buffer path it
+ * uses unless forced: see `mm_nt_rows`).
  */
 export function rowDotsInto(
   c: GPUBuffer,
