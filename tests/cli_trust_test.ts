@@ -203,6 +203,49 @@ Deno.test("compare: paired intervals against the baseline, ranks kept, failures 
   }
 });
 
+Deno.test("compare --resume: completed runs reused only when their config and data match", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "crossrank-cli-" });
+  try {
+    const data = `${dir}/feats`;
+    await Deno.mkdir(data);
+    await writeFeatureDir(data, toyDataset({ images: 100, seed: 6, noise: 0.6 }));
+    const out = `${dir}/cmp`;
+    const args = ["--data", data, "--seeds", "1", "--epochs", "1", "--batch", "16"];
+    const first = await cli("compare", ...args, "--losses", "listnet", "--out", out);
+    assertEquals(first.code, 0, first.err);
+    const before = JSON.parse(await Deno.readTextFile(`${out}/results.json`));
+    // The listnet run is interrupted: its summary no longer says completed.
+    await Deno.writeTextFile(
+      `${out}/runs/listnet-s0/summary.json`,
+      JSON.stringify({ status: "interrupted", error: "killed" }),
+    );
+    const again = await cli("compare", ...args, "--losses", "listnet", "--out", out, "--resume");
+    assertEquals(again.code, 0, again.err);
+    assertOk(again.err.includes("softmax, seed 0: reused"), again.err);
+    assertOk(!again.err.includes("listnet, seed 0: reused"), again.err);
+    assertOk(again.out.includes("1 of 2 runs were reused"), again.out);
+    const after = JSON.parse(await Deno.readTextFile(`${out}/results.json`));
+    const run = (r: { runs: { loss: string; resumed: boolean; metrics: unknown }[] }, l: string) =>
+      r.runs.find((x) => x.loss === l)!;
+    assertEquals(run(after, "softmax").resumed, true);
+    assertEquals(run(after, "listnet").resumed, false);
+    assertEquals(run(after, "softmax").metrics, run(before, "softmax").metrics);
+    const record = JSON.parse(await Deno.readTextFile(`${out}/compare.json`));
+    assertEquals(record.invocations.map((i: { resume: boolean }) => i.resume), [false, true]);
+    // A completed run made with another budget is refused, naming the field; nothing is trained.
+    const other = await cli("compare", ...args, "--epochs", "2", "--out", out, "--resume");
+    assertEquals(other.code, 2, other.err);
+    assertOk(other.err.includes("epochs 1") && other.err.includes("plans 2"), other.err);
+    const notCompare = await cli("compare", ...args, "--out", `${dir}/feats`, "--resume");
+    assertEquals(notCompare.code, 2, notCompare.err);
+    assertOk(notCompare.err.includes("not a compare folder"), notCompare.err);
+    const both = await cli("compare", ...args, "--out", out, "--resume", "--force");
+    assertEquals(both.code, 2, both.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("compare --norm: each run scored with and without the normalisation, paired", async () => {
   const dir = await Deno.makeTempDir({ prefix: "crossrank-cli-" });
   try {

@@ -35,6 +35,7 @@ import { grid, intervalChart, PALETTE } from "../report/charts.ts";
 /** How far below the best rsum compare.png's axes reach (farther rows are marked off-axis). */
 const ZOOM = 40;
 import { environment } from "../report/environment.ts";
+import { rt } from "../gpu/runtime.ts";
 import { loadTrainData } from "../train/data.ts";
 import { formatDuration, Progress } from "../train/progress.ts";
 import { type RunSummary, runTraining } from "../train/run.ts";
@@ -142,6 +143,12 @@ const SPECS: Record<string, OptionSpec> = {
     help: "a parameter of --norm, repeatable (as eval's)",
   },
   force: { type: "boolean", help: "clear a non-empty --out compare folder instead of refusing" },
+  resume: {
+    type: "boolean",
+    help: "continue an interrupted compare in --out: each completed run whose recorded config, " +
+      "data fingerprint and adapter equal this plan's is reused, the others are trained " +
+      "(retrieval)",
+  },
   ...SPLIT_OPTIONS,
   ...DATA_GENERATOR_OPTION,
   ...MAX_MEGAPIXELS_OPTION,
@@ -205,6 +212,8 @@ interface Plan {
   resamples: number;
   out: string;
   force: boolean;
+  /** Reuse the completed runs of an interrupted compare in `out` (`--resume`). */
+  resume: boolean;
   /** Bank normalisation scored beside the raw scores (`none`: not). */
   norm: NormMethod;
   /** Its parameters. */
@@ -236,6 +245,8 @@ interface Run {
   error?: string;
   /** Per-query ranks with `--norm` on the same part (null without it or when the run failed). */
   normed?: RetrievalRanks | null;
+  /** Reused from an earlier invocation of the same compare (`--resume`). */
+  resumed?: boolean;
 }
 
 const COLUMNS = ["R@1", "R@5", "R@10"] as const;
@@ -294,6 +305,16 @@ async function compareRetrieval(
         logEvery: 50,
         out: runPath(plan.out, `runs/${loss}-s${seed}`),
       };
+      const reused = plan.resume ? await reusableRun(loss, config, data, plan, progress) : null;
+      if (reused) {
+        progress.log(
+          `compare: run ${eta.started + 1}/${eta.total}: ${loss}, seed ${seed}: reused ` +
+            `(completed by an earlier invocation, same config and data)`,
+        );
+        eta.skip();
+        runs.push(reused);
+        continue;
+      }
       progress.log(
         `compare: run ${eta.started + 1}/${eta.total}: ${loss}, seed ${seed}; ${eta.status()}`,
       );
@@ -490,8 +511,17 @@ async function compareRetrieval(
     `item (percent); NDCG@10 has gains 2^grade − 1 ` +
     `(${data.train.relevance ? "graded relevance" : "one grade: binary"}). ` +
     `${env.adapter}, Deno ${env.deno}, commit ${env.commit.slice(0, 10)}.`;
+  const resumed = runs.filter((r) => r.resumed).length;
+  const provenance = await readCompareRecord(plan.out);
+  const reuseNote = resumed === 0 ? "" : ` ${resumed} of ${runs.length} runs were reused from an ` +
+    `earlier invocation of this compare (--resume: their recorded config, data fingerprint and ` +
+    `adapter equal this plan's; ${
+      provenance.first?.commit
+        ? `that invocation ran commit ${String(provenance.first.commit).slice(0, 10)}`
+        : "the code version of that invocation was not recorded"
+    }).`;
   const failures = failed.map((r) => `- ${r.loss} seed ${r.seed}: ${r.error}`);
-  const report = `${note}\n\n${md.join("\n")}\n` +
+  const report = `${note}${reuseNote}\n\n${md.join("\n")}\n` +
     (normMd.length > 0 ? `\n${normMd.join("\n")}\n` : "") +
     (failures.length > 0 ? `\nFailed runs:\n${failures.join("\n")}\n` : "");
   await writeFileAtomic(runPath(plan.out, "results.md"), new TextEncoder().encode(report));
@@ -508,6 +538,7 @@ async function compareRetrieval(
       loss: r.loss,
       seed: r.seed,
       status: r.summary ? "completed" : "failed",
+      resumed: r.resumed ?? false,
       error: r.error,
       metrics: r.summary ? reported(r.summary) : null,
       ranks: r.summary ? `ranks/${r.loss}-s${r.seed}.csv` : null,
@@ -620,6 +651,11 @@ class RunClock {
     this.started++;
   }
 
+  /** Counts a run that was not trained (reused by `--resume`). */
+  skip(): void {
+    this.started++;
+  }
+
   finish(loss: string): void {
     const list = this.#times.get(loss) ?? [];
     list.push((performance.now() - this.#runStart) / 1000);
@@ -657,6 +693,8 @@ async function oneRun(
       data,
       progress,
       pictures: runPictures({ examples: false }),
+      // --resume: an unfinished run folder of the interrupted invocation is trained again
+      force: plan.resume,
     });
     const s = result.summary;
     if (!s || !s.ranksPart) {
@@ -664,32 +702,135 @@ async function oneRun(
       progress.log(`${loss} seed ${seed}: ${error} — marked failed`);
       return { loss, seed, summary: null, ranks: null, error };
     }
-    const file = runPath(config.out, ranksFile(s.ranksPart));
-    const text = await Deno.readTextFile(file);
-    await writeFileAtomic(
-      runPath(plan.out, `ranks/${loss}-s${seed}.csv`),
-      new TextEncoder().encode(text),
-    );
-    const ranks = parseRanksCsv(text, file);
-    let normed: RetrievalRanks | null = null;
-    if (plan.norm !== "none") {
-      const part = s.ranksPart === "test" ? data.test! : data.val!;
-      normed = await normedRanks(config.out, part, data.train, plan);
-      await writeFileAtomic(
-        runPath(plan.out, `ranks/${loss}-s${seed}-${plan.norm}.csv`),
-        new TextEncoder().encode(ranksCsv(normed)),
-      );
-      const m = retrievalMetrics(normed);
-      progress.log(
-        `${loss} seed ${seed}: with ${plan.norm}, ${s.ranksPart} rsum ${m.rsum.toFixed(1)} ` +
-          `(raw ${retrievalMetrics(ranks).rsum.toFixed(1)})`,
-      );
-    }
-    return { loss, seed, summary: s, ranks, normed };
+    return await collectRun(loss, config, s, data, plan, progress);
   } catch (e) {
     const error = (e as Error).message;
     progress.log(`${loss} seed ${seed}: ${error} — marked failed`);
     return { loss, seed, summary: null, ranks: null, error };
+  }
+}
+
+/**
+ * The {@link Run} of a completed run `s` (trained now or reused): its ranks copied to `ranks/`,
+ * and with `--norm` its normalised ranks computed from its kept checkpoint.
+ */
+async function collectRun(
+  loss: string,
+  config: TrainConfig,
+  s: RunSummary,
+  data: TrainData,
+  plan: Plan,
+  progress: Progress,
+  resumed = false,
+): Promise<Run> {
+  const { seed } = config;
+  const file = runPath(config.out, ranksFile(s.ranksPart!));
+  const text = await Deno.readTextFile(file);
+  await writeFileAtomic(
+    runPath(plan.out, `ranks/${loss}-s${seed}.csv`),
+    new TextEncoder().encode(text),
+  );
+  const ranks = parseRanksCsv(text, file);
+  let normed: RetrievalRanks | null = null;
+  if (plan.norm !== "none") {
+    const part = s.ranksPart === "test" ? data.test! : data.val!;
+    normed = await normedRanks(config.out, part, data.train, plan);
+    await writeFileAtomic(
+      runPath(plan.out, `ranks/${loss}-s${seed}-${plan.norm}.csv`),
+      new TextEncoder().encode(ranksCsv(normed)),
+    );
+    const m = retrievalMetrics(normed);
+    progress.log(
+      `${loss} seed ${seed}: with ${plan.norm}, ${s.ranksPart} rsum ${m.rsum.toFixed(1)} ` +
+        `(raw ${retrievalMetrics(ranks).rsum.toFixed(1)})`,
+    );
+  }
+  return { loss, seed, summary: s, ranks, normed, resumed };
+}
+
+/** Keys of a recorded run's config.json that describe where and when, not what was trained. */
+const UNCOMPARED = new Set(["out"]);
+
+/** `value` as JSON with object keys sorted (key order of a recorded file does not matter). */
+function canonical(value: unknown): string {
+  return JSON.stringify(
+    value ?? null,
+    (_k, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+        : v,
+  );
+}
+
+/**
+ * With `--resume`: the completed run in `config.out` of an interrupted invocation, reused when its
+ * recorded config equals `config` field by field and its data fingerprint and adapter are this
+ * compare's; null when the folder holds no completed run (it is trained again). A completed run
+ * recorded with another config, other data or another adapter is refused (a usage error naming
+ * the field): its figures are not this compare's.
+ */
+async function reusableRun(
+  loss: string,
+  config: TrainConfig,
+  data: TrainData,
+  plan: Plan,
+  progress: Progress,
+): Promise<Run | null> {
+  const read = async (name: string): Promise<Record<string, unknown> | null> => {
+    const file = runPath(config.out, name);
+    try {
+      return JSON.parse(await Deno.readTextFile(file));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return null;
+      throw new UsageError(`--resume: ${file}: ${(e as Error).message}`);
+    }
+  };
+  const summary = await read("summary.json");
+  if (!summary || summary.status !== "completed" || !summary.ranksPart) return null;
+  const recorded = await read("config.json");
+  if (!recorded) return null;
+  const refuse = (what: string, had: unknown, wants: unknown) =>
+    new UsageError(
+      `--resume: ${config.out} was trained with ${what} ${canonical(had)}, this compare plans ` +
+        `${canonical(wants)}: its figures are not this compare's; choose a new --out, or --force ` +
+        "to start over",
+    );
+  for (const [key, value] of Object.entries(config)) {
+    if (UNCOMPARED.has(key)) continue;
+    if (canonical(recorded[key]) !== canonical(value)) throw refuse(key, recorded[key], value);
+  }
+  const source = recorded.dataSource as { fingerprint?: string } | null;
+  const fingerprint = data.source?.fingerprint ?? null;
+  if ((source?.fingerprint ?? null) !== fingerprint) {
+    throw refuse("data fingerprint", source?.fingerprint, fingerprint);
+  }
+  const adapter = rt().gpu.adapterName;
+  if (recorded.adapter !== adapter) throw refuse("adapter", recorded.adapter, adapter);
+  return await collectRun(
+    loss,
+    config,
+    summary as unknown as RunSummary,
+    data,
+    plan,
+    progress,
+    true,
+  );
+}
+
+/** `compare.json` of a compare folder: what each invocation ran (commit, arguments, time). */
+interface CompareRecord {
+  first: Record<string, unknown> | null;
+  invocations: Record<string, unknown>[];
+}
+
+async function readCompareRecord(out: string): Promise<CompareRecord> {
+  try {
+    const r = JSON.parse(await Deno.readTextFile(runPath(out, "compare.json")));
+    const invocations = Array.isArray(r.invocations) ? r.invocations : [];
+    return { first: invocations[0] ?? null, invocations };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { first: null, invocations: [] };
+    throw new UsageError(`${runPath(out, "compare.json")}: ${(e as Error).message}`);
   }
 }
 
@@ -731,13 +872,35 @@ async function normedRanks(
 }
 
 async function prepareOut(plan: Plan): Promise<void> {
-  try {
-    await prepareNewRunDir(plan.out, plan.force);
-  } catch (e) {
-    if (e instanceof RunDirError) throw new UsageError(e.message);
-    throw e;
+  if (plan.resume) {
+    try {
+      await Deno.stat(runPath(plan.out, "runs"));
+    } catch {
+      throw new UsageError(
+        `--resume ${plan.out}: not a compare folder (no runs/ inside); start it without --resume`,
+      );
+    }
+  } else {
+    try {
+      await prepareNewRunDir(plan.out, plan.force);
+    } catch (e) {
+      if (e instanceof RunDirError) throw new UsageError(e.message);
+      throw e;
+    }
   }
   await Deno.mkdir(runPath(plan.out, "ranks"), { recursive: true });
+  // Each invocation is recorded, so a resumed compare says what code made its reused runs.
+  const record = plan.resume ? await readCompareRecord(plan.out) : { first: null, invocations: [] };
+  const env = await environment();
+  await writeJson(runPath(plan.out, "compare.json"), {
+    invocations: [...record.invocations, {
+      commit: env.commit,
+      dirty: env.dirty,
+      args: Deno.args,
+      date: env.date,
+      resume: plan.resume,
+    }],
+  });
 }
 
 async function compareLtr(
@@ -951,6 +1114,7 @@ async function main(): Promise<number> {
     resamples: numberFlag("resamples", flags.resamples, 2000, { integer: true, min: 100 }),
     out: typeof flags.out === "string" ? flags.out : `runs/compare-${stamp}`,
     force: Boolean(flags.force),
+    resume: Boolean(flags.resume),
     norm: choiceFlag<NormMethod>("norm", flags.norm, [...NORM_METHODS], "none"),
     normParams: {},
   };
@@ -968,6 +1132,11 @@ async function main(): Promise<number> {
       throw new UsageError(`--norm-opt: ${(e as Error).message}`);
     }
   }
+  if (plan.resume && plan.force) throw new UsageError("--resume and --force are exclusive");
+  if (plan.resume && typeof flags.out !== "string") {
+    throw new UsageError("--resume needs --out DIR: the compare folder to continue");
+  }
+  if (plan.resume && ltr) throw new UsageError("--resume applies to retrieval, not --ltr");
   if (typeof flags.ltr === "string") return await compareLtr(flags, flags.ltr, plan);
   return await compareRetrieval(flags, plan);
 }
