@@ -224,6 +224,9 @@ Deno.test("compare --resume: completed runs reused only when their config and da
     assertOk(again.err.includes("softmax, seed 0: reused"), again.err);
     assertOk(!again.err.includes("listnet, seed 0: reused"), again.err);
     assertOk(again.out.includes("1 of 2 runs were reused"), again.out);
+    const record0 = JSON.parse(await Deno.readTextFile(`${out}/compare.json`));
+    const commit = String(record0.invocations[0].commit).slice(0, 10);
+    assertOk(again.out.includes(`earlier invocations ran commit ${commit}`), again.out);
     const after = JSON.parse(await Deno.readTextFile(`${out}/results.json`));
     const run = (r: { runs: { loss: string; resumed: boolean; metrics: unknown }[] }, l: string) =>
       r.runs.find((x) => x.loss === l)!;

@@ -513,12 +513,20 @@ async function compareRetrieval(
     `${env.adapter}, Deno ${env.deno}, commit ${env.commit.slice(0, 10)}.`;
   const resumed = runs.filter((r) => r.resumed).length;
   const provenance = await readCompareRecord(plan.out);
+  // The last recorded invocation is this one; the reused runs come from the ones before it.
+  const earlier = [
+    ...new Set(
+      provenance.invocations.slice(0, -1).map((i) =>
+        `${String(i.commit).slice(0, 10)}${i.dirty ? " (with uncommitted changes)" : ""}`
+      ),
+    ),
+  ];
   const reuseNote = resumed === 0 ? "" : ` ${resumed} of ${runs.length} runs were reused from an ` +
     `earlier invocation of this compare (--resume: their recorded config, data fingerprint and ` +
     `adapter equal this plan's; ${
-      provenance.first?.commit
-        ? `that invocation ran commit ${String(provenance.first.commit).slice(0, 10)}`
-        : "the code version of that invocation was not recorded"
+      earlier.length > 0
+        ? `earlier invocations ran commit ${earlier.join(", ")}`
+        : "the code version of the earlier invocation was not recorded"
     }).`;
   const failures = failed.map((r) => `- ${r.loss} seed ${r.seed}: ${r.error}`);
   const report = `${note}${reuseNote}\n\n${md.join("\n")}\n` +
@@ -819,7 +827,6 @@ async function reusableRun(
 
 /** `compare.json` of a compare folder: what each invocation ran (commit, arguments, time). */
 interface CompareRecord {
-  first: Record<string, unknown> | null;
   invocations: Record<string, unknown>[];
 }
 
@@ -827,9 +834,9 @@ async function readCompareRecord(out: string): Promise<CompareRecord> {
   try {
     const r = JSON.parse(await Deno.readTextFile(runPath(out, "compare.json")));
     const invocations = Array.isArray(r.invocations) ? r.invocations : [];
-    return { first: invocations[0] ?? null, invocations };
+    return { invocations };
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { first: null, invocations: [] };
+    if (e instanceof Deno.errors.NotFound) return { invocations: [] };
     throw new UsageError(`${runPath(out, "compare.json")}: ${(e as Error).message}`);
   }
 }
@@ -890,7 +897,7 @@ async function prepareOut(plan: Plan): Promise<void> {
   }
   await Deno.mkdir(runPath(plan.out, "ranks"), { recursive: true });
   // Each invocation is recorded, so a resumed compare says what code made its reused runs.
-  const record = plan.resume ? await readCompareRecord(plan.out) : { first: null, invocations: [] };
+  const record = plan.resume ? await readCompareRecord(plan.out) : { invocations: [] };
   const env = await environment();
   await writeJson(runPath(plan.out, "compare.json"), {
     invocations: [...record.invocations, {
