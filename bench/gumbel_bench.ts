@@ -1,11 +1,13 @@
 /**
  * The stochastic NeuralNDCG (`kernels/gumbel.wgsl` + `src/losses/stochastic.ts`) on a training
- * shape, 256 × 256 (batch 256: each text's list of 256 images), forward + backward with allRank's
- * options (50 Sinkhorn iterations, tol 1e-6): the deterministic `neuralndcg` (baseline) against
- * `stochastic: true` with 1, 4 and 32 draws (allRank's default `n_samples`), and the perturbation
- * alone (32 draws, forward + backward) against a copy of the same 32 × 256 × 256 values.
+ * shape, 128 × 256 (the image → text lists of the default batch: 128 images, 256 captions),
+ * forward + backward with `NEURALSORT_BENCH_ITERS` Sinkhorn iterations (default 10, tol 0, as the
+ * NeuralSort family's benches; time is linear in them): the deterministic `neuralndcg` (baseline)
+ * against `stochastic: true` with 1, 4 and 32 draws (allRank's default `n_samples`), plus 1 draw
+ * without `log_scores`; and the perturbation alone (32 draws, forward + backward) against a copy
+ * of the same 32 × 128 × 256 values.
  *
- * Run: `deno bench -A bench/gumbel_bench.ts` (the 32-draw case takes ~30 s per call here).
+ * Run: `deno bench -A bench/gumbel_bench.ts`.
  *
  * @module
  */
@@ -17,30 +19,31 @@ import { axpby, mul } from "../src/ops/elementwise.ts";
 import { gumbelPerturb } from "../src/ops/gumbel.ts";
 import { sumAll } from "../src/ops/reduce.ts";
 import { rankingLossTensor } from "../src/losses/mod.ts";
-import { listCases, neuralSortReport, rankingLists } from "./util.ts";
+import { listCases, NEURALSORT_ITERS, neuralSortReport, rankingLists } from "./util.ts";
 
 await initGpu();
 const report = neuralSortReport();
-const [LISTS, N, DRAWS] = [256, 256, 32];
+const [LISTS, N, DRAWS] = [128, 256, 32];
+const ITERS = { maxIter: NEURALSORT_ITERS, tol: 0 };
 
-const lossCase = (samples: number) => (s: Tensor, y: Tensor) =>
-  scope(() => {
-    const options = samples === 0
-      ? {}
-      : { stochastic: true, n_samples: samples, seed: 1 + samples };
-    backward(rankingLossTensor("neuralndcg", s, y, options));
-  });
+const lossCase = (options: Record<string, unknown>) => (s: Tensor, y: Tensor) =>
+  scope(() => void backward(rankingLossTensor("neuralndcg", s, y, { ...ITERS, ...options })));
+const draws = (n: number) => ({ stochastic: true, n_samples: n, seed: 1 + n });
 
-listCases(report, `neuralndcg fwd+bwd ${LISTS}x${N}, 50 iterations`, LISTS, N, [
-  { name: "deterministic", baseline: true, work: lossCase(0) },
-  { name: "stochastic n_samples=1", work: lossCase(1) },
-  { name: "stochastic n_samples=4", work: lossCase(4) },
-  { name: `stochastic n_samples=${DRAWS}`, work: lossCase(DRAWS) },
+listCases(report, `neuralndcg fwd+bwd ${LISTS}x${N}`, LISTS, N, [
+  { name: "deterministic", baseline: true, work: lossCase({}) },
+  { name: "stochastic n_samples=1", work: lossCase(draws(1)) },
+  {
+    name: "stochastic n_samples=1 log_scores=false",
+    work: lossCase({ ...draws(1), log_scores: false }),
+  },
+  { name: "stochastic n_samples=4", work: lossCase(draws(4)) },
+  { name: `stochastic n_samples=${DRAWS}`, work: lossCase(draws(DRAWS)) },
 ]);
 
 const { scores, labels } = rankingLists(LISTS, N, 3);
 const weights = Tensor.full([DRAWS * LISTS, N], 1);
-const draws = { samples: DRAWS, seed: 5, beta: 0.1, logScores: true };
+const perturbation = { samples: DRAWS, seed: 5, beta: 0.1, logScores: true };
 const group = `gumbel perturbation ${DRAWS}x${LISTS}x${N}`;
 Deno.bench({
   name: "copy (baseline)",
@@ -59,7 +62,7 @@ Deno.bench({
   n: 5,
   warmup: 1,
   async fn() {
-    noGrad(() => scope(() => void gumbelPerturb(scores, labels, draws)));
+    noGrad(() => scope(() => void gumbelPerturb(scores, labels, perturbation)));
     await rt().sync();
   },
 });
@@ -69,7 +72,7 @@ Deno.bench({
   n: 5,
   warmup: 1,
   async fn() {
-    scope(() => backward(sumAll(mul(gumbelPerturb(scores, labels, draws), weights))));
+    scope(() => backward(sumAll(mul(gumbelPerturb(scores, labels, perturbation), weights))));
     zeroGrad([scores]);
     await rt().sync();
   },

@@ -1,7 +1,8 @@
 // The Gumbel perturbation (kernels/gumbel.wgsl, src/ops/gumbel.ts) and the stochastic NeuralNDCG
 // built on it (src/losses/stochastic.ts) against their float64 twins (src/reference/gumbel.ts):
 // values and gradients on random, padded and 1×1 lists, finite differences with fixed noise,
-// masking = deleting, extreme scores, beta = 0 = deterministic, seeding, grouping of the draws.
+// masking = deleting, extreme scores, beta = 0 = deterministic, seeding, grouping of the draws,
+// and training (per-step noise: reproducible and resumable).
 
 import {
   assertAllClose,
@@ -31,6 +32,11 @@ import {
   validMinRef,
 } from "../src/reference/gumbel.ts";
 import { PRELUDE } from "../src/gpu/prelude.ts";
+import { checkLoss, keyValueFlags } from "../src/cli/args.ts";
+import { readSafetensors } from "../src/data/safetensors.ts";
+import { runTraining } from "../src/train/run.ts";
+import { RUN_FILES, runPath } from "../src/train/run_dir.ts";
+import { quietProgress, smallConfig, toyDataset } from "./train_fixtures.ts";
 
 type Draws = { samples: number; first?: number; seed: number; beta: number; logScores: boolean };
 
@@ -322,3 +328,47 @@ gpuTest("bad stochastic options are refused, naming the option", async () => {
 });
 
 const STOCH_OPS = { samples: 1, seed: 1, beta: 0.1, logScores: true };
+
+gpuTest(
+  "stochastic training is reproducible per seed, resumes exactly, and the seed matters",
+  async () => {
+    const data = {
+      train: toyDataset({ images: 32, seed: 1, name: "toy-train" }),
+      val: toyDataset({ images: 16, seed: 2, name: "toy-val" }),
+    };
+    const lossOptions = { stochastic: true, n_samples: 2, maxIter: 10 };
+    const config = (dir: string, options: Record<string, unknown> = lossOptions) =>
+      smallConfig(dir, { loss: "neuralndcg", lossOptions: options, epochs: 2 });
+    const dirs = await Promise.all([0, 1, 2].map(() => Deno.makeTempDir()));
+    const weights = async (dir: string) =>
+      (await readSafetensors(runPath(dir, RUN_FILES.checkpoint))).tensors["text.W1"].data;
+    const quiet = quietProgress();
+    await runTraining(config(dirs[0]), { data, progress: quiet });
+    let steps = 0;
+    // 2 steps per epoch: stop after 3, mid-epoch 2, then resume
+    const cut = await runTraining(config(dirs[1]), {
+      data,
+      progress: quiet,
+      interrupted: () => ++steps === 4,
+    });
+    assertEquals(cut.interrupted, true);
+    await runTraining(config(dirs[1]), { data, progress: quiet, resume: true });
+    await runTraining(config(dirs[2], { ...lossOptions, seed: 5 }), { data, progress: quiet });
+    const [a, b, c] = await Promise.all(dirs.map(weights));
+    assertFinite(a, "weights");
+    assertAllClose(b, a, { atol: 0, rtol: 0 }, "resumed vs uninterrupted");
+    assertOk(a.some((v, i) => v !== c[i]), "another noise seed trains differently");
+    for (const d of dirs) await Deno.remove(d, { recursive: true });
+  },
+);
+
+Deno.test("the CLI's --loss-opt values reach the stochastic options with their types", () => {
+  const options = keyValueFlags("loss-opt", ["stochastic=true", "n_samples=8", "log_scores=false"]);
+  assertEquals(options, { stochastic: true, n_samples: 8, log_scores: false });
+  checkLoss("neuralndcg", options);
+  checkLoss("neuralndcg_transposed", { ...options, beta: 0.5, seed: 3 });
+  assertThrows(
+    () => checkLoss("neuralndcg", { n_samples: "many" }),
+    /'n_samples' must be a number/,
+  );
+});

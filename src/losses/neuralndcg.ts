@@ -57,7 +57,7 @@
  *   whole tensor, padding included); the noise of draw d of an item is a hash of (`seed`, d, list,
  *   the item's rank among the list's valid items): `seed` 0 (default) takes a new stream each call,
  *   any other value fixes it; in training the trainer mixes it with the step (`stepOptions`). Draws
- *   run in groups that fit 512 MiB, each group's gradient taken at once, so memory stays that of
+ *   run in groups that fit 32 MiB, each group's gradient taken at once, so memory stays that of
  *   one group and the cost grows with `n_samples`. Per-list Sinkhorn stopping keeps each draw's
  *   loss independent of the others (allRank stops every draw of the batch together).
  * - No `log_base` option: NDCG's discount base cancels between DCG and IDCG.
