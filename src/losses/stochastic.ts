@@ -26,8 +26,8 @@ import { mulScalar } from "../ops/reduce.ts";
 /**
  * Estimated memory of the draws of one group (bytes); at least one draw per group. Small on
  * purpose: grouping saves dispatches on small lists, but on llvmpipe a group's larger buffers cost
- * more per draw than they save (measured at 128 × 256, 10 iterations: 1.2–1.4 s per draw in groups
- * of 1–4 draws, 1.55 s in groups of 8, 2.0 s in one group of 32).
+ * more per draw than they save (bench/README.md, "Stochastic NeuralNDCG": 32 draws at 128 × 256 in
+ * one group took 63.9 s, in groups of 3 41.3 s).
  */
 export const STOCHASTIC_GROUP_BYTES = 32 * 2 ** 20;
 
