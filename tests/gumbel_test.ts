@@ -14,7 +14,7 @@ import {
   gradCheck,
   randn,
 } from "./util.ts";
-import { BASE, flat, lists, type Rows } from "./neuralndcg_fixtures.ts";
+import { BASE, fdGradOf, flat, lists, type Rows } from "./neuralndcg_fixtures.ts";
 import { backward, noGrad } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { gumbelPerturb, validMin } from "../src/ops/gumbel.ts";
@@ -188,20 +188,7 @@ gpuTest("stochastic loss gradient matches finite differences with fixed noise", 
     const o = refOptions(opts);
     const { grad } = await rankingLossWithGrad("neuralndcg", scores, labels, opts);
     // the noise depends on the seed only: the twin with the same seed has fixed noise
-    const h = 1e-6;
-    const fd: number[] = [];
-    scores.forEach((row, l) =>
-      row.forEach((_, i) => {
-        const up = scores.map((r) => [...r]);
-        const down = scores.map((r) => [...r]);
-        up[l][i] += h;
-        down[l][i] -= h;
-        fd.push(
-          (stochasticNeuralNdcgRef(up, labels, o) - stochasticNeuralNdcgRef(down, labels, o)) /
-            (2 * h),
-        );
-      })
-    );
+    const fd = fdGradOf((s) => stochasticNeuralNdcgRef(s, labels, o), scores);
     const top = Math.max(...fd.map(Math.abs));
     assertAllClose(grad.flat(), fd, { atol: 3e-3 * top + 1e-5, rtol: 3e-3 }, JSON.stringify(extra));
     labels.forEach((row, l) => row.forEach((y, i) => y < 0 && assertEquals(grad[l][i], 0)));
