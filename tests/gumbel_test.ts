@@ -13,6 +13,7 @@ import {
   gpuTest,
   gradCheck,
   randn,
+  withBindingLimit,
 } from "./util.ts";
 import { BASE, fdGradOf, flat, lists, type Rows } from "./neuralndcg_fixtures.ts";
 import { backward, noGrad } from "../src/autodiff/tape.ts";
@@ -20,9 +21,9 @@ import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { gumbelPerturb, validMin } from "../src/ops/gumbel.ts";
 import { mul } from "../src/ops/elementwise.ts";
 import { sumAll } from "../src/ops/reduce.ts";
-import { rankingLoss, rankingLossWithGrad } from "../src/losses/api.ts";
+import { rankingLoss, rankingLossTensor, rankingLossWithGrad } from "../src/losses/api.ts";
 import { neuralNdcgDefinition, neuralNdcgFused } from "../src/losses/neuralndcg.ts";
-import { stepSeed, stochasticLoss } from "../src/losses/stochastic.ts";
+import { drawsPerGroup, stepSeed, stochasticLoss } from "../src/losses/stochastic.ts";
 import {
   gumbelOf,
   gumbelPerturbGradRef,
@@ -359,3 +360,22 @@ Deno.test("the CLI's --loss-opt values reach the stochastic options with their t
     /'n_samples' must be a number/,
   );
 });
+
+gpuTest(
+  "a draw over one storage binding is refused, naming the option; groups fit the limit",
+  async () => {
+    const { scores, labels } = lists(4, 64, 5);
+    const s = Tensor.param(flat(scores), [4, 64], "scores");
+    const y = Tensor.fromRows(labels);
+    await withBindingLimit(512, () =>
+      assertThrows(
+        () => scope(() => rankingLossTensor("neuralndcg", s, y, STOCH)),
+        /stochastic\): one draw of 4 × 64 scores needs 1\.0 KiB, over one storage binding of 512 B; use fewer lists or stochastic=false/,
+      ));
+    // with 2.5 draws' worth per binding, groups hold 2 draws
+    assertEquals(await withBindingLimit(2560, () => drawsPerGroup(4, 64, 1, 8)), 2);
+    assertEquals(drawsPerGroup(4, 64, 1e6, 8, 3e6), 3);
+    assertEquals(drawsPerGroup(4, 64, 1e9, 8), 1);
+    [s, y].forEach((t) => t.dispose());
+  },
+);
