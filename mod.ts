@@ -82,6 +82,7 @@ export { attention, type AttentionOptions } from "./src/ops/attention.ts";
 export { dropout, type DropoutOptions } from "./src/ops/dropout.ts";
 export { neuralSort } from "./src/ops/neuralsort.ts";
 export { sinkhorn } from "./src/ops/sinkhorn.ts";
+export { type GumbelOptions, gumbelPerturb } from "./src/ops/gumbel.ts";
 export { softDcg } from "./src/losses/neuralndcg.ts";
 export { AdamW, type AdamWOptions, type ParamSpec } from "./src/optim/adamw.ts";
 

@@ -87,6 +87,11 @@ export async function lossOnly(fn: LossFn, scores: Rows, labels: Rows, o: Neural
 
 /** Central finite differences of the float64 reference loss. */
 export function fdGrad(scores: Rows, labels: Rows, o: NeuralNdcgOptions, h = 1e-6): number[] {
+  return fdGradOf((s) => neuralNdcgRef(s, labels, o), scores, h);
+}
+
+/** Central finite differences of `loss` with respect to every score, row-major. */
+export function fdGradOf(loss: (scores: Rows) => number, scores: Rows, h = 1e-6): number[] {
   const out: number[] = [];
   scores.forEach((row, l) =>
     row.forEach((_, j) => {
@@ -94,7 +99,7 @@ export function fdGrad(scores: Rows, labels: Rows, o: NeuralNdcgOptions, h = 1e-
       const down = scores.map((r) => [...r]);
       up[l][j] += h;
       down[l][j] -= h;
-      out.push((neuralNdcgRef(up, labels, o) - neuralNdcgRef(down, labels, o)) / (2 * h));
+      out.push((loss(up) - loss(down)) / (2 * h));
     })
   );
   return out;

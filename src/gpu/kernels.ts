@@ -189,6 +189,47 @@ export const GATHER = declareKernel({
   params: { rows: "u32", cols: "u32", src_rows: "u32" },
 });
 
+/**
+ * Gumbel perturbation of list scores, allRank's `stochastic_neural_sort` (the stochastic
+ * NeuralNDCG): the batch minimum of the valid scores, the perturbed scores of `samples` draws and
+ * the backward rule (through the log and the |min| term).
+ */
+export const GUMBEL = declareKernel({
+  file: "gumbel",
+  entries: ["list_min", "batch_min", "perturb", "grad_items", "grad_min"],
+  workgroupSize: 64,
+  bindings: {
+    scores: read("f32"),
+    labels: read("f32"),
+    /** Per list, 2 values: (min, ties) of its valid scores; backward: (Σ w at the min, Σ w elsewhere). */
+    lstat: readWrite("f32", optional),
+    /** The batch's [min, ties] of the valid scores (ties 0: no valid item). */
+    stat: readWrite("f32"),
+    /** Forward: `[samples, lists, n]` perturbed scores; backward: d loss / d scores `[lists, n]`. */
+    out: readWrite("f32", optional),
+    /** Backward: d loss / d perturbed scores, `[samples, lists, n]`. */
+    upstream: read("f32", optional),
+    /** Backward: the forward's perturbed scores (±F32_MAX: clamped, no gradient). */
+    pert: read("f32", optional),
+  },
+  params: {
+    lists: "u32",
+    n: "u32",
+    /** Draws in this launch. */
+    samples: "u32",
+    /** Index of the first draw (the noise of draw `first + s`). */
+    first: "u32",
+    seed: "u32",
+    beta: "f32",
+    /** 1: log(s + |min| + EPS) before the noise. */
+    log_scores: "u32",
+  },
+  constants: {
+    /** Below this `1 − u`, −log(u) is summed as a series (log loses relative precision near 1). */
+    SERIES_BELOW: f32(0.0625),
+  },
+});
+
 /** The built-in image featuriser (per-cell histograms and a global block). */
 export const IMAGE_FEATURES = declareKernel({
   file: "image_features",

@@ -50,7 +50,16 @@
  *   for DCG and IDCG.
  * - allRank fills P̂'s padded block with a uniform matrix before Sinkhorn; here it stays 0. Neither
  *   reaches the loss.
- * - The stochastic variant (`stochastic=True`, Gumbel-perturbed scores) is not provided.
+ * - Stochastic variant (`stochastic: true`, allRank's `stochastic=True`; `src/losses/stochastic.ts`,
+ *   `src/ops/gumbel.ts`): the loss is the mean over `n_samples` (32) draws of the loss of
+ *   `log(s + |min s| + 1e-10) + beta·G` (`log_scores`, true; without it `s + |min s| + beta·G`),
+ *   `beta` 0.1, G standard Gumbel. The minimum is over the valid items of the batch (allRank: the
+ *   whole tensor, padding included); the noise of draw d of an item is a hash of (`seed`, d, list,
+ *   the item's rank among the list's valid items): `seed` 0 (default) takes a new stream each call,
+ *   any other value fixes it; in training the trainer mixes it with the step (`stepOptions`). Draws
+ *   run in groups that fit 32 MiB, each group's gradient taken at once, so memory stays that of
+ *   one group and the cost grows with `n_samples`. Per-list Sinkhorn stopping keeps each draw's
+ *   loss independent of the others (allRank stops every draw of the batch together).
  * - No `log_base` option: NDCG's discount base cancels between DCG and IDCG.
  *
  * The two paths (`kernels/neuralndcg.wgsl`, on NeuralSort's `kernels/neuralsort.wgsl`):
@@ -103,6 +112,7 @@ import {
 } from "../ops/neuralsort.ts";
 import { sinkhorn } from "../ops/sinkhorn.ts";
 import { checkLossInputs, intOption, positiveOption } from "./launch.ts";
+import { stepSeed, stochasticLoss, type StochasticOptions } from "./stochastic.ts";
 import { registerLoss, resolveOptions } from "./registry.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 
@@ -419,6 +429,11 @@ const DEFAULTS: LossOptions = {
   tol: 1e-6,
   maxIter: 50,
   fused: "auto",
+  stochastic: false,
+  n_samples: 32,
+  beta: 0.1,
+  log_scores: true,
+  seed: 0,
 };
 
 function optionsOf(def: LossDefinition, options: LossOptions, transposed: boolean) {
@@ -436,7 +451,34 @@ function optionsOf(def: LossDefinition, options: LossOptions, transposed: boolea
     maxIter: intOption(def.name, "maxIter", o.maxIter as number, 0),
     transposed,
   };
-  return { resolved, path: o.fused as (typeof NEURALNDCG_PATHS)[number] };
+  const seed = o.seed as number;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new RangeError(`loss '${def.name}': option 'seed' must be a u32, got ${seed}`);
+  }
+  const stochastic: StochasticOptions | null = o.stochastic
+    ? {
+      samples: intOption(def.name, "n_samples", o.n_samples as number, 1),
+      beta: positiveOption(def.name, "beta", o.beta as number, true),
+      logScores: o.log_scores as boolean,
+      seed,
+    }
+    : null;
+  return { resolved, path: o.fused as (typeof NEURALNDCG_PATHS)[number], stochastic };
+}
+
+/** The deterministic loss of `[lists, n]` scores by `path` (`auto`: by size, see the module docs). */
+function deterministic(
+  scores: Tensor,
+  labels: Tensor,
+  o: NeuralNdcgOptions,
+  path: (typeof NEURALNDCG_PATHS)[number],
+  name: string,
+): Tensor {
+  const [lists, n] = scores.shape;
+  const plain = path === "plain" || (path === "auto" && lists * n * n <= AUTO_PLAIN_ENTRIES);
+  return plain
+    ? neuralNdcgPlain(scores, labels, o, name)
+    : neuralNdcgFused(scores, labels, o, name);
 }
 
 function define(name: string, transposed: boolean): LossDefinition {
@@ -449,12 +491,18 @@ function define(name: string, transposed: boolean): LossDefinition {
     choices: { fused: NEURALNDCG_PATHS },
     forward(scores: Tensor, labels: Tensor, options: LossOptions): Tensor {
       const [lists, n] = checkLossInputs(name, scores, labels);
-      const { resolved, path } = optionsOf(def, options, transposed);
-      const plain = path === "plain" || (path === "auto" && lists * n * n <= AUTO_PLAIN_ENTRIES);
-      return plain
-        ? neuralNdcgPlain(scores, labels, resolved, name)
-        : neuralNdcgFused(scores, labels, resolved, name);
+      const { resolved, path, stochastic } = optionsOf(def, options, transposed);
+      const run = (s: Tensor, y: Tensor) => deterministic(s, y, resolved, path, name);
+      if (!stochastic) return run(scores, labels);
+      const grad = isGradEnabled() && scores.requiresGrad;
+      const iters = grad ? resolved.maxIter : Math.min(resolved.maxIter, 2);
+      const bytes = path === "plain"
+        ? plainBytes(lists, n, resolved.maxIter, resolved.sinkhorn)
+        : fusedBytes(lists, n, iters, resolved.sinkhorn);
+      return stochasticLoss(name, scores, labels, stochastic, run, bytes);
     },
+    stepOptions: (options, step) =>
+      options.stochastic ? { ...options, seed: stepSeed(options.seed as number, step) } : options,
   };
   return def;
 }

@@ -36,6 +36,12 @@ export interface LossDefinition {
    */
   scores?: "logits" | "cosine";
   /**
+   * For a loss that draws random numbers: its options for one training step, given a u32 seed the
+   * trainer derives from the run's seed and the step (so a resumed run draws what an uninterrupted
+   * one would). Absent: the options are used as they are.
+   */
+  stepOptions?(options: LossOptions, stepSeed: number): LossOptions;
+  /**
    * Records the loss on the GPU. `scores` and `labels` are `[lists, n]`; labels −1 mark padding.
    * Returns a `[1]` tensor whose backward rule yields d loss / d scores (labels get no gradient).
    */

@@ -16,11 +16,12 @@ import { reshape } from "../ops/elementwise.ts";
 import { matmul } from "../ops/matmul.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
+import { getLoss, resolveOptions } from "../losses/registry.ts";
 import type { LtrDataset } from "../data/types.ts";
 import { DataError } from "../data/errors.ts";
 import { formatBytes } from "../gpu/device.ts";
 import { meanNdcg } from "../eval/ndcg.ts";
-import { Random } from "../util/random.ts";
+import { lowbias32, Random } from "../util/random.ts";
 
 /** Settings of {@link trainLtr}. */
 export interface LtrConfig {
@@ -177,7 +178,15 @@ export async function trainLtr(
     for (let step = 0; step < steps; step++) {
       scope(() => {
         const scores = reshape(matmul(x, w), [tr.lists, tr.n]);
-        const loss = rankingLossTensor(config.loss, scores, labels, config.lossOptions ?? {});
+        const def = getLoss(config.loss);
+        const options = resolveOptions(def, config.lossOptions ?? {});
+        const stepSeed = lowbias32((seed * 0x9e3779b1 + step) >>> 0);
+        const loss = rankingLossTensor(
+          config.loss,
+          scores,
+          labels,
+          def.stepOptions?.(options, stepSeed) ?? options,
+        );
         backward(loss);
         optimizer.step();
         optimizer.zeroGrad();

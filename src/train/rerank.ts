@@ -41,7 +41,7 @@ import {
   rerankFeatureDim,
   rerankFeatures,
 } from "../model/reranker.ts";
-import { Random } from "../util/random.ts";
+import { lowbias32, Random } from "../util/random.ts";
 import { loadRunTrainData, runDataRecord } from "./data.ts";
 import { Progress } from "./progress.ts";
 import {
@@ -584,7 +584,10 @@ export async function runRerankTraining(
             config.loss,
             scores,
             Tensor.from(y, [rows.length, config.k]),
-            lossOptions,
+            getLoss(config.loss).stepOptions?.(
+              lossOptions,
+              lowbias32((config.seed * 0x9e3779b1 + step) >>> 0),
+            ) ?? lossOptions,
           );
           backward(loss);
           optimizer.step(learningRate(step, schedule));

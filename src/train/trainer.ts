@@ -441,11 +441,12 @@ export async function trainLoop(
 
   /** The list loss of `[lists, n]` scores, with SiMix candidates added when asked (step-seeded). */
   const listLoss = (s: Tensor, labels: Float32Array, lists: number, n: number, seed: number) => {
+    const options = lossDef?.stepOptions?.(lossOptions, seed) ?? lossOptions;
     if (!config.simix) {
-      return rankingLossTensor(config.loss, s, Tensor.from(labels, [lists, n]), lossOptions);
+      return rankingLossTensor(config.loss, s, Tensor.from(labels, [lists, n]), options);
     }
     const mixed = simix(s, simixPlan(labels, lists, n, seededRandom(seed)));
-    return rankingLossTensor(config.loss, mixed.scores, mixed.labels, lossOptions);
+    return rankingLossTensor(config.loss, mixed.scores, mixed.labels, options);
   };
 
   const listLossOf = (batch: Batch, stepNumber: number) => {
