@@ -11,7 +11,9 @@
  * (NeuralSort + 50 Sinkhorn iterations, ~25× softmax per step at batch 256) at batch 512.
  *
  * Also the InfoNCE (CLIP) step of `bench/peers/` (batch 256, 512 → 256 linear heads, Adam), with
- * 16 steps per GPU wait so that the ~11 ms wait is not what is measured, fused and unfused AdamW.
+ * 16 steps per GPU wait so that the ~11 ms wait is not what is measured: with the fused ops of
+ * `src/ops/fused.ts` (bias + L2 normalisation, both scaled log-sum-exps in one dispatch) and fused
+ * AdamW, and with the unfused op chain and fused or unfused AdamW.
  * The numpy reference of the same step is `bench/peers/numpy_step.py` (see bench/README.md).
  *
  * Run: `deno bench -A bench/train_bench.ts`
@@ -24,7 +26,8 @@ import { backward } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { axpby, scale, sub } from "../src/ops/elementwise.ts";
 import { matmul } from "../src/ops/matmul.ts";
-import { addBias, l2Normalize, logSumExp, mean, rowDot } from "../src/ops/reduce.ts";
+import { addBias, l2Normalize, logSumExp, mean, rowDot, sumAll } from "../src/ops/reduce.ts";
+import { biasL2Normalize, logSumExpRowsCols } from "../src/ops/fused.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { transpose } from "../src/ops/transpose.ts";
 import { COMPARED_LOSSES, rankingLossTensor } from "../src/losses/mod.ts";
@@ -116,9 +119,32 @@ for (const batch of [256, 512]) {
   }
 }
 
-// The InfoNCE step of bench/peers/peers_bench.ts (same shapes, seeds and Adam settings).
+// The InfoNCE step of bench/peers/peers_bench.ts (same shapes, seeds and Adam settings), with the
+// fused ops of src/ops/fused.ts or the unfused chain, and fused or unfused AdamW.
 const [B, D_IN, D_OUT, LOGIT_SCALE, STEPS_PER_WAIT] = [256, 512, 256, 1 / 0.07, 16];
-for (const fused of [true, false]) {
+
+/** The InfoNCE loss of one step: the op chain of peers_bench, or with the fused ops. */
+function infoNceLoss(
+  fusedOps: boolean,
+  [text, textW, textB, image, imageW, imageB]: Tensor[],
+): Tensor {
+  if (!fusedOps) {
+    const t = l2Normalize(addBias(matmul(text, textW), textB));
+    const v = l2Normalize(addBias(matmul(image, imageW), imageB));
+    const s = scale(matmul(t, v, { transB: true }), LOGIT_SCALE);
+    const diag = scale(rowDot(t, v), LOGIT_SCALE);
+    return mean(sub(axpby(0.5, logSumExp(s), 0.5, logSumExp(transpose(s))), diag));
+  }
+  // mean(0.5 lse_rows + 0.5 lse_cols − diag), the scale inside the log-sum-exps and the row dots.
+  const t = biasL2Normalize(matmul(text, textW), textB);
+  const v = biasL2Normalize(matmul(image, imageW), imageB);
+  const lse = logSumExpRowsCols(matmul(t, v, { transB: true }), LOGIT_SCALE);
+  return axpby(0.5 / B, sumAll(lse), -1 / B, sumAll(rowDot(t, v, LOGIT_SCALE)));
+}
+
+for (
+  const [fusedOps, fused] of [[true, true], [false, true], [false, false]] as const
+) {
   const text = Tensor.from(seededNormal(B * D_IN, 21), [B, D_IN]);
   const image = Tensor.from(seededNormal(B * D_IN, 22), [B, D_IN]);
   const textW = Tensor.param(seededGlorot(D_IN, D_OUT, 23), [D_IN, D_OUT], "text.W");
@@ -135,8 +161,8 @@ for (const fused of [true, false]) {
   });
   amortisedBench(report, {
     group: `InfoNCE step B=${B} ${D_IN}→${D_OUT}, ${STEPS_PER_WAIT} steps per wait`,
-    name: fused ? "fused AdamW" : "unfused AdamW",
-    baseline: fused,
+    name: `${fusedOps ? "fused ops, " : ""}${fused ? "fused" : "unfused"} AdamW`,
+    baseline: fusedOps,
     reps: STEPS_PER_WAIT,
     work: 1,
     unit: "steps/s",
@@ -146,11 +172,7 @@ for (const fused of [true, false]) {
         const profiler = rt().profiler; // CROSSRANK_PROFILE=1: a profile of these steps
         profiler?.beginStep();
         scope(() => {
-          const t = l2Normalize(addBias(matmul(text, textW), textB));
-          const v = l2Normalize(addBias(matmul(image, imageW), imageB));
-          const s = scale(matmul(t, v, { transB: true }), LOGIT_SCALE);
-          const diag = scale(rowDot(t, v), LOGIT_SCALE);
-          backward(mean(sub(axpby(0.5, logSumExp(s), 0.5, logSumExp(transpose(s))), diag)));
+          backward(infoNceLoss(fusedOps, [text, textW, textB, image, imageW, imageB]));
           opt.step();
           opt.zeroGrad();
         });
