@@ -22,12 +22,12 @@
  */
 
 import { initGpu, rt } from "../src/gpu/runtime.ts";
-import { backward } from "../src/autodiff/tape.ts";
+import { backward, noGrad } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { axpby, scale, sub } from "../src/ops/elementwise.ts";
 import { matmul } from "../src/ops/matmul.ts";
 import { addBias, l2Normalize, logSumExp, mean, rowDot, sumAll } from "../src/ops/reduce.ts";
-import { biasL2Normalize, logSumExpRowsCols } from "../src/ops/fused.ts";
+import { biasL2Normalize, logSumExpRowsCols, scaledRowDot } from "../src/ops/fused.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { transpose } from "../src/ops/transpose.ts";
 import { COMPARED_LOSSES, rankingLossTensor } from "../src/losses/mod.ts";
@@ -139,7 +139,7 @@ function infoNceLoss(
   const t = biasL2Normalize(matmul(text, textW), textB);
   const v = biasL2Normalize(matmul(image, imageW), imageB);
   const lse = logSumExpRowsCols(matmul(t, v, { transB: true }), LOGIT_SCALE);
-  return axpby(0.5 / B, sumAll(lse), -1 / B, sumAll(rowDot(t, v, LOGIT_SCALE)));
+  return axpby(0.5 / B, sumAll(lse), -1 / B, sumAll(scaledRowDot(t, v, LOGIT_SCALE)));
 }
 
 for (
@@ -159,6 +159,17 @@ for (
     weightDecay: 0,
     fused,
   });
+  const inputs = [text, textW, textB, image, imageW, imageB];
+  // Equal work, checked at load: both loss chains agree on the initial weights.
+  const losses: number[] = [];
+  for (const f of [true, false]) {
+    const loss = noGrad(() => scope(() => infoNceLoss(f, inputs)));
+    losses.push((await loss.read())[0]);
+    loss.dispose();
+  }
+  if (!(Math.abs(losses[0] - losses[1]) <= 1e-4 * Math.abs(losses[1]))) {
+    throw new Error(`InfoNCE loss: fused ops ${losses[0]}, unfused ${losses[1]}`);
+  }
   amortisedBench(report, {
     group: `InfoNCE step B=${B} ${D_IN}→${D_OUT}, ${STEPS_PER_WAIT} steps per wait`,
     name: `${fusedOps ? "fused ops, " : ""}${fused ? "fused" : "unfused"} AdamW`,
@@ -172,7 +183,7 @@ for (
         const profiler = rt().profiler; // CROSSRANK_PROFILE=1: a profile of these steps
         profiler?.beginStep();
         scope(() => {
-          backward(infoNceLoss(fusedOps, [text, textW, textB, image, imageW, imageB]));
+          backward(infoNceLoss(fusedOps, inputs));
           opt.step();
           opt.zeroGrad();
         });

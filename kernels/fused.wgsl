@@ -175,3 +175,22 @@ fn lse_rows_cols_backward(@builtin(workgroup_id) wid: vec3<u32>,
     out[at] = p.alpha * (b[i] * exp(x - c[i]) + gc * exp(x - lc));
   }
 }
+
+// Backward of the row dot products alpha sum_j a[i, j] b[i, j] (c = upstream gradient [rows]):
+// out = alpha c[i] b[i, j] (a's gradient) and out2 = alpha c[i] a[i, j] (b's), in one pass.
+// Invocation k: column k % cols, rows of block k / cols.
+@compute @workgroup_size(WG)
+fn row_dot_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+  let k = linear_index(wid, nwg, lid, WG);
+  let j = k % p.cols;
+  let start = (k / p.cols) * ROW_BLOCK;
+  if (start >= p.rows) { return; }
+  let end = min(start + ROW_BLOCK, p.rows);
+  for (var i = start; i < end; i++) {
+    let at = i * p.cols + j;
+    let gi = p.alpha * c[i];
+    out[at] = gi * b[at];
+    out2[at] = gi * a[at];
+  }
+}

@@ -7,8 +7,9 @@ import {
   biasL2Normalize,
   type FusedActivation,
   logSumExpRowsCols,
+  scaledRowDot,
 } from "../src/ops/fused.ts";
-import { addBias, l2Normalize, logSumExp, sumAll } from "../src/ops/reduce.ts";
+import { addBias, l2Normalize, logSumExp, rowDot, sumAll } from "../src/ops/reduce.ts";
 import { transpose } from "../src/ops/transpose.ts";
 import {
   biasActivationBackwardRef,
@@ -17,6 +18,7 @@ import {
   biasL2NormalizeRef,
   logSumExpRowsColsBackwardRef,
   logSumExpRowsColsRef,
+  scaledRowDotRef,
 } from "../src/reference/fused.ts";
 import { DualEncoder, modelConfig } from "../src/model/dual_encoder.ts";
 import { AdamW } from "../src/optim/adamw.ts";
@@ -119,6 +121,24 @@ gpuTest("logSumExpRowsCols and its backward match the CPU twins", async () => {
   }
 });
 
+gpuTest("scaledRowDot and its backward match the CPU twin", async () => {
+  for (const [rows, cols] of SHAPES) {
+    const a = randn(rows * cols, rows * 9 + cols);
+    const b = randn(rows * cols, rows * 9 + cols + 1);
+    const g = randn(rows, rows + 17);
+    const { out, grads } = await forwardBackward(
+      [{ data: a, shape: [rows, cols] }, { data: b, shape: [rows, cols] }],
+      (at, bt) => scaledRowDot(at, bt, 1 / 0.07),
+      g,
+    );
+    const ref = scaledRowDotRef(a, b, g, rows, cols, 1 / 0.07);
+    const what = `${rows}x${cols}`;
+    assertAllClose(out, ref.out, { atol: 1e-4 * Math.sqrt(cols), rtol: 1e-4 }, `${what} forward`);
+    assertAllClose(grads[0], ref.ga, { atol: 1e-4, rtol: 1e-4 }, `${what} da`);
+    assertAllClose(grads[1], ref.gb, { atol: 1e-4, rtol: 1e-4 }, `${what} db`);
+  }
+});
+
 gpuTest("fused ops: gradients match finite differences of the twins", async () => {
   const [rows, cols] = [5, 7];
   for (const act of ACTS) {
@@ -143,6 +163,14 @@ gpuTest("fused ops: gradients match finite differences of the twins", async () =
     [{ shape: [rows, cols], data: randn(rows * cols, 35) }],
     (x) => biasL2Normalize(x, null),
     (x) => biasL2NormalizeRef(x, null, rows, cols),
+  );
+  await gradCheck(
+    [
+      { shape: [rows, cols], data: randn(rows * cols, 37) },
+      { shape: [rows, cols], data: randn(rows * cols, 38) },
+    ],
+    (a, b) => scaledRowDot(a, b, 2.5),
+    (a, b) => scaledRowDotRef(a, b, new Float64Array(rows), rows, cols, 2.5).out,
   );
   await gradCheck(
     [{ shape: [rows, cols], data: randn(rows * cols, 36) }],
@@ -170,6 +198,13 @@ gpuTest("fused ops equal the unfused chains they replace, values and gradients",
     assertAllClose(f.grads[0], u.grads[0], tolFor(cols), `${name} dx`);
     assertAllClose(f.grads[1], u.grads[1], tolFor(rows * cols), `${name} dbias`);
   }
+  const y = randn(rows * cols, 45);
+  const dot = (f: (a: Tensor, b: Tensor) => Tensor) =>
+    forwardBackward([inputs[0], { data: y, shape: [rows, cols] }], f, randn(rows, 46));
+  const fd = await dot((a, b) => scaledRowDot(a, b, 3));
+  const ud = await dot((a, b) => scale(rowDot(a, b), 3));
+  assertAllClose(fd.out, ud.out, tolFor(cols), "scaled row dot");
+  fd.grads.forEach((g, i) => assertAllClose(g, ud.grads[i], tolFor(1), `scaled row dot d${i}`));
   // The CLIP loss: both log-sum-exps of the scaled similarities, fused or through a transpose.
   const alpha = 1 / 0.07;
   const s = randn(rows * rows, 44, 0.3);

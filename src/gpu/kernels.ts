@@ -175,8 +175,9 @@ export const ELEMENTWISE = declareKernel({
 
 /**
  * Fused chains of a training step (`src/ops/fused.ts`): bias + activation and its backward with the
- * bias gradient, bias + row L2 normalisation and its backward with the bias gradient, and the scaled
- * log-sum-exp of every row and every column (the CLIP / InfoNCE loss) with its backward.
+ * bias gradient, bias + row L2 normalisation and its backward with the bias gradient, the scaled
+ * log-sum-exp of every row and every column (the CLIP / InfoNCE loss) with its backward, and the
+ * backward of row dot products (both inputs' gradients in one pass).
  */
 export const FUSED = declareKernel({
   file: "fused",
@@ -187,6 +188,7 @@ export const FUSED = declareKernel({
     "bias_l2norm_backward",
     "lse_rows_cols",
     "lse_rows_cols_backward",
+    "row_dot_backward",
   ],
   workgroupSize: 64,
   bindings: {
@@ -195,7 +197,7 @@ export const FUSED = declareKernel({
     c: read("f32", optional),
     d: read("f32", optional),
     out: readWrite("f32"),
-    /** The second output: a bias gradient or the row factors of `bias_l2norm`. */
+    /** The second output: a bias gradient, the row factors of `bias_l2norm`, or b's gradient. */
     out2: readWrite("f32", optional),
   },
   params: { rows: "u32", cols: "u32", act: "u32", has_bias: "u32", alpha: "f32", eps: "f32" },

@@ -7,10 +7,11 @@
  * | {@link biasActivation} (ReLU, GELU)  | `gelu(addBias(x, b))`                    | 2 → 1   | 2 → 1    |
  * | {@link biasL2Normalize}              | `l2Normalize(addBias(x, b))`             | 2 → 1   | 2 → 2    |
  * | {@link logSumExpRowsCols}            | `logSumExp(scale(x, α))` on `x`, `xᵀ`    | 4 → 1   | 5 → 1    |
+ * | {@link scaledRowDot}                 | `scale(rowDot(a, b), α)`                 | 2 → 1   | 4 → 1    |
  *
  * (Unfused backward counts: the activation's backward and the bias's column sum; the row L2
  * backward and the column sum; two log-sum-exp backwards, a transpose, the sum of the two
- * gradients and the scale.) Their backward rules also give the bias gradient in the same pass.
+ * gradients and the scale; the scale, a broadcast and two products.) Their backward rules also give the bias gradient in the same pass.
  *
  * @module
  */
@@ -18,7 +19,7 @@
 import { FUSED, REDUCE } from "../gpu/kernels.ts";
 import { record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dims2 } from "./common.ts";
+import { dims2, sameShape } from "./common.ts";
 import { colSum, L2_EPS } from "./reduce.ts";
 
 /** The activation of {@link biasActivation}: identity, ReLU, or GELU (tanh approximation). */
@@ -128,5 +129,27 @@ export function logSumExpRowsCols(x: Tensor, alpha = 1): Tensor {
       columnBlocks(rows, cols),
     );
     return [gx];
+  });
+}
+
+/**
+ * Row-wise dot products of two 2-D tensors of the same shape, times `alpha`: shape `[rows]` (e.g.
+ * the scaled diagonal of `a·bᵀ`, the positive pairs of a CLIP loss); its backward gives both
+ * inputs' gradients in one dispatch.
+ */
+export function scaledRowDot(a: Tensor, b: Tensor, alpha = 1): Tensor {
+  sameShape(a, b, "scaledRowDot");
+  const [rows, cols] = dims2(a, "scaledRowDot");
+  const out = new Tensor([rows], { label: "scaled_row_dot" });
+  REDUCE.launch("row_dot", { a, b, out }, { rows, cols, alpha }, rows);
+  return record(out, "scaledRowDot", [a, b], (g) => {
+    const ga = new Tensor(a.shape, { label: "scaled_row_dot grad a" });
+    const gb = new Tensor(b.shape, { label: "scaled_row_dot grad b" });
+    const bindings = { a, b, c: g, out: ga, out2: gb };
+    FUSED.launch("row_dot_backward", bindings, { rows, cols, alpha }, columnBlocks(rows, cols));
+    return [
+      a.requiresGrad ? ga : (ga.dispose(), null),
+      b.requiresGrad ? gb : (gb.dispose(), null),
+    ];
   });
 }

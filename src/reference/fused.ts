@@ -144,3 +144,26 @@ export function logSumExpRowsColsBackwardRef(
   }
   return out;
 }
+
+/** Row dot products `alpha Σ_j a_ij b_ij` and, for the upstream gradient `g` `[rows]`, both inputs' gradients. */
+export function scaledRowDotRef(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  g: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  alpha = 1,
+): { out: Float64Array; ga: Float64Array; gb: Float64Array } {
+  const out = new Float64Array(rows);
+  const ga = new Float64Array(rows * cols);
+  const gb = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      const at = i * cols + j;
+      out[i] += alpha * a[at] * b[at];
+      ga[at] = alpha * g[i] * b[at];
+      gb[at] = alpha * g[i] * a[at];
+    }
+  }
+  return { out, ga, gb };
+}
