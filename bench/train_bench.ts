@@ -10,6 +10,9 @@
  * Slow cases are behind `CROSSRANK_BENCH_FULL=1`: the dense NDCG-type losses and `neuralndcg`
  * (NeuralSort + 50 Sinkhorn iterations, ~25× softmax per step at batch 256) at batch 512.
  *
+ * The softmax step is also timed with 8 steps per GPU wait, with the fused heads (the default) and
+ * the unfused chain (`model.fused = false`).
+ *
  * Also the InfoNCE (CLIP) step of `bench/peers/` (batch 256, 512 → 256 linear heads, Adam), with
  * 16 steps per GPU wait so that the ~11 ms wait is not what is measured: with the fused ops of
  * `src/ops/fused.ts` (bias + L2 normalisation, both scaled log-sum-exps in one dispatch) and fused
@@ -114,6 +117,33 @@ for (const batch of [256, 512]) {
       run: async (r) => {
         for (let i = 0; i < r; i++) step(loss, rows, relevance);
         await rt().sync();
+      },
+    });
+  }
+}
+
+// The default training step (softmax, batch 256) with the fused heads and with the unfused chain
+// (`model.fused = false`), 8 steps per GPU wait.
+{
+  const batch = 256;
+  const rows = Array.from({ length: batch }, (_, i) => i);
+  const eye = new Float32Array(batch * batch);
+  for (let i = 0; i < batch; i++) eye[i * batch + i] = 1;
+  const relevance = Tensor.from(eye, [batch, batch]);
+  for (const fusedHeads of [true, false]) {
+    amortisedBench(report, {
+      group: `softmax train step, batch ${batch}, 8 steps per wait`,
+      name: fusedHeads ? "fused heads" : "unfused heads",
+      baseline: fusedHeads,
+      reps: 8,
+      work: 1,
+      unit: "steps/s",
+      scale: 1,
+      run: async (r) => {
+        model.fused = fusedHeads;
+        for (let i = 0; i < r; i++) step("softmax", rows, relevance);
+        await rt().sync();
+        model.fused = true;
       },
     });
   }
