@@ -28,17 +28,21 @@ fn act_derivative(h: f32) -> f32 {
   return 1.0;
 }
 
-// out[i, j] = act(a[i, j] + b[j]); invocation k: column k % cols, rows of block k / cols.
+// The column-block entries: invocation k takes column k % cols (x) and the rows [y, z) of block
+// k / cols (none past the last block).
+fn column_block(k: u32) -> vec3<u32> {
+  let start = min((k / p.cols) * ROW_BLOCK, p.rows);
+  return vec3<u32>(k % p.cols, start, min(start + ROW_BLOCK, p.rows));
+}
+
+// out[i, j] = act(a[i, j] + b[j]), by column blocks.
 @compute @workgroup_size(WG)
 fn bias_act(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-  let k = linear_index(wid, nwg, lid, WG);
-  let j = k % p.cols;
-  let start = (k / p.cols) * ROW_BLOCK;
-  if (start >= p.rows) { return; }
+  let cb = column_block(linear_index(wid, nwg, lid, WG));
+  let j = cb.x;
   let bj = b[j];
-  let end = min(start + ROW_BLOCK, p.rows);
-  for (var i = start; i < end; i++) {
+  for (var i = cb.y; i < cb.z; i++) {
     let at = i * p.cols + j;
     out[at] = act_forward(a[at] + bj);
   }
@@ -157,19 +161,16 @@ fn lse_rows_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 
 // Backward of lse_rows_cols (b = upstream gradient [rows + cols], c = its output):
 // out[i, j] = alpha (b[i] exp(alpha a[i, j] - c[i]) + b[rows + j] exp(alpha a[i, j] - c[rows + j])).
-// Invocation k: column k % cols, rows of block k / cols.
+// By column blocks.
 @compute @workgroup_size(WG)
 fn lse_rows_cols_backward(@builtin(workgroup_id) wid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_index) lid: u32) {
-  let k = linear_index(wid, nwg, lid, WG);
-  let j = k % p.cols;
-  let start = (k / p.cols) * ROW_BLOCK;
-  if (start >= p.rows) { return; }
+  let cb = column_block(linear_index(wid, nwg, lid, WG));
+  let j = cb.x;
   let gc = b[p.rows + j];
   let lc = c[p.rows + j];
-  let end = min(start + ROW_BLOCK, p.rows);
-  for (var i = start; i < end; i++) {
+  for (var i = cb.y; i < cb.z; i++) {
     let at = i * p.cols + j;
     let x = p.alpha * a[at];
     out[at] = p.alpha * (b[i] * exp(x - c[i]) + gc * exp(x - lc));
@@ -178,16 +179,13 @@ fn lse_rows_cols_backward(@builtin(workgroup_id) wid: vec3<u32>,
 
 // Backward of the row dot products alpha sum_j a[i, j] b[i, j] (c = upstream gradient [rows]):
 // out = alpha c[i] b[i, j] (a's gradient) and out2 = alpha c[i] a[i, j] (b's), in one pass.
-// Invocation k: column k % cols, rows of block k / cols.
+// By column blocks.
 @compute @workgroup_size(WG)
 fn row_dot_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
-  let k = linear_index(wid, nwg, lid, WG);
-  let j = k % p.cols;
-  let start = (k / p.cols) * ROW_BLOCK;
-  if (start >= p.rows) { return; }
-  let end = min(start + ROW_BLOCK, p.rows);
-  for (var i = start; i < end; i++) {
+  let cb = column_block(linear_index(wid, nwg, lid, WG));
+  let j = cb.x;
+  for (var i = cb.y; i < cb.z; i++) {
     let at = i * p.cols + j;
     let gi = p.alpha * c[i];
     out[at] = gi * b[at];

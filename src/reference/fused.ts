@@ -6,6 +6,7 @@
  */
 
 import { ELEMENTWISE } from "../gpu/kernels.ts";
+import { l2NormalizeRef } from "./reduce.ts";
 
 const { GELU_C } = ELEMENTWISE.constants;
 
@@ -54,6 +55,15 @@ export function biasActivationBackwardRef(
   return { gx, gb };
 }
 
+/** `x + bias[j]` per row (`bias` null: `x`). */
+function biasedRef(
+  x: ArrayLike<number>,
+  bias: ArrayLike<number> | null,
+  cols: number,
+): Float64Array {
+  return Float64Array.from({ length: x.length }, (_, i) => x[i] + (bias ? bias[i % cols] : 0));
+}
+
 /** `h / max(‖h‖, eps)` per row of `h = x + bias` (`bias` null: none). */
 export function biasL2NormalizeRef(
   x: ArrayLike<number>,
@@ -62,13 +72,7 @@ export function biasL2NormalizeRef(
   cols: number,
   eps = 1e-12,
 ): Float64Array {
-  const out = new Float64Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    const h = Array.from({ length: cols }, (_, j) => x[i * cols + j] + (bias ? bias[j] : 0));
-    const d = Math.max(Math.hypot(...h), eps);
-    for (let j = 0; j < cols; j++) out[i * cols + j] = h[j] / d;
-  }
-  return out;
+  return l2NormalizeRef(biasedRef(x, bias, cols), rows, cols, eps);
 }
 
 /**
@@ -85,8 +89,9 @@ export function biasL2NormalizeBackwardRef(
 ): { gx: Float64Array; gb: Float64Array } {
   const gx = new Float64Array(rows * cols);
   const gb = new Float64Array(cols);
+  const biased = biasedRef(x, bias, cols);
   for (let i = 0; i < rows; i++) {
-    const h = Array.from({ length: cols }, (_, j) => x[i * cols + j] + (bias ? bias[j] : 0));
+    const h = biased.subarray(i * cols, (i + 1) * cols);
     const n = Math.hypot(...h);
     let yg = 0;
     for (let j = 0; j < cols; j++) yg += (h[j] / n) * g[i * cols + j];
