@@ -2,7 +2,7 @@
  * The fused chains of `kernels/fused.wgsl` against the unfused ops they replace, forward +
  * backward at the default training step's shapes (batch 256): bias + GELU on 256 × 512 (the heads'
  * hidden layer), bias + row L2 normalisation on 256 × 256 (their output), and both log-sum-exps of
- * the scaled 256 × 256 similarities (the CLIP / InfoNCE loss). 16 repetitions per GPU wait.
+ * the scaled 256 × 256 similarities (the CLIP / InfoNCE loss). 16 repetitions per GPU wait, 10 timed iterations.
  * Run: `deno bench -A bench/fused_bench.ts`.
  *
  * @module
@@ -34,6 +34,7 @@ function pair(group: string, name: string, fn: () => Tensor, baseline = false): 
     group,
     baseline,
     reps: 16,
+    n: 10,
     work: () => {
       scope(() => backward(sumAll(fn())));
       zeroGrad(params);

@@ -40,7 +40,9 @@ import { amortisedBench, BenchReport, seededGlorot, seededNormal } from "./util.
 
 await initGpu();
 const FULL = Boolean(Deno.env.get("CROSSRANK_BENCH_FULL"));
-const report = new BenchReport("training step (forward, backward, AdamW)").printOnUnload();
+const report = new BenchReport("training step (forward, backward, AdamW)");
+const AB_ROUNDS = Number(Deno.env.get("CROSSRANK_BENCH_AB") ?? 0);
+if (!(AB_ROUNDS > 0)) report.printOnUnload();
 
 const [TEXT_DIM, IMAGE_DIM, N] = [1024, 312, 4096];
 const dataset: RetrievalDataset = {
@@ -122,6 +124,9 @@ for (const batch of [256, 512]) {
   }
 }
 
+/** The fused and unfused variants of the two steps, for the interleaved comparison at the end. */
+const abRuns = new Map<string, (reps: number) => Promise<void>>();
+
 // The default training step (softmax, batch 256) with the fused heads and with the unfused chain
 // (`model.fused = false`), 8 steps per GPU wait.
 {
@@ -131,6 +136,13 @@ for (const batch of [256, 512]) {
   for (let i = 0; i < batch; i++) eye[i * batch + i] = 1;
   const relevance = Tensor.from(eye, [batch, batch]);
   for (const fusedHeads of [true, false]) {
+    const run = async (r: number) => {
+      model.fused = fusedHeads;
+      for (let i = 0; i < r; i++) step("softmax", rows, relevance);
+      await rt().sync();
+      model.fused = true;
+    };
+    abRuns.set(`softmax step ${fusedHeads ? "fused" : "unfused"}`, run);
     amortisedBench(report, {
       group: `softmax train step, batch ${batch}, 8 steps per wait`,
       name: fusedHeads ? "fused heads" : "unfused heads",
@@ -139,12 +151,7 @@ for (const batch of [256, 512]) {
       work: 1,
       unit: "steps/s",
       scale: 1,
-      run: async (r) => {
-        model.fused = fusedHeads;
-        for (let i = 0; i < r; i++) step("softmax", rows, relevance);
-        await rt().sync();
-        model.fused = true;
-      },
+      run,
     });
   }
 }
@@ -200,6 +207,21 @@ for (
   if (!(Math.abs(losses[0] - losses[1]) <= 1e-4 * Math.abs(losses[1]))) {
     throw new Error(`InfoNCE loss: fused ops ${losses[0]}, unfused ${losses[1]}`);
   }
+  const run = async (r: number) => {
+    for (let i = 0; i < r; i++) {
+      const profiler = rt().profiler; // CROSSRANK_PROFILE=1: a profile of these steps
+      profiler?.beginStep();
+      scope(() => {
+        backward(infoNceLoss(fusedOps, inputs));
+        opt.step();
+        opt.zeroGrad();
+      });
+      rt().submit();
+      profiler?.endStep();
+    }
+    await rt().sync();
+  };
+  if (fused) abRuns.set(`InfoNCE step ${fusedOps ? "fused" : "unfused"}`, run);
   amortisedBench(report, {
     group: `InfoNCE step B=${B} ${D_IN}→${D_OUT}, ${STEPS_PER_WAIT} steps per wait`,
     name: `${fusedOps ? "fused ops, " : ""}${fused ? "fused" : "unfused"} AdamW`,
@@ -208,19 +230,35 @@ for (
     work: 1,
     unit: "steps/s",
     scale: 1,
-    run: async (r) => {
-      for (let i = 0; i < r; i++) {
-        const profiler = rt().profiler; // CROSSRANK_PROFILE=1: a profile of these steps
-        profiler?.beginStep();
-        scope(() => {
-          backward(infoNceLoss(fusedOps, inputs));
-          opt.step();
-          opt.zeroGrad();
-        });
-        rt().submit();
-        profiler?.endStep();
-      }
-      await rt().sync();
-    },
+    run,
   });
 }
+
+/**
+ * Interleaved A/B (`CROSSRANK_BENCH_AB=<rounds> deno run -A bench/train_bench.ts`): each round
+ * times 8 softmax steps (16 InfoNCE steps) of the fused and of the unfused variant back to back, in
+ * alternating order, after one warm-up round; prints the median ms per step of each and the median
+ * of the rounds' unfused/fused ratios, which a slowly varying load on a shared machine cancels out
+ * of.
+ */
+async function interleaved(rounds: number): Promise<void> {
+  for (const [what, steps] of [["softmax step", 8], ["InfoNCE step", STEPS_PER_WAIT]] as const) {
+    const runs = [abRuns.get(`${what} fused`)!, abRuns.get(`${what} unfused`)!];
+    const ms: number[][] = [[], []];
+    for (let round = 0; round <= rounds; round++) {
+      for (const v of round % 2 === 0 ? [0, 1] : [1, 0]) {
+        const t0 = performance.now();
+        await runs[v](steps);
+        if (round > 0) ms[v].push((performance.now() - t0) / steps);
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const ratio = median(ms[1].map((u, i) => u / ms[0][i]));
+    console.log(
+      `${what}: fused ${median(ms[0]).toFixed(1)} ms, unfused ${median(ms[1]).toFixed(1)} ms ` +
+        `per step (medians of ${rounds} rounds); unfused/fused ${ratio.toFixed(2)}×`,
+    );
+  }
+}
+
+if (AB_ROUNDS > 0) await interleaved(AB_ROUNDS);
