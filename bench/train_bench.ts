@@ -24,6 +24,7 @@
  * @module
  */
 
+import process from "node:process";
 import { initGpu, rt } from "../src/gpu/runtime.ts";
 import { backward, noGrad } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
@@ -237,26 +238,36 @@ for (
 /**
  * Interleaved A/B (`CROSSRANK_BENCH_AB=<rounds> deno run -A bench/train_bench.ts`): each round
  * times 8 softmax steps (16 InfoNCE steps) of the fused and of the unfused variant back to back, in
- * alternating order, after one warm-up round; prints the median ms per step of each and the median
- * of the rounds' unfused/fused ratios, which a slowly varying load on a shared machine cancels out
- * of.
+ * alternating order, after one warm-up round; prints, per variant, the median wall time and the
+ * median CPU time (user + system of this process, llvmpipe's threads included) per step, and the
+ * medians of the rounds' unfused/fused ratios. A slowly varying load on a shared machine cancels
+ * out of the wall-time ratio; CPU time is what the step costs, which other processes change less.
  */
 async function interleaved(rounds: number): Promise<void> {
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   for (const [what, steps] of [["softmax step", 8], ["InfoNCE step", STEPS_PER_WAIT]] as const) {
     const runs = [abRuns.get(`${what} fused`)!, abRuns.get(`${what} unfused`)!];
-    const ms: number[][] = [[], []];
+    const wall: number[][] = [[], []];
+    const cpu: number[][] = [[], []];
     for (let round = 0; round <= rounds; round++) {
       for (const v of round % 2 === 0 ? [0, 1] : [1, 0]) {
-        const t0 = performance.now();
+        const [t0, c0] = [performance.now(), cpuMs()];
         await runs[v](steps);
-        if (round > 0) ms[v].push((performance.now() - t0) / steps);
+        if (round === 0) continue;
+        wall[v].push((performance.now() - t0) / steps);
+        cpu[v].push((cpuMs() - c0) / steps);
       }
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    const ratio = median(ms[1].map((u, i) => u / ms[0][i]));
+    const ratio = (xs: number[][]) => median(xs[1].map((u, i) => u / xs[0][i])).toFixed(2);
     console.log(
-      `${what}: fused ${median(ms[0]).toFixed(1)} ms, unfused ${median(ms[1]).toFixed(1)} ms ` +
-        `per step (medians of ${rounds} rounds); unfused/fused ${ratio.toFixed(2)}×`,
+      `${what} (medians of ${rounds} rounds): wall ms per step fused ` +
+        `${median(wall[0]).toFixed(1)}, unfused ${median(wall[1]).toFixed(1)} ` +
+        `(unfused/fused ${ratio(wall)}×); CPU ms per step fused ${median(cpu[0]).toFixed(1)}, ` +
+        `unfused ${median(cpu[1]).toFixed(1)} (unfused/fused ${ratio(cpu)}×)`,
     );
   }
 }
