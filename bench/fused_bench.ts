@@ -8,14 +8,14 @@
  * @module
  */
 
-import { initGpu } from "../src/gpu/runtime.ts";
+import { initGpu, rt } from "../src/gpu/runtime.ts";
 import { backward, zeroGrad } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { axpby, gelu, scale } from "../src/ops/elementwise.ts";
 import { biasActivation, biasL2Normalize, logSumExpRowsCols } from "../src/ops/fused.ts";
 import { addBias, l2Normalize, logSumExp, sumAll } from "../src/ops/reduce.ts";
 import { transpose } from "../src/ops/transpose.ts";
-import { gpuBench, lcgValues } from "./util.ts";
+import { gpuBench, interleavedAB, lcgValues } from "./util.ts";
 
 await initGpu();
 
@@ -27,32 +27,52 @@ const outBias = Tensor.param(lcgValues(256, 4), [256]);
 const sims = Tensor.param(lcgValues(B * B, 5), [B, B]);
 const params = [hidden, hiddenBias, out, outBias, sims];
 
+const AB_ROUNDS = Number(Deno.env.get("CROSSRANK_BENCH_AB") ?? 0);
+const abPairs: [string, () => Tensor, () => Tensor][] = [];
+
 /** Forward + backward of `fn` (summed to a scalar), 16 times per GPU wait. */
-function pair(group: string, name: string, fn: () => Tensor, baseline = false): void {
-  gpuBench({
-    name,
-    group,
-    baseline,
-    reps: 16,
-    n: 10,
-    work: () => {
-      scope(() => backward(sumAll(fn())));
-      zeroGrad(params);
-    },
-  });
+function work(fn: () => Tensor): void {
+  scope(() => backward(sumAll(fn())));
+  zeroGrad(params);
 }
 
-const act = `bias + GELU ${B}×512, forward+backward`;
-pair(act, "unfused: addBias, gelu", () => gelu(addBias(hidden, hiddenBias)), true);
-pair(act, "fused: biasActivation", () => biasActivation(hidden, hiddenBias, "gelu"));
+/** The bench cases of one chain, fused and unfused. */
+function pair(group: string, names: [string, string], unfused: () => Tensor, fused: () => Tensor) {
+  abPairs.push([group, fused, unfused]);
+  gpuBench({ name: names[0], group, baseline: true, reps: 16, n: 10, work: () => work(unfused) });
+  gpuBench({ name: names[1], group, reps: 16, n: 10, work: () => work(fused) });
+}
 
-const norm = `bias + L2 normalisation ${B}×256, forward+backward`;
-pair(norm, "unfused: addBias, l2Normalize", () => l2Normalize(addBias(out, outBias)), true);
-pair(norm, "fused: biasL2Normalize", () => biasL2Normalize(out, outBias));
+pair(
+  `bias + GELU ${B}×512, forward+backward`,
+  ["unfused: addBias, gelu", "fused: biasActivation"],
+  () => gelu(addBias(hidden, hiddenBias)),
+  () => biasActivation(hidden, hiddenBias, "gelu"),
+);
+pair(
+  `bias + L2 normalisation ${B}×256, forward+backward`,
+  ["unfused: addBias, l2Normalize", "fused: biasL2Normalize"],
+  () => l2Normalize(addBias(out, outBias)),
+  () => biasL2Normalize(out, outBias),
+);
+pair(
+  `scaled log-sum-exp of rows and columns ${B}×${B}, forward+backward`,
+  ["unfused: scale, transpose, 2 logSumExp", "fused: logSumExpRowsCols"],
+  () => {
+    const s = scale(sims, 1 / 0.07);
+    return axpby(1, sumAll(logSumExp(s)), 1, sumAll(logSumExp(transpose(s))));
+  },
+  () => logSumExpRowsCols(sims, 1 / 0.07),
+);
 
-const lse = `scaled log-sum-exp of rows and columns ${B}×${B}, forward+backward`;
-pair(lse, "unfused: scale, transpose, 2 logSumExp", () => {
-  const s = scale(sims, 1 / 0.07);
-  return axpby(1, sumAll(logSumExp(s)), 1, sumAll(logSumExp(transpose(s))));
-}, true);
-pair(lse, "fused: logSumExpRowsCols", () => logSumExpRowsCols(sims, 1 / 0.07));
+// Interleaved A/B (`CROSSRANK_BENCH_AB=<rounds> deno run -A bench/fused_bench.ts`, see
+// `interleavedAB`): 16 forward+backward passes per variant and round.
+if (AB_ROUNDS > 0) {
+  for (const [group, fused, unfused] of abPairs) {
+    const run = (fn: () => Tensor) => async () => {
+      for (let r = 0; r < 16; r++) work(fn);
+      await rt().sync();
+    };
+    await interleavedAB(group, 16, AB_ROUNDS, run(fused), run(unfused));
+  }
+}

@@ -24,7 +24,6 @@
  * @module
  */
 
-import process from "node:process";
 import { initGpu, rt } from "../src/gpu/runtime.ts";
 import { backward, noGrad } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
@@ -37,7 +36,7 @@ import { transpose } from "../src/ops/transpose.ts";
 import { COMPARED_LOSSES, rankingLossTensor } from "../src/losses/mod.ts";
 import { buildModel, type TrainConfig } from "../src/train/trainer.ts";
 import type { RetrievalDataset } from "../src/data/types.ts";
-import { amortisedBench, BenchReport, seededGlorot, seededNormal } from "./util.ts";
+import { amortisedBench, BenchReport, interleavedAB, seededGlorot, seededNormal } from "./util.ts";
 
 await initGpu();
 const FULL = Boolean(Deno.env.get("CROSSRANK_BENCH_FULL"));
@@ -235,41 +234,11 @@ for (
   });
 }
 
-/**
- * Interleaved A/B (`CROSSRANK_BENCH_AB=<rounds> deno run -A bench/train_bench.ts`): each round
- * times 8 softmax steps (16 InfoNCE steps) of the fused and of the unfused variant back to back, in
- * alternating order, after one warm-up round; prints, per variant, the median wall time and the
- * median CPU time (user + system of this process, llvmpipe's threads included) per step, and the
- * medians of the rounds' unfused/fused ratios. A slowly varying load on a shared machine cancels
- * out of the wall-time ratio; CPU time is what the step costs, which other processes change less.
- */
-async function interleaved(rounds: number): Promise<void> {
-  const cpuMs = () => {
-    const { user, system } = process.cpuUsage();
-    return (user + system) / 1000;
-  };
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// Interleaved A/B (`CROSSRANK_BENCH_AB=<rounds> deno run -A bench/train_bench.ts`, see
+// `interleavedAB`): 8 softmax steps, 16 InfoNCE steps per variant and round.
+if (AB_ROUNDS > 0) {
   for (const [what, steps] of [["softmax step", 8], ["InfoNCE step", STEPS_PER_WAIT]] as const) {
-    const runs = [abRuns.get(`${what} fused`)!, abRuns.get(`${what} unfused`)!];
-    const wall: number[][] = [[], []];
-    const cpu: number[][] = [[], []];
-    for (let round = 0; round <= rounds; round++) {
-      for (const v of round % 2 === 0 ? [0, 1] : [1, 0]) {
-        const [t0, c0] = [performance.now(), cpuMs()];
-        await runs[v](steps);
-        if (round === 0) continue;
-        wall[v].push((performance.now() - t0) / steps);
-        cpu[v].push((cpuMs() - c0) / steps);
-      }
-    }
-    const ratio = (xs: number[][]) => median(xs[1].map((u, i) => u / xs[0][i])).toFixed(2);
-    console.log(
-      `${what} (medians of ${rounds} rounds): wall ms per step fused ` +
-        `${median(wall[0]).toFixed(1)}, unfused ${median(wall[1]).toFixed(1)} ` +
-        `(unfused/fused ${ratio(wall)}×); CPU ms per step fused ${median(cpu[0]).toFixed(1)}, ` +
-        `unfused ${median(cpu[1]).toFixed(1)} (unfused/fused ${ratio(cpu)}×)`,
-    );
+    const [fusedRun, unfusedRun] = ["fused", "unfused"].map((v) => abRuns.get(`${what} ${v}`)!);
+    await interleavedAB(what, steps, AB_ROUNDS, () => fusedRun(steps), () => unfusedRun(steps));
   }
 }
-
-if (AB_ROUNDS > 0) await interleaved(AB_ROUNDS);
