@@ -1,9 +1,9 @@
 // Fused chains of a training step (src/ops/fused.ts): each entry does in one dispatch what the
 // unfused ops of kernels/elementwise.wgsl and kernels/reduce.wgsl do in two or more.
-// Matrices are row-major rows x cols. The column-parallel entries (one invocation per column, or
-// per column and block of ROW_BLOCK rows) have neighbouring lanes read neighbouring addresses and
-// need no integer division per element; one invocation per column also lets the same pass sum a
-// column (the bias gradient).
+// Matrices are row-major rows x cols. The elementwise entries are grid entries (one invocation
+// per element, column from x and row from y: no integer division per element); the column-parallel
+// ones (one invocation per column, looping over the rows) also sum their column in the same pass
+// (the bias gradient).
 
 // GELU, tanh approximation, as kernels/elementwise.wgsl (0.5 x (1 + tanh(...))).
 fn fused_gelu_tanh(x: f32) -> f32 {
@@ -28,24 +28,22 @@ fn act_derivative(h: f32) -> f32 {
   return 1.0;
 }
 
-// The column-block entries: invocation k takes column k % cols (x) and the rows [y, z) of block
-// k / cols (none past the last block).
-fn column_block(k: u32) -> vec3<u32> {
-  let start = min((k / p.cols) * ROW_BLOCK, p.rows);
-  return vec3<u32>(k % p.cols, start, min(start + ROW_BLOCK, p.rows));
+// The element of a grid entry (a 2-D dispatch of ceil(cols / WG) x rows workgroups, rows spread
+// over y and z when over 65535, see grid2d in src/ops/fused.ts): column x = wid.x * WG + lid and
+// row y = wid.y + wid.z * nwg.y, with no integer division per element; x >= cols or y >= rows is
+// past the matrix.
+fn grid_element(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> vec2<u32> {
+  return vec2<u32>(wid.x * WG + lid, wid.y + wid.z * nwg.y);
 }
 
-// out[i, j] = act(a[i, j] + b[j]), by column blocks.
+// out[i, j] = act(a[i, j] + b[j]), one invocation per element (a grid entry).
 @compute @workgroup_size(WG)
 fn bias_act(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-  let cb = column_block(linear_index(wid, nwg, lid, WG));
-  let j = cb.x;
-  let bj = b[j];
-  for (var i = cb.y; i < cb.z; i++) {
-    let at = i * p.cols + j;
-    out[at] = act_forward(a[at] + bj);
-  }
+  let e = grid_element(wid, nwg, lid);
+  if (e.x >= p.cols || e.y >= p.rows) { return; }
+  let at = e.y * p.cols + e.x;
+  out[at] = act_forward(a[at] + b[e.x]);
 }
 
 // Backward of bias_act, one invocation per column j (a = pre-bias input x, b = bias, c = upstream
@@ -159,36 +157,28 @@ fn lse_rows_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   out[k] = m + log(s);
 }
 
-// Backward of lse_rows_cols (b = upstream gradient [rows + cols], c = its output):
+// Backward of lse_rows_cols (b = upstream gradient [rows + cols], c = its output), a grid entry:
 // out[i, j] = alpha (b[i] exp(alpha a[i, j] - c[i]) + b[rows + j] exp(alpha a[i, j] - c[rows + j])).
-// By column blocks.
 @compute @workgroup_size(WG)
 fn lse_rows_cols_backward(@builtin(workgroup_id) wid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_index) lid: u32) {
-  let cb = column_block(linear_index(wid, nwg, lid, WG));
-  let j = cb.x;
-  let gc = b[p.rows + j];
-  let lc = c[p.rows + j];
-  for (var i = cb.y; i < cb.z; i++) {
-    let at = i * p.cols + j;
-    let x = p.alpha * a[at];
-    out[at] = p.alpha * (b[i] * exp(x - c[i]) + gc * exp(x - lc));
-  }
+  let e = grid_element(wid, nwg, lid);
+  if (e.x >= p.cols || e.y >= p.rows) { return; }
+  let at = e.y * p.cols + e.x;
+  let x = p.alpha * a[at];
+  out[at] = p.alpha * (b[e.y] * exp(x - c[e.y]) + b[p.rows + e.x] * exp(x - c[p.rows + e.x]));
 }
 
-// Backward of the row dot products alpha sum_j a[i, j] b[i, j] (c = upstream gradient [rows]):
-// out = alpha c[i] b[i, j] (a's gradient) and out2 = alpha c[i] a[i, j] (b's), in one pass.
-// By column blocks.
+// Backward of the row dot products alpha sum_j a[i, j] b[i, j] (c = upstream gradient [rows]), a
+// grid entry: out = alpha c[i] b[i, j] (a's gradient) and out2 = alpha c[i] a[i, j] (b's).
 @compute @workgroup_size(WG)
 fn row_dot_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                     @builtin(local_invocation_index) lid: u32) {
-  let cb = column_block(linear_index(wid, nwg, lid, WG));
-  let j = cb.x;
-  for (var i = cb.y; i < cb.z; i++) {
-    let at = i * p.cols + j;
-    let gi = p.alpha * c[i];
-    out[at] = gi * b[at];
-    out2[at] = gi * a[at];
-  }
+  let e = grid_element(wid, nwg, lid);
+  if (e.x >= p.cols || e.y >= p.rows) { return; }
+  let at = e.y * p.cols + e.x;
+  let gi = p.alpha * c[e.y];
+  out[at] = gi * b[at];
+  out2[at] = gi * a[at];
 }

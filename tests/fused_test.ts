@@ -25,11 +25,16 @@ import { AdamW } from "../src/optim/adamw.ts";
 import { softmaxLoss } from "../src/losses/softmax.ts";
 import { gatherRows } from "../src/ops/gather.ts";
 
-// 1×1, a row, a column, sizes off the row block (8) and the workgroup (64), and a large one.
-const SHAPES: [number, number][] = [[1, 1], [1, 300], [65, 1], [7, 13], [9, 65], [130, 129], [
-  256,
-  512,
-]];
+// 1×1, a row, a column, sizes off the workgroup (64), and a large one.
+const SHAPES: [number, number][] = [
+  [1, 1],
+  [1, 300],
+  [65, 1],
+  [7, 13],
+  [9, 65],
+  [130, 129],
+  [256, 512],
+];
 const ACTS: FusedActivation[] = ["none", "relu", "gelu"];
 
 /** Runs `op` on parameter copies of `inputs` and back-propagates `g`; returns output and grads. */
@@ -250,6 +255,32 @@ gpuTest(
     assertFinite(big.grads[0], "lse gradient at ±1e30");
   },
 );
+
+gpuTest("biasActivation spreads rows over 65535 over two dispatch dimensions", async () => {
+  const [rows, cols] = [66000, 3];
+  const x = randn(rows * cols, 71);
+  const b = randn(cols, 72);
+  const y = scope(() => biasActivation(Tensor.from(x, [rows, cols]), Tensor.from(b), "gelu"));
+  assertAllClose(await y.read(), biasActivationRef(x, b, cols, "gelu"), tolFor(1), "66000 rows");
+  y.dispose();
+});
+
+gpuTest("fused ops refuse shapes whose loops would reach llvmpipe's iteration limit", () => {
+  scope(() => {
+    const tall = Tensor.param(new Float32Array(66000 * 2), [66000, 2], "tall");
+    const wide = Tensor.zeros([2, 20000], { label: "wide" });
+    assertThrows(
+      () => biasActivation(tall, Tensor.zeros([2]), "relu"),
+      /biasActivation: tall \[66000, 2\] needs 66000 loop iterations .* over the 65534/,
+    );
+    assertThrows(
+      () => biasL2Normalize(wide, null),
+      /biasL2Normalize: wide \[2, 20000\] needs 80000 .*4 passes/,
+    );
+    assertThrows(() => logSumExpRowsCols(tall, 1), /logSumExpRowsCols: tall .* needs 132000/);
+    tall.dispose();
+  });
+});
 
 gpuTest("fused ops name the mismatched bias and the bad scale", () => {
   scope(() => {

@@ -208,8 +208,6 @@ export const FUSED = declareKernel({
     ACT_NONE: u32(0),
     ACT_RELU: u32(1),
     ACT_GELU: u32(2),
-    /** Rows per invocation of the column-parallel elementwise entries. */
-    ROW_BLOCK: u32(8),
   },
 });
 

@@ -17,7 +17,8 @@
  */
 
 import { FUSED, REDUCE } from "../gpu/kernels.ts";
-import { record } from "../autodiff/tape.ts";
+import { MAX_GROUPS } from "../gpu/runtime.ts";
+import { isGradEnabled, record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
 import { dims2, sameShape } from "./common.ts";
 import { colSum, L2_EPS } from "./reduce.ts";
@@ -30,7 +31,29 @@ const ACT: Record<FusedActivation, number> = {
   relu: FUSED.constants.ACT_RELU,
   gelu: FUSED.constants.ACT_GELU,
 };
-const { ROW_BLOCK } = FUSED.constants;
+
+/**
+ * The most loop iterations one invocation may run on llvmpipe: Mesa's gallivm stops every loop of
+ * an invocation once their iterations together reach 65535 (`LP_MAX_TGSI_LOOP_ITERATIONS`), so a
+ * longer loop silently returns a partial result (measured: the unfused `l2Normalize` of a row of
+ * 30000 leaves its last 24467 outputs at 0). The fused ops refuse shapes whose loops would reach it.
+ */
+export const MAX_LOOP_ITERATIONS = 65535;
+
+/** Throws naming `op`, the shape and the limit when one invocation would loop `iterations` times. */
+function checkLoops(op: string, x: Tensor, iterations: number, what: string): void {
+  if (iterations >= MAX_LOOP_ITERATIONS) {
+    throw new RangeError(
+      `${op}: ${x.label} ${shapeString(x.shape)} needs ${iterations} loop iterations per ` +
+        `invocation (${what}), over the ${MAX_LOOP_ITERATIONS - 1} llvmpipe runs`,
+    );
+  }
+}
+
+/** Whether an op on `inputs` records a backward rule now. */
+function recording(...inputs: (Tensor | null)[]): boolean {
+  return isGradEnabled() && inputs.some((t) => t?.requiresGrad);
+}
 
 /** `[rows, cols]` of `x`, after checking that `bias` has `cols` elements. */
 function biasDims(op: string, x: Tensor, bias: Tensor | null): [number, number] {
@@ -43,9 +66,13 @@ function biasDims(op: string, x: Tensor, bias: Tensor | null): [number, number] 
   return [rows, cols];
 }
 
-/** Invocations of a column-parallel elementwise entry: one per column and block of rows. */
-function columnBlocks(rows: number, cols: number): number {
-  return cols * Math.ceil(rows / ROW_BLOCK);
+/**
+ * The workgroups of a grid entry over `rows × cols` (see `grid_element` in `kernels/fused.wgsl`):
+ * `ceil(cols / WG)` × rows, the rows spread over y and z when over the 65535 limit.
+ */
+function grid2d(rows: number, cols: number): [number, number, number] {
+  const z = Math.ceil(rows / MAX_GROUPS);
+  return [Math.ceil(cols / FUSED.decl.workgroupSize), Math.ceil(rows / z), z];
 }
 
 /**
@@ -62,9 +89,12 @@ function columnBlocks(rows: number, cols: number): number {
 export function biasActivation(x: Tensor, bias: Tensor, act: FusedActivation): Tensor {
   const [rows, cols] = biasDims("biasActivation", x, bias);
   if (!(act in ACT)) throw new RangeError(`biasActivation: unknown activation '${act}'`);
+  if (act !== "none" && recording(x, bias)) {
+    checkLoops("biasActivation", x, rows, "the backward loops over the rows");
+  }
   const out = new Tensor(x.shape, { label: `bias_${act}` });
   const params = { rows, cols, act: ACT[act] };
-  FUSED.launch("bias_act", { a: x, b: bias, out }, params, columnBlocks(rows, cols));
+  FUSED.dispatch("bias_act", { a: x, b: bias, out }, params, grid2d(rows, cols));
   return record(out, "biasActivation", [x, bias], (g) => {
     if (act === "none") return [g, bias.requiresGrad ? colSum(g) : null];
     const gx = new Tensor(x.shape, { label: `bias_${act} grad` });
@@ -83,6 +113,10 @@ export function biasActivation(x: Tensor, bias: Tensor, act: FusedActivation): T
  */
 export function biasL2Normalize(x: Tensor, bias: Tensor | null, eps = L2_EPS): Tensor {
   const [rows, cols] = biasDims("biasL2Normalize", x, bias);
+  checkLoops("biasL2Normalize", x, 4 * cols, "up to 4 passes over a row");
+  if (recording(x, bias)) {
+    checkLoops("biasL2Normalize", x, rows, "the backward loops over the rows");
+  }
   const hasBias = bias ? 1 : 0;
   const out = new Tensor(x.shape, { label: "bias_l2norm" });
   const factors = new Tensor([rows], { label: "bias_l2norm factors" });
@@ -118,15 +152,16 @@ export function logSumExpRowsCols(x: Tensor, alpha = 1): Tensor {
   if (!Number.isFinite(alpha)) {
     throw new RangeError(`logSumExpRowsCols: alpha must be finite, got ${alpha}`);
   }
+  checkLoops("logSumExpRowsCols", x, 2 * Math.max(rows, cols), "2 passes over a row or column");
   const out = new Tensor([rows + cols], { label: "lse_rows_cols" });
   FUSED.launch("lse_rows_cols", { a: x, out }, { rows, cols, alpha }, rows + cols);
   return record(out, "logSumExpRowsCols", [x], (g) => {
     const gx = new Tensor(x.shape, { label: "lse_rows_cols grad" });
-    FUSED.launch(
+    FUSED.dispatch(
       "lse_rows_cols_backward",
       { a: x, b: g, c: out, out: gx },
       { rows, cols, alpha },
-      columnBlocks(rows, cols),
+      grid2d(rows, cols),
     );
     return [gx];
   });
@@ -146,7 +181,7 @@ export function scaledRowDot(a: Tensor, b: Tensor, alpha = 1): Tensor {
     const ga = new Tensor(a.shape, { label: "scaled_row_dot grad a" });
     const gb = new Tensor(b.shape, { label: "scaled_row_dot grad b" });
     const bindings = { a, b, c: g, out: ga, out2: gb };
-    FUSED.launch("row_dot_backward", bindings, { rows, cols, alpha }, columnBlocks(rows, cols));
+    FUSED.dispatch("row_dot_backward", bindings, { rows, cols, alpha }, grid2d(rows, cols));
     return [
       a.requiresGrad ? ga : (ga.dispose(), null),
       b.requiresGrad ? gb : (gb.dispose(), null),
