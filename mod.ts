@@ -75,6 +75,13 @@ export {
   sumAll,
 } from "./src/ops/reduce.ts";
 export { matmul, type MatmulOptions } from "./src/ops/matmul.ts";
+export {
+  biasActivation,
+  biasL2Normalize,
+  type FusedActivation,
+  logSumExpRowsCols,
+  scaledRowDot,
+} from "./src/ops/fused.ts";
 export { gatherRows } from "./src/ops/gather.ts";
 export { transpose } from "./src/ops/transpose.ts";
 export { LAYER_NORM_EPS, layerNorm } from "./src/ops/layernorm.ts";

@@ -10,8 +10,13 @@
  * Slow cases are behind `CROSSRANK_BENCH_FULL=1`: the dense NDCG-type losses and `neuralndcg`
  * (NeuralSort + 50 Sinkhorn iterations, ~25× softmax per step at batch 256) at batch 512.
  *
+ * The softmax step is also timed with 8 steps per GPU wait, with the fused heads (the default) and
+ * the unfused chain (`model.fused = false`).
+ *
  * Also the InfoNCE (CLIP) step of `bench/peers/` (batch 256, 512 → 256 linear heads, Adam), with
- * 16 steps per GPU wait so that the ~11 ms wait is not what is measured, fused and unfused AdamW.
+ * 16 steps per GPU wait so that the ~11 ms wait is not what is measured: with the fused ops of
+ * `src/ops/fused.ts` (bias + L2 normalisation, both scaled log-sum-exps in one dispatch) and fused
+ * AdamW, and with the unfused op chain and fused or unfused AdamW.
  * The numpy reference of the same step is `bench/peers/numpy_step.py` (see bench/README.md).
  *
  * Run: `deno bench -A bench/train_bench.ts`
@@ -20,21 +25,24 @@
  */
 
 import { initGpu, rt } from "../src/gpu/runtime.ts";
-import { backward } from "../src/autodiff/tape.ts";
+import { backward, noGrad } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { axpby, scale, sub } from "../src/ops/elementwise.ts";
 import { matmul } from "../src/ops/matmul.ts";
-import { addBias, l2Normalize, logSumExp, mean, rowDot } from "../src/ops/reduce.ts";
+import { addBias, l2Normalize, logSumExp, mean, rowDot, sumAll } from "../src/ops/reduce.ts";
+import { biasL2Normalize, logSumExpRowsCols, scaledRowDot } from "../src/ops/fused.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { transpose } from "../src/ops/transpose.ts";
 import { COMPARED_LOSSES, rankingLossTensor } from "../src/losses/mod.ts";
 import { buildModel, type TrainConfig } from "../src/train/trainer.ts";
 import type { RetrievalDataset } from "../src/data/types.ts";
-import { amortisedBench, BenchReport, seededGlorot, seededNormal } from "./util.ts";
+import { amortisedBench, BenchReport, interleavedAB, seededGlorot, seededNormal } from "./util.ts";
 
 await initGpu();
 const FULL = Boolean(Deno.env.get("CROSSRANK_BENCH_FULL"));
-const report = new BenchReport("training step (forward, backward, AdamW)").printOnUnload();
+const report = new BenchReport("training step (forward, backward, AdamW)");
+const AB_ROUNDS = Number(Deno.env.get("CROSSRANK_BENCH_AB") ?? 0);
+if (!(AB_ROUNDS > 0)) report.printOnUnload();
 
 const [TEXT_DIM, IMAGE_DIM, N] = [1024, 312, 4096];
 const dataset: RetrievalDataset = {
@@ -116,9 +124,64 @@ for (const batch of [256, 512]) {
   }
 }
 
-// The InfoNCE step of bench/peers/peers_bench.ts (same shapes, seeds and Adam settings).
+/** The fused and unfused variants of the two steps, for the interleaved comparison at the end. */
+const abRuns = new Map<string, (reps: number) => Promise<void>>();
+
+// The default training step (softmax, batch 256) with the fused heads and with the unfused chain
+// (`model.fused = false`), 8 steps per GPU wait.
+{
+  const batch = 256;
+  const rows = Array.from({ length: batch }, (_, i) => i);
+  const eye = new Float32Array(batch * batch);
+  for (let i = 0; i < batch; i++) eye[i * batch + i] = 1;
+  const relevance = Tensor.from(eye, [batch, batch]);
+  for (const fusedHeads of [true, false]) {
+    const run = async (r: number) => {
+      model.fused = fusedHeads;
+      for (let i = 0; i < r; i++) step("softmax", rows, relevance);
+      await rt().sync();
+      model.fused = true;
+    };
+    abRuns.set(`softmax step ${fusedHeads ? "fused" : "unfused"}`, run);
+    amortisedBench(report, {
+      group: `softmax train step, batch ${batch}, 8 steps per wait`,
+      name: fusedHeads ? "fused heads" : "unfused heads",
+      baseline: fusedHeads,
+      reps: 8,
+      work: 1,
+      unit: "steps/s",
+      scale: 1,
+      run,
+    });
+  }
+}
+
+// The InfoNCE step of bench/peers/peers_bench.ts (same shapes, seeds and Adam settings), with the
+// fused ops of src/ops/fused.ts or the unfused chain, and fused or unfused AdamW.
 const [B, D_IN, D_OUT, LOGIT_SCALE, STEPS_PER_WAIT] = [256, 512, 256, 1 / 0.07, 16];
-for (const fused of [true, false]) {
+
+/** The InfoNCE loss of one step: the op chain of peers_bench, or with the fused ops. */
+function infoNceLoss(
+  fusedOps: boolean,
+  [text, textW, textB, image, imageW, imageB]: Tensor[],
+): Tensor {
+  if (!fusedOps) {
+    const t = l2Normalize(addBias(matmul(text, textW), textB));
+    const v = l2Normalize(addBias(matmul(image, imageW), imageB));
+    const s = scale(matmul(t, v, { transB: true }), LOGIT_SCALE);
+    const diag = scale(rowDot(t, v), LOGIT_SCALE);
+    return mean(sub(axpby(0.5, logSumExp(s), 0.5, logSumExp(transpose(s))), diag));
+  }
+  // mean(0.5 lse_rows + 0.5 lse_cols − diag), the scale inside the log-sum-exps and the row dots.
+  const t = biasL2Normalize(matmul(text, textW), textB);
+  const v = biasL2Normalize(matmul(image, imageW), imageB);
+  const lse = logSumExpRowsCols(matmul(t, v, { transB: true }), LOGIT_SCALE);
+  return axpby(0.5 / B, sumAll(lse), -1 / B, sumAll(scaledRowDot(t, v, LOGIT_SCALE)));
+}
+
+for (
+  const [fusedOps, fused] of [[true, true], [false, true], [false, false]] as const
+) {
   const text = Tensor.from(seededNormal(B * D_IN, 21), [B, D_IN]);
   const image = Tensor.from(seededNormal(B * D_IN, 22), [B, D_IN]);
   const textW = Tensor.param(seededGlorot(D_IN, D_OUT, 23), [D_IN, D_OUT], "text.W");
@@ -133,31 +196,49 @@ for (const fused of [true, false]) {
     weightDecay: 0,
     fused,
   });
+  const inputs = [text, textW, textB, image, imageW, imageB];
+  // Equal work, checked at load: both loss chains agree on the initial weights.
+  const losses: number[] = [];
+  for (const f of [true, false]) {
+    const loss = noGrad(() => scope(() => infoNceLoss(f, inputs)));
+    losses.push((await loss.read())[0]);
+    loss.dispose();
+  }
+  if (!(Math.abs(losses[0] - losses[1]) <= 1e-4 * Math.abs(losses[1]))) {
+    throw new Error(`InfoNCE loss: fused ops ${losses[0]}, unfused ${losses[1]}`);
+  }
+  const run = async (r: number) => {
+    for (let i = 0; i < r; i++) {
+      const profiler = rt().profiler; // CROSSRANK_PROFILE=1: a profile of these steps
+      profiler?.beginStep();
+      scope(() => {
+        backward(infoNceLoss(fusedOps, inputs));
+        opt.step();
+        opt.zeroGrad();
+      });
+      rt().submit();
+      profiler?.endStep();
+    }
+    await rt().sync();
+  };
+  if (fused) abRuns.set(`InfoNCE step ${fusedOps ? "fused" : "unfused"}`, run);
   amortisedBench(report, {
     group: `InfoNCE step B=${B} ${D_IN}→${D_OUT}, ${STEPS_PER_WAIT} steps per wait`,
-    name: fused ? "fused AdamW" : "unfused AdamW",
-    baseline: fused,
+    name: `${fusedOps ? "fused ops, " : ""}${fused ? "fused" : "unfused"} AdamW`,
+    baseline: fusedOps,
     reps: STEPS_PER_WAIT,
     work: 1,
     unit: "steps/s",
     scale: 1,
-    run: async (r) => {
-      for (let i = 0; i < r; i++) {
-        const profiler = rt().profiler; // CROSSRANK_PROFILE=1: a profile of these steps
-        profiler?.beginStep();
-        scope(() => {
-          const t = l2Normalize(addBias(matmul(text, textW), textB));
-          const v = l2Normalize(addBias(matmul(image, imageW), imageB));
-          const s = scale(matmul(t, v, { transB: true }), LOGIT_SCALE);
-          const diag = scale(rowDot(t, v), LOGIT_SCALE);
-          backward(mean(sub(axpby(0.5, logSumExp(s), 0.5, logSumExp(transpose(s))), diag)));
-          opt.step();
-          opt.zeroGrad();
-        });
-        rt().submit();
-        profiler?.endStep();
-      }
-      await rt().sync();
-    },
+    run,
   });
+}
+
+// Interleaved A/B (`CROSSRANK_BENCH_AB=<rounds> deno run -A bench/train_bench.ts`, see
+// `interleavedAB`): 8 softmax steps, 16 InfoNCE steps per variant and round.
+if (AB_ROUNDS > 0) {
+  for (const [what, steps] of [["softmax step", 8], ["InfoNCE step", STEPS_PER_WAIT]] as const) {
+    const [fusedRun, unfusedRun] = ["fused", "unfused"].map((v) => abRuns.get(`${what} ${v}`)!);
+    await interleavedAB(what, steps, AB_ROUNDS, () => fusedRun(steps), () => unfusedRun(steps));
+  }
 }

@@ -38,6 +38,7 @@
  * A seeded generator of uniform numbers in [0, 1) (mulberry32, the project's one generator): the
  * same seed gives the same sequence on every machine, so bench inputs are reproducible.
  */
+import process from "node:process";
 import { seededRandom } from "../src/util/random.ts";
 import { rt } from "../src/gpu/runtime.ts";
 import { backward, zeroGrad } from "../src/autodiff/tape.ts";
@@ -463,4 +464,45 @@ export function neuralSortReport(): BenchReport {
     `NeuralSort / NeuralNDCG on llvmpipe (${NEURALSORT_ITERS} Sinkhorn iterations)`,
     "time ÷ baseline time",
   ).printOnUnload();
+}
+
+/**
+ * Interleaved A/B of a fused and an unfused variant of the same work: `rounds` rounds (after one
+ * warm-up round) each run both `fused()` and `unfused()` (each awaiting the GPU) back to back, in
+ * alternating order; prints, per variant, the median wall time and the median CPU time (user +
+ * system of this process, llvmpipe's threads included) per unit (`units` per call), and the
+ * medians of the rounds' unfused/fused ratios. A slowly varying load on a shared machine cancels
+ * out of the wall-time ratio; CPU time is what the work costs, which other processes change less.
+ */
+export async function interleavedAB(
+  what: string,
+  units: number,
+  rounds: number,
+  fused: () => Promise<void>,
+  unfused: () => Promise<void>,
+): Promise<void> {
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const runs = [fused, unfused];
+  const wall: number[][] = [[], []];
+  const cpu: number[][] = [[], []];
+  for (let round = 0; round <= rounds; round++) {
+    for (const v of round % 2 === 0 ? [0, 1] : [1, 0]) {
+      const [t0, c0] = [performance.now(), cpuMs()];
+      await runs[v]();
+      if (round === 0) continue;
+      wall[v].push((performance.now() - t0) / units);
+      cpu[v].push((cpuMs() - c0) / units);
+    }
+  }
+  const ratio = (xs: number[][]) => median(xs[1].map((u, i) => u / xs[0][i])).toFixed(2);
+  const ms = (xs: number[]) => median(xs).toFixed(2);
+  console.log(
+    `${what} (medians of ${rounds} rounds), ms per unit: wall fused ${ms(wall[0])}, unfused ` +
+      `${ms(wall[1])} (unfused/fused ${ratio(wall)}×); CPU fused ${ms(cpu[0])}, unfused ` +
+      `${ms(cpu[1])} (unfused/fused ${ratio(cpu)}×)`,
+  );
 }

@@ -39,6 +39,7 @@ gpuTest("row and column reductions match the CPU reference", async () => {
       ["rowSum", rowSum(tx), rowSumRef(x, rows, cols)],
       ["colSum", colSum(tx), colSumRef(x, rows, cols)],
       ["rowDot", rowDot(tx, ty), dots],
+      ["rowDot × 2.5", rowDot(tx, ty, 2.5), dots.map((d) => 2.5 * d)],
       ["logSumExp", logSumExp(tx), logSumExpRef(x, rows, cols)],
       ["softmax", softmax(tx), softmaxRef(x, rows, cols)],
       ["l2Normalize", l2Normalize(tx), l2NormalizeRef(x, rows, cols)],

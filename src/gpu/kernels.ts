@@ -173,6 +173,44 @@ export const ELEMENTWISE = declareKernel({
   },
 });
 
+/**
+ * Fused chains of a training step (`src/ops/fused.ts`): bias + activation and its backward with the
+ * bias gradient, bias + row L2 normalisation and its backward with the bias gradient, the scaled
+ * log-sum-exp of every row and every column (the CLIP / InfoNCE loss) with its backward, and the
+ * backward of row dot products (both inputs' gradients in one pass).
+ */
+export const FUSED = declareKernel({
+  file: "fused",
+  entries: [
+    "bias_act",
+    "bias_act_backward",
+    "bias_l2norm",
+    "bias_l2norm_backward",
+    "lse_rows_cols",
+    "lse_rows_cols_backward",
+    "row_dot_backward",
+  ],
+  workgroupSize: 64,
+  bindings: {
+    a: read("f32"),
+    b: read("f32", optional),
+    c: read("f32", optional),
+    d: read("f32", optional),
+    out: readWrite("f32"),
+    /** The second output: a bias gradient, the row factors of `bias_l2norm`, or b's gradient. */
+    out2: readWrite("f32", optional),
+  },
+  params: { rows: "u32", cols: "u32", act: "u32", has_bias: "u32", alpha: "f32", eps: "f32" },
+  constants: {
+    /** GELU's tanh approximation: √(2/π) (as `ELEMENTWISE`). */
+    GELU_C: ELEMENTWISE.decl.constants.GELU_C,
+    /** `act` values: identity, ReLU, GELU. */
+    ACT_NONE: u32(0),
+    ACT_RELU: u32(1),
+    ACT_GELU: u32(2),
+  },
+});
+
 /** Row gather and its adjoint, the scatter-add of rows. */
 export const GATHER = declareKernel({
   file: "gather",

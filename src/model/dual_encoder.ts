@@ -157,6 +157,19 @@ export class DualEncoder {
       : null;
   }
 
+  /**
+   * Whether the heads use the fused ops (bias + activation, bias + L2 normalisation; see
+   * {@link ProjectionHead.fused}): default true; false keeps the unfused chain (same values to
+   * float32 rounding).
+   */
+  get fused(): boolean {
+    return this.textHead.fused;
+  }
+  set fused(on: boolean) {
+    this.textHead.fused = on;
+    this.imageHead.fused = on;
+  }
+
   /** Every tensor of the model by a stable name (`text.W1`, …, `logit_scale`). */
   namedParameters(): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
@@ -174,7 +187,7 @@ export class DualEncoder {
 
   /** The L2-normalised head outputs (before any final CCA): the space `dcca` trains. */
   headEmbed(which: "texts" | "images", x: Tensor): Tensor {
-    return l2Normalize((which === "texts" ? this.textHead : this.imageHead).forward(x));
+    return (which === "texts" ? this.textHead : this.imageHead).forward(x, true);
   }
 
   /** The embedding of `x`: {@link headEmbed}, then the final CCA when the model has one. */

@@ -15,6 +15,8 @@
 import { Tensor } from "../autodiff/tensor.ts";
 import { addBias } from "../ops/reduce.ts";
 import { add, gelu, relu } from "../ops/elementwise.ts";
+import { biasActivation, biasL2Normalize } from "../ops/fused.ts";
+import { l2Normalize } from "../ops/reduce.ts";
 import { matmul } from "../ops/matmul.ts";
 import type { Random } from "../util/random.ts";
 import { rt } from "../gpu/runtime.ts";
@@ -125,15 +127,39 @@ export class ProjectionHead {
     }
   }
 
-  /** Maps `[rows, inDim]` features to `[rows, outDim]` (not normalised). */
-  forward(x: Tensor): Tensor {
+  /**
+   * Whether {@link forward} uses the fused ops of `src/ops/fused.ts` (bias + activation in one
+   * dispatch, bias + L2 normalisation in one): default true. False records the unfused chain
+   * (`addBias`, `gelu`/`relu`, `l2Normalize`), which gives the same values to float32 rounding.
+   */
+  fused = true;
+
+  /**
+   * Maps `[rows, inDim]` features to `[rows, outDim]`; `normalize`: L2-normalised rows (what the
+   * dual encoder embeds), fused with the last bias when {@link fused}.
+   */
+  forward(x: Tensor, normalize = false): Tensor {
     const { kind, activation } = this.config;
     const get = (name: string) => this.params.get(name)!;
-    const h = addBias(matmul(x, get("W1")), get("b1"));
-    if (kind === "linear") return h;
-    const a = activation === "gelu" ? gelu(h) : relu(h);
-    const y = addBias(matmul(a, get("W2")), get("b2"));
-    return kind === "adapter" ? add(x, y) : y;
+    if (!this.fused) {
+      const h = addBias(matmul(x, get("W1")), get("b1"));
+      let y = h;
+      if (kind !== "linear") {
+        const a = activation === "gelu" ? gelu(h) : relu(h);
+        y = addBias(matmul(a, get("W2")), get("b2"));
+        if (kind === "adapter") y = add(x, y);
+      }
+      return normalize ? l2Normalize(y) : y;
+    }
+    // The last layer's product, before its bias: x·W1 (linear), a·W2 (mlp), x + a·W2 (adapter).
+    const last = kind === "linear" ? "b1" : "b2";
+    let z = matmul(x, get("W1"));
+    if (kind !== "linear") {
+      const a = biasActivation(z, get("b1"), activation);
+      z = matmul(a, get("W2"));
+      if (kind === "adapter") z = add(x, z);
+    }
+    return normalize ? biasL2Normalize(z, get(last)) : biasActivation(z, get(last), "none");
   }
 
   /** Frees the parameters. */

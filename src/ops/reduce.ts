@@ -43,13 +43,13 @@ export function colSum(x: Tensor, alpha = 1): Tensor {
   return record(out, "colSum", [x], (g) => [broadcastCols(g, rows, cols, alpha)]);
 }
 
-/** Row-wise dot products of two 2-D tensors of the same shape: shape `[rows]`. */
-export function rowDot(a: Tensor, b: Tensor): Tensor {
+/** Row-wise dot products of two 2-D tensors of the same shape, times `alpha`: shape `[rows]`. */
+export function rowDot(a: Tensor, b: Tensor, alpha = 1): Tensor {
   sameShape(a, b, "rowDot");
   const [rows, cols] = dims2(a, "rowDot");
-  const out = reduction("row_dot", [rows], rows, [a, b], { rows, cols });
+  const out = reduction("row_dot", [rows], rows, [a, b], { rows, cols, alpha });
   return record(out, "rowDot", [a, b], (g) => {
-    const gb = broadcastRows(g, rows, cols);
+    const gb = broadcastRows(g, rows, cols, alpha);
     return [
       a.requiresGrad ? mul(gb, b) : null,
       b.requiresGrad ? mul(gb, a) : null,

@@ -1,0 +1,184 @@
+// Fused chains of a training step (src/ops/fused.ts): each entry does in one dispatch what the
+// unfused ops of kernels/elementwise.wgsl and kernels/reduce.wgsl do in two or more.
+// Matrices are row-major rows x cols. The elementwise entries are grid entries (one invocation
+// per element, column from x and row from y: no integer division per element); the column-parallel
+// ones (one invocation per column, looping over the rows) also sum their column in the same pass
+// (the bias gradient).
+
+// GELU, tanh approximation, as kernels/elementwise.wgsl (0.5 x (1 + tanh(...))).
+fn fused_gelu_tanh(x: f32) -> f32 {
+  return tanh(clamp(GELU_C * (x + 0.044715 * x * x * x), -15.0, 15.0));
+}
+
+// act(h) for p.act (ACT_NONE, ACT_RELU, ACT_GELU).
+fn act_forward(h: f32) -> f32 {
+  if (p.act == ACT_RELU) { return max(h, 0.0); }
+  if (p.act == ACT_GELU) { return 0.5 * h * (1.0 + fused_gelu_tanh(h)); }
+  return h;
+}
+
+// act'(h) for p.act.
+fn act_derivative(h: f32) -> f32 {
+  if (p.act == ACT_RELU) { return select(0.0, 1.0, h > 0.0); }
+  if (p.act == ACT_GELU) {
+    let t = fused_gelu_tanh(h);
+    let dinner = GELU_C * (1.0 + 3.0 * 0.044715 * h * h);
+    return 0.5 * (1.0 + t) + 0.5 * h * (1.0 - t * t) * dinner;
+  }
+  return 1.0;
+}
+
+// The element of a grid entry (a 2-D dispatch of ceil(cols / WG) x rows workgroups, rows spread
+// over y and z when over 65535, see grid2d in src/ops/fused.ts): column x = wid.x * WG + lid and
+// row y = wid.y + wid.z * nwg.y, with no integer division per element; x >= cols or y >= rows is
+// past the matrix.
+fn grid_element(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> vec2<u32> {
+  return vec2<u32>(wid.x * WG + lid, wid.y + wid.z * nwg.y);
+}
+
+// out[i, j] = act(a[i, j] + b[j]), one invocation per element (a grid entry).
+@compute @workgroup_size(WG)
+fn bias_act(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+  let e = grid_element(wid, nwg, lid);
+  if (e.x >= p.cols || e.y >= p.rows) { return; }
+  let at = e.y * p.cols + e.x;
+  out[at] = act_forward(a[at] + b[e.x]);
+}
+
+// Backward of bias_act, one invocation per column j (a = pre-bias input x, b = bias, c = upstream
+// gradient g): out[i, j] = g[i, j] * act'(x[i, j] + b[j]) and the bias gradient
+// out2[j] = sum_i out[i, j].
+@compute @workgroup_size(WG)
+fn bias_act_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
+  let j = linear_index(wid, nwg, lid, WG);
+  if (j >= p.cols) { return; }
+  let bj = b[j];
+  var s = 0.0;
+  for (var i = 0u; i < p.rows; i++) {
+    let at = i * p.cols + j;
+    let d = c[at] * act_derivative(a[at] + bj);
+    out[at] = d;
+    s += d;
+  }
+  out2[j] = s;
+}
+
+// h[i, j] = a[i, j] + b[j] (b only when p.has_bias).
+fn biased(at: u32, j: u32) -> f32 {
+  if (p.has_bias == 1u) { return a[at] + b[j]; }
+  return a[at];
+}
+
+// Row L2 normalisation of h = a + b, one invocation per row: out[i, :] = h / max(||h||, eps), with
+// the norm scale-robust as kernels/reduce.wgsl's row_l2norm (max |h_j| first) where needed. Writes
+// the row's factor to out2[i]: 1 / ||h|| when ||h|| > eps, else -1 / eps (the sign marks the branch
+// for the backward).
+@compute @workgroup_size(WG)
+fn bias_l2norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid, WG);
+  if (i >= p.rows) { return; }
+  let base = i * p.cols;
+  // One pass when the sum of squares is comfortably inside f32's range (no square overflowed, and
+  // squares that underflowed are negligible next to it); else the scale-robust two passes.
+  var s = 0.0;
+  for (var j = 0u; j < p.cols; j++) {
+    let x = biased(base + j, j);
+    s += x * x;
+  }
+  var factor = -1.0 / p.eps;
+  if (s > 1e-30 && s < 1e30) {
+    let n = sqrt(s);
+    if (n > p.eps) { factor = 1.0 / n; }
+  } else {
+    var m = 0.0;
+    for (var j = 0u; j < p.cols; j++) { m = max(m, abs(biased(base + j, j))); }
+    if (m > 0.0) {
+      let im = 1.0 / m;
+      s = 0.0;
+      for (var j = 0u; j < p.cols; j++) {
+        let x = biased(base + j, j) * im;
+        s += x * x;
+      }
+      let r = sqrt(s);
+      // ||h|| > eps, tested as r > eps / m without forming m * r.
+      if (r > p.eps / m) { factor = im / r; }
+    }
+  }
+  let scale = abs(factor);
+  for (var j = 0u; j < p.cols; j++) { out[base + j] = biased(base + j, j) * scale; }
+  out2[i] = factor;
+}
+
+// Backward of bias_l2norm, one invocation per column j (a = output y, b = upstream gradient g,
+// c = the row factors f of the forward, d = the row dot products y . g): out[i, j] =
+// (g - y (y . g)) f where f > 0, g |f| where not; when p.has_bias, the bias gradient
+// out2[j] = sum_i out[i, j].
+@compute @workgroup_size(WG)
+fn bias_l2norm_backward(@builtin(workgroup_id) wid: vec3<u32>,
+                        @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(local_invocation_index) lid: u32) {
+  let j = linear_index(wid, nwg, lid, WG);
+  if (j >= p.cols) { return; }
+  var s = 0.0;
+  for (var i = 0u; i < p.rows; i++) {
+    let at = i * p.cols + j;
+    let f = c[i];
+    var gx = b[at] * -f;
+    if (f > 0.0) { gx = (b[at] - a[at] * d[i]) * f; }
+    out[at] = gx;
+    s += gx;
+  }
+  if (p.has_bias == 1u) { out2[j] = s; }
+}
+
+// Scaled log-sum-exp of every row and every column: out[i] = log sum_j exp(alpha a[i, j]) for
+// i < rows, out[rows + j] = log sum_i exp(alpha a[i, j]). Invocation k < rows does row k, the
+// others a column; a line of -inf gives -inf.
+@compute @workgroup_size(WG)
+fn lse_rows_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+  let k = linear_index(wid, nwg, lid, WG);
+  if (k >= p.rows + p.cols) { return; }
+  var start = k * p.cols;
+  var stride = 1u;
+  var count = p.cols;
+  if (k >= p.rows) {
+    start = k - p.rows;
+    stride = p.cols;
+    count = p.rows;
+  }
+  var m = -F32_MAX;
+  for (var t = 0u; t < count; t++) { m = max(m, p.alpha * a[start + t * stride]); }
+  var s = 0.0;
+  for (var t = 0u; t < count; t++) { s += exp(p.alpha * a[start + t * stride] - m); }
+  out[k] = m + log(s);
+}
+
+// Backward of lse_rows_cols (b = upstream gradient [rows + cols], c = its output), a grid entry:
+// out[i, j] = alpha (b[i] exp(alpha a[i, j] - c[i]) + b[rows + j] exp(alpha a[i, j] - c[rows + j])).
+@compute @workgroup_size(WG)
+fn lse_rows_cols_backward(@builtin(workgroup_id) wid: vec3<u32>,
+                          @builtin(num_workgroups) nwg: vec3<u32>,
+                          @builtin(local_invocation_index) lid: u32) {
+  let e = grid_element(wid, nwg, lid);
+  if (e.x >= p.cols || e.y >= p.rows) { return; }
+  let at = e.y * p.cols + e.x;
+  let x = p.alpha * a[at];
+  out[at] = p.alpha * (b[e.y] * exp(x - c[e.y]) + b[p.rows + e.x] * exp(x - c[p.rows + e.x]));
+}
+
+// Backward of the row dot products alpha sum_j a[i, j] b[i, j] (c = upstream gradient [rows]), a
+// grid entry: out = alpha c[i] b[i, j] (a's gradient) and out2 = alpha c[i] a[i, j] (b's).
+@compute @workgroup_size(WG)
+fn row_dot_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(local_invocation_index) lid: u32) {
+  let e = grid_element(wid, nwg, lid);
+  if (e.x >= p.cols || e.y >= p.rows) { return; }
+  let at = e.y * p.cols + e.x;
+  let gi = p.alpha * c[e.y];
+  out[at] = gi * b[at];
+  out2[at] = gi * a[at];
+}
