@@ -102,7 +102,7 @@ import {
   ranges,
   vectorChunk,
 } from "../ops/neuralsort.ts";
-import { gateGroups, gateIterations, sinkhorn, sinkhornGate } from "../ops/sinkhorn.ts";
+import { gateGroups, gateState, sinkhorn, sinkhornGate } from "../ops/sinkhorn.ts";
 import { checkLossInputs, intOption, positiveOption } from "./launch.ts";
 import { registerLoss, resolveOptions } from "./registry.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
@@ -379,29 +379,38 @@ function fusedSinkhorn(
   return { prep, states, final, gate };
 }
 
+/** Per chunk of lists, what the gate of the fused Sinkhorn iterations says after the forward. */
+export interface GateReport {
+  /** Iterations the chunk's slowest list ran (every launch after them is empty). */
+  run: number;
+  /** Whether the forward's launches still had workgroups at the end (no: the gate closed). */
+  open: boolean;
+  /** Iterations whose backward passes get workgroups. */
+  backward: number;
+}
+
 /**
  * Diagnostics and tests: the Sinkhorn iterations the fused path runs on each list of `scores`
- * (`perList`), and the iterations dispatched with work (`dispatched`, per chunk of lists: the
- * slowest list's count, after which every launch is empty).
+ * (`perList`) and, per chunk of lists, its gate ({@link GateReport}); one readback per chunk.
  */
 export async function fusedSinkhornIterations(
   scores: Tensor,
   labels: Tensor,
   o: NeuralNdcgOptions,
-): Promise<{ perList: number[]; dispatched: number[] }> {
+): Promise<{ perList: number[]; chunks: GateReport[] }> {
   const what = "fusedSinkhornIterations";
   const full = context(what, scores, labels, o);
   const perList: number[] = [];
-  const dispatched: number[] = [];
+  const chunks: GateReport[] = [];
   for (const range of ranges(full.total, vectorChunk(full.np))) {
     const c = context(what, scores, labels, o, range);
     const s = fusedSinkhorn(c, scores, labels, false, what, "use fewer lists");
     const meta = await s.prep.lmeta.read();
     for (let b = 0; b < c.lists; b++) perList.push(meta[b * META + ITERS]);
-    dispatched.push(s.gate ? await gateIterations(s.gate) : 0);
+    chunks.push(s.gate ? await gateState(s.gate) : { run: 0, open: false, backward: 0 });
     for (const t of [s.prep.lmeta, s.prep.items, ...s.states, s.gate]) t?.dispose();
   }
-  return { perList, dispatched };
+  return { perList, chunks };
 }
 
 /** The fused loss term of the lists of `c` (a chunk), recorded with its backward rule. */

@@ -56,10 +56,19 @@ export function gateGroups(
   return { indirect: gate, offset: 4 * word };
 }
 
-/** Iterations the slowest list of a gate ran (read back; tests and diagnostics). */
-export async function gateIterations(gate: Tensor): Promise<number> {
+/**
+ * Read back (tests and diagnostics): the iterations the slowest list of a gate ran (`run`), whether
+ * the forward's launches still get workgroups (`open`), and how many iterations' backward column
+ * passes will (`backward`).
+ */
+export async function gateState(
+  gate: Tensor,
+): Promise<{ run: number; open: boolean; backward: number }> {
   const data = await gate.read();
-  return new Uint32Array(data.buffer, data.byteOffset, data.length)[G_RUN];
+  const words = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  let backward = 0;
+  for (let w = G_BACK + 3; w < words.length; w += 3) if (words[w] > 0) backward++;
+  return { run: words[G_RUN], open: words[G_QUADS] > 0 && words[G_TILES] > 0, backward };
 }
 
 /**
