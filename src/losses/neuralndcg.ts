@@ -40,8 +40,10 @@
  *
  * Differences from allRank:
  * - Sinkhorn stops per list (each list after its first iteration with all row and column sums
- *   within `tol` of 1); allRank stops the whole batch together, so a list's loss depends on the
- *   other lists of its batch. For a single list the two agree.
+ *   within `tol` of 1, allRank's test); allRank stops the whole batch together, so a list's loss
+ *   depends on the other lists of its batch. For a single list the two agree. Once every list of
+ *   a chunk has stopped, the fused path's remaining iterations and their backward are empty
+ *   dispatches (a gate the check closes on the GPU, no readback; `kernels/sinkhorn.wgsl`).
  * - The `(n + 1 − 2i)` factor counts valid items (as allRank), and the valid block is rank rows
  *   `0 … nv−1` × valid items wherever the padding sits; allRank masks row i by the padding of item i,
  *   which is the same when padding is at the end (its loaders always pad at the end).
