@@ -96,6 +96,8 @@ const images = Tensor.from(dataset.images, [N, IMAGE_DIM]);
 
 /** Records one training step with `loss` on batch `rows` (texts i ↔ images i). */
 function step(loss: string, rows: number[], relevance: Tensor, options = {}): void {
+  const profiler = rt().profiler; // CROSSRANK_PROFILE=1: per-step counts of these steps
+  profiler?.beginStep();
   scope(() => {
     const s = model.batchSimilarity(texts, rows, images, rows);
     const t2i = rankingLossTensor(loss, s, relevance, options);
@@ -105,6 +107,7 @@ function step(loss: string, rows: number[], relevance: Tensor, options = {}): vo
     optimizer.zeroGrad();
   });
   rt().submit();
+  profiler?.endStep();
 }
 
 const SLOW = new Set(["approxndcg", "neuralndcg", "neuralndcg_transposed"]);
