@@ -6,13 +6,19 @@
 // Every case runs `ITERS` Sinkhorn iterations with tol 0 (default 10; time is linear in the
 // iterations and the ratios barely move). allRank's default is 50 (n = 1000 never meets tol 1e-6,
 // so it always runs 50): `NEURALSORT_BENCH_ITERS=50 deno bench -A bench/neuralndcg_bench.ts`.
+//
+// One group stops early: 256 × 32 lists at τ = 30, allRank's tol 1e-6 and maxIter 50, where every
+// list has converged by iteration 10, so the fused path's gate (kernels/sinkhorn.wgsl) turns the
+// remaining launches into empty dispatches; beside it the same loss capped at 10 iterations (the
+// same values, bit for bit: what stopping costs nothing would give). 8 calls per GPU wait.
 
-import { initGpu } from "../src/gpu/runtime.ts";
-import { backward } from "../src/autodiff/tape.ts";
+import { initGpu, rt } from "../src/gpu/runtime.ts";
+import { backward, zeroGrad } from "../src/autodiff/tape.ts";
 import { scope, type Tensor } from "../src/autodiff/tensor.ts";
 import { neuralNdcgFused, neuralNdcgPlain } from "../src/losses/neuralndcg.ts";
 import { rankingLossTensor } from "../src/losses/mod.ts";
 import {
+  amortisedBench,
   listCases,
   NEURALSORT_N,
   NEURALSORT_OPTIONS,
@@ -40,6 +46,42 @@ for (const lists of [64, 1024]) {
   ];
   if (lists === 64) entries.push({ name: "neuralndcg plain", work: fwdBwd(neuralNdcgPlain) });
   listCases(report, `fwd+bwd ${lists}x${N}`, lists, N, entries);
+}
+
+// Every list converges early (see the header): the gate against a cap at the slowest list's count.
+{
+  const { scores, labels } = rankingLists(256, 32, 3);
+  const converging = { ...OPTIONS, temperature: 30, tol: 1e-6, maxIter: 50 };
+  const cases = [
+    { name: "softmax 256x32", options: null },
+    { name: "neuralndcg fused 256x32, maxIter 50 (stops at 10)", options: converging },
+    { name: "neuralndcg fused 256x32, maxIter 10", options: { ...converging, maxIter: 10 } },
+  ];
+  for (const c of cases) {
+    amortisedBench(report, {
+      group: "fwd+bwd 256x32, τ=30, converged by iteration 10",
+      name: c.name,
+      baseline: c.options === null,
+      reps: 8,
+      work: 256,
+      unit: "lists/s",
+      n: 5,
+      run: async (reps) => {
+        for (let r = 0; r < reps; r++) {
+          scope(() =>
+            backward(
+              c.options === null
+                ? rankingLossTensor("softmax", scores, labels)
+                : neuralNdcgFused(scores, labels, c.options),
+            )
+          );
+          rt().submit();
+        }
+        await rt().sync();
+        zeroGrad([scores]);
+      },
+    });
+  }
 }
 
 // The plain path at 1024 × 1000 is refused before any allocation; record the message.

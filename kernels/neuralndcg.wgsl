@@ -82,7 +82,8 @@ fn weighted_total() {
 
 // ---------------------------------------------------------------------------------------------
 // Fused Sinkhorn (scaling form; prev = state t-1, cur = state t). A list whose check stopped it
-// (iters < t) skips its work but carries its state forward, so the last state is always final.
+// (iters < t) skips its work: sinkhorn_check has handed its state to the final state. The host
+// launches these from the gate's workgroup counts, which become 0 once every list has stopped.
 // After fused_col_update and after fused_row_step, state_tiles refreshes the tile maxima of cur.
 
 // One invocation per quad of columns: cs_j = sum_i M_ij of the state t-1 matrix (into cur).
@@ -114,11 +115,8 @@ fn fused_col_update(@builtin(workgroup_id) wid: vec3<u32>,
   if (g >= p.lists * nq()) { return; }
   let b = g / nq();
   let q = g % nq();
+  if (lmeta[m_at(b, ITERS)] < f32(p.t)) { return; }
   let k = prev[at(KAP, b) + q];
-  if (lmeta[m_at(b, ITERS)] < f32(p.t)) {
-    cur[at(KAP, b) + q] = k;
-    return;
-  }
   let cs = cur[at(CS, b) + q];
   let valid = items[at(VMASK, b) + q] > vec4<f32>(0.0);
   cur[at(KAP, b) + q] = select(vec4<f32>(0.0), k - log(max(cs, vec4<f32>(EPS))), valid);
@@ -133,11 +131,7 @@ fn fused_row_step(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   let b = g / nq();
   let q = g % nq();
   let rq = at(RHO, b) + q;
-  if (lmeta[m_at(b, ITERS)] < f32(p.t)) {
-    cur[rq] = prev[rq];
-    cur[at(RS, b) + q] = vec4<f32>(1.0);
-    return;
-  }
+  if (lmeta[m_at(b, ITERS)] < f32(p.t)) { return; }
   let nv = lmeta[m_at(b, NV)];
   let i0 = q * 4u;
   let valid = rows_valid(nv, i0);

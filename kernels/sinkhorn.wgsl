@@ -5,7 +5,12 @@
 // everything else is zero. Iteration t (1-based) divides every valid column by max(cs_j, eps),
 // then every valid row by max(rs_i, eps), in place, and stores cs_t and rs_t in state t (planes
 // rs, cs) for the backward pass. Before iteration t >= 2, sinkhorn_check stops a list (meta iters =
-// t - 1) when all its row and column sums are within tol of 1; later dispatches skip it.
+// t - 1) when all its row and column sums are within tol of 1 (allRank's test after iteration
+// t - 1); later dispatches skip it. On the fused path (flags bit 2) the check also hands the
+// stopping list's state t - 1 to the final state and counts the lists still running in the gate
+// (words G_*); the last list to stop closes it: the launches that read their workgroup counts from
+// the gate get none, so once every list has converged the remaining iterations cost empty
+// dispatches, without a readback.
 // Backward, in reverse, each step is undone on a copy of the output (rows multiplied by
 // max(rs, eps), then columns by max(cs, eps)) while the gradient is pulled through it:
 //   row step  M = N / r:  dN_ij = (dM_ij - [rs_i > eps] sum_j' dM_ij' M_ij') / r_i
@@ -50,7 +55,37 @@ fn sinkhorn_check(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
     let rs = prev[s.x][s.y];
     err = max(err, abs(rs / max(rs, EPS) - 1.0));
   }
-  if (err < p.tol) { lmeta[b * META + ITERS] = f32(p.t - 1u); }
+  if (err < p.tol) {
+    lmeta[b * META + ITERS] = f32(p.t - 1u);
+    if ((p.flags & 4u) != 0u) { stop_fused(b); }
+  }
+}
+
+// Fused path, list b stopped after iteration t - 1: its state t - 1 (prev) becomes its final state
+// (flags bit 3: copied into cur, bit 4: into fin, neither: prev is the final state's buffer). The
+// last list to stop closes the gate: the forward's remaining launches, and the backward passes of
+// the iterations no list ran (triples t' > t - 1 of G_BACK), get 0 workgroups.
+fn stop_fused(b: u32) {
+  let nq = p.np / 4u;
+  if ((p.flags & 24u) != 0u) {
+    for (var plane = 0u; plane < STATE_PLANES; plane++) {
+      let base = (plane * p.lists + b) * nq;
+      for (var q = 0u; q < nq; q++) {
+        if ((p.flags & 8u) != 0u) {
+          cur[base + q] = prev[base + q];
+        } else {
+          fin[base + q] = prev[base + q];
+        }
+      }
+    }
+  }
+  if (atomicSub(&gate[G_RUNNING], 1u) != 1u) { return; }
+  let ran = p.t - 1u;
+  atomicStore(&gate[G_RUN], ran);
+  for (var w = G_QUADS; w < G_BACK; w++) { atomicStore(&gate[w], 0u); }
+  for (var w = G_BACK + 3u * (ran + 1u); w < G_BACK + 3u * (p.max_iter + 1u); w++) {
+    atomicStore(&gate[w], 0u);
+  }
 }
 
 // One invocation per row: zero the entries of mat outside the valid block.

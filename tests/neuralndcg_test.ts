@@ -29,6 +29,7 @@ import { Tensor } from "../src/autodiff/tensor.ts";
 import { PRELUDE } from "../src/gpu/prelude.ts";
 import { neuralSort } from "../src/ops/neuralsort.ts";
 import {
+  fusedSinkhornIterations,
   neuralNdcgFused,
   type NeuralNdcgOptions,
   neuralNdcgPlain,
@@ -394,6 +395,91 @@ gpuTest(
         assertAllClose([value], [whole.value], { atol: 1e-6 }, `${name} loss, no gradient`);
       });
       assertAllClose([whole.value], [neuralNdcgRef(scores, labels, BASE)], { atol: 1e-5 }, name);
+    }
+  },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Stopping on the GPU: the gate of the fused Sinkhorn iterations (kernels/sinkhorn.wgsl)
+
+/** The fused path's iterations and gate on a batch (one readback per chunk). */
+async function gateOf(scores: Rows, labels: Rows, o: NeuralNdcgOptions) {
+  const s = Tensor.fromRows(scores);
+  const y = Tensor.fromRows(labels);
+  const out = await fusedSinkhornIterations(s, y, o);
+  [s, y].forEach((t) => t.dispose());
+  return out;
+}
+
+gpuTest(
+  "every list converged early: the gate closes after the slowest; loss and gradient = the twin",
+  async () => {
+    const maxIter = 50;
+    for (const [count, n, spread, tol, seed] of [[5, 24, 0.3, 1e-4, 5], [6, 37, 0.2, 1e-4, 7]]) {
+      const { scores, labels } = lists(count, n, seed, { spread, padding: 0.25 });
+      const o = { ...BASE, tol, maxIter };
+      const stops = (t: number) =>
+        scores.map((row, l) => neuralNdcgListRef(row, labels[l], { ...o, tol: t }).iterations);
+      // stopping iterations that do not move within ±2 % of tol: float32 stops where float64 does
+      const at = stops(tol);
+      assertEquals(stops(tol * 0.98), at);
+      assertEquals(stops(tol * 1.02), at);
+      const slowest = Math.max(...at);
+      assertOk(slowest < maxIter - 10 && new Set(at).size > 2, `stopping iterations ${at}`);
+      const { perList, chunks } = await gateOf(scores, labels, o);
+      assertEquals(perList, at, "each list stops where the twin does");
+      // the gate closed after the slowest list: nothing after it gets workgroups, forward or back
+      assertEquals(chunks, [{ run: slowest, open: false, backward: slowest }]);
+      for (const opts of [{}, { transposed: true }]) {
+        const oo = { ...o, ...opts };
+        const { value, grad } = await lossAndGrad(neuralNdcgFused, scores, labels, oo);
+        assertAllClose([value], [neuralNdcgRef(scores, labels, oo)], { atol: 1e-6 }, "loss");
+        // the backward replays exactly the iterations each list ran
+        assertAllClose(grad, fdGrad(scores, labels, oo), { atol: 1e-4, rtol: 1e-3 }, "gradient");
+        // a cap at the slowest list's count gives the same loss and gradient, bit for bit
+        const capped = await lossAndGrad(neuralNdcgFused, scores, labels, {
+          ...oo,
+          maxIter: slowest,
+        });
+        assertEquals(capped.value, value);
+        assertEquals(Array.from(capped.grad), Array.from(grad));
+      }
+    }
+  },
+);
+
+gpuTest("lists that never converge run maxIter iterations; the gate stays open", async () => {
+  const { scores, labels } = lists(4, 19, 21, { padding: 0.2 });
+  for (const [tol, maxIter] of [[0, 12], [1e-6, 3]]) {
+    const o = { ...BASE, tol, maxIter };
+    const at = scores.map((row, l) => neuralNdcgListRef(row, labels[l], o).iterations);
+    assertEquals(at, [maxIter, maxIter, maxIter, maxIter], "the twin runs maxIter");
+    const { perList, chunks } = await gateOf(scores, labels, o);
+    assertEquals(perList, at);
+    assertEquals(chunks, [{ run: maxIter, open: true, backward: maxIter }]);
+    const { value, grad } = await lossAndGrad(neuralNdcgFused, scores, labels, o);
+    assertAllClose([value], [neuralNdcgRef(scores, labels, o)], { atol: 1e-6 }, "loss");
+    assertAllClose(grad, fdGrad(scores, labels, o), { atol: 1e-4, rtol: 1e-3 }, "gradient");
+  }
+});
+
+gpuTest(
+  "all-padding lists stop after one iteration (tol > 0), or run maxIter (tol = 0)",
+  async () => {
+    const scores = [[0.5, -1, 2, 0], [1, 2, 3, 4]];
+    const labels = [[-1, -1, -1, -1], [-1, -1, -1, -1]];
+    for (const [tol, iterations] of [[1e-6, 1], [0, 7]]) {
+      const o = { ...BASE, tol, maxIter: 7 };
+      const { perList, chunks } = await gateOf(scores, labels, o);
+      assertEquals(perList, [iterations, iterations]);
+      assertEquals(chunks, [{ run: iterations, open: iterations === 7, backward: iterations }]);
+      assertEquals(
+        perList,
+        scores.map((row, l) => neuralNdcgListRef(row, labels[l], o).iterations),
+      );
+      const { value, grad } = await lossAndGrad(neuralNdcgFused, scores, labels, o);
+      assertEquals(value, 0);
+      assertAllClose(grad, new Float32Array(8), { atol: 0 }, "no gradient");
     }
   },
 );

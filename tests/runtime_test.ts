@@ -105,3 +105,35 @@ gpuTest("per-step uniform values recycle a bounded set of buffers and stay corre
     out.dispose();
   }
 });
+
+gpuTest(
+  "indirect dispatches read their workgroup counts on the GPU; 0 counts run nothing",
+  async () => {
+    const wg = ELEMENTWISE.decl.workgroupSize!;
+    const n = 3 * wg + 10; // 4 workgroups
+    const a = Tensor.from(Array.from({ length: n }, (_, i) => i));
+    const out = Tensor.zeros([n]);
+    const counts = new Tensor([8], { label: "counts" });
+    try {
+      const args = { n, cols: 1, alpha: 2, beta: 1 };
+      // counts at word 4: one workgroup (the first 64 elements), then all four
+      rt().upload(counts.buffer, new Uint32Array([0, 1, 1, 0, 1, 1, 1, 0]));
+      ELEMENTWISE.dispatch("affine", { a, out }, args, { indirect: counts, offset: 0 });
+      assertAllClose(await out.read(), new Float32Array(n), { atol: 0 }, "0 workgroups: nothing");
+      ELEMENTWISE.dispatch("affine", { a, out }, args, { indirect: counts, offset: 16 });
+      const first = Array.from({ length: n }, (_, i) => i < wg ? 2 * i + 1 : 0);
+      assertAllClose(await out.read(), first, { atol: 0 }, "1 workgroup");
+      rt().upload(counts.buffer, new Uint32Array([4, 1, 1]), 16);
+      ELEMENTWISE.dispatch("affine", { a, out }, args, { indirect: counts, offset: 16 });
+      assertAllClose(await out.read(), first.map((_, i) => 2 * i + 1), { atol: 0 }, "4 workgroups");
+      for (const offset of [2, 24]) {
+        assertThrows(
+          () => ELEMENTWISE.dispatch("affine", { a, out }, args, { indirect: counts, offset }),
+          /indirect workgroup counts at byte/,
+        );
+      }
+    } finally {
+      [a, out, counts].forEach((t) => t.dispose());
+    }
+  },
+);

@@ -43,8 +43,19 @@ import {
 } from "./prelude.ts";
 import { groups1d, Params, rt } from "./runtime.ts";
 
+/**
+ * Workgroup counts read on the GPU at launch (see `IndirectGroups` in `./runtime.ts`): three `u32`
+ * at byte `offset` of `indirect`'s buffer.
+ */
+export interface Indirect {
+  /** The buffer (or a tensor holding it) with the counts. */
+  readonly indirect: GPUBuffer | { readonly buffer: GPUBuffer };
+  /** Byte offset of x (a multiple of 4). */
+  readonly offset: number;
+}
+
 /** Element type of a storage binding (`array<…>`), or `texture_2d<f32>` for a texture binding. */
-export type Element = Scalar | "vec4<f32>" | "texture_2d<f32>";
+export type Element = Scalar | "vec4<f32>" | "atomic<u32>" | "texture_2d<f32>";
 
 /** One storage binding. */
 export interface BindingDecl {
@@ -227,12 +238,15 @@ export class Kernel<D extends KernelDecl> {
     };
   }
 
-  /** Records a dispatch of `entry` over `workgroups` into the open batch. */
+  /**
+   * Records a dispatch of `entry` over `workgroups` into the open batch; {@link Indirect} counts
+   * are read by the GPU when it runs (0: an empty dispatch).
+   */
   dispatch(
     entry: EntryOf<D>,
     bindings: BindingArgs<D["bindings"]>,
     params: ParamArgs<D["params"]>,
-    workgroups: readonly [number, number?, number?],
+    workgroups: readonly [number, number?, number?] | Indirect,
     overrides?: OverrideArgs<D["overrides"]>,
   ): void {
     const spec = this.spec(entry, overrides);
@@ -269,7 +283,15 @@ export class Kernel<D extends KernelDecl> {
       uniform = new Params();
       for (const [name, type] of this.#params) uniform[type](values[name] ?? 0);
     }
-    rt().dispatch(spec, buffers, uniform, workgroups);
+    const groups = "indirect" in workgroups
+      ? {
+        indirect: workgroups.indirect instanceof GPUBuffer
+          ? workgroups.indirect
+          : workgroups.indirect.buffer,
+        offset: workgroups.offset,
+      }
+      : workgroups;
+    rt().dispatch(spec, buffers, uniform, groups);
   }
 
   /**

@@ -587,7 +587,10 @@ const NEURALSORT_PARAMS = {
   t: "u32",
   /** Sinkhorn iteration cap. */
   max_iter: "u32",
-  /** Bit 0: powered gains 2^y − 1; bit 1: scores are bound; bit 2: sorted state. */
+  /**
+   * Bit 0: powered gains 2^y − 1; bit 1: scores are bound; bit 2: sorted (fused) state;
+   * `sinkhorn_check` bit 3 / bit 4: a stopping list's state goes to cur / fin.
+   */
   flags: "u32",
   /** Rank cutoff, 0 = none. */
   k: "u32",
@@ -683,6 +686,25 @@ export const NEURALNDCG = declareKernel({
   includes: ["neuralsort"],
 });
 
+/**
+ * Words of the fused Sinkhorn's gate (`u32`; each x, y, z triple is the workgroup counts of
+ * indirect launches, 0 once no list runs them: the iterations stop without a readback).
+ */
+const SINKHORN_GATE = {
+  /** Lists still running; the check of the last one to stop closes the gate. */
+  G_RUNNING: u32(0),
+  /** Iterations the slowest list ran (max_iter while the gate is open). */
+  G_RUN: u32(1),
+  /** Counts of the forward's per-quad launches, then of its per-tile launches. */
+  G_QUADS: u32(4),
+  G_TILES: u32(7),
+  /**
+   * Backward: at G_BACK + 3t (t = 0 … max_iter) the counts of passes that run when some list ran
+   * iteration t (always for t = 0): iteration t's column pass reads triple t, its row pass t − 1.
+   */
+  G_BACK: u32(10),
+} as const;
+
 /** Sinkhorn scaling of materialised matrices, its backward, and the per-list stopping check. */
 export const SINKHORN = declareKernel({
   file: "sinkhorn",
@@ -708,9 +730,13 @@ export const SINKHORN = declareKernel({
     mat: readWrite("f32", optional),
     /** Its gradient (backward). */
     mat2: readWrite("f32", optional),
+    /** Fused check: the final state, where a list's state goes when it stops (flags bit 4). */
+    fin: readWrite("vec4<f32>", optional),
+    /** Fused check: the gate (words `G_*`). */
+    gate: readWrite("atomic<u32>", optional),
   },
   params: NEURALSORT_PARAMS,
-  constants: NEURALSORT_CONSTANTS,
+  constants: { ...NEURALSORT_CONSTANTS, ...SINKHORN_GATE },
 });
 
 /** Row-wise reductions and normalisations. */

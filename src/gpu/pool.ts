@@ -10,9 +10,9 @@
 
 import { BindingLimitError, GpuError } from "./device.ts";
 
-/** Usage flags of every pooled storage buffer. */
+/** Usage flags of every pooled storage buffer (INDIRECT: a kernel may write dispatch counts). */
 export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
-  GPUBufferUsage.COPY_DST;
+  GPUBufferUsage.COPY_DST | GPUBufferUsage.INDIRECT;
 
 /** Rounds a byte count up to its size class (a multiple of 16, at most 25 % above `bytes`). */
 export function sizeClass(bytes: number): number {

@@ -68,6 +68,18 @@ export function groups1d(count: number): [number, number] {
   return [Math.ceil(count / y), y];
 }
 
+/**
+ * Workgroup counts the GPU reads when the dispatch runs: three `u32` (x, y, z) at byte `offset` of
+ * `indirect` (a buffer a kernel may have written earlier in the batch; pooled buffers carry the
+ * INDIRECT usage). Counts of 0 make the dispatch an empty one, without a readback.
+ */
+export interface IndirectGroups {
+  /** The buffer holding the counts. */
+  readonly indirect: GPUBuffer;
+  /** Byte offset of x (a multiple of 4). */
+  readonly offset: number;
+}
+
 /** Builds a uniform parameter block of 4-byte fields (u32, i32, f32), padded to 16 bytes. */
 export class Params {
   #words: number[] = [];
@@ -209,7 +221,7 @@ export class Runtime {
     spec: KernelSpec,
     bindings: readonly Binding[],
     params: Params | Uint32Array<ArrayBuffer> | null,
-    workgroups: readonly [number, number?, number?],
+    workgroups: readonly [number, number?, number?] | IndirectGroups,
   ): void {
     const kernel = this.pipelines.get(spec);
     if (bindings.length !== spec.storage.length) {
@@ -220,24 +232,39 @@ export class Runtime {
     if ((params !== null) !== Boolean(spec.uniform)) {
       throw new GpuError(`kernel ${kernel.name}: params ${spec.uniform ? "missing" : "not taken"}`);
     }
-    const [x, y = 1, z = 1] = workgroups;
-    for (const g of [x, y, z]) {
-      if (!Number.isInteger(g) || g < 0 || g > MAX_GROUPS) {
-        throw new GpuError(`kernel ${kernel.name}: workgroup count ${workgroups} out of range`);
+    let groups: (pass: GPUComputePassEncoder) => void;
+    if ("indirect" in workgroups) {
+      const { indirect, offset } = workgroups;
+      if (
+        !Number.isInteger(offset) || offset < 0 || offset % 4 !== 0 || offset + 12 > indirect.size
+      ) {
+        throw new GpuError(
+          `kernel ${kernel.name}: indirect workgroup counts at byte ${offset} outside the ` +
+            `${indirect.size}-byte buffer or not 4-byte aligned`,
+        );
       }
+      groups = (pass) => pass.dispatchWorkgroupsIndirect(indirect, offset);
+    } else {
+      const [x, y = 1, z = 1] = workgroups;
+      for (const g of [x, y, z]) {
+        if (!Number.isInteger(g) || g < 0 || g > MAX_GROUPS) {
+          throw new GpuError(`kernel ${kernel.name}: workgroup count ${workgroups} out of range`);
+        }
+      }
+      if (x === 0 || y === 0 || z === 0) return;
+      groups = (pass) => pass.dispatchWorkgroups(x, y, z);
     }
-    if (x === 0 || y === 0 || z === 0) return;
     const uniform = params === null
       ? null
       : this.#uniform(params instanceof Params ? params.bytes() : params);
     const bindGroup = this.#bindGroup(kernel, bindings, uniform);
     if (this.profiler !== null && this.profiler.recording) {
-      this.#profiledDispatch(this.profiler, kernel, bindGroup, x, y, z);
+      this.#profiledDispatch(this.profiler, kernel, bindGroup, groups);
     } else {
       const pass = this.#openPass();
       pass.setPipeline(kernel.pipeline);
       pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
+      groups(pass);
     }
     this.stats.dispatches++;
     if (this.#recorded.length < 64) this.#recorded.push(kernel.name);
@@ -251,9 +278,7 @@ export class Runtime {
     profiler: Profiler,
     kernel: CompiledKernel,
     bindGroup: GPUBindGroup,
-    x: number,
-    y: number,
-    z: number,
+    groups: (pass: GPUComputePassEncoder) => void,
   ): void {
     this.#closePass();
     if (profiler.mode === "timestamp") {
@@ -261,7 +286,7 @@ export class Runtime {
       const pass = this.#openEncoder().beginComputePass(timestampWrites ? { timestampWrites } : {});
       pass.setPipeline(kernel.pipeline);
       pass.setBindGroup(0, bindGroup);
-      pass.dispatchWorkgroups(x, y, z);
+      groups(pass);
       pass.end();
       return;
     }
@@ -273,7 +298,7 @@ export class Runtime {
     const pass = encoder.beginComputePass();
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y, z);
+    groups(pass);
     pass.end();
     const commands = encoder.finish();
     const started = performance.now();

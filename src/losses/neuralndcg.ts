@@ -40,8 +40,10 @@
  *
  * Differences from allRank:
  * - Sinkhorn stops per list (each list after its first iteration with all row and column sums
- *   within `tol` of 1); allRank stops the whole batch together, so a list's loss depends on the
- *   other lists of its batch. For a single list the two agree.
+ *   within `tol` of 1, allRank's test); allRank stops the whole batch together, so a list's loss
+ *   depends on the other lists of its batch. For a single list the two agree. Once every list of
+ *   a chunk has stopped, the fused path's remaining iterations and their backward are empty
+ *   dispatches (a gate the check closes on the GPU, no readback; `kernels/sinkhorn.wgsl`).
  * - The `(n + 1 − 2i)` factor counts valid items (as allRank), and the valid block is rank rows
  *   `0 … nv−1` × valid items wherever the padding sits; allRank masks row i by the padding of item i,
  *   which is the same when padding is at the end (its loaders always pad at the end).
@@ -106,17 +108,18 @@ import {
   neuralSort,
   newState,
   params,
+  type Prep,
   prepare,
   ranges,
   vectorChunk,
 } from "../ops/neuralsort.ts";
-import { sinkhorn } from "../ops/sinkhorn.ts";
+import { gateGroups, gateState, sinkhorn, sinkhornGate } from "../ops/sinkhorn.ts";
 import { checkLossInputs, intOption, positiveOption } from "./launch.ts";
 import { stepSeed, stochasticLoss, type StochasticOptions } from "./stochastic.ts";
 import { registerLoss, resolveOptions } from "./registry.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 
-const { ITEM_PLANES, STATE_PLANES, WORK_PLANES, DCG, TMP } = NEURALSORT.constants;
+const { ITEM_PLANES, STATE_PLANES, WORK_PLANES, DCG, TMP, META, ITERS } = NEURALSORT.constants;
 
 /**
  * Largest estimated memory (bytes) one NeuralNDCG call may hold, plain or fused; a larger request
@@ -331,6 +334,97 @@ export function neuralNdcgFused(
   return loss!;
 }
 
+/** What {@link fusedSinkhorn} leaves for the loss and its backward. */
+interface FusedState {
+  /** The per-list preparation (lmeta slot ITERS: the iterations each list ran). */
+  prep: Prep;
+  /** States 0 … maxIter (`keepAll`), else state 0 and the pair the iterations alternate on. */
+  states: Tensor[];
+  /** Every list's final state (`states[maxIter]` with `keepAll`). */
+  final: Tensor;
+  /** The gate (`sinkhornGate`); null without iterations. */
+  gate: Tensor | null;
+}
+
+/**
+ * The fused Sinkhorn iterations of the lists of `c` (a chunk). Each list stops after its first
+ * iteration with every row and column sum within `tol` of 1 (the check of allRank's
+ * `sinkhorn_scaling`), its state then handed to `final`; once every list has stopped, the gate
+ * turns the remaining launches into empty dispatches (no readback, see `sinkhornGate`).
+ */
+function fusedSinkhorn(
+  c: Ctx,
+  scores: Tensor,
+  labels: Tensor,
+  keepAll: boolean,
+  what: string,
+  hint: string,
+): FusedState {
+  const prep = prepare(c, scores, labels, what, hint);
+  const { lmeta, items } = prep;
+  const T = c.maxIter;
+  const states: Tensor[] = [prep.s0!];
+  for (let t = 1; t <= (keepAll ? T : Math.min(T, 2)); t++) states.push(newState(c, t, what, hint));
+  const state = (t: number) => keepAll || t === 0 ? states[t] : states[1 + ((t - 1) % 2)];
+  const final = state(T);
+  const gate = T > 0 ? sinkhornGate(c, what) : null;
+  for (let t = 1; t <= T; t++) {
+    const [prev, cur] = [state(t - 1), state(t)];
+    const b = { lmeta, items, prev, cur };
+    const quads = gateGroups(gate!, "quads");
+    const tiles = gateGroups(gate!, "tiles");
+    NEURALNDCG.dispatch("fused_col_sums", b, params(c, { t }), quads);
+    // where a list stopping now leaves its state t − 1 (prev): flags bit 3 cur, bit 4 fin
+    const to = final === cur ? 8 : final === prev ? 0 : 16;
+    const pc = params(c, { t, sorted: true });
+    SINKHORN.launch(
+      "sinkhorn_check",
+      { labels, lmeta, prev, cur, fin: to === 16 ? final : undefined, gate: gate! },
+      { ...pc, flags: pc.flags | to },
+      c.lists,
+    );
+    NEURALNDCG.dispatch("fused_col_update", b, params(c, { t }), quads);
+    NEURALSORT.dispatch("state_tiles", b, params(c, { t, plane: 0 }), tiles);
+    NEURALNDCG.dispatch("fused_row_step", b, params(c, { t }), quads);
+    NEURALSORT.dispatch("state_tiles", b, params(c, { t, plane: 1 }), tiles);
+  }
+  return { prep, states, final, gate };
+}
+
+/** Per chunk of lists, what the gate of the fused Sinkhorn iterations says after the forward. */
+export interface GateReport {
+  /** Iterations the chunk's slowest list ran (every launch after them is empty). */
+  run: number;
+  /** Whether the forward's launches still had workgroups at the end (no: the gate closed). */
+  open: boolean;
+  /** Iterations whose backward passes get workgroups. */
+  backward: number;
+}
+
+/**
+ * Diagnostics and tests: the Sinkhorn iterations the fused path runs on each list of `scores`
+ * (`perList`) and, per chunk of lists, its gate ({@link GateReport}); one readback per chunk.
+ */
+export async function fusedSinkhornIterations(
+  scores: Tensor,
+  labels: Tensor,
+  o: NeuralNdcgOptions,
+): Promise<{ perList: number[]; chunks: GateReport[] }> {
+  const what = "fusedSinkhornIterations";
+  const full = context(what, scores, labels, o);
+  const perList: number[] = [];
+  const chunks: GateReport[] = [];
+  for (const range of ranges(full.total, vectorChunk(full.np))) {
+    const c = context(what, scores, labels, o, range);
+    const s = fusedSinkhorn(c, scores, labels, false, what, "use fewer lists");
+    const meta = await s.prep.lmeta.read();
+    for (let b = 0; b < c.lists; b++) perList.push(meta[b * META + ITERS]);
+    chunks.push(s.gate ? await gateState(s.gate) : { run: 0, open: false, backward: 0 });
+    for (const t of [s.prep.lmeta, s.prep.items, ...s.states, s.gate]) t?.dispose();
+  }
+  return { perList, chunks };
+}
+
 /** The fused loss term of the lists of `c` (a chunk), recorded with its backward rule. */
 function fusedChunk(
   c: Ctx,
@@ -343,35 +437,9 @@ function fusedChunk(
 ): Tensor {
   const what = `loss '${name}' (fused)`;
   const hint = "split the lists into smaller batches";
-  const prep = prepare(c, scores, labels, what, hint);
+  const { prep, states, final, gate } = fusedSinkhorn(c, scores, labels, keepAll, what, hint);
   const work = alloc([WORK_PLANES, c.lists, c.np], "neuralndcg work", what, hint);
   const { lmeta, items } = prep;
-  const states: Tensor[] = [prep.s0!];
-  for (let t = 1; t <= c.maxIter; t++) {
-    let cur: Tensor;
-    if (keepAll || states.length < 3) {
-      cur = newState(c, t, what, hint);
-      states.push(cur);
-    } else {
-      cur = states[1 + ((t - 1) % 2)];
-    }
-    const prev = keepAll ? states[t - 1] : t === 1 ? states[0] : states[1 + (t % 2)];
-    const b = { lmeta, items, prev, cur };
-    NEURALNDCG.launch("fused_col_sums", b, params(c, { t }), c.quads);
-    SINKHORN.launch(
-      "sinkhorn_check",
-      { labels, lmeta, prev, cur },
-      params(c, { t, sorted: true }),
-      c.lists,
-    );
-    NEURALNDCG.launch("fused_col_update", b, params(c, { t }), c.quads);
-    NEURALSORT.launch("state_tiles", b, params(c, { t, plane: 0 }), c.tiles);
-    NEURALNDCG.launch("fused_row_step", b, params(c, { t }), c.quads);
-    NEURALSORT.launch("state_tiles", b, params(c, { t, plane: 1 }), c.tiles);
-  }
-  const final = keepAll || c.maxIter === 0
-    ? states[states.length - 1]
-    : states[1 + ((c.maxIter - 1) % 2)];
   const b = { scores, labels, weights, lmeta, items, work };
   NEURALNDCG.launch(
     o.transposed ? "fused_dcg_cols" : "fused_dcg_rows",
@@ -382,25 +450,36 @@ function fusedChunk(
   NEURALNDCG.launch("list_sums", b, params(c, { slot: DCG, plane: TMP }), c.lists);
   const loss = new Tensor([1], { label: `${name} loss` });
   NEURALNDCG.dispatch("weighted_total", { ...b, out: loss }, params(c), [1]);
-  const saved = [lmeta, items, work, ...states];
+  const saved = gate ? [lmeta, items, work, gate, ...states] : [lmeta, items, work, ...states];
   record(loss, name, [scores, labels], (g) => {
     const T = c.maxIter;
     NEURALNDCG.launch(
       "fused_back_init_rows",
-      { ...b, upstream: g, cur: states[T] },
+      { ...b, upstream: g, cur: final },
       params(c, { t: T }),
       c.quads,
     );
     NEURALNDCG.launch(
       "fused_back_init_cols",
-      { ...b, upstream: g, cur: states[T] },
+      { ...b, upstream: g, cur: final },
       params(c),
       c.quads,
     );
+    // iterations no list ran get empty passes (the gate); each list replays the ones it ran
     for (let t = T; t >= 1; t--) {
       const pc = { ...b, prev: states[t - 1], cur: states[t] };
-      NEURALNDCG.launch("fused_back_cols", pc, params(c, { t }), c.quads);
-      NEURALNDCG.launch("fused_back_rows", pc, params(c, { t }), c.quads);
+      NEURALNDCG.dispatch(
+        "fused_back_cols",
+        pc,
+        params(c, { t }),
+        gateGroups(gate!, "back_cols", t),
+      );
+      NEURALNDCG.dispatch(
+        "fused_back_rows",
+        pc,
+        params(c, { t }),
+        gateGroups(gate!, "back_rows", t),
+      );
     }
     NEURALNDCG.launch("fused_back_final", { ...b, prev: states[0] }, params(c), c.quads);
     // sort_backward writes the chunk's rows; a chunk short of the batch needs zeros elsewhere

@@ -8,12 +8,68 @@
  */
 
 import { NEURALSORT, SINKHORN } from "../gpu/kernels.ts";
-import { rt } from "../gpu/runtime.ts";
+import type { Indirect } from "../gpu/declare.ts";
+import { groups1d, rt } from "../gpu/runtime.ts";
 import { isGradEnabled, record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { alloc, context, type ListRange, params } from "./neuralsort.ts";
+import { alloc, context, type Ctx, type ListRange, params } from "./neuralsort.ts";
 
 const { META } = NEURALSORT.constants;
+const { G_RUNNING, G_RUN, G_QUADS, G_TILES, G_BACK } = SINKHORN.constants;
+
+/**
+ * The gate of the fused Sinkhorn iterations over the lists of `c` (`kernels/sinkhorn.wgsl`, words
+ * `G_*`): every list running, and the full workgroup counts of the forward's per-quad and per-tile
+ * launches and of the backward's passes of each iteration. `sinkhorn_check` closes it when the last
+ * list stops, so that the launches reading their counts from it ({@link gateGroups}) become empty:
+ * the iterations stop on the GPU, without a readback.
+ */
+export function sinkhornGate(c: Ctx, what: string): Tensor {
+  const size = NEURALSORT.decl.workgroupSize;
+  const grid = (invocations: number) => [...groups1d(Math.ceil(invocations / size)), 1];
+  const quads = grid(c.quads);
+  const words = new Uint32Array(G_BACK + 3 * (c.maxIter + 1));
+  words[G_RUNNING] = c.lists;
+  words[G_RUN] = c.maxIter;
+  words.set(quads, G_QUADS);
+  words.set(grid(c.tiles), G_TILES);
+  for (let t = 0; t <= c.maxIter; t++) words.set(quads, G_BACK + 3 * t);
+  const gate = alloc([words.length], "sinkhorn gate", what, "lower maxIter");
+  rt().upload(gate.buffer, words);
+  return gate;
+}
+
+/**
+ * Where a launch gated by {@link sinkhornGate} reads its workgroup counts: the forward's per-quad
+ * (`"quads"`) or per-tile (`"tiles"`) launches, or iteration `t`'s backward column or row pass.
+ */
+export function gateGroups(
+  gate: Tensor,
+  launch: "quads" | "tiles" | "back_cols" | "back_rows",
+  t = 0,
+): Indirect {
+  const word = launch === "quads"
+    ? G_QUADS
+    : launch === "tiles"
+    ? G_TILES
+    : G_BACK + 3 * (launch === "back_rows" ? t - 1 : t);
+  return { indirect: gate, offset: 4 * word };
+}
+
+/**
+ * Read back (tests and diagnostics): the iterations the slowest list of a gate ran (`run`), whether
+ * the forward's launches still get workgroups (`open`), and how many iterations' backward column
+ * passes will (`backward`).
+ */
+export async function gateState(
+  gate: Tensor,
+): Promise<{ run: number; open: boolean; backward: number }> {
+  const data = await gate.read();
+  const words = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  let backward = 0;
+  for (let w = G_BACK + 3; w < words.length; w += 3) if (words[w] > 0) backward++;
+  return { run: words[G_RUN], open: words[G_QUADS] > 0 && words[G_TILES] > 0, backward };
+}
 
 /**
  * Sinkhorn scaling of `[count, n, n]` matrices (lists `first … first+count−1` of `labels`, which
