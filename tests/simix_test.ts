@@ -110,6 +110,30 @@ gpuTest("training recallk with --simix improves validation rsum", async () => {
 });
 
 gpuTest(
+  "--simix says so when no list holds two relevant items (one caption per image)",
+  async () => {
+    const logs = async (captions: number) => {
+      const dir = await Deno.makeTempDir();
+      const lines: string[] = [];
+      const progress = quietProgress();
+      progress.log = (line: string) => void lines.push(line);
+      const one: TrainData = {
+        train: toyDataset({ images: 48, captions, seed: 1, name: "toy-train" }),
+        val: toyDataset({ images: 16, captions, seed: 2, name: "toy-val" }),
+      };
+      await runTraining(smallConfig(dir, { loss: "recallk", simix: true, epochs: 1 }), {
+        data: one,
+        progress,
+      });
+      await Deno.remove(dir, { recursive: true });
+      return lines.filter((l) => l.includes("SiMix added no candidates"));
+    };
+    assertEquals((await logs(1)).length, 1, "one warning with one caption per image");
+    assertEquals((await logs(2)).length, 0, "no warning when images have two captions");
+  },
+);
+
+gpuTest(
   "compare runs a LOSS+simix variant under its own name, and refuses it for --ltr",
   async () => {
     const dir = await Deno.makeTempDir();

@@ -439,13 +439,19 @@ export async function trainLoop(
     return dccaLoss(t, gatherRows(i, ownImages(batch)), options);
   };
 
+  /** SiMix candidates added since the run (or its resumption) started, for the warning below. */
+  let simixAdded = 0;
+  let simixWarned = false;
+
   /** The list loss of `[lists, n]` scores, with SiMix candidates added when asked (step-seeded). */
   const listLoss = (s: Tensor, labels: Float32Array, lists: number, n: number, seed: number) => {
     const options = lossDef?.stepOptions?.(lossOptions, seed) ?? lossOptions;
     if (!config.simix) {
       return rankingLossTensor(config.loss, s, Tensor.from(labels, [lists, n]), options);
     }
-    const mixed = simix(s, simixPlan(labels, lists, n, seededRandom(seed)));
+    const plan = simixPlan(labels, lists, n, seededRandom(seed));
+    simixAdded += plan.pairs.length;
+    const mixed = simix(s, plan);
     return rankingLossTensor(config.loss, mixed.scores, mixed.labels, options);
   };
 
@@ -571,6 +577,13 @@ export async function trainLoop(
             : "") +
           `  ${record.stepsPerSec.toFixed(1)} steps/s`,
       );
+      if (config.simix && simixAdded === 0 && !simixWarned) {
+        simixWarned = true;
+        progress.log(
+          "--simix: no in-batch list of this epoch held two relevant items, so SiMix added no " +
+            "candidates (it mixes pairs of relevant items): so far the run is the loss without --simix",
+        );
+      }
       if (metrics ? rsum > state.bestRsum : isLast) {
         state.bestRsum = rsum;
         state.bestEpoch = record.epoch;
