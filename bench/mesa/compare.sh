@@ -5,11 +5,13 @@
 # and 1024³ (bench/matmul_bench.ts) and the InfoNCE step (bench/train_bench.ts), each with
 # `uptime` before it. Logs go to $OUT_DIR/<round>-<config>-<what>.txt.
 #   MESA_ROOT=/work/mesa25/root ROUNDS=2 OUT_DIR=/tmp/mesa-compare sh bench/mesa/compare.sh
+# CONFIGS (default "system-gl mesa-gl mesa-vulkan") and WHAT (default "matmul infonce") narrow it.
 set -u
 cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-2}
 OUT_DIR=${OUT_DIR:-/tmp/mesa-compare}
 CONFIGS=${CONFIGS:-"system-gl mesa-gl mesa-vulkan"}
+WHAT=${WHAT:-"matmul infonce"}
 DENO=${DENO:-"npx -y deno@2.9.6"}
 MATMUL_FILTER='/^(buffer|texture) (medium|large) A·B (512×512×512|1024×1024×1024)/'
 mkdir -p "$OUT_DIR"
@@ -32,7 +34,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for config in $CONFIGS; do
     prefix="$OUT_DIR/$round-$config"
     run_in "$config" $DENO run -A bench/mesa/adapter_info.ts >"$prefix-adapter.txt" 2>&1
-    for what in matmul infonce; do
+    for what in $WHAT; do
       {
         echo "uptime before: $(uptime)"
         if [ "$what" = matmul ]; then
