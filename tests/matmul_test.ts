@@ -21,6 +21,7 @@ import {
   planKey,
   planOf,
   shapeClass,
+  textureSide,
   tuneMatmul,
 } from "../src/ops/matmul.ts";
 import { matmulRef } from "../src/reference/matmul.ts";
@@ -134,6 +135,41 @@ gpuTest(
       else Deno.env.set("CROSSRANK_MATMUL_OPERANDS", before);
       ta.dispose();
       tb.dispose();
+    }
+  },
+);
+
+Deno.test("operand textures get power-of-two sides unless that passes the limit", () => {
+  // One llvmpipe variant of the texture kernel per tile (bench/README.md, Mesa 25 section).
+  assertEquals([1, 2, 3, 5, 64, 65, 1000].map((x) => textureSide(x, 8192)), [
+    1,
+    2,
+    4,
+    8,
+    64,
+    128,
+    1024,
+  ]);
+  assertEquals(textureSide(5000, 8192), 8192);
+  assertEquals(textureSide(5000, 6000), 5000); // 8192 would pass the limit: the exact side
+  assertEquals(textureSide(0, 8192), 1);
+});
+
+// Two products whose operand textures share one power-of-two size but hold different extents,
+// reusing the pooled textures across submits: stale texels beyond each operand are never read.
+gpuTest(
+  "matmul texture path reads only each operand's texels in a reused larger texture",
+  async () => {
+    const plan: ForcedPlan = { path: "texture", tile: "medium", dual: false };
+    for (const [m, n, k] of [[60, 120, 60], [35, 70, 37], [60, 120, 60], [33, 97, 35]]) {
+      const a = randn(m * k, 7 * m + k);
+      const b = randn(k * n, 3 * n + k);
+      const ta = Tensor.from(a, [m, k]);
+      const tb = Tensor.from(b, [k, n]);
+      const c = matmul(ta, tb, { plan });
+      assertAllClose(await c.read(), matmulRef(a, b, m, n, k), TOL(k), `${m}x${n}x${k}`);
+      [ta, tb, c].forEach((t) => t.dispose());
+      rt().submit();
     }
   },
 );

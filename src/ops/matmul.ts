@@ -391,11 +391,25 @@ const textures = new Map<string, { texture: GPUTexture; submits: number }[]>();
 const TEXTURE_USAGE = GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST;
 
 /**
- * An operand texture of `width × height` texels, reused once the batch that last read it has been
- * submitted (the buffer pool's rule).
+ * The side an operand texture of `texels` is allocated with: the next power of two, unless that
+ * passes the adapter's limit. llvmpipe compiles a variant of the kernel per combination of
+ * power-of-two-or-not texture sides (on Mesa 25 ~30 s of CPU per variant for the medium tile, more
+ * for the large one; bench/README.md "Mesa 25 (bookworm-backports) vs Mesa 22"), so allocating
+ * powers of two leaves one variant per tile. The kernel reads only the operand's own texels.
  */
-function acquireTexture(width: number, height: number): GPUTexture {
+export function textureSide(texels: number, limit = maxTextureSide()): number {
+  const p2 = 2 ** Math.ceil(Math.log2(Math.max(1, texels)));
+  return limit > 0 && p2 > limit ? texels : p2;
+}
+
+/**
+ * An operand texture of at least `texelsWide × texelsHigh` texels (each side rounded by
+ * {@link textureSide}), reused once the batch that last read it has been submitted (the buffer
+ * pool's rule).
+ */
+function acquireTexture(texelsWide: number, texelsHigh: number): GPUTexture {
   const runtime = rt();
+  const [width, height] = [textureSide(texelsWide), textureSide(texelsHigh)];
   const list = textures.get(`${width}x${height}`);
   const i = list?.findIndex((t) => t.submits < runtime.stats.submits) ?? -1;
   if (list && i >= 0) return list.splice(i, 1)[0].texture;
