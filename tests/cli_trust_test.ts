@@ -31,6 +31,22 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Runs `body` in a temporary folder holding a 100-image toy feature folder `feats`; removes it. */
+async function withToyFeatures(
+  seed: number,
+  body: (dir: string, data: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "crossrank-cli-" });
+  try {
+    const data = `${dir}/feats`;
+    await Deno.mkdir(data);
+    await writeFeatureDir(data, toyDataset({ images: 100, seed, noise: 0.6 }));
+    await body(dir, data);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 const SMALL = [
   "--epochs",
   "2",
@@ -204,11 +220,7 @@ Deno.test("compare: paired intervals against the baseline, ranks kept, failures 
 });
 
 Deno.test("compare --resume: completed runs reused only when their config and data match", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "crossrank-cli-" });
-  try {
-    const data = `${dir}/feats`;
-    await Deno.mkdir(data);
-    await writeFeatureDir(data, toyDataset({ images: 100, seed: 6, noise: 0.6 }));
+  await withToyFeatures(6, async (dir, data) => {
     const out = `${dir}/cmp`;
     const args = ["--data", data, "--seeds", "1", "--epochs", "1", "--batch", "16"];
     const first = await cli("compare", ...args, "--losses", "listnet", "--out", out);
@@ -244,17 +256,11 @@ Deno.test("compare --resume: completed runs reused only when their config and da
     assertOk(notCompare.err.includes("not a compare folder"), notCompare.err);
     const both = await cli("compare", ...args, "--out", out, "--resume", "--force");
     assertEquals(both.code, 2, both.err);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("compare --norm: each run scored with and without the normalisation, paired", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "crossrank-cli-" });
-  try {
-    const data = `${dir}/feats`;
-    await Deno.mkdir(data);
-    await writeFeatureDir(data, toyDataset({ images: 100, seed: 6, noise: 0.6 }));
+  await withToyFeatures(6, async (dir, data) => {
     const out = `${dir}/cmp`;
     const r = await cli(
       "compare",
@@ -276,9 +282,7 @@ Deno.test("compare --norm: each run scored with and without the normalisation, p
     assertOk(p.lo <= p.diff && p.diff <= p.hi, JSON.stringify(p));
     const bad = await cli("compare", "--data", data, "--norm-opt", "k=3", "--out", `${dir}/b`);
     assertEquals(bad.code, 2, bad.err);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a run on the embedded default: eval --checkpoint regenerates it and scores its test part", async () => {
