@@ -84,6 +84,32 @@ gpuTest(
   },
 );
 
+gpuTest(
+  "long bank lines stay under llvmpipe's loop limit: a 70000-row bank and an ascending top-64",
+  async () => {
+    // One gallery item: the default bank chunk would be the whole bank, one invocation looping
+    // 2 × 70000 times (llvmpipe stops at 65535 with a wrong sum, no error) without the cap.
+    const bank = floats(70000 * 4, 11);
+    const gallery = floats(4, 12);
+    const lse = await bankLogSumExp(bank, gallery, 20, { dim: 4 });
+    assertAllClose(lse, bankLseRef(bank, gallery, 4, 20), { atol: 1e-4, rtol: 1e-5 }, "lse 70000");
+    // Scores rising along the bank: every row is inserted at the head of the top-k list (k − 1
+    // shifts each), 3000 × 64 steps in one invocation without the cap.
+    const rising = Float32Array.from({ length: 3000 * 2 }, (_, i) => i % 2 === 0 ? i / 2 : 1);
+    const one = new Float32Array([1, 0]);
+    const top = await bankTopK(rising, one, 64, { dim: 2, normalize: false });
+    assertEquals(Array.from(top), Array.from(bankTopKRef(rising, one, 2, 64, false)));
+    await assertRejects(
+      () => bankTopK(rising, one, 64, { dim: 2, normalize: false, bankChunk: 3000 }),
+      /bankChunk \d+ is over \d+.*llvmpipe/,
+    );
+    await assertRejects(
+      () => bankLogSumExp(bank, gallery, 20, { dim: 4, bankChunk: 70000 }),
+      /bankChunk \d+ is over \d+.*llvmpipe/,
+    );
+  },
+);
+
 gpuTest("bank statistics of tensors equal those of host arrays", async () => {
   const [nb, ng, dim] = [23, 9, 8];
   const bank = floats(nb * dim, 1);

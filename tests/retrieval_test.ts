@@ -73,6 +73,23 @@ function assertRanksEqual(actual: RetrievalRanks, expected: RetrievalRanks, what
 }
 
 gpuTest(
+  "70000 texts against 2 images: the ranks stay exact past llvmpipe's loop limit",
+  async () => {
+    // The text chunk is capped at MAX_LINE, so no invocation of count_i2t loops over all 70000
+    // texts (llvmpipe stops an invocation's loops at 65535 iterations without an error).
+    const [nt, ni, dim] = [70000, 2, 4];
+    // Integer features, raw dot products: exact scores in float32 and float64, many exact ties.
+    const texts = ints(nt * dim, 71);
+    const images = ints(ni * dim, 72);
+    const textToImage = Int32Array.from({ length: nt }, (_, t) => t % 2);
+    const input = { texts, images, textDim: dim, imageDim: dim, textToImage };
+    const ranks = await retrievalRanks(input, { normalize: false });
+    const ref = retrievalRef(texts, images, dim, textToImage, false).ranks;
+    assertRanksEqual(ranks, ref, "70000 x 2");
+  },
+);
+
+gpuTest(
   "prepare_rows normalises and zero-pads rows, from host arrays, tensors and gathers",
   async () => {
     for (const [rows, dim] of [[1, 1], [3, 4], [65, 5], [70, 13]]) {

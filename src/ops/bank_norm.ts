@@ -33,9 +33,11 @@ import {
   ChunkRows,
   type Embeddings,
   type Matrix,
+  MAX_LINE,
   recordScores,
   Throttle,
 } from "./retrieval.ts";
+import { MAX_LOOP_ITERATIONS } from "./common.ts";
 
 export type { Embeddings } from "./retrieval.ts";
 
@@ -89,12 +91,21 @@ async function sweep(
   options: BankStatsOptions,
   init: Float32Array<ArrayBuffer>,
   record: (block: GPUBuffer, st: GPUBuffer, g0: number, ng: number, nb: number) => void,
+  maxBankChunk = MAX_LINE,
 ): Promise<Float32Array> {
   const normalize = options.normalize ?? true;
-  const plan = chooseChunks(caller, g, b, options.galleryChunk, options.bankChunk, [
-    "galleryChunk",
-    "bankChunk",
-  ]);
+  const names = ["galleryChunk", "bankChunk"] as const;
+  let plan = chooseChunks(caller, g, b, options.galleryChunk, options.bankChunk, names);
+  if (plan.queries.size > maxBankChunk) {
+    // The kernel's loops over one block line would pass llvmpipe's limit (a wrong result, no error).
+    if (options.bankChunk !== undefined) {
+      throw new RangeError(
+        `${caller}: bankChunk ${options.bankChunk} is over ${maxBankChunk} here: llvmpipe stops ` +
+          `an invocation's loops after ${MAX_LOOP_ITERATIONS - 1} iterations`,
+      );
+    }
+    plan = chooseChunks(caller, g, b, options.galleryChunk, maxBankChunk, names);
+  }
   const pool = rt().pool;
   const st = pool.acquire(init.byteLength, "bank statistics");
   rt().upload(st, init);
@@ -169,7 +180,9 @@ export async function bankTopK(
     );
   }
   const init = new Float32Array(g.rows * k).fill(-F32_MAX);
+  // Per bank row, one step of the outer loop and at most k − 1 shifts of the insertion.
+  const maxChunk = Math.floor((MAX_LOOP_ITERATIONS - 1) / (k + 1));
   return await sweep(caller, b, g, options, init, (block, st, row0, rows, cols) => {
     BANK_NORM.launch("bank_topk", { a: block, st }, { rows, cols, row0, k }, rows);
-  });
+  }, maxChunk);
 }

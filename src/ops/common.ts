@@ -7,6 +7,15 @@
 import { shapeString, type Tensor } from "../autodiff/tensor.ts";
 
 /** Throws unless `t` is 2-D. Returns `[rows, cols]`. */
+/**
+ * The most loop iterations one invocation may run on llvmpipe: Mesa's gallivm stops every loop of
+ * an invocation once their iterations together reach 65535 (`LP_MAX_TGSI_LOOP_ITERATIONS`), and the
+ * kernel then returns a partial result without any error (measured: `l2Normalize` of a row of
+ * 30000 left its last 24467 outputs at 0). Kernels that loop over a line keep it shorter (chunks)
+ * or refuse the shape.
+ */
+export const MAX_LOOP_ITERATIONS = 65535;
+
 export function dims2(t: Tensor, op: string): [number, number] {
   if (t.shape.length !== 2) {
     throw new RangeError(`${op}: expected a 2-D tensor, got ${t.label} ${shapeString(t.shape)}`);

@@ -20,7 +20,7 @@ import { FUSED, REDUCE } from "../gpu/kernels.ts";
 import { MAX_GROUPS } from "../gpu/runtime.ts";
 import { isGradEnabled, record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dims2, sameShape } from "./common.ts";
+import { dims2, MAX_LOOP_ITERATIONS, sameShape } from "./common.ts";
 import { colSum, L2_EPS } from "./reduce.ts";
 
 /** The activation of {@link biasActivation}: identity, ReLU, or GELU (tanh approximation). */
@@ -32,13 +32,8 @@ const ACT: Record<FusedActivation, number> = {
   gelu: FUSED.constants.ACT_GELU,
 };
 
-/**
- * The most loop iterations one invocation may run on llvmpipe: Mesa's gallivm stops every loop of
- * an invocation once their iterations together reach 65535 (`LP_MAX_TGSI_LOOP_ITERATIONS`), so a
- * longer loop silently returns a partial result (measured: the unfused `l2Normalize` of a row of
- * 30000 leaves its last 24467 outputs at 0). The fused ops refuse shapes whose loops would reach it.
- */
-export const MAX_LOOP_ITERATIONS = 65535;
+/** Re-exported: the llvmpipe loop limit the fused ops check (see `./common.ts`). */
+export { MAX_LOOP_ITERATIONS };
 
 /** Throws naming `op`, the shape and the limit when one invocation would loop `iterations` times. */
 function checkLoops(op: string, x: Tensor, iterations: number, what: string): void {

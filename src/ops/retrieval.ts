@@ -46,6 +46,7 @@ import {
   type RetrievalRanks,
 } from "../data/relation.ts";
 import { matmulNtInto, type MatmulOptions, rowDotsInto } from "./matmul.ts";
+import { MAX_LOOP_ITERATIONS } from "./common.ts";
 
 /** Embeddings: a row-major host array (with its row width given separately) or a 2-D tensor. */
 export type Embeddings = Float32Array | Tensor;
@@ -55,6 +56,12 @@ export const CHUNK_BYTES = 32 * 2 ** 20;
 
 /** Default cap on the rows of a chunk of gallery rows (further capped by {@link CHUNK_BYTES}). */
 export const MAX_CHUNK_ROWS = 8192;
+
+/**
+ * The most rows of a chunk that one invocation loops over: half of llvmpipe's loop limit
+ * ({@link MAX_LOOP_ITERATIONS}), since the bank statistics pass over a block's line twice.
+ */
+export const MAX_LINE = Math.floor((MAX_LOOP_ITERATIONS - 1) / 2);
 
 /** A resolved embedding matrix. */
 export interface Matrix {
@@ -157,11 +164,25 @@ export function chooseChunks(
       throw new RangeError(`${caller}: ${name} must be a positive integer, got ${v}`);
     }
   }
+  for (const [name, v] of [[names[0], galleryChunk], [names[1], queryChunk]] as const) {
+    if (v !== undefined && v > MAX_LINE) {
+      throw new RangeError(
+        `${caller}: ${name} ${v} is over ${MAX_LINE}: the kernels loop over a chunk's rows in one ` +
+          `invocation, and llvmpipe stops an invocation's loops after ${MAX_LOOP_ITERATIONS - 1} ` +
+          "iterations (with a wrong result, not an error)",
+      );
+    }
+  }
   const cells = CHUNK_BYTES / 4;
   const g = galleryChunk ?? Math.min(gallery.rows, rowsPerChunk(gallery.dim), MAX_CHUNK_ROWS);
   const gPlan = planChunks(gallery.rows, g);
   const q = queryChunk ??
-    Math.min(queries.rows, rowsPerChunk(queries.dim), Math.max(1, Math.floor(cells / gPlan.size)));
+    Math.min(
+      queries.rows,
+      rowsPerChunk(queries.dim),
+      Math.max(1, Math.floor(cells / gPlan.size)),
+      MAX_LINE,
+    );
   return { gallery: gPlan, queries: planChunks(queries.rows, q) };
 }
 
