@@ -7,6 +7,7 @@ import { assertAllClose, assertEquals, assertRejects, gpuTest, randn, rng } from
 import { bankLogSumExp, bankTopK, MAX_BANK_TOPK } from "../src/ops/bank_norm.ts";
 import { retrievalRanks } from "../src/ops/retrieval.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
+import { rt } from "../src/gpu/runtime.ts";
 import { retrievalMetrics } from "../src/eval/metrics.ts";
 import { bankNorms, normGrid, normParams, NormStatsCache } from "../src/eval/bank_norm.ts";
 import {
@@ -85,7 +86,7 @@ gpuTest(
 );
 
 gpuTest(
-  "long bank lines stay under llvmpipe's loop limit: a 70000-row bank and an ascending top-64",
+  "long bank lines stay under llvmpipe's loop limit: a 70000-row bank, rising top-64 and top-1024",
   async () => {
     // One gallery item: the default bank chunk would be the whole bank, one invocation looping
     // 2 × 70000 times (llvmpipe stops at 65535 with a wrong sum, no error) without the cap.
@@ -99,6 +100,20 @@ gpuTest(
     const one = new Float32Array([1, 0]);
     const top = await bankTopK(rising, one, 64, { dim: 2, normalize: false });
     assertEquals(Array.from(top), Array.from(bankTopKRef(rising, one, 2, 64, false)));
+    // The largest k (k = 256 and 300 against 300 rows came back wrong before bank chunks shrank
+    // with k): 3000 rising rows into a list of MAX_BANK_TOPK, and random scores at k = 300.
+    const topMax = await bankTopK(rising, one, MAX_BANK_TOPK, { dim: 2, normalize: false });
+    assertEquals(topMax[0], 2999);
+    assertEquals(topMax[MAX_BANK_TOPK - 1], 3000 - MAX_BANK_TOPK);
+    assertEquals(Array.from(topMax), Array.from(bankTopKRef(rising, one, 2, MAX_BANK_TOPK, false)));
+    const bank300 = floats(300 * 8, 21);
+    const gallery5 = floats(5 * 8, 22);
+    assertAllClose(
+      await bankTopK(bank300, gallery5, 300, { dim: 8 }),
+      bankTopKRef(bank300, gallery5, 8, 300),
+      { atol: 1e-6, rtol: 1e-5 },
+      "top-300 of 300",
+    );
     await assertRejects(
       () => bankTopK(rising, one, 64, { dim: 2, normalize: false, bankChunk: 3000 }),
       /bankChunk \d+ is over \d+.*llvmpipe/,
@@ -106,6 +121,25 @@ gpuTest(
     await assertRejects(
       () => bankLogSumExp(bank, gallery, 20, { dim: 4, bankChunk: 70000 }),
       /bankChunk \d+ is over \d+.*llvmpipe/,
+    );
+  },
+);
+
+gpuTest(
+  "bankTopK refuses a k over the limit or one whose statistics exceed a binding",
+  async () => {
+    const one = new Float32Array([1, 0]);
+    const bank = floats(2 * (MAX_BANK_TOPK + 1), 5);
+    await assertRejects(
+      () => bankTopK(bank, one, MAX_BANK_TOPK + 1, { dim: 2 }),
+      /k = 1025 must be/,
+    );
+    const binding = rt().device.limits.maxStorageBufferBindingSize;
+    const rows = Math.floor(binding / (4 * MAX_BANK_TOPK)) + 1;
+    const gallery = new Float32Array(rows * 2).fill(1);
+    await assertRejects(
+      () => bankTopK(bank, gallery, MAX_BANK_TOPK, { dim: 2 }),
+      /k = 1024 for \d+ gallery rows needs \d+ bytes .* storage binding: use a smaller k/,
     );
   },
 );
@@ -298,7 +332,7 @@ gpuTest("bad normalisation input is refused with the field named", async () => {
   );
   await assertRejects(
     () => bankTopK(d.texts, d.images, 7, { dim: 4 }),
-    /k = 7 must be an integer in 1\.\.6 \(bank rows, at most 64\)/,
+    new RegExp(`k = 7 must be an integer in 1\\.\\.6 \\(bank rows, at most ${MAX_BANK_TOPK}\\)`),
   );
   await assertRejects(
     () => bankLogSumExp(d.texts, d.images, 0, { dim: 4 }),

@@ -45,11 +45,13 @@ export type { Embeddings } from "./retrieval.ts";
 const { F32_MAX } = PRELUDE;
 
 /**
- * The largest k of {@link bankTopK}: each gallery item's list is kept sorted by insertion, k² steps
- * per item (on llvmpipe, k = 256 and 300 against a 300-row bank came back wrong; k ≤ 64 is tested
- * exact here).
+ * The largest k of {@link bankTopK}. Each gallery item's list is kept sorted by insertion, up to k
+ * steps per bank row, so bank chunks shrink as k grows (llvmpipe's loop limit, `MAX_LOOP_ITERATIONS`):
+ * 63 bank rows per dispatch at k = 1024. Tested exact up to 1024 with rising scores (every
+ * insertion shifts the whole list). The statistics (gallery rows × k floats) must also fit one
+ * storage binding.
  */
-export const MAX_BANK_TOPK = 64;
+export const MAX_BANK_TOPK = 1024;
 
 /** Options of the bank statistics. */
 export interface BankStatsOptions {
@@ -177,6 +179,15 @@ export async function bankTopK(
   if (!Number.isInteger(k) || k < 1 || k > most) {
     throw new RangeError(
       `${caller}: k = ${k} must be an integer in 1..${most} (bank rows, at most ${MAX_BANK_TOPK})`,
+    );
+  }
+  const binding = rt().device.limits.maxStorageBufferBindingSize;
+  if (g.rows * k * 4 > binding) {
+    throw new RangeError(
+      `${caller}: k = ${k} for ${g.rows} gallery rows needs ${
+        g.rows * k * 4
+      } bytes of statistics, ` +
+        `over this device's ${binding}-byte storage binding: use a smaller k`,
     );
   }
   const init = new Float32Array(g.rows * k).fill(-F32_MAX);
