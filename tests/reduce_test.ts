@@ -1,4 +1,4 @@
-import { assertAllClose, assertFinite, gpuTest, gradCheck, randn } from "./util.ts";
+import { assertAllClose, assertFinite, assertThrows, gpuTest, gradCheck, randn } from "./util.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { backward } from "../src/autodiff/tape.ts";
 import { mul } from "../src/ops/elementwise.ts";
@@ -171,3 +171,21 @@ for (const [name, gpu, cpu] of gradCases) {
     );
   });
 }
+
+gpuTest("reductions refuse lines past llvmpipe's loop limit, and run right up to it", async () => {
+  // l2Normalize walks a row 3 times: a row of 30000 once came back with its last 24467 outputs 0.
+  const wide = Tensor.from(randn(30000, 31), [1, 30000]);
+  assertThrows(() => l2Normalize(wide), /row_l2norm: .*\[1, 30000\] needs 90000 loop iterations/);
+  assertThrows(() => softmax(wide), /row_softmax: .*\(3 passes over a row of 30000\)/);
+  // Two passes of 30000 are under the limit: the log-sum-exp is exact.
+  const lseT = logSumExp(wide);
+  const lse = await lseT.read();
+  const ref = logSumExpRef(await wide.read(), 1, 30000);
+  assertAllClose(lse, ref, { atol: 1e-4, rtol: 1e-5 }, "logSumExp of a row of 30000");
+  const tall = Tensor.from(new Float32Array(65535 * 2).fill(1), [65535, 2]);
+  assertThrows(() => colSum(tall), /col_sum: .*\(1 pass over a column of 65535\)/);
+  const under = Tensor.from(new Float32Array(65534 * 2).fill(1), [65534, 2]);
+  const sums = colSum(under);
+  assertAllClose(await sums.read(), [65534, 65534], { atol: 0 }, "colSum of 65534 rows");
+  for (const t of [wide, tall, under, lseT, sums]) t.dispose();
+});

@@ -6,7 +6,6 @@
 
 import { shapeString, type Tensor } from "../autodiff/tensor.ts";
 
-/** Throws unless `t` is 2-D. Returns `[rows, cols]`. */
 /**
  * The most loop iterations one invocation may run on llvmpipe: Mesa's gallivm stops every loop of
  * an invocation once their iterations together reach 65535 (`LP_MAX_TGSI_LOOP_ITERATIONS`), and the
@@ -16,6 +15,20 @@ import { shapeString, type Tensor } from "../autodiff/tensor.ts";
  */
 export const MAX_LOOP_ITERATIONS = 65535;
 
+/**
+ * Throws naming `op`, the tensor, its shape and the limit when one invocation would loop
+ * `iterations` times in all ({@link MAX_LOOP_ITERATIONS}); `what` says which loops.
+ */
+export function checkLoops(op: string, x: Tensor, iterations: number, what: string): void {
+  if (iterations >= MAX_LOOP_ITERATIONS) {
+    throw new RangeError(
+      `${op}: ${x.label} ${shapeString(x.shape)} needs ${iterations} loop iterations per ` +
+        `invocation (${what}), over the ${MAX_LOOP_ITERATIONS - 1} llvmpipe runs`,
+    );
+  }
+}
+
+/** Throws unless `t` is 2-D. Returns `[rows, cols]`. */
 export function dims2(t: Tensor, op: string): [number, number] {
   if (t.shape.length !== 2) {
     throw new RangeError(`${op}: expected a 2-D tensor, got ${t.label} ${shapeString(t.shape)}`);

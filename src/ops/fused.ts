@@ -20,7 +20,7 @@ import { FUSED, REDUCE } from "../gpu/kernels.ts";
 import { MAX_GROUPS } from "../gpu/runtime.ts";
 import { isGradEnabled, record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dims2, MAX_LOOP_ITERATIONS, sameShape } from "./common.ts";
+import { checkLoops, dims2, MAX_LOOP_ITERATIONS, sameShape } from "./common.ts";
 import { colSum, L2_EPS } from "./reduce.ts";
 
 /** The activation of {@link biasActivation}: identity, ReLU, or GELU (tanh approximation). */
@@ -34,16 +34,6 @@ const ACT: Record<FusedActivation, number> = {
 
 /** Re-exported: the llvmpipe loop limit the fused ops check (see `./common.ts`). */
 export { MAX_LOOP_ITERATIONS };
-
-/** Throws naming `op`, the shape and the limit when one invocation would loop `iterations` times. */
-function checkLoops(op: string, x: Tensor, iterations: number, what: string): void {
-  if (iterations >= MAX_LOOP_ITERATIONS) {
-    throw new RangeError(
-      `${op}: ${x.label} ${shapeString(x.shape)} needs ${iterations} loop iterations per ` +
-        `invocation (${what}), over the ${MAX_LOOP_ITERATIONS - 1} llvmpipe runs`,
-    );
-  }
-}
 
 /** Whether an op on `inputs` records a backward rule now. */
 function recording(...inputs: (Tensor | null)[]): boolean {

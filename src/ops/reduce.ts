@@ -13,8 +13,26 @@ import { REDUCE } from "../gpu/kernels.ts";
 import { PRELUDE } from "../gpu/prelude.ts";
 import { record } from "../autodiff/tape.ts";
 import { type Shape, shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dims2, sameShape } from "./common.ts";
+import { checkLoops, dims2, sameShape } from "./common.ts";
 import { elementwise, mul, scale } from "./elementwise.ts";
+
+/**
+ * How many times each reduce entry's invocation walks its line (`kernels/reduce.wgsl`): a row of
+ * `cols` for the row entries, a column of `rows` for `col_sum`; `chunk_sum`'s line is its fixed
+ * chunk. llvmpipe counts the iterations of all of an invocation's loops together.
+ */
+const PASSES: Readonly<Record<EntryOf<typeof REDUCE.decl>, number>> = {
+  row_sum: 1,
+  col_sum: 1,
+  row_dot: 1,
+  row_logsumexp: 2,
+  row_logsumexp_backward: 1,
+  row_softmax: 3,
+  row_softmax_backward: 2,
+  row_l2norm: 3,
+  row_l2norm_backward: 4,
+  chunk_sum: 1,
+};
 
 /** A new tensor of `shape` from the reduce entry `entry`, one invocation per line of `lines`. */
 function reduction(
@@ -24,6 +42,11 @@ function reduction(
   [a, b, c]: Tensor[],
   params: { rows: number; cols: number; alpha?: number; eps?: number },
 ): Tensor {
+  const line = entry === "col_sum" ? params.rows : params.cols;
+  const along = entry === "col_sum" ? "column" : "row";
+  const passes = PASSES[entry];
+  const what = `${passes} pass${passes === 1 ? "" : "es"} over a ${along} of ${line}`;
+  checkLoops(entry, a, passes * line, what);
   const out = new Tensor(shape, { label: entry });
   REDUCE.launch(entry, { a, b, c, out }, { alpha: 1, ...params }, lines);
   return out;
