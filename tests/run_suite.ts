@@ -21,6 +21,8 @@
  * @module
  */
 
+import { heapAbortMessage, teeTail } from "../src/util/exit_abort.ts";
+
 /** What the child process reported; see {@link suiteVerdict}. */
 export interface SuiteOutcome {
   /** Exit code (128 + signal number when killed by a signal). */
@@ -40,16 +42,6 @@ export interface SuiteVerdict {
   readonly code: number;
   readonly note: string | null;
 }
-
-/** glibc's messages for heap corruption found at `free` (malloc/malloc.c `malloc_printerr`). */
-const GLIBC_HEAP_MESSAGES = [
-  "double free or corruption",
-  "corrupted size vs. prev_size",
-  "corrupted double-linked list",
-  "free(): invalid pointer",
-  "free(): invalid next size",
-  "malloc(): unaligned tcache chunk",
-];
 
 /** Counts in a JUnit report's root element, or null when it is not a complete report. */
 export function junitCounts(
@@ -80,7 +72,7 @@ export function suiteVerdict(outcome: SuiteOutcome): SuiteVerdict {
   const plain = outcome.stdoutTail.replace(/\x1b\[[0-9;]*m/g, "");
   const summary = /\bok \| (\d+) passed(?: \(\d+ steps?\))? \| 0 failed\b/.exec(plain);
   if (!summary || Number(summary[1]) !== counts.tests) return failed;
-  const heap = GLIBC_HEAP_MESSAGES.find((m) => outcome.stderrTail.includes(m));
+  const heap = heapAbortMessage(outcome.signal, outcome.stderrTail);
   if (!heap) return failed;
   return {
     code: 0,
@@ -89,22 +81,6 @@ export function suiteVerdict(outcome: SuiteOutcome): SuiteVerdict {
       "libglvnd thread-exit race at process exit (tests/run_suite.ts, bench/README.md " +
       '"The exit abort"), after every test had reported, so the suite counts as passed.',
   };
-}
-
-/** Keeps the last `limit` characters of a stream while copying it to `sink`. */
-async function tee(
-  stream: ReadableStream<Uint8Array>,
-  sink: { write(p: Uint8Array): Promise<number> },
-  limit = 8192,
-): Promise<string> {
-  const decoder = new TextDecoder();
-  let tail = "";
-  for await (const chunk of stream) {
-    let written = 0;
-    while (written < chunk.length) written += await sink.write(chunk.subarray(written));
-    tail = (tail + decoder.decode(chunk, { stream: true })).slice(-limit);
-  }
-  return tail;
 }
 
 async function main(args: string[]): Promise<number> {
@@ -127,8 +103,8 @@ async function main(args: string[]): Promise<number> {
       stderr: "piped",
     }).spawn();
     const [stdoutTail, stderrTail, status] = await Promise.all([
-      tee(child.stdout, Deno.stdout),
-      tee(child.stderr, Deno.stderr),
+      teeTail(child.stdout, Deno.stdout),
+      teeTail(child.stderr, Deno.stderr),
       child.status,
     ]);
     let junit: string | null = null;

@@ -4,6 +4,8 @@
 
 import { assertEquals, assertOk } from "./util.ts";
 import { junitCounts, type SuiteOutcome, suiteVerdict } from "./run_suite.ts";
+import { heapAbortMessage } from "../src/util/exit_abort.ts";
+import { exitAbortAfterResults } from "../src/cli/bench_record.ts";
 
 /** A JUnit report as `deno test --junit-path` writes it (shape copied from a real run). */
 function junit(tests: number, failures: number, errors = 0): string {
@@ -70,4 +72,23 @@ Deno.test("suite runner: junitCounts reads the root element of a complete report
   assertEquals(junitCounts(junit(3, 0).replace("</testsuites>", "")), null);
   assertEquals(junitCounts("<testsuites></testsuites>"), null);
   assertEquals(junitCounts(""), null);
+});
+
+Deno.test("exit abort: SIGABRT with glibc's heap message only", () => {
+  assertEquals(heapAbortMessage("SIGABRT", HEAP), "corrupted size vs. prev_size");
+  assertEquals(heapAbortMessage("SIGABRT", "Aborted\n"), null);
+  assertEquals(heapAbortMessage("SIGSEGV", HEAP), null);
+  assertEquals(heapAbortMessage(null, HEAP), null);
+});
+
+Deno.test("bench:record keeps a file's results through the exit abort only when all are there", () => {
+  const abort = { success: false, code: 134, signal: "SIGABRT" } as Deno.CommandStatus;
+  const ok = { results: [{ ok: { n: 4, avg: 1 } }] };
+  const failed = { results: [{ failed: "boom" }] };
+  assertEquals(exitAbortAfterResults(["b.ts"], { benches: [ok, ok] }, abort, HEAP), true);
+  assertEquals(exitAbortAfterResults(["b.ts"], { benches: [ok, failed] }, abort, HEAP), false);
+  assertEquals(exitAbortAfterResults(["b.ts"], { benches: [] }, abort, HEAP), false);
+  assertEquals(exitAbortAfterResults(["b.ts"], { benches: [ok] }, abort, "Aborted"), false);
+  const segv = { success: false, code: 139, signal: "SIGSEGV" } as Deno.CommandStatus;
+  assertEquals(exitAbortAfterResults(["b.ts"], { benches: [ok] }, segv, HEAP), false);
 });

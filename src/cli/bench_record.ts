@@ -10,6 +10,31 @@ import { writeFileAtomic } from "../data/errors.ts";
 import { environment } from "../report/environment.ts";
 import { runMain } from "./args.ts";
 import { formatDuration } from "../train/progress.ts";
+import { heapAbortMessage, teeTail } from "../util/exit_abort.ts";
+
+/**
+ * Whether a `deno bench` run that did not succeed is the exit abort after complete results
+ * (`src/util/exit_abort.ts`): SIGABRT with glibc's heap message, and its JSON holds at least one
+ * bench, every one with a result and none failed. Says so on stderr when it is.
+ */
+export function exitAbortAfterResults(
+  files: string[],
+  part: { benches: unknown[] },
+  status: Deno.CommandStatus,
+  stderrTail: string,
+): boolean {
+  const heap = heapAbortMessage(status.signal, stderrTail);
+  const benches = part.benches as { results?: { ok?: unknown }[] }[];
+  const complete = benches.length > 0 &&
+    benches.every((b) => (b.results?.length ?? 0) > 0 && b.results!.every((r) => r.ok));
+  if (!heap || !complete) return false;
+  console.error(
+    `bench:record: note: ${files.join(" ")} printed all ${benches.length} results, then its ` +
+      `process aborted while exiting with glibc's "${heap}" (the exit abort, bench/README.md); ` +
+      "its results are kept.",
+  );
+  return true;
+}
 
 /** The `*_bench.ts` files directly in `dir`, sorted. */
 async function benchFiles(dir: string): Promise<string[]> {
@@ -66,18 +91,23 @@ async function main(): Promise<number> {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["bench", "-A", "--json", ...run.config, ...run.files],
       stdout: "piped",
-      stderr: "inherit",
+      stderr: "piped",
       env: { CROSSRANK_BENCH_TABLES: "stderr" },
     }).spawn();
-    const result = await child.output();
-    success &&= result.success;
-    const text = new TextDecoder().decode(result.stdout);
+    const [stdout, stderrTail, status] = await Promise.all([
+      new Response(child.stdout).text(),
+      teeTail(child.stderr, Deno.stderr),
+      child.status,
+    ]);
     let part: { benches: unknown[] };
     try {
-      part = JSON.parse(text);
+      part = JSON.parse(stdout);
     } catch {
-      throw new Error(`deno bench did not print JSON (exit code ${result.code})`);
+      throw new Error(
+        `deno bench ${run.files.join(" ")} did not print JSON (exit code ${status.code})`,
+      );
     }
+    success &&= status.success || exitAbortAfterResults(run.files, part, status, stderrTail);
     if (bench === null) bench = part;
     else bench.benches.push(...part.benches);
   }
