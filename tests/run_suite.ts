@@ -83,9 +83,20 @@ export function suiteVerdict(outcome: SuiteOutcome): SuiteVerdict {
   };
 }
 
+/** Whether `path` names an existing file or folder. */
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function main(args: string[]): Promise<number> {
-  const paths = args.filter((a) => !a.startsWith("-"));
-  const flags = args.filter((a) => a.startsWith("-"));
+  // Arguments pass through in order; without one that names an existing file or folder, the
+  // suite is `tests/` (so `deno task test --filter NAME` filters the whole suite).
+  const namesPath = args.some((a) => !a.startsWith("-") && exists(a));
   const junitPath = await Deno.makeTempFile({ prefix: "crossrank-junit-", suffix: ".xml" });
   await Deno.remove(junitPath);
   try {
@@ -95,8 +106,8 @@ async function main(args: string[]): Promise<number> {
         "-A",
         "--parallel",
         `--junit-path=${junitPath}`,
-        ...flags,
-        ...(paths.length > 0 ? paths : ["tests/"]),
+        ...args,
+        ...(namesPath ? [] : ["tests/"]),
       ],
       stdin: "null",
       stdout: "piped",
