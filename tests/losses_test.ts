@@ -12,6 +12,7 @@ import {
   assertThrows,
   bytesPattern,
   gpuTest,
+  rng,
   withBindingLimit,
 } from "./util.ts";
 import { assertAllFinite, caseName, CASES, flat, lossRef, randomLists } from "./losses_fixtures.ts";
@@ -19,6 +20,8 @@ import { rt } from "../src/gpu/runtime.ts";
 import { backward } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { rankingLoss, rankingLossTensor, rankingLossWithGrad } from "../src/losses/mod.ts";
+import { MAX_LIST_ITEMS, sortLabels } from "../src/losses/launch.ts";
+import { recallKRef } from "../src/reference/recallk.ts";
 import { tieSlotRef } from "../src/reference/losses.ts";
 
 Deno.test("the tie permutation is a permutation of every class size", () => {
@@ -133,9 +136,9 @@ gpuTest(
   "a batch whose workspace exceeds a storage binding is refused, naming size and limit",
   async () => {
     // ranknet's label order holds 4 floats per item: with the binding limit forced to 4 MiB (the
-    // same refusal on any adapter), the smallest batch of lists of 4096 items that exceeds it
+    // same refusal on any adapter), the smallest batch of lists of 2048 items that exceeds it
     const limit = 4 * 2 ** 20;
-    const n = 4096;
+    const n = 2048;
     const lists = Math.floor(limit / (n * 16)) + 1;
     await withBindingLimit(limit, () =>
       scope(() => {
@@ -148,5 +151,54 @@ gpuTest(
           ),
         );
       }));
+  },
+);
+
+gpuTest(
+  "the label order stays right up to MAX_LIST_ITEMS; longer lists and too many are refused",
+  async () => {
+    // All relevant: the merge sort runs over the whole list, its worst case (3200 came back garbled).
+    const n = MAX_LIST_ITEMS;
+    const r = rng(77);
+    const y = Float32Array.from({ length: n }, () => 1 + Math.floor(r() * 4));
+    const s = Tensor.from(Float32Array.from({ length: n }, () => r()), [1, n]);
+    const yt = Tensor.from(y, [1, n]);
+    const { entries, info } = sortLabels(s, yt);
+    const e = await entries.read();
+    const seen = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      seen.add(e[4 * i + 2]);
+      if (i > 0) assertOk(e[4 * i + 1] <= e[4 * (i - 1) + 1], `label order broken at ${i}`);
+      if (i > 0 && e[4 * i + 1] === e[4 * (i - 1) + 1]) {
+        assertOk(e[4 * i + 2] > e[4 * (i - 1) + 2], `ties out of index order at ${i}`);
+      }
+    }
+    assertEquals(seen.size, n);
+    assertEquals(Array.from(await info.read()).slice(0, 2), [n, n]);
+    for (const t of [s, yt, entries, info]) t.dispose();
+    // The losses on such a list match their twins (recallk: the paper's 5 cutoffs).
+    const scores = [Array.from({ length: n }, () => r() * 0.2)];
+    const labels = [Array.from(y, (v, i) => (i % 3 === 0 ? 0 : v > 2 ? 1 : 0))];
+    const got = await rankingLoss("recallk", scores, labels);
+    const want = recallKRef(scores, labels, { ks: [1, 2, 4, 8, 16], tau1: 0.01, tau2: 1 });
+    assertOk(Math.abs(got - want) < 1e-4, `recallk on ${n} items: ${got} vs ${want}`);
+    const long = [new Array(n + 1).fill(0)];
+    await assertRejects(
+      () => rankingLoss("softmax", long, [[1, ...new Array(n).fill(0)]]),
+      new RegExp(`lists of ${n + 1} items .* longer than the ${n} one invocation can put in label`),
+    );
+    const wide = Tensor.from(new Float32Array(65535), [65535, 1]);
+    assertThrows(
+      () => rankingLossTensor("softmax", wide, wide),
+      /65535 lists .* more than the 65534 the batch reduction sums in one invocation/,
+    );
+    wide.dispose();
+    // recallk walks a list twice per cutoff: 16 cutoffs reach the limit at about 1900 items.
+    const ks = Array.from({ length: 16 }, (_, i) => i + 1).join(",");
+    const mid = [new Array(2000).fill(0.5)];
+    await assertRejects(
+      () => rankingLoss("recallk", mid, [[1, ...new Array(1999).fill(0)]], { ks }),
+      /loss 'recallk': .* needs 70000 loop iterations .* 16 cutoffs/,
+    );
   },
 );

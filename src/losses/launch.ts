@@ -16,7 +16,7 @@ import { type LOSS_BINDINGS, type LOSS_PARAMS, LOSSES } from "../gpu/kernels.ts"
 import { groups1d, MAX_GROUPS } from "../gpu/runtime.ts";
 import { record } from "../autodiff/tape.ts";
 import { shapeString, Tensor } from "../autodiff/tensor.ts";
-import { dims2, sameShape } from "../ops/common.ts";
+import { dims2, MAX_LOOP_ITERATIONS, sameShape } from "../ops/common.ts";
 
 /** A ranking-loss kernel: declared with the shared loss bindings and parameters. */
 export type LossKernel<D extends KernelDecl> = Kernel<
@@ -134,8 +134,33 @@ export function checkLossInputs(name: string, scores: Tensor, labels: Tensor): [
   if (lists === 0 || n === 0) {
     throw new RangeError(`loss '${name}': empty input, scores ${shapeString(scores.shape)}`);
   }
+  const limit = `llvmpipe stops an invocation's loops after ${MAX_LOOP_ITERATIONS - 1} ` +
+    "iterations and returns a wrong result without an error";
+  if (n > MAX_LIST_ITEMS) {
+    throw new RangeError(
+      `loss '${name}': lists of ${n} items (scores ${shapeString(scores.shape)}) are longer ` +
+        `than the ${MAX_LIST_ITEMS} one invocation can put in label order (${limit}); ` +
+        "use shorter lists (a smaller --batch or --captions-per-image in training)",
+    );
+  }
+  if (lists >= MAX_LOOP_ITERATIONS) {
+    throw new RangeError(
+      `loss '${name}': ${lists} lists (scores ${shapeString(scores.shape)}) are more than the ` +
+        `${MAX_LOOP_ITERATIONS - 1} the batch reduction sums in one invocation (${limit})`,
+    );
+  }
   return [lists, n];
 }
+
+/**
+ * The longest list a loss takes. Every loss puts each list in label order in one invocation
+ * (`sort_labels`: two partition passes and a bottom-up merge sort of the relevant items,
+ * ⌈log₂ n⌉ passes), and llvmpipe stops an invocation's loops after 65534 iterations
+ * ({@link MAX_LOOP_ITERATIONS}) with a wrong order and no error. Measured on all-relevant lists:
+ * 3100 items sorted right, 3200 did not; the cap is the largest n with
+ * n · (⌈log₂ n⌉ + 10) < 65535. In-batch lists are the batch's texts or images (256 by default).
+ */
+export const MAX_LIST_ITEMS = 2978;
 
 /**
  * Links `loss` to `scores` on the tape with the backward rule `grad(g)` (labels get no gradient).

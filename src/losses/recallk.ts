@@ -26,6 +26,7 @@
 
 import { RECALLK } from "../gpu/kernels.ts";
 import { Tensor } from "../autodiff/tensor.ts";
+import { checkLoops } from "../ops/common.ts";
 import type { LossDefinition, LossOptions } from "./types.ts";
 import {
   attach,
@@ -56,6 +57,14 @@ export const RECALLK_MAX_CUTOFFS: number = RECALLK.constants.RK_MAX_K;
 export function recallKLoss(scores: Tensor, labels: Tensor, options: RecallKOptions): Tensor {
   const [lists, n] = checkLossInputs("recallk", scores, labels);
   const { ks, tau1, tau2 } = options;
+  // recallk_list walks a list once, then its relevant items twice per cutoff (and a loop's entry
+  // counts as an iteration on llvmpipe): at most n · (3 + 2 · cutoffs).
+  checkLoops(
+    "loss 'recallk'",
+    scores,
+    n * (3 + 2 * ks.length),
+    `one list of ${n} items and ${ks.length} cutoffs`,
+  );
   const params = { f0: tau1, f1: tau2, k: ks.length };
   const { entries, info } = sortLabels(scores, labels);
   const cutoffs = Tensor.from(Float32Array.from(ks), [ks.length], { label: "recallk cutoffs" });
