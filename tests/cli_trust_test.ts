@@ -309,3 +309,19 @@ Deno.test("a run on the embedded default: eval --checkpoint regenerates it and s
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("train refuses a batch whose lists a loss cannot sort here, before any training", async () => {
+  const out = await Deno.makeTempDir({ prefix: "crossrank-bigbatch-" });
+  try {
+    const r = await cli("train", "--batch", "1600", "--max-steps", "1", "--out", out, "--force");
+    assertEquals(r.code, 1, r.err);
+    assertOk(
+      /--batch 1600 with --captions-per-image 2 gives in-batch lists of up to 3202 items, over the 2978/
+        .test(r.err),
+      r.err,
+    );
+    assertOk(!r.err.includes("epoch 0 (before training)"), "refused only after validating");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});

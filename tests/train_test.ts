@@ -186,3 +186,23 @@ Deno.test("learning-rate schedule: linear warmup, cosine to the floor", () => {
     { atol: 1e-12 },
   );
 });
+
+Deno.test("batch sampler: longestList bounds every batch's text and image lists", () => {
+  // 7 images with 3, 1, 0, 2, 5, 1, 1 captions (image 2 has none).
+  const t2i = new Int32Array([0, 0, 0, 1, 3, 3, 4, 4, 4, 4, 4, 5, 6]);
+  for (const [batchImages, captionsPerImage] of [[2, 2], [3, 1], [4, 9], [100, 2]]) {
+    const sampler = new BatchSampler(oneToOne(t2i), 7, { batchImages, captionsPerImage, seed: 3 });
+    const bound = sampler.longestList;
+    for (const epoch of [0, 1, 2]) {
+      for (const b of sampler.epoch(epoch)) {
+        assertOk(
+          b.texts.length <= bound && b.images.length <= bound,
+          `${b.texts.length} > ${bound}`,
+        );
+      }
+    }
+    // At most one image more than the batch, times the most captions an image contributes.
+    const perImage = Math.min(captionsPerImage, 5);
+    assertEquals(bound, (Math.min(batchImages, 6) + 1) * perImage);
+  }
+});

@@ -84,6 +84,17 @@ export class BatchSampler {
     }
   }
 
+  /**
+   * An upper bound on the length of a batch's lists: its texts (at most `captionsPerImage` per
+   * image, fewer where images have fewer captions) or its images, with one image more for a final
+   * single image that joins the previous batch.
+   */
+  get longestList(): number {
+    const images = Math.min(this.options.batchImages, this.#imagesWithText.length) + 1;
+    const most = this.#byImage.reduce((m, texts) => Math.max(m, texts.length), 0);
+    return images * Math.max(1, Math.min(this.options.captionsPerImage, most));
+  }
+
   /** Batches per epoch. */
   get batchesPerEpoch(): number {
     return this.#chunks(this.#imagesWithText).length;

@@ -18,6 +18,7 @@ import { transpose } from "../ops/transpose.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { rankingLossTensor } from "../losses/mod.ts";
 import { getLoss, resolveOptions } from "../losses/registry.ts";
+import { MAX_LIST_ITEMS } from "../losses/launch.ts";
 import { dccaLoss, type DccaOptions, dccaOptions, fitCca, isBatchLoss } from "../losses/dcca.ts";
 import { gatherRows } from "../ops/gather.ts";
 import { simix, simixPlan } from "../losses/simix.ts";
@@ -372,6 +373,14 @@ export async function trainLoop(
     captionsPerImage: config.captionsPerImage,
     seed: config.seed,
   });
+  if (lossDef && sampler.longestList > MAX_LIST_ITEMS) {
+    throw new RangeError(
+      `--batch ${config.batch} with --captions-per-image ${config.captionsPerImage} gives ` +
+        `in-batch lists of up to ${sampler.longestList} items, over the ${MAX_LIST_ITEMS} a loss ` +
+        'can put in label order here (llvmpipe\'s loop limit, README "Losses"): use a smaller ' +
+        "--batch or --captions-per-image",
+    );
+  }
   const perEpoch = sampler.batchesPerEpoch;
   const plannedSteps = perEpoch * config.epochs;
   const totalSteps = config.maxSteps > 0 ? Math.min(plannedSteps, config.maxSteps) : plannedSteps;
