@@ -239,7 +239,8 @@ export interface TuneResult {
  * caches the fastest for its shape class, which {@link matmulPlan} then returns (until
  * {@link clearMatmulTuning}). Candidates: the planned plan of each path that can run the shape
  * (`texture` where the textures fit, `buffer`, `shared`) and its other-orientation twin. Each is
- * run once to compile and warm up, then timed `reps` times (one GPU wait per timing). Costs the
+ * run once to compile and warm up, then timed `reps` times; a timing runs 1 to 64 products (about
+ * 2^30 multiply-adds in all) before its one GPU wait, so the wait is not what is measured. Costs the
  * compile of every candidate (seconds on llvmpipe, once per process; Mesa caches on disk).
  */
 export async function tuneMatmul(
@@ -268,6 +269,9 @@ export async function tuneMatmul(
     const c = runtime.pool.acquire(m * n * 4, "tune C");
     runtime.upload(a, new Float32Array(aRows * aCols).fill(0.5));
     runtime.upload(b, new Float32Array(bRows * bCols).fill(0.25));
+    // Enough products per GPU wait that the wait (~11 ms on llvmpipe) is not what is timed:
+    // about 2^30 multiply-adds, at most 64 products.
+    const perWait = Math.max(1, Math.min(64, Math.round(2 ** 30 / (m * n * k))));
     const timings: TuneTiming[] = [];
     for (const plan of candidates.values()) {
       run(plan, c, a, b, m, n, k);
@@ -275,9 +279,9 @@ export async function tuneMatmul(
       const times: number[] = [];
       for (let r = 0; r < reps; r++) {
         const t0 = performance.now();
-        run(plan, c, a, b, m, n, k);
+        for (let i = 0; i < perWait; i++) run(plan, c, a, b, m, n, k);
         await runtime.sync();
-        times.push(performance.now() - t0);
+        times.push((performance.now() - t0) / perWait);
       }
       times.sort((x, y) => x - y);
       timings.push({ plan, ms: times[times.length >> 1] });
