@@ -27,6 +27,7 @@
 import { BANK_NORM } from "../gpu/kernels.ts";
 import { PRELUDE } from "../gpu/prelude.ts";
 import { rt } from "../gpu/runtime.ts";
+import { formatBytes } from "../gpu/device.ts";
 import {
   asMatrix,
   chooseChunks,
@@ -181,13 +182,13 @@ export async function bankTopK(
       `${caller}: k = ${k} must be an integer in 1..${most} (bank rows, at most ${MAX_BANK_TOPK})`,
     );
   }
-  const binding = rt().device.limits.maxStorageBufferBindingSize;
+  // The pool would refuse the statistics buffer too; this says which knob to turn.
+  const binding = rt().pool.maxBinding;
   if (g.rows * k * 4 > binding) {
     throw new RangeError(
-      `${caller}: k = ${k} for ${g.rows} gallery rows needs ${
-        g.rows * k * 4
-      } bytes of statistics, ` +
-        `over this device's ${binding}-byte storage binding: use a smaller k`,
+      `${caller}: k = ${k} for ${g.rows} gallery rows needs ${formatBytes(g.rows * k * 4)} of ` +
+        `statistics, over this device's maxStorageBufferBindingSize of ${formatBytes(binding)}: ` +
+        "use a smaller k",
     );
   }
   const init = new Float32Array(g.rows * k).fill(-F32_MAX);
