@@ -78,12 +78,13 @@ gpuTest("unfused AdamW (one dispatch per parameter) matches the CPU twin", async
 });
 
 /**
- * Parameters of edge sizes (1, one workgroup, one past it, several), each with its own decay and
+ * Parameters of edge sizes (1, one fused chunk of 256, one past it, several chunks and not a
+ * multiple of 4), each with its own decay and
  * one clamped; `missing[t]` lists the parameters without a gradient at step t. Both paths are
  * compared with {@link adamwStepRef}, weights and moments.
  */
 async function edgeSteps(fused: boolean, decayTo: "zero" | "init", missing: number[][]) {
-  const sizes = [1, 256, 257, 2100];
+  const sizes = [1, 256, 257, 2101];
   const decays = [0, 0.1, 0.01, 0.3];
   const clamps: ([number, number] | undefined)[] = [undefined, undefined, [-0.5, 0.6], undefined];
   const w0 = sizes.map((n, i) => randn(n, 10 + i));

@@ -3,16 +3,17 @@
  * initial weights), bias correction, global-norm gradient clipping and per-parameter clamps, all
  * recorded into the open batch without a readback.
  *
- * Fused (the default): the optimiser keeps every parameter's weights, gradient, moments and anchor
- * in flat arrays (each parameter a segment padded to the kernel's workgroup size); a step copies
- * the weights and gradients in, runs three dispatches for all parameters (the squared-gradient
- * sums per chunk, the clipping factor, the update) and copies the weights out. Unfused
+ * Fused (the default, `kernels/adamw_flat.wgsl`): the optimiser keeps every parameter's weights,
+ * gradient, moments and anchor in flat arrays (each parameter a segment padded to the kernel's
+ * chunk of 256 elements); a step copies the weights and gradients in, runs three dispatches for all
+ * parameters (the squared-gradient sums per chunk, the clipping factor, the update, four elements
+ * per invocation) and copies the weights out. Unfused
  * (`fused: false`): per parameter a sum of squares and an update dispatch, as before.
  *
  * @module
  */
 
-import { ADAMW } from "../gpu/kernels.ts";
+import { ADAMW, ADAMW_FLAT } from "../gpu/kernels.ts";
 import { rt } from "../gpu/runtime.ts";
 import { noGrad } from "../autodiff/tape.ts";
 import { scope, Tensor, untracked } from "../autodiff/tensor.ts";
@@ -117,14 +118,14 @@ export class AdamW {
       ...options,
     };
     const fused = this.options.fused;
-    const wg = ADAMW.decl.workgroupSize;
+    const chunk = ADAMW_FLAT.constants.CHUNK;
     let offset = 0;
     this.#slots = untracked(() =>
       params.map((p) => {
         const spec = p instanceof Tensor ? { tensor: p } : p;
         const t = spec.tensor;
         const slot: Slot = { spec, m: null, v: null, anchor: null, offset };
-        offset += Math.ceil(Math.max(t.size, 1) / wg) * wg;
+        offset += Math.ceil(Math.max(t.size, 1) / chunk) * chunk;
         if (fused) return slot;
         slot.anchor = this.options.decayTo === "init"
           ? new Tensor(t.shape, { label: `${t.label} anchor` })
@@ -215,7 +216,7 @@ export class AdamW {
 
   /** Makes the flat arrays of `length` elements, the anchor copied from the initial weights. */
   #makeFlat(length: number): Flat {
-    const wg = ADAMW.decl.workgroupSize;
+    const chunk = ADAMW_FLAT.constants.CHUNK;
     const flat: Flat = {
       length,
       w: Tensor.zeros([length], { label: "adamw weights" }),
@@ -223,10 +224,10 @@ export class AdamW {
       m: Tensor.zeros([length], { label: "adamw m" }),
       v: Tensor.zeros([length], { label: "adamw v" }),
       anchor: null,
-      segs: new Tensor([this.#slots.length * ADAMW.constants.SEG_WORDS + length / wg], {
+      segs: new Tensor([this.#slots.length * ADAMW_FLAT.constants.SEG_WORDS + length / chunk], {
         label: "adamw segments",
       }),
-      partials: new Tensor([length / wg], { label: "adamw partial sums" }),
+      partials: new Tensor([Math.max(length / chunk, 1) * 4], { label: "adamw partial sums" }),
       activeKey: "",
     };
     if (this.options.decayTo === "init") {
@@ -241,8 +242,8 @@ export class AdamW {
 
   /** Writes the segment table and chunk map for the parameters that have a gradient. */
   #writeSegments(flat: Flat, key: string): void {
-    const wg = ADAMW.decl.workgroupSize;
-    const words = ADAMW.constants.SEG_WORDS;
+    const chunk = ADAMW_FLAT.constants.CHUNK;
+    const words = ADAMW_FLAT.constants.SEG_WORDS;
     const table = new Uint32Array(flat.segs.size);
     const f = new Float32Array(1);
     const bits = (x: number) => (f[0] = x, new Uint32Array(f.buffer)[0]);
@@ -257,11 +258,11 @@ export class AdamW {
         bits(lo),
         bits(hi),
       ], i * words);
-      const chunks = Math.ceil(Math.max(size, 1) / wg);
+      const chunks = Math.ceil(Math.max(size, 1) / chunk);
       table.fill(
         i,
-        this.#slots.length * words + s.offset / wg,
-        this.#slots.length * words + s.offset / wg + chunks,
+        this.#slots.length * words + s.offset / chunk,
+        this.#slots.length * words + s.offset / chunk + chunks,
       );
     });
     rt().upload(flat.segs.buffer, table);
@@ -289,22 +290,22 @@ export class AdamW {
       r.copy(p.buffer, 0, flat.w.buffer, s.offset * 4, p.bytes);
       r.copy(p.grad.buffer, 0, flat.g.buffer, s.offset * 4, p.bytes);
     }
-    const chunks = flat.length / ADAMW.decl.workgroupSize;
+    const chunks = flat.length / ADAMW_FLAT.constants.CHUNK;
     const common = { step: this.#stepBuf, segs: flat.segs };
     const sizes = { n: flat.length, segments: this.#slots.length };
-    ADAMW.launch(
+    ADAMW_FLAT.launch(
       "sumsq_flat",
-      { ...common, param: flat.partials, grad: flat.g, m1: this.#status },
+      { ...common, param: flat.partials, grad: flat.g },
       sizes,
       chunks,
     );
     ADAMW.dispatch(
       "clip_scale",
       { param: this.#scaleBuf, grad: flat.partials, m1: this.#status, step: this.#stepBuf },
-      { n: chunks, eps: o.maxGradNorm },
+      { n: chunks * 4, eps: o.maxGradNorm },
       [1],
     );
-    ADAMW.launch(
+    ADAMW_FLAT.launch(
       "adamw_flat",
       {
         ...common,
@@ -322,7 +323,7 @@ export class AdamW {
         beta2: o.beta2,
         eps: o.eps,
       },
-      flat.length,
+      flat.length / 4,
     );
     for (const s of this.#slots) {
       const p = s.spec.tensor;
