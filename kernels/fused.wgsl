@@ -5,28 +5,33 @@
 // ones (one invocation per column, looping over the rows) also sum their column in the same pass
 // (the bias gradient).
 
-// GELU, tanh approximation, as kernels/elementwise.wgsl (0.5 x (1 + tanh(...))).
-fn fused_gelu_tanh(x: f32) -> f32 {
-  return tanh(clamp(GELU_C * (x + 0.044715 * x * x * x), -15.0, 15.0));
+// GELU, tanh approximation, as kernels/elementwise.wgsl (0.5 x (1 + tanh(...))), four at a time.
+fn fused_gelu_tanh(x: vec4<f32>) -> vec4<f32> {
+  return tanh(clamp(GELU_C * (x + 0.044715 * x * x * x), vec4<f32>(-15.0), vec4<f32>(15.0)));
 }
 
-// act(h) for p.act (ACT_NONE, ACT_RELU, ACT_GELU).
-fn act_forward(h: f32) -> f32 {
-  if (p.act == ACT_RELU) { return max(h, 0.0); }
+// act(h) for p.act (ACT_NONE, ACT_RELU, ACT_GELU), four at a time (the quad entries; the scalar
+// entries splat).
+fn act_forward4(h: vec4<f32>) -> vec4<f32> {
+  if (p.act == ACT_RELU) { return max(h, vec4<f32>(0.0)); }
   if (p.act == ACT_GELU) { return 0.5 * h * (1.0 + fused_gelu_tanh(h)); }
   return h;
 }
 
-// act'(h) for p.act.
-fn act_derivative(h: f32) -> f32 {
-  if (p.act == ACT_RELU) { return select(0.0, 1.0, h > 0.0); }
+// act'(h) for p.act, four at a time.
+fn act_derivative4(h: vec4<f32>) -> vec4<f32> {
+  if (p.act == ACT_RELU) { return select(vec4<f32>(0.0), vec4<f32>(1.0), h > vec4<f32>(0.0)); }
   if (p.act == ACT_GELU) {
     let t = fused_gelu_tanh(h);
     let dinner = GELU_C * (1.0 + 3.0 * 0.044715 * h * h);
     return 0.5 * (1.0 + t) + 0.5 * h * (1.0 - t * t) * dinner;
   }
-  return 1.0;
+  return vec4<f32>(1.0);
 }
+
+fn act_forward(h: f32) -> f32 { return act_forward4(vec4<f32>(h)).x; }
+
+fn act_derivative(h: f32) -> f32 { return act_derivative4(vec4<f32>(h)).x; }
 
 // The element of a grid entry (a 2-D dispatch of ceil(cols / WG) x rows workgroups, rows spread
 // over y and z when over 65535, see grid2d in src/ops/fused.ts): column x = wid.x * WG + lid and
@@ -46,6 +51,17 @@ fn bias_act(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
   out[at] = act_forward(a[at] + b[e.x]);
 }
 
+// bias_act when cols is a multiple of 4: one invocation per quad of a row (grid over cols / 4).
+@compute @workgroup_size(WG)
+fn bias_act4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+  let e = grid_element(wid, nwg, lid);
+  let cq = p.cols / 4u;
+  if (e.x >= cq || e.y >= p.rows) { return; }
+  let at = e.y * cq + e.x;
+  out4[at] = act_forward4(a4[at] + b4[e.x]);
+}
+
 // Backward of bias_act, one invocation per column j (a = pre-bias input x, b = bias, c = upstream
 // gradient g): out[i, j] = g[i, j] * act'(x[i, j] + b[j]) and the bias gradient
 // out2[j] = sum_i out[i, j].
@@ -63,6 +79,25 @@ fn bias_act_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     s += d;
   }
   out2[j] = s;
+}
+
+// bias_act_backward when cols is a multiple of 4: one invocation per quad of columns.
+@compute @workgroup_size(WG)
+fn bias_act_backward4(@builtin(workgroup_id) wid: vec3<u32>,
+                      @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_index) lid: u32) {
+  let j = linear_index(wid, nwg, lid, WG);
+  let cq = p.cols / 4u;
+  if (j >= cq) { return; }
+  let bj = b4[j];
+  var s = vec4<f32>(0.0);
+  for (var i = 0u; i < p.rows; i++) {
+    let at = i * cq + j;
+    let d = c4[at] * act_derivative4(a4[at] + bj);
+    out4[at] = d;
+    s += d;
+  }
+  out24[j] = s;
 }
 
 // h[i, j] = a[i, j] + b[j] (b only when p.has_bias).

@@ -26,8 +26,10 @@ import { softmaxLoss } from "../src/losses/softmax.ts";
 import { gatherRows } from "../src/ops/gather.ts";
 
 // 1×1, a row, a column, sizes off the workgroup (64), and a large one.
+// Shapes whose columns are whole quads (1×300, 5×4, 256×512) run biasActivation's `…4` entries.
 const SHAPES: [number, number][] = [
   [1, 1],
+  [5, 4],
   [1, 300],
   [65, 1],
   [7, 13],
@@ -147,14 +149,17 @@ gpuTest("scaledRowDot and its backward match the CPU twin", async () => {
 gpuTest("fused ops: gradients match finite differences of the twins", async () => {
   const [rows, cols] = [5, 7];
   for (const act of ACTS) {
-    await gradCheck(
-      [
-        { shape: [rows, cols], data: randn(rows * cols, 31, 1.5) },
-        { shape: [cols], data: randn(cols, 32) },
-      ],
-      (x, b) => biasActivation(x, b, act),
-      (x, b) => biasActivationRef(x, b, cols, act),
-    );
+    // 7 columns: one element per invocation; 8: quads (the `…4` entries).
+    for (const c of [cols, 8]) {
+      await gradCheck(
+        [
+          { shape: [rows, c], data: randn(rows * c, 31, 1.5) },
+          { shape: [c], data: randn(c, 32) },
+        ],
+        (x, b) => biasActivation(x, b, act),
+        (x, b) => biasActivationRef(x, b, c, act),
+      );
+    }
   }
   await gradCheck(
     [

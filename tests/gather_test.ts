@@ -11,6 +11,10 @@ gpuTest("gatherRows matches the CPU reference, with repeated and empty indices",
       [5, 3, [4, 0, 0, 2]],
       [1, 1, [0, 0, 0]],
       [300, 7, Array.from({ length: 500 }, (_, i) => (i * 37) % 300)],
+      // Whole quads per row: the vec4 entry (gather_rows4), one quad and several.
+      [1, 4, [0]],
+      [9, 12, [8, 0, 3, 3, 7]],
+      [300, 312, Array.from({ length: 257 }, (_, i) => (i * 37) % 300)],
     ] as [number, number, number[]][]
   ) {
     const x = randn(rows * cols, rows);
@@ -29,11 +33,14 @@ gpuTest("gatherRows matches the CPU reference, with repeated and empty indices",
 
 gpuTest("gatherRows gradient sums over repeated indices (finite differences)", async () => {
   const index = [3, 1, 3, 3, 0];
-  await gradCheck(
-    [{ shape: [4, 3], data: randn(12, 5) }],
-    (x) => gatherRows(x, index),
-    (x) => gatherRowsRef(x, 3, index),
-  );
+  // 3 columns: one element per invocation; 8: quads (gather_rows4).
+  for (const cols of [3, 8]) {
+    await gradCheck(
+      [{ shape: [4, cols], data: randn(4 * cols, 5) }],
+      (x) => gatherRows(x, index),
+      (x) => gatherRowsRef(x, cols, index),
+    );
+  }
 });
 
 gpuTest("gatherRows rejects an out-of-range index naming it", () => {

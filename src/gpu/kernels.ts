@@ -220,7 +220,9 @@ export const FUSED = declareKernel({
   file: "fused",
   entries: [
     "bias_act",
+    "bias_act4",
     "bias_act_backward",
+    "bias_act_backward4",
     "bias_l2norm",
     "bias_l2norm_backward",
     "lse_rows_cols",
@@ -229,13 +231,14 @@ export const FUSED = declareKernel({
   ],
   workgroupSize: 64,
   bindings: {
-    a: read("f32"),
-    b: read("f32", optional),
-    c: read("f32", optional),
+    // The `…4` views: the same buffers as quads, for the `…4` entries (cols a multiple of 4).
+    a: read("f32", { views: { a4: "vec4<f32>" } }),
+    b: read("f32", { ...optional, views: { b4: "vec4<f32>" } }),
+    c: read("f32", { ...optional, views: { c4: "vec4<f32>" } }),
     d: read("f32", optional),
-    out: readWrite("f32"),
+    out: readWrite("f32", { views: { out4: "vec4<f32>" } }),
     /** The second output: a bias gradient, the row factors of `bias_l2norm`, or b's gradient. */
-    out2: readWrite("f32", optional),
+    out2: readWrite("f32", { ...optional, views: { out24: "vec4<f32>" } }),
   },
   params: { rows: "u32", cols: "u32", act: "u32", has_bias: "u32", alpha: "f32", eps: "f32" },
   constants: {
@@ -251,15 +254,17 @@ export const FUSED = declareKernel({
 /** Row gather and its adjoint, the scatter-add of rows. */
 export const GATHER = declareKernel({
   file: "gather",
-  entries: ["gather_rows", "scatter_add_rows"],
+  entries: ["gather_rows", "gather_rows4", "scatter_add_rows"],
   workgroupSize: 256,
   bindings: {
-    src: read("f32"),
+    /** The source rows (`src4`: as quads, for `gather_rows4`). */
+    src: read("f32", { views: { src4: "vec4<f32>" } }),
     /** Gather: the source row of each output row; scatter: the CSR lists of rows. */
     idx: read("u32"),
     /** Scatter: CSR offsets. */
     offsets: read("u32", optional),
-    out: readWrite("f32"),
+    /** The result (`out4`: as quads, for `gather_rows4`). */
+    out: readWrite("f32", { views: { out4: "vec4<f32>" } }),
   },
   params: { rows: "u32", cols: "u32", src_rows: "u32" },
 });

@@ -79,12 +79,24 @@ export function biasActivation(x: Tensor, bias: Tensor, act: FusedActivation): T
   }
   const out = new Tensor(x.shape, { label: `bias_${act}` });
   const params = { rows, cols, act: ACT[act] };
-  FUSED.dispatch("bias_act", { a: x, b: bias, out }, params, grid2d(rows, cols));
+  // Rows of whole quads run four elements per invocation (`…4` entries).
+  const quads = cols % 4 === 0;
+  FUSED.dispatch(
+    quads ? "bias_act4" : "bias_act",
+    { a: x, b: bias, out },
+    params,
+    grid2d(rows, quads ? cols / 4 : cols),
+  );
   return record(out, "biasActivation", [x, bias], (g) => {
     if (act === "none") return [g, bias.requiresGrad ? colSum(g) : null];
     const gx = new Tensor(x.shape, { label: `bias_${act} grad` });
     const gb = new Tensor([cols], { label: `bias_${act} bias grad` });
-    FUSED.launch("bias_act_backward", { a: x, b: bias, c: g, out: gx, out2: gb }, params, cols);
+    FUSED.launch(
+      quads ? "bias_act_backward4" : "bias_act_backward",
+      { a: x, b: bias, c: g, out: gx, out2: gb },
+      params,
+      quads ? cols / 4 : cols,
+    );
     if (bias.requiresGrad) return [gx, gb];
     gb.dispose();
     return [gx, null];

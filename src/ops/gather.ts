@@ -35,11 +35,13 @@ export function gatherRows(src: Tensor, index: ArrayLike<number>): Tensor {
   const out = new Tensor([rows, cols], { label: "gather" });
   const pool = rt().pool;
   const idxBuf = u32Buffer(idx, "gather index");
+  // Rows of whole quads are gathered four elements per invocation.
+  const quads = cols % 4 === 0;
   GATHER.launch(
-    "gather_rows",
+    quads ? "gather_rows4" : "gather_rows",
     { src, idx: idxBuf, out },
     { rows, cols, src_rows: srcRows },
-    rows * cols,
+    quads ? rows * cols / 4 : rows * cols,
   );
   pool.release(idxBuf);
   return record(out, "gatherRows", [src], (g) => [scatterAddRows(g, idx, srcRows)]);
