@@ -42,7 +42,7 @@ export { initGpu, Params, rt, type Runtime } from "./src/gpu/runtime.ts";
 export type { KernelSpec } from "./src/gpu/kernel.ts";
 
 // Tensors and autodiff
-export { keep, scope, type Shape, Tensor, untracked } from "./src/autodiff/tensor.ts";
+export { keep, readTensors, scope, type Shape, Tensor, untracked } from "./src/autodiff/tensor.ts";
 export { backward, isGradEnabled, noGrad, zeroGrad } from "./src/autodiff/tape.ts";
 
 // Ops

@@ -11,7 +11,7 @@ import { ELEMENTWISE } from "../src/gpu/kernels.ts";
 import { defineWgslSource } from "../src/gpu/kernel.ts";
 import { sizeClass } from "../src/gpu/pool.ts";
 import { backward } from "../src/autodiff/tape.ts";
-import { scope, Tensor } from "../src/autodiff/tensor.ts";
+import { readTensors, scope, Tensor } from "../src/autodiff/tensor.ts";
 import { relu } from "../src/ops/elementwise.ts";
 import { matmul } from "../src/ops/matmul.ts";
 import { addBias, mean } from "../src/ops/reduce.ts";
@@ -135,5 +135,28 @@ gpuTest(
     } finally {
       [a, out, counts].forEach((t) => t.dispose());
     }
+  },
+);
+
+gpuTest(
+  "readTensors reads several tensors, empty and odd-sized ones too, with one GPU wait",
+  async () => {
+    const values = [[1.5], [], Array.from({ length: 1001 }, (_, i) => i - 0.25), [-2, 3]];
+    const tensors = values.map((v) => Tensor.from(v, [v.length]));
+    // Work recorded before the read is part of it (the read submits the open batch).
+    const doubled = relu(tensors[2]);
+    await rt().sync();
+    const before = rt().stats.waits;
+    const got = await readTensors([...tensors, doubled]);
+    assertEquals(rt().stats.waits - before, 1);
+    assertEquals(got.map((g) => g.length), [1, 0, 1001, 2, 1001]);
+    values.forEach((v, i) => assertAllClose(got[i], v, { atol: 0 }, `tensor ${i}`));
+    assertAllClose(got[4], values[2].map((x) => Math.max(x, 0)), { atol: 0 }, "relu");
+    assertEquals(await readTensors([]), []);
+    await assertRejects(
+      () => rt().readMany([{ buffer: tensors[2].buffer, bytes: 6 }]),
+      /6 bytes at offset 0 is not 4-byte aligned/,
+    );
+    for (const t of [...tensors, doubled]) t.dispose();
   },
 );

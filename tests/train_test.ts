@@ -113,6 +113,21 @@ gpuTest(
   },
 );
 
+gpuTest(
+  "weights that blow up stop training at the epoch's end, naming the weight norm",
+  async () => {
+    // lr 1e4 with Adam moves every weight by about 1e4 a step: finite, but far past 1000 × the start.
+    const dir = await Deno.makeTempDir();
+    const out = await runTraining(config(dir, { epochs: 1, lr: 1e4, warmup: 0 }), {
+      data: DATA,
+      progress: quiet,
+    });
+    assertEquals(out.summary, null);
+    assertOk(/the weight norm grew to .*the weights diverged/.test(out.error!), out.error);
+    await Deno.remove(dir, { recursive: true });
+  },
+);
+
 gpuTest("the checkpoint reloads into a model with the same validation metrics", async () => {
   const dir = await Deno.makeTempDir();
   const out = await runTraining(config(dir, { epochs: 2 }), { data: DATA, progress: quiet });

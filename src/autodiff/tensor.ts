@@ -204,6 +204,19 @@ export class Tensor {
   }
 }
 
+/**
+ * Reads several tensors back with one GPU wait (see {@link Tensor.read}, one wait each).
+ *
+ * @example
+ * ```ts
+ * const [a, b] = await readTensors([x, y]); // Float32Arrays, in order
+ * ```
+ */
+export async function readTensors(tensors: readonly Tensor[]): Promise<Float32Array[]> {
+  const parts = await rt().readMany(tensors.map((t) => ({ buffer: t.buffer, bytes: t.bytes })));
+  return parts.map((p) => new Float32Array(p));
+}
+
 /** Runs `fn` with new tensors not owned by any enclosing scope. */
 export function untracked<T>(fn: () => T): T {
   const saved = scopes.splice(0);

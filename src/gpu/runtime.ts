@@ -392,10 +392,29 @@ export class Runtime {
 
   /** Submits, copies `bytes` bytes of `buffer` from `offset` to the host, and returns them. */
   async read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    return (await this.readMany([{ buffer, bytes, offset }]))[0];
+  }
+
+  /**
+   * Submits and copies several buffer ranges (each `bytes` bytes from `offset`, multiples of 4) to
+   * the host with one GPU wait, returning them in order: a training epoch's losses, status and
+   * weights cost one wait, not one each.
+   */
+  async readMany(
+    parts: readonly { buffer: GPUBuffer; bytes: number; offset?: number }[],
+  ): Promise<ArrayBuffer[]> {
     const context = this.#context();
     await this.pipelines.checkPending();
-    if (bytes === 0) return new ArrayBuffer(0);
-    const size = sizeClass(bytes);
+    const total = parts.reduce((sum, part) => sum + part.bytes, 0);
+    if (total === 0) return parts.map(() => new ArrayBuffer(0));
+    for (const part of parts) {
+      if (part.bytes % 4 !== 0 || (part.offset ?? 0) % 4 !== 0) {
+        throw new GpuError(
+          `read: ${part.bytes} bytes at offset ${part.offset ?? 0} is not 4-byte aligned`,
+        );
+      }
+    }
+    const size = sizeClass(total);
     let staging = this.#staging.get(size)?.pop();
     if (!staging) {
       staging = this.device.createBuffer({
@@ -405,12 +424,18 @@ export class Runtime {
       });
       this.stats.stagingBuffers++;
     }
-    this.copy(buffer, offset, staging, 0, bytes);
+    let at = 0;
+    for (const part of parts) {
+      this.copy(part.buffer, part.offset ?? 0, staging, at, part.bytes);
+      at += part.bytes;
+    }
     this.submit();
     this.stats.readbacks++;
     this.stats.waits++;
     await staging.mapAsync(GPUMapMode.READ, 0, size);
-    const out = staging.getMappedRange(0, size).slice(0, bytes);
+    const mapped = staging.getMappedRange(0, size);
+    at = 0;
+    const out = parts.map((part) => mapped.slice(at, at += part.bytes));
     staging.unmap();
     let list = this.#staging.get(size);
     if (!list) this.#staging.set(size, list = []);

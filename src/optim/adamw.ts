@@ -348,6 +348,14 @@ export class AdamW {
   }
 
   /**
+   * The non-finite guard's word that {@link firstNonFiniteStep} reads (element 0), for a caller
+   * that reads it together with other tensors in one GPU wait (`readTensors`).
+   */
+  get guardStatus(): Tensor {
+    return this.#status;
+  }
+
+  /**
    * The optimiser state tensors (moments, anchors) by name, for checkpoints: read them, or write
    * them before the next {@link step} (fused: they are copies of the flat arrays' segments, taken
    * now and taken back at the next step).

@@ -12,7 +12,7 @@
 
 import { initGpu, rt } from "../gpu/runtime.ts";
 import { backward } from "../autodiff/tape.ts";
-import { scope, Tensor, untracked } from "../autodiff/tensor.ts";
+import { readTensors, scope, Tensor, untracked } from "../autodiff/tensor.ts";
 import { axpby } from "../ops/elementwise.ts";
 import { transpose } from "../ops/transpose.ts";
 import { AdamW } from "../optim/adamw.ts";
@@ -215,11 +215,11 @@ export function ownImages(batch: Batch): number[] {
   });
 }
 
-/** The global L2 norm of a model's weights (one readback). */
-async function weightNorm(model: DualEncoder): Promise<number> {
+/** The global L2 norm of a model's weights, from their values read back. */
+function weightNorm(weights: readonly Float32Array[]): number {
   let sum = 0;
-  for (const t of Object.values(await model.stateDict())) {
-    for (let i = 0; i < t.data.length; i++) sum += t.data[i] * t.data[i];
+  for (const data of weights) {
+    for (let i = 0; i < data.length; i++) sum += data[i] * data[i];
   }
   return Math.sqrt(sum);
 }
@@ -426,10 +426,15 @@ export async function trainLoop(
     }
   };
 
-  const flushRing = async () => {
-    if (ringFill === 0) return;
-    const values = (await ring.read()).subarray(0, ringFill);
-    const bad = await optimizer.firstNonFiniteStep();
+  /**
+   * Reads the losses of the ring, the optimiser's non-finite guard and the `also` tensors in one
+   * GPU wait, checks the first two and returns the values of the `also` tensors.
+   */
+  const flushRing = async (also: Tensor[] = []): Promise<Float32Array[]> => {
+    if (ringFill === 0 && also.length === 0) return [];
+    const [ringData, status, ...rest] = await readTensors([ring, optimizer.guardStatus, ...also]);
+    const values = ringData.subarray(0, ringFill);
+    const bad = status[0];
     for (let i = 0; i < values.length; i++) {
       if (!Number.isFinite(values[i])) throw new NonFiniteError(ringFirstStep + i, "the loss");
       state.lossSum += values[i];
@@ -439,7 +444,9 @@ export async function trainLoop(
     if (bad > 0) throw new NonFiniteError(bad, "the gradient norm");
     ringFill = 0;
     ringFirstStep = state.globalStep + 1;
+    return rest;
   };
+  const weights = [...model.namedParameters().values()];
 
   /** The batch loss `dcca` on each text and its own image's embedding (see src/losses/dcca.ts). */
   const batchLossOf = (batch: Batch, options: DccaOptions) => {
@@ -489,7 +496,7 @@ export async function trainLoop(
     });
 
   try {
-    state.initialWeightNorm ??= await weightNorm(model);
+    state.initialWeightNorm ??= weightNorm(await readTensors(weights));
     if (state.history.length === 0) {
       const metrics = await evaluate();
       const record: EpochRecord = {
@@ -538,9 +545,8 @@ export async function trainLoop(
             `lr ${lr.toExponential(2)}`,
         });
       }
-      await flushRing();
-      await rt().sync();
-      const norm = await weightNorm(model);
+      // One GPU wait per epoch: the last losses, the guard and the weights.
+      const norm = weightNorm(await flushRing(weights));
       const limit = WEIGHT_BLOWUP_FACTOR * Math.max(state.initialWeightNorm ?? 1, 1);
       if (!Number.isFinite(norm)) {
         throw new NonFiniteError(state.globalStep, "the weight norm", "the weights diverged");
