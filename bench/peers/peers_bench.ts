@@ -153,8 +153,10 @@ interface MatmulShape {
 }
 
 const SHAPES: MatmulShape[] = [
-  { group: "matmul 512×512×512", m: 512, n: 512, k: 512, transB: false, reps: 4, calls: 2 },
-  { group: "matmul 1024×1024×1024", m: 1024, n: 1024, k: 1024, transB: false, reps: 1, calls: 2 },
+  // Products per wait: enough that the ~11 ms GPU wait is a small part of a call (16 × ~7 ms at
+  // 512³, 4 × ~55 ms at 1024³); every library does the same products per call.
+  { group: "matmul 512×512×512", m: 512, n: 512, k: 512, transB: false, reps: 16, calls: 3 },
+  { group: "matmul 1024×1024×1024", m: 1024, n: 1024, k: 1024, transB: false, reps: 4, calls: 3 },
   {
     group: "matmul (5000×512)·(1000×512)ᵀ",
     m: 5000,
@@ -297,7 +299,8 @@ const D_IN = 512;
 const D_OUT = 256;
 const LOGIT_SCALE = 1 / 0.07;
 const ADAM = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
-const STEPS_PER_CALL = 2;
+/** Steps per call (one wait): 8 × ~30 ms, so the ~11 ms wait is a small part of a call. */
+const STEPS_PER_CALL = 8;
 const CHECK_STEPS = 3;
 const LOSS_TOLERANCE = 1e-3;
 
