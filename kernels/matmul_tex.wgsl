@@ -1,24 +1,31 @@
 // Register-blocked matmul with operands read through textures, explicitly unrolled:
-// C[M, N] = L . R, L an M x K texture (texel (kc, i) = L[i][4 kc .. 4 kc + 3]) and R a K x N
-// texture (texel (g, k) = R[k][4 g .. 4 g + 3]), both rgba32float, zero-padded to K4 = 4 kc.
-// src/ops/matmul.ts fills them with a copy, or with `mm_pad` (which also transposes) and a copy,
-// so one entry point serves the four layouts A.B, A.B^T, A^T.B, A^T.B^T and the dual product
-// C^T = op(B)^T . op(A)^T (tc = 1: C is written transposed).
+// C[M, N] = L . R with L (M x K) and R (K x N) in rgba32float textures, zero-padded to K4 = 4 kc,
+// each read in the layout it is stored in, so no operand is transposed first:
+// - LT = 0: texel (kc, i) = L[i][4 kc .. 4 kc + 3] (L stored M x K, as A of A.B);
+//   LT = 1: texel (g, k) = L[4 g .. 4 g + 3][k] (L stored K x M, as A of A^T.B).
+// - RT = 0: texel (g, k) = R[k][4 g .. 4 g + 3] (R stored K x N, as B of A.B);
+//   RT = 1: texel (kc, j) = R[4 kc .. 4 kc + 3][j] (R stored N x K, as B of A.B^T).
+// src/ops/matmul.ts fills the textures with a copy, or with `mm_pad` (zero padding) and a copy; with
+// the dual product C^T = op(B)^T . op(A)^T (tc = 1: C is written transposed) this serves the four
+// layouts. Transposed reads load as many texels as direct ones (TM4 per row group or 4 per column
+// group and step of 4 k) and transpose the 4 x 4 block in registers.
 //
 // Why (measured on Mesa 22.3 llvmpipe, bench/README.md "matmul operands through textures"):
 // - A storage-buffer load whose offset varies per lane is a loop over the 8 SIMD lanes; a
 //   textureLoad of an rgba32float texel measured 1.4-3x cheaper per load here, and arithmetic per
-//   load is the lever: per 4 steps of k an invocation loads TM + 4 NQ texels and does 16 TM NQ
-//   multiply-adds (32 x 32 outputs: 64 loads for 4096 multiply-adds).
+//   load is the lever: per 4 steps of k an invocation loads 4 TM4 + 4 NQ texels and does
+//   64 TM4 NQ multiply-adds (32 x 32 outputs: 64 loads for 4096 multiply-adds).
 // - The rows of an invocation's block are the same for all lanes of a workgroup (uniform loads);
 //   the lanes run along the column groups (consecutive texels).
-// - Every loop but the one over k is unrolled in this source (`//#for`, expanded by
-//   src/gpu/kernel.ts per tile), so the accumulators are plain variables on every compiler: Mesa 25
-//   stopped force-unrolling the array loops the storage-buffer kernel (matmul.wgsl) relies on.
+// - Every loop but the one over k is unrolled in this source (`//#for`, and `//#if` for the
+//   layouts, expanded by src/gpu/kernel.ts per tile), so the accumulators are plain variables on
+//   every compiler: Mesa 25 stopped force-unrolling the array loops the storage-buffer kernel
+//   (matmul.wgsl) relies on.
 // - No workgroup memory, no barriers (a workgroup-memory tile measured ~10x slower here).
-// Tile (pipeline constants): TM rows x 4 NQ columns per invocation, WG invocations per workgroup;
-// workgroup (x, y) covers rows r0 + [y TM, y TM + TM) and WG NQ column groups, invocation l owns
-// column groups g0 + x WG NQ + l + q WG, q < NQ. Loads clamp to the last row / group, stores mask.
+// Tile (pipeline constants): 4 TM4 rows x 4 NQ columns per invocation, WG invocations per
+// workgroup; workgroup (x, y) covers rows r0 + [4 TM4 y, 4 TM4 (y + 1)) and WG NQ column groups,
+// invocation l owns column groups g0 + x WG NQ + l + q WG, q < NQ. Loads clamp to the last row,
+// row group, column or column group; stores mask.
 
 fn mt_put(row: u32, col: u32, x: f32) {
   if (row < p.m && col < p.n) { c[select(row * p.n + col, col * p.m + row, p.tc != 0u)] = x; }
@@ -33,39 +40,88 @@ fn mt_store(row: u32, col: u32, v: vec4<f32>) {
 
 @compute @workgroup_size(WG)
 fn mt_blocked(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row0 = p.r0 + wid.y * TM;
+  let row0 = p.r0 + wid.y * TM4 * 4u;
   let cg0 = p.g0 + wid.x * WG * NQ + lid;
-  let last_row = p.m - 1u;
-  let last_group = (p.n + 3u) / 4u - 1u;
-  //#for i < TM
-  let r{i} = i32(min(row0 + {i}u, last_row));
+  //#if LT
+  let last_row_group = (p.m + 3u) / 4u - 1u;
+  //#for h < TM4
+  let h{h} = i32(min(row0 / 4u + {h}u, last_row_group));
   //#end
+  //#else
+  let last_row = p.m - 1u;
+  //#for h < TM4
+  //#for u < 4
+  let r{h}_{u} = i32(min(row0 + {h}u * 4u + {u}u, last_row));
+  //#end
+  //#end
+  //#end
+  //#if RT
+  let last_col = p.n - 1u;
+  //#for q < NQ
+  //#for v < 4
+  let j{q}_{v} = i32(min((cg0 + {q}u * WG) * 4u + {v}u, last_col));
+  //#end
+  //#end
+  //#else
+  let last_group = (p.n + 3u) / 4u - 1u;
   //#for q < NQ
   let g{q} = i32(min(cg0 + {q}u * WG, last_group));
   //#end
-  //#for i < TM
+  //#end
+  //#for h < TM4
+  //#for u < 4
   //#for q < NQ
-  var c{i}_{q} = vec4<f32>();
+  var c{h}_{u}_{q} = vec4<f32>();
+  //#end
   //#end
   //#end
   for (var kc = 0i; kc < i32(p.kc); kc++) {
     let k0 = kc * 4i;
-    //#for i < TM
-    let a{i} = textureLoad(ta, vec2<i32>(kc, r{i}), 0);
+    //#if LT
+    //#for h < TM4
+    let t{h}_0 = textureLoad(ta, vec2<i32>(h{h}, k0), 0);
+    let t{h}_1 = textureLoad(ta, vec2<i32>(h{h}, k0 + 1i), 0);
+    let t{h}_2 = textureLoad(ta, vec2<i32>(h{h}, k0 + 2i), 0);
+    let t{h}_3 = textureLoad(ta, vec2<i32>(h{h}, k0 + 3i), 0);
+    //#for u < 4
+    let a{h}_{u} = vec4<f32>(t{h}_0[{u}], t{h}_1[{u}], t{h}_2[{u}], t{h}_3[{u}]);
+    //#end
+    //#end
+    //#else
+    //#for h < TM4
+    //#for u < 4
+    let a{h}_{u} = textureLoad(ta, vec2<i32>(kc, r{h}_{u}), 0);
+    //#end
+    //#end
     //#end
     //#for q < NQ
+    //#if RT
+    let s{q}_0 = textureLoad(tb, vec2<i32>(kc, j{q}_0), 0);
+    let s{q}_1 = textureLoad(tb, vec2<i32>(kc, j{q}_1), 0);
+    let s{q}_2 = textureLoad(tb, vec2<i32>(kc, j{q}_2), 0);
+    let s{q}_3 = textureLoad(tb, vec2<i32>(kc, j{q}_3), 0);
+    let b{q}_0 = vec4<f32>(s{q}_0.x, s{q}_1.x, s{q}_2.x, s{q}_3.x);
+    let b{q}_1 = vec4<f32>(s{q}_0.y, s{q}_1.y, s{q}_2.y, s{q}_3.y);
+    let b{q}_2 = vec4<f32>(s{q}_0.z, s{q}_1.z, s{q}_2.z, s{q}_3.z);
+    let b{q}_3 = vec4<f32>(s{q}_0.w, s{q}_1.w, s{q}_2.w, s{q}_3.w);
+    //#else
     let b{q}_0 = textureLoad(tb, vec2<i32>(g{q}, k0), 0);
     let b{q}_1 = textureLoad(tb, vec2<i32>(g{q}, k0 + 1i), 0);
     let b{q}_2 = textureLoad(tb, vec2<i32>(g{q}, k0 + 2i), 0);
     let b{q}_3 = textureLoad(tb, vec2<i32>(g{q}, k0 + 3i), 0);
-    //#for i < TM
-    c{i}_{q} += a{i}.x * b{q}_0 + a{i}.y * b{q}_1 + a{i}.z * b{q}_2 + a{i}.w * b{q}_3;
+    //#end
+    //#for h < TM4
+    //#for u < 4
+    c{h}_{u}_{q} += a{h}_{u}.x * b{q}_0 + a{h}_{u}.y * b{q}_1 + a{h}_{u}.z * b{q}_2 + a{h}_{u}.w * b{q}_3;
+    //#end
     //#end
     //#end
   }
-  //#for i < TM
+  //#for h < TM4
+  //#for u < 4
   //#for q < NQ
-  mt_store(row0 + {i}u, (cg0 + {q}u * WG) * 4u, c{i}_{q});
+  mt_store(row0 + {h}u * 4u + {u}u, (cg0 + {q}u * WG) * 4u, c{h}_{u}_{q});
+  //#end
   //#end
   //#end
 }

@@ -85,6 +85,31 @@ for (const plan of FORCED) {
   });
 }
 
+// A transposed operand is read as stored (one dispatch per product) on the tiles that allow it,
+// and transposed by mm_pad first on the large tile (two), with the same values.
+gpuTest(
+  "matmul texture path reads transposed operands as stored, except on the large tile",
+  async () => {
+    const [m, n, k] = [64, 128, 256];
+    for (const [transA, transB] of [[false, true], [true, false], [true, true]]) {
+      const a = randn(m * k, 7);
+      const b = randn(k * n, 8);
+      const ta = Tensor.from(a, transA ? [k, m] : [m, k]);
+      const tb = Tensor.from(b, transB ? [n, k] : [k, n]);
+      const want = matmulRef(a, b, m, n, k, transA, transB);
+      for (const tile of ["medium", "large"] as const) {
+        const before = rt().stats.dispatches;
+        const c = matmul(ta, tb, { transA, transB, plan: { path: "texture", tile, dual: false } });
+        const pads = tile === "large" ? Number(transA) + Number(transB) : 0;
+        assertEquals(rt().stats.dispatches - before, 1 + pads, `${tile} ${transA} ${transB}`);
+        assertAllClose(await c.read(), want, TOL(k), `${tile} ${transA} ${transB}`);
+        c.dispose();
+      }
+      [ta, tb].forEach((t) => t.dispose());
+    }
+  },
+);
+
 // The texture path on operands whose rows are whole 256-byte rows (copied into the textures
 // without mm_pad) and on operands that are not, in the same batch (textures reused after submit).
 gpuTest("matmul texture path: copied and packed operands agree with the twin", async () => {
@@ -335,4 +360,31 @@ Deno.test("expandUnrolls repeats //#for blocks (nested, override bounds) and rej
   assertThrows(() => expandUnrolls("//#for i < 2\nx", {}), /without \/\/#end/);
   assertThrows(() => expandUnrolls("x\n//#end", {}), /unmatched/);
   assertThrows(() => expandUnrolls("//#for i < NOPE\n//#end", {}), /NOPE/);
+});
+
+Deno.test("expandUnrolls keeps one branch of //#if (by override), nested in and around loops", () => {
+  const src = [
+    "override LT: u32 = 0u;",
+    "//#if LT",
+    "//#for i < 2",
+    "t{i}",
+    "//#if RT",
+    "both{i}",
+    "//#end",
+    "//#end",
+    "//#else",
+    "//#for i < 2",
+    "n{i}",
+    "//#end",
+    "//#end",
+    "tail",
+  ].join("\n");
+  const body = (c: Record<string, number>) => expandUnrolls(src, c).split("\n").slice(1);
+  assertEquals(body({}), ["n0", "n1", "tail"]);
+  assertEquals(body({ LT: 1, RT: 0 }), ["t0", "t1", "tail"]);
+  assertEquals(body({ LT: 1, RT: 1 }), ["t0", "both0", "t1", "both1", "tail"]);
+  assertEquals(expandUnrolls("//#if 0\na\n//#end\nb", {}), "b");
+  assertThrows(() => expandUnrolls("//#if LT\nx", {}), /\/\/#if without \/\/#end/);
+  assertThrows(() => expandUnrolls("x\n//#else", {}), /unmatched \/\/#else/);
+  assertThrows(() => expandUnrolls("//#if NOPE\n//#end", {}), /condition 'NOPE'/);
 });

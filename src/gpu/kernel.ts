@@ -82,47 +82,63 @@ export function defineWgslSource(file: string, code: string): void {
   bodies.set(file, code);
 }
 
-const UNROLL = "//#for ";
+/** A line that opens an unrolled (`//#for`) or conditional (`//#if`) block. */
+const TEMPLATE = /^\s*\/\/#(for|if) /m;
 
 /**
  * Explicit unrolling, so that register blocking does not depend on one compiler's loop unrolling:
  * the lines between `//#for i < N` and its `//#end` are repeated for i = 0 … N-1 with `{i}`
  * replaced by the number (blocks nest). `N` is a number or the name of an `override` of the
- * module, whose value is the pipeline constant given (else its declared default). The module is
+ * module, whose value is the pipeline constant given (else its declared default). Likewise
+ * `//#if X` … (`//#else` …) `//#end` keeps its first part when the override `X` is not 0, else
+ * the second, so variants differ in source, not in branches left to the compiler. The module is
  * then compiled once per set of pipeline constants ({@link PipelineCache}).
  */
 export function expandUnrolls(source: string, constants: Record<string, number>): string {
   const defaults = new Map(
     [...source.matchAll(/override (\w+): u32 = (\d+)u;/g)].map((m) => [m[1], Number(m[2])]),
   );
-  const bound = (name: string): number => {
-    const value = /^\d+$/.test(name) ? Number(name) : constants[name] ?? defaults.get(name);
-    if (value === undefined) throw new GpuError(`unroll bound '${name}' is not an override`);
-    return value;
+  const value = (name: string, what: string): number => {
+    const v = /^\d+$/.test(name) ? Number(name) : constants[name] ?? defaults.get(name);
+    if (v === undefined) throw new GpuError(`${what} '${name}' is not an override`);
+    return v;
   };
   const lines = source.split("\n");
+  const opens = (line: string) => TEMPLATE.test(line);
+  const ends = (line: string) => /^\s*\/\/#end\s*$/.test(line);
   const expand = (from: number, to: number, vars: Record<string, number>): string[] => {
     const out: string[] = [];
     for (let l = from; l < to; l++) {
-      const open = lines[l].match(/^\s*\/\/#for (\w+) < (\w+)\s*$/);
-      if (!open) {
-        if (/^\s*\/\/#end\s*$/.test(lines[l])) {
-          throw new GpuError(`unmatched //#end, line ${l + 1}`);
+      const loop = lines[l].match(/^\s*\/\/#for (\w+) < (\w+)\s*$/);
+      const cond = lines[l].match(/^\s*\/\/#if (\w+)\s*$/);
+      if (!loop && !cond) {
+        if (ends(lines[l])) throw new GpuError(`unmatched //#end, line ${l + 1}`);
+        if (/^\s*\/\/#else\s*$/.test(lines[l])) {
+          throw new GpuError(`unmatched //#else, line ${l + 1}`);
         }
         out.push(lines[l].replace(/\{(\w+)\}/g, (m, v) => v in vars ? String(vars[v]) : m));
         continue;
       }
+      // The block's end, and (for //#if) its //#else at the same depth.
       let depth = 1;
       let end = l + 1;
-      for (; end < to && depth > 0; end++) {
-        if (/^\s*\/\/#for /.test(lines[end])) depth++;
-        if (/^\s*\/\/#end\s*$/.test(lines[end])) depth--;
+      let otherwise = -1;
+      for (; end < to; end++) {
+        if (opens(lines[end])) depth++;
+        if (ends(lines[end]) && --depth === 0) break;
+        if (cond && depth === 1 && /^\s*\/\/#else\s*$/.test(lines[end])) otherwise = end;
       }
-      if (depth > 0) throw new GpuError(`//#for without //#end, line ${l + 1}`);
-      for (let i = 0; i < bound(open[2]); i++) {
-        out.push(...expand(l + 1, end - 1, { ...vars, [open[1]]: i }));
+      if (end >= to) throw new GpuError(`//#${loop ? "for" : "if"} without //#end, line ${l + 1}`);
+      if (loop) {
+        for (let i = 0; i < value(loop[2], "unroll bound"); i++) {
+          out.push(...expand(l + 1, end, { ...vars, [loop[1]]: i }));
+        }
+      } else {
+        const split = otherwise >= 0 ? otherwise : end;
+        if (value(cond![1], "condition") !== 0) out.push(...expand(l + 1, split, vars));
+        else if (otherwise >= 0) out.push(...expand(otherwise + 1, end, vars));
       }
-      l = end - 1;
+      l = end;
     }
     return out;
   };
@@ -202,7 +218,7 @@ export class PipelineCache {
 
   #module(file: string, constants?: Record<string, number>): GPUShaderModule {
     const source = wgslSource(file);
-    const template = source.includes(UNROLL);
+    const template = TEMPLATE.test(source);
     // A file with explicit unrolling compiles one module per set of constants (its loop bounds).
     const key = template ? `${file}:${JSON.stringify(constants ?? {})}` : file;
     let module = this.#modules.get(key);

@@ -531,9 +531,9 @@ export const MATMUL_TEX = declareKernel({
   file: "matmul_tex",
   entries: ["mt_blocked"],
   bindings: {
-    /** Left operand L (M × K): texel (kc, i) = L[i][4 kc … 4 kc + 3]. */
+    /** Left operand L (M × K): texel (kc, i) = L[i][4 kc … 4 kc + 3] (`LT`: (g, k) = L[4 g …][k]). */
     ta: texture(),
-    /** Right operand R (K × N): texel (g, k) = R[k][4 g … 4 g + 3]. */
+    /** Right operand R (K × N): texel (g, k) = R[k][4 g … 4 g + 3] (`RT`: (kc, j) = R[4 kc …][j]). */
     tb: texture(),
     /** C, M × N row-major (N × M when `tc`). */
     c: readWrite("f32"),
@@ -552,8 +552,11 @@ export const MATMUL_TEX = declareKernel({
     /** First vec4 column group of this dispatch. */
     g0: "u32",
   },
-  /** The tile: TM rows × 4 NQ columns per invocation, WG invocations per workgroup. */
-  overrides: { TM: 32, NQ: 8, WG: 8 },
+  /**
+   * The tile: 4 TM4 rows × 4 NQ columns per invocation, WG invocations per workgroup; LT / RT
+   * (0 or 1): the left / right operand is read from its transposed storage (see the file).
+   */
+  overrides: { TM4: 8, NQ: 8, WG: 8, LT: 0, RT: 0 },
 });
 
 /** The naive one-output-per-invocation matmul (16 × 16 workgroups): benchmark baseline. */

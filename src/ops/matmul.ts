@@ -77,6 +77,11 @@ export interface MatmulTile {
   group: number;
   /** Relative speed at full occupancy (measured GFLOP/s ÷ the large tile's), for tile choice. */
   speed: number;
+  /**
+   * Texture path: a transposed operand is read as stored (pipeline constants `LT`, `RT`), not
+   * transposed first by `mm_pad`. Each such variant is one more llvmpipe compile on first use.
+   */
+  transposedReads: boolean;
 }
 
 /**
@@ -85,13 +90,16 @@ export interface MatmulTile {
  * loads; `medium` (16 × 32, ~34) pads less; `small` (8 × 8, ~19.5) suits small outputs; `thin`
  * (4 × 32, ~16.5) outputs with a handful of rows (after choosing the orientation, see
  * {@link matmulPlan}). Compiling a tile the first time costs ~10 s of CPU for `large`, ~4 s for
- * `medium`, under 2 s for the others; Mesa keeps the result in its disk cache.
+ * `medium`, under 2 s for the others; Mesa keeps the result in its disk cache. The large tile
+ * transposes its transposed operands with `mm_pad` instead of reading them as stored: a variant per
+ * layout would add ~20 s of compile each to a first run (a first default `task train` went from
+ * 50 s to 78 s with them), for ~0.3 ms of `mm_pad` per product saved.
  */
 export const MATMUL_TILES: Readonly<Record<TileName, MatmulTile>> = {
-  large: { name: "large", rows: 32, cols: 32, group: 8, speed: 1 },
-  medium: { name: "medium", rows: 16, cols: 32, group: 8, speed: 0.85 },
-  small: { name: "small", rows: 8, cols: 8, group: 8, speed: 0.49 },
-  thin: { name: "thin", rows: 4, cols: 32, group: 8, speed: 0.41 },
+  large: { name: "large", rows: 32, cols: 32, group: 8, speed: 1, transposedReads: false },
+  medium: { name: "medium", rows: 16, cols: 32, group: 8, speed: 0.85, transposedReads: true },
+  small: { name: "small", rows: 8, cols: 8, group: 8, speed: 0.49, transposedReads: true },
+  thin: { name: "thin", rows: 4, cols: 32, group: 8, speed: 0.41, transposedReads: true },
 };
 
 /**
@@ -163,12 +171,27 @@ function maxTextureSide(): number {
   }
 }
 
-/** Whether both operand textures of the `path`-less plan fit the adapter's limits. */
-function texturesFit(dual: boolean, m: number, n: number, k: number): boolean {
+/**
+ * Whether both operand textures of a texture plan fit the adapter's limits: `layout` computed as
+ * its dual when `dual`, with `tile` (an operand read as stored keeps its stored orientation, see
+ * `textured`).
+ */
+function texturesFit(
+  layout: MatmulLayout,
+  dual: boolean,
+  tile: MatmulTile,
+  m: number,
+  n: number,
+  k: number,
+): boolean {
+  const run = dual ? DUAL[layout] : layout;
   const [rows, cols] = dual ? [n, m] : [m, n];
-  const side = maxTextureSide();
   const k4 = round4(k);
-  return rows <= side && k4 / 4 <= side && round4(cols) / 4 <= side && k4 <= side;
+  const asStored = (x: string) => x === "t" && tile.transposedReads;
+  const left = asStored(run[0]) ? [round4(rows) / 4, k4] : [k4 / 4, rows];
+  const right = asStored(run[1]) ? [k4 / 4, cols] : [round4(cols) / 4, k4];
+  const side = maxTextureSide();
+  return [...left, ...right].every((x) => x <= side);
 }
 
 /**
@@ -197,8 +220,10 @@ export function matmulPlan(
   let bestCost = Infinity;
   for (const dual of [false, true]) {
     const [rows, cols] = dual ? [n, m] : [m, n];
-    const p: MatmulPath = path === "texture" && !texturesFit(dual, m, n, k) ? "buffer" : path;
     for (const tile of Object.values(MATMUL_TILES)) {
+      const p: MatmulPath = path === "texture" && !texturesFit(layout, dual, tile, m, n, k)
+        ? "buffer"
+        : path;
       // The large tile takes ~10 s of llvmpipe JIT per layout on first use (cached on disk
       // afterwards); below this much work it measured no faster than the medium tile in a
       // training step, so small products never pay for its compile.
@@ -257,7 +282,7 @@ export async function tuneMatmul(
       candidates.set(planKey(plan), plan);
       if (path !== "shared") {
         const other = { ...plan, dual: !plan.dual, layout: DUAL[plan.layout] };
-        if (other.path !== "texture" || texturesFit(other.dual, m, n, k)) {
+        if (other.path !== "texture" || texturesFit(layout, other.dual, other.tile, m, n, k)) {
           candidates.set(planKey(other), other);
         }
       }
@@ -447,7 +472,7 @@ function operandTexture(
   rows: number,
   cols: number,
   rowsP: number,
-  transposed: boolean,
+  transposed = false,
 ): GPUTexture {
   const runtime = rt();
   const width = round4(cols) / 4;
@@ -457,9 +482,7 @@ function operandTexture(
     return texture;
   }
   const pitch = Math.ceil(cols / 64) * 64;
-  const scratch = transposed
-    ? padded(src, rows, cols, rowsP, pitch, true)
-    : padded(src, rows, cols, rowsP, pitch);
+  const scratch = padded(src, rows, cols, rowsP, pitch, transposed);
   runtime.copyToTexture(scratch, pitch * 4, texture, width, rowsP);
   runtime.pool.release(scratch);
   return texture;
@@ -481,9 +504,19 @@ function textured(
   tc: boolean,
 ): void {
   const k4 = round4(k);
-  const left = operandTexture(a, m, k, m, layout[0] === "t");
-  const right = operandTexture(b, k, n, k4, layout[1] === "t");
-  const constants = { TM: tile.rows, NQ: tile.cols / 4, WG: tile.group };
+  // A transposed operand is read as stored (LT, RT) where the tile allows, else transposed by
+  // mm_pad; k-indexed rows are zero-padded to K4.
+  const [ta, tb] = [layout[0] === "t", layout[1] === "t"];
+  const [lt, rtr] = [ta && tile.transposedReads, tb && tile.transposedReads];
+  const left = lt ? operandTexture(a, k, m, k4) : operandTexture(a, m, k, m, ta);
+  const right = rtr ? operandTexture(b, n, k, n) : operandTexture(b, k, n, k4, tb);
+  const constants = {
+    TM4: tile.rows / 4,
+    NQ: tile.cols / 4,
+    WG: tile.group,
+    LT: lt ? 1 : 0,
+    RT: rtr ? 1 : 0,
+  };
   const views = { ta: left.createView(), tb: right.createView(), c };
   split(m, n, tile, (r0, g0, groups) => {
     MATMUL_TEX.dispatch(
@@ -577,7 +610,7 @@ export function planOf(
   if (!forced) return matmulPlan(layout, m, n, k);
   const path = forced.path ?? matmulPlan(layout, m, n, k).path;
   if (path === "shared") return { path, layout, dual: false, tile: MATMUL_TILES[forced.tile] };
-  if (path === "texture" && !texturesFit(forced.dual, m, n, k)) {
+  if (path === "texture" && !texturesFit(layout, forced.dual, MATMUL_TILES[forced.tile], m, n, k)) {
     throw new RangeError(
       `matmul: the texture path cannot hold a ${m}×${n}×${k} product (operand textures beyond ` +
         `maxTextureDimension2D ${maxTextureSide()})`,
