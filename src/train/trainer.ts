@@ -512,6 +512,21 @@ export async function trainLoop(
       if (metrics) progress.log(`epoch 0 (before training): val rsum ${metrics.rsum.toFixed(1)}`);
       await hooks.onEpoch?.(record, state, model);
     }
+    if (state.epoch < config.epochs && state.globalStep < totalSteps) {
+      // Warm-up: the loss and its gradients for the next batch, with no update and nothing
+      // counted, so that first-use pipeline compiles (seconds on llvmpipe without Mesa's disk
+      // cache) are not in the first epoch's steps/s. The training that follows is unchanged.
+      const batch = sampler.epoch(state.epoch)[state.stepInEpoch];
+      const counted = simixAdded;
+      if (batch) {
+        scope(() => {
+          backward(dcca ? batchLossOf(batch, dcca) : listLossOf(batch, state.globalStep + 1));
+          optimizer.zeroGrad();
+        });
+      }
+      simixAdded = counted;
+      await rt().sync();
+    }
     let lr = learningRate(Math.max(1, state.globalStep), schedule);
     while (state.epoch < config.epochs && state.globalStep < totalSteps) {
       const batches = sampler.epoch(state.epoch);
