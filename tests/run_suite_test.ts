@@ -5,7 +5,7 @@
 import { assertEquals, assertOk } from "./util.ts";
 import { junitCounts, type SuiteOutcome, suiteVerdict } from "./run_suite.ts";
 import { heapAbortMessage } from "../src/util/exit_abort.ts";
-import { exitAbortAfterResults } from "../src/cli/bench_record.ts";
+import { exitAbortAfterResults, runFailure } from "../src/cli/bench_record.ts";
 
 /** A JUnit report as `deno test --junit-path` writes it (shape copied from a real run). */
 function junit(tests: number, failures: number, errors = 0): string {
@@ -91,4 +91,8 @@ Deno.test("bench:record keeps a file's results through the exit abort only when 
   assertEquals(exitAbortAfterResults(["b.ts"], { benches: [ok] }, abort, "Aborted"), false);
   const segv = { success: false, code: 139, signal: "SIGSEGV" } as Deno.CommandStatus;
   assertEquals(exitAbortAfterResults(["b.ts"], { benches: [ok] }, segv, HEAP), false);
+  // A run it does not keep is named in the record with how it ended.
+  assertEquals(runFailure(["b.ts"], segv), "b.ts (exit code 139, signal SIGSEGV)");
+  const exit1 = { success: false, code: 1, signal: null } as Deno.CommandStatus;
+  assertEquals(runFailure(["a.ts", "b.ts"], exit1), "a.ts b.ts (exit code 1)");
 });

@@ -36,6 +36,15 @@ export function exitAbortAfterResults(
   return true;
 }
 
+/**
+ * How a `deno bench` run that did not succeed ended, for the record's message and its `failed`
+ * field, e.g. `bench/x_bench.ts (exit code 134, signal SIGABRT)`.
+ */
+export function runFailure(files: string[], status: Deno.CommandStatus): string {
+  const signal = status.signal ? `, signal ${status.signal}` : "";
+  return `${files.join(" ")} (exit code ${status.code}${signal})`;
+}
+
 /** The `*_bench.ts` files directly in `dir`, sorted. */
 async function benchFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -78,7 +87,7 @@ async function main(): Promise<number> {
   ];
   const env = await environment();
   let bench: { benches: unknown[] } | null = null;
-  let success = true;
+  const failed: string[] = [];
   const started = performance.now();
   for (const [i, run] of runs.entries()) {
     console.error(
@@ -107,7 +116,9 @@ async function main(): Promise<number> {
         `deno bench ${run.files.join(" ")} did not print JSON (exit code ${status.code})`,
       );
     }
-    success &&= status.success || exitAbortAfterResults(run.files, part, status, stderrTail);
+    if (!status.success && !exitAbortAfterResults(run.files, part, status, stderrTail)) {
+      failed.push(runFailure(run.files, status));
+    }
     if (bench === null) bench = part;
     else bench.benches.push(...part.benches);
   }
@@ -117,11 +128,15 @@ async function main(): Promise<number> {
   await writeFileAtomic(
     path,
     new TextEncoder().encode(
-      JSON.stringify({ kind: "bench", environment: env, bench }, null, 2) + "\n",
+      JSON.stringify(
+        { kind: "bench", environment: env, bench, ...(failed.length > 0 ? { failed } : {}) },
+        null,
+        2,
+      ) + "\n",
     ),
   );
-  console.error(`wrote ${path}${success ? "" : " (a deno bench run failed)"}`);
-  return success ? 0 : 1;
+  console.error(`wrote ${path}${failed.length === 0 ? "" : ` (failed: ${failed.join("; ")})`}`);
+  return failed.length === 0 ? 0 : 1;
 }
 
 if (import.meta.main) await runMain(main, HELP);
