@@ -78,15 +78,22 @@ gpuTest("unfused AdamW (one dispatch per parameter) matches the CPU twin", async
 });
 
 /**
- * Parameters of edge sizes (1, one fused chunk of 256, one past it, several chunks and not a
- * multiple of 4), each with its own decay and
+ * Parameters of edge sizes (1, 256, 257, one fused chunk of 1024 and one past it, several chunks
+ * and not a multiple of 4), each with its own decay and
  * one clamped; `missing[t]` lists the parameters without a gradient at step t. Both paths are
  * compared with {@link adamwStepRef}, weights and moments.
  */
 async function edgeSteps(fused: boolean, decayTo: "zero" | "init", missing: number[][]) {
-  const sizes = [1, 256, 257, 2101];
-  const decays = [0, 0.1, 0.01, 0.3];
-  const clamps: ([number, number] | undefined)[] = [undefined, undefined, [-0.5, 0.6], undefined];
+  const sizes = [1, 256, 257, 2101, 1024, 1025];
+  const decays = [0, 0.1, 0.01, 0.3, 0.05, 0];
+  const clamps: ([number, number] | undefined)[] = [
+    undefined,
+    undefined,
+    [-0.5, 0.6],
+    undefined,
+    undefined,
+    [-0.2, 0.2],
+  ];
   const w0 = sizes.map((n, i) => randn(n, 10 + i));
   const tensors = sizes.map((n, i) => Tensor.param(w0[i], [n]));
   const opt = new AdamW(
@@ -126,7 +133,7 @@ gpuTest(
   "fused AdamW matches the twin on edge sizes; a parameter without gradient is untouched",
   async () => {
     // Steps 2 and 3 leave parameters out: their weights and moments must not move (no decay).
-    const missing = [[], [1, 3], [0, 1], []];
+    const missing = [[], [1, 3, 5], [0, 1], []];
     for (const decayTo of ["zero", "init"] as const) {
       await edgeSteps(true, decayTo, missing);
       await edgeSteps(false, decayTo, missing);

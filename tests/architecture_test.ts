@@ -154,13 +154,6 @@ export const FOUR_PLACES_EXCEPTIONS: Record<
     why: "matmul's texture path: twin, test, bench and module are matmul's",
   },
   adamw: { module: "src/optim/adamw.ts", why: "an optimiser, not an op" },
-  adamw_flat: {
-    reference: "src/reference/adamw.ts",
-    test: "tests/adamw_test.ts",
-    bench: "bench/adamw_bench.ts",
-    module: "src/optim/adamw.ts",
-    why: "AdamW's fused update: twin, test, bench and module are adamw's",
-  },
   image_features: { module: "src/data/image_features.ts", why: "a featuriser, not an op" },
   losses: { module: "src/losses/launch.ts", why: "the losses' shared entries" },
 };

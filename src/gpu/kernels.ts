@@ -20,30 +20,35 @@ import { type Constant, f32, u32 } from "./prelude.ts";
 const optional = { optional: true } as const;
 
 /**
- * AdamW (`adamw`, one parameter) and the global-norm clipping factor (`clip_scale`, one
- * invocation); the fused update of every parameter is {@link ADAMW_FLAT}.
+ * AdamW (`adamw`, one parameter), the global-norm clipping factor (`clip_scale`, one invocation),
+ * and the fused update of every parameter over flat arrays, four elements per invocation
+ * (`sumsq_flat`: squared-gradient sums per chunk; `adamw_flat`: the update; they read the `…4`
+ * views).
  */
 export const ADAMW = declareKernel({
   file: "adamw",
-  entries: ["adamw", "clip_scale"],
+  entries: ["adamw", "clip_scale", "sumsq_flat", "adamw_flat"],
   workgroupSize: 256,
   bindings: {
-    /** Weights (`clip_scale`: writes the gradient factor at [0]). */
-    param: readWrite("f32"),
+    /** Weights (`clip_scale`: writes the gradient factor at [0]; `sumsq_flat`: its sums). */
+    param: readWrite("f32", { views: { param4: "vec4<f32>" } }),
     /** Gradients (`clip_scale`: partial sums of squares). */
-    grad: read("f32"),
+    grad: read("f32", { views: { grad4: "vec4<f32>" } }),
     /** First moments (`clip_scale`: the non-finite status, step number at [0]). */
-    m1: readWrite("f32"),
+    m1: readWrite("f32", { views: { m1_4: "vec4<f32>" } }),
     /** Second moments. */
-    m2: readWrite("f32", optional),
+    m2: readWrite("f32", { ...optional, views: { m2_4: "vec4<f32>" } }),
     /** Decay target when `use_anchor` (e.g. the initial weights). */
-    anchor: read("f32", optional),
+    anchor: read("f32", { ...optional, views: { anchor4: "vec4<f32>" } }),
     /** Per-step values: [lr, 1 / (1 − β1^t), 1 / (1 − β2^t), t]. */
     step: read("f32"),
     /** The gradient factor [1] written by `clip_scale` (0: skip a non-finite step). */
     scale: read("f32", optional),
+    /** Flat entries: the segment table, then each chunk's segment (see `kernels/adamw.wgsl`). */
+    segs: read("u32", optional),
   },
   params: {
+    /** Elements (flat entries: the flat length, a multiple of `CHUNK`). */
     n: "u32",
     use_anchor: "u32",
     beta1: "f32",
@@ -52,51 +57,14 @@ export const ADAMW = declareKernel({
     weight_decay: "f32",
     clamp_min: "f32",
     clamp_max: "f32",
-  },
-});
-
-/**
- * The fused AdamW update of every parameter over flat arrays, four elements per invocation
- * (`sumsq_flat`: squared-gradient sums per chunk; `adamw_flat`: the update), around
- * {@link ADAMW}'s `clip_scale`.
- */
-export const ADAMW_FLAT = declareKernel({
-  file: "adamw_flat",
-  entries: ["sumsq_flat", "adamw_flat"],
-  workgroupSize: 64,
-  bindings: {
-    /** Weights (`sumsq_flat`: the per-chunk sums of squares, one vec4 per chunk). */
-    param: readWrite("vec4<f32>"),
-    /** Gradients. */
-    grad: read("vec4<f32>"),
-    /** First moments. */
-    m1: readWrite("vec4<f32>", optional),
-    /** Second moments. */
-    m2: readWrite("vec4<f32>", optional),
-    /** Decay targets when `use_anchor` (the initial weights). */
-    anchor: read("vec4<f32>", optional),
-    /** Per-step values: [lr, 1 / (1 − β1^t), 1 / (1 − β2^t), t]. */
-    step: read("f32", optional),
-    /** The gradient factor [1] written by `clip_scale` (0: skip a non-finite step). */
-    scale: read("f32", optional),
-    /** The segment table, then each chunk's segment (see `kernels/adamw_flat.wgsl`). */
-    segs: read("u32"),
-  },
-  params: {
-    /** Flat length in elements (a multiple of `CHUNK`). */
-    n: "u32",
-    use_anchor: "u32",
-    beta1: "f32",
-    beta2: "f32",
-    eps: "f32",
-    /** Segments in the table. */
+    /** Flat entries: segments in the table. */
     segments: "u32",
   },
   constants: {
-    /** Words per segment of the table. */
+    /** Words per segment of the flat entries' table. */
     SEG_WORDS: u32(8),
-    /** Elements per chunk: one workgroup of vec4 invocations (4 × the workgroup size). */
-    CHUNK: u32(256),
+    /** Elements per chunk of the flat entries: one workgroup of vec4 invocations (4 × 256). */
+    CHUNK: u32(1024),
   },
 });
 

@@ -3,9 +3,8 @@
  * initial weights), bias correction, global-norm gradient clipping and per-parameter clamps, all
  * recorded into the open batch without a readback.
  *
- * Fused (the default, `kernels/adamw_flat.wgsl`): the optimiser keeps every parameter's weights,
- * gradient, moments and anchor in flat arrays (each parameter a segment padded to the kernel's
- * chunk of 256 elements); a step copies the weights and gradients in, runs three dispatches for all
+ * Fused (the default): the optimiser keeps every parameter's weights, gradient, moments and anchor
+ * in flat arrays (each parameter a segment padded to the kernel's chunk of 1024 elements); a step copies the weights and gradients in, runs three dispatches for all
  * parameters (the squared-gradient sums per chunk, the clipping factor, the update, four elements
  * per invocation) and copies the weights out. Unfused
  * (`fused: false`): per parameter a sum of squares and an update dispatch, as before.
@@ -13,7 +12,7 @@
  * @module
  */
 
-import { ADAMW, ADAMW_FLAT } from "../gpu/kernels.ts";
+import { ADAMW } from "../gpu/kernels.ts";
 import { rt } from "../gpu/runtime.ts";
 import { noGrad } from "../autodiff/tape.ts";
 import { scope, Tensor, untracked } from "../autodiff/tensor.ts";
@@ -118,7 +117,7 @@ export class AdamW {
       ...options,
     };
     const fused = this.options.fused;
-    const chunk = ADAMW_FLAT.constants.CHUNK;
+    const chunk = ADAMW.constants.CHUNK;
     let offset = 0;
     this.#slots = untracked(() =>
       params.map((p) => {
@@ -216,7 +215,7 @@ export class AdamW {
 
   /** Makes the flat arrays of `length` elements, the anchor copied from the initial weights. */
   #makeFlat(length: number): Flat {
-    const chunk = ADAMW_FLAT.constants.CHUNK;
+    const chunk = ADAMW.constants.CHUNK;
     const flat: Flat = {
       length,
       w: Tensor.zeros([length], { label: "adamw weights" }),
@@ -224,7 +223,7 @@ export class AdamW {
       m: Tensor.zeros([length], { label: "adamw m" }),
       v: Tensor.zeros([length], { label: "adamw v" }),
       anchor: null,
-      segs: new Tensor([this.#slots.length * ADAMW_FLAT.constants.SEG_WORDS + length / chunk], {
+      segs: new Tensor([this.#slots.length * ADAMW.constants.SEG_WORDS + length / chunk], {
         label: "adamw segments",
       }),
       partials: new Tensor([Math.max(length / chunk, 1) * 4], { label: "adamw partial sums" }),
@@ -242,8 +241,8 @@ export class AdamW {
 
   /** Writes the segment table and chunk map for the parameters that have a gradient. */
   #writeSegments(flat: Flat, key: string): void {
-    const chunk = ADAMW_FLAT.constants.CHUNK;
-    const words = ADAMW_FLAT.constants.SEG_WORDS;
+    const chunk = ADAMW.constants.CHUNK;
+    const words = ADAMW.constants.SEG_WORDS;
     const table = new Uint32Array(flat.segs.size);
     const f = new Float32Array(1);
     const bits = (x: number) => (f[0] = x, new Uint32Array(f.buffer)[0]);
@@ -290,12 +289,12 @@ export class AdamW {
       r.copy(p.buffer, 0, flat.w.buffer, s.offset * 4, p.bytes);
       r.copy(p.grad.buffer, 0, flat.g.buffer, s.offset * 4, p.bytes);
     }
-    const chunks = flat.length / ADAMW_FLAT.constants.CHUNK;
+    const chunks = flat.length / ADAMW.constants.CHUNK;
     const common = { step: this.#stepBuf, segs: flat.segs };
     const sizes = { n: flat.length, segments: this.#slots.length };
-    ADAMW_FLAT.launch(
+    ADAMW.launch(
       "sumsq_flat",
-      { ...common, param: flat.partials, grad: flat.g },
+      { ...common, param: flat.partials, grad: flat.g, m1: this.#status },
       sizes,
       chunks,
     );
@@ -305,7 +304,7 @@ export class AdamW {
       { n: chunks * 4, eps: o.maxGradNorm },
       [1],
     );
-    ADAMW_FLAT.launch(
+    ADAMW.launch(
       "adamw_flat",
       {
         ...common,
