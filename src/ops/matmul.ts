@@ -5,9 +5,10 @@
  * Three kernel paths ({@link MatmulPath}), chosen per adapter and shape by {@link matmulPlan}:
  * - `texture` (default on CPU adapters such as llvmpipe, `kernels/matmul_tex.wgsl`): register
  *   blocking, each invocation a {@link MatmulTile.rows} × {@link MatmulTile.cols} block of C,
- *   operands read through `rgba32float` textures (filled by a copy, or by `mm_pad`, which also
- *   transposes, and a copy), every loop but k's unrolled in the WGSL source. One entry point for
- *   all four layouts.
+ *   operands read through `rgba32float` textures (filled by a copy, or by `mm_pad` and a copy),
+ *   every loop but k's unrolled in the WGSL source. One entry point for all four layouts: a
+ *   transposed operand is read as stored ({@link MatmulTile.transposedReads}), or on the large
+ *   tile transposed by `mm_pad`.
  * - `buffer` (`kernels/matmul.wgsl`, `mm_nn`/`mm_nt`/`mm_tn`/`mm_tt`): the same blocking reading
  *   storage buffers; used when a texture would exceed `maxTextureDimension2D`, or when forced.
  * - `shared` (`mm_shared`): workgroup-memory tiles, 4 × 4 outputs per invocation, for discrete
