@@ -56,6 +56,8 @@ gpuTest("the same seed gives the same metrics; another seed does not", async () 
   for (const d of dirs) await Deno.remove(d, { recursive: true });
 });
 
+// The resumed run also does its own warm-up forward and backward (trainLoop) before step 8, which
+// the uninterrupted run does not: equal weights show that the warm-up changes nothing.
 gpuTest("an interrupted run resumes to the same result as an uninterrupted one", async () => {
   const [full, cut] = [await Deno.makeTempDir(), await Deno.makeTempDir()];
   const reference = await runTraining(config(full), { data: DATA, progress: quiet });
