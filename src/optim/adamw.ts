@@ -4,10 +4,11 @@
  * recorded into the open batch without a readback.
  *
  * Fused (the default): the optimiser keeps every parameter's weights, gradient, moments and anchor
- * in flat arrays (each parameter a segment padded to the kernel's chunk of 1024 elements); a step copies the weights and gradients in, runs three dispatches for all
- * parameters (the squared-gradient sums per chunk, the clipping factor, the update, four elements
- * per invocation) and copies the weights out. Unfused
- * (`fused: false`): per parameter a sum of squares and an update dispatch, as before.
+ * in flat arrays (each parameter a segment padded to the kernel's chunk of 1024 elements); a step
+ * copies the weights and gradients in, runs three dispatches for all parameters (the
+ * squared-gradient sums per chunk, the clipping factor, the update, four elements per invocation)
+ * and copies the weights out. Unfused (`fused: false`): per parameter a sum of squares and an
+ * update dispatch, as before.
  *
  * @module
  */
