@@ -48,6 +48,10 @@ const SHAPES: [number, number, number][] = [
   [1000, 1, 9],
   [300, 400, 1],
   [250, 120, 33], // runs as its transpose (the dual product) on the large tile
+  // C stored a vec4 at a time (VROWS: N a multiple of 4; VCOLS, transposed output: M one), with the
+  // last block's rows or columns partly outside C.
+  [38, 44, 6],
+  [37, 44, 6],
 ];
 
 // Every plan forced: each tile of the register-blocked kernel in both orientations, with its operands

@@ -503,8 +503,8 @@ export const MATMUL_TEX = declareKernel({
     ta: texture(),
     /** Right operand R (K × N): texel (g, k) = R[k][4 g … 4 g + 3] (`RT`: (kc, j) = R[4 kc …][j]). */
     tb: texture(),
-    /** C, M × N row-major (N × M when `tc`). */
-    c: readWrite("f32"),
+    /** C, M × N row-major (N × M when `tc`); `c4` its vec4 view (`VROWS`, `VCOLS`). */
+    c: readWrite("f32", { views: { c4: "vec4<f32>" } }),
   },
   params: {
     /** Rows of C. */
@@ -522,9 +522,10 @@ export const MATMUL_TEX = declareKernel({
   },
   /**
    * The tile: 4 TM4 rows × 4 NQ columns per invocation, WG invocations per workgroup; LT / RT
-   * (0 or 1): the left / right operand is read from its transposed storage (see the file).
+   * (0 or 1): the left / right operand is read from its transposed storage (see the file);
+   * VROWS (`tc` 0, N % 4 = 0) / VCOLS (`tc` 1, M % 4 = 0): C is stored a vec4 at a time.
    */
-  overrides: { TM4: 8, NQ: 8, WG: 8, LT: 0, RT: 0 },
+  overrides: { TM4: 8, NQ: 8, WG: 8, LT: 0, RT: 0, VROWS: 0, VCOLS: 0 },
 });
 
 /** The naive one-output-per-invocation matmul (16 × 16 workgroups): benchmark baseline. */

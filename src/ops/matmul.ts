@@ -90,11 +90,12 @@ export interface MatmulTile {
  * 512×1024×512): `large` (32 × 32 outputs per invocation, ~40) has the best ratio of arithmetic to
  * loads; `medium` (16 × 32, ~34) pads less; `small` (8 × 8, ~19.5) suits small outputs; `thin`
  * (4 × 32, ~16.5) outputs with a handful of rows (after choosing the orientation, see
- * {@link matmulPlan}). Compiling a tile the first time costs ~10 s of CPU for `large`, ~4 s for
- * `medium`, under 2 s for the others; Mesa keeps the result in its disk cache. The large tile
- * transposes its transposed operands with `mm_pad` instead of reading them as stored: a variant per
- * layout would add ~20 s of compile each to a first run (a first default `task train` went from
- * 50 s to 78 s with them), for ~0.3 ms of `mm_pad` per product saved.
+ * {@link matmulPlan}). Compiling a tile variant the first time costs ~5 s of CPU for `large`,
+ * ~2 s for `medium`, under 0.5 s for the others (since C is stored a vec4 at a time; 15, 6 and
+ * 0.3–0.6 s before); Mesa keeps the result in its disk cache. The large tile transposes its
+ * transposed operands with `mm_pad` instead of reading them as stored: a variant per layout costs
+ * ~5 s more compile each (in the tests, every layout and store mode of it), for 5–7 % on such a
+ * product (the retrieval shape (5000×512)·(1000×512)ᵀ, bench/README.md "Issue 15, stop 23").
  */
 export const MATMUL_TILES: Readonly<Record<TileName, MatmulTile>> = {
   large: { name: "large", rows: 32, cols: 32, group: 8, speed: 1, transposedReads: false },
@@ -225,7 +226,7 @@ export function matmulPlan(
       const p: MatmulPath = path === "texture" && !texturesFit(layout, dual, tile, m, n, k)
         ? "buffer"
         : path;
-      // The large tile takes ~10 s of llvmpipe JIT per layout on first use (cached on disk
+      // The large tile takes ~5 s of llvmpipe JIT per variant on first use (cached on disk
       // afterwards); below this much work it measured no faster than the medium tile in a
       // training step, so small products never pay for its compile.
       if (tile === MATMUL_TILES.large && m * n * k < LARGE_TILE_MIN_WORK) continue;
@@ -517,6 +518,8 @@ function textured(
     WG: tile.group,
     LT: lt ? 1 : 0,
     RT: rtr ? 1 : 0,
+    VROWS: !tc && n % 4 === 0 ? 1 : 0,
+    VCOLS: tc && m % 4 === 0 ? 1 : 0,
   };
   const views = { ta: left.createView(), tb: right.createView(), c };
   split(m, n, tile, (r0, g0, groups) => {
