@@ -7,6 +7,8 @@
 // iterations and the ratios barely move). allRank's default is 50 (n = 1000 never meets tol 1e-6,
 // so it always runs 50): `NEURALSORT_BENCH_ITERS=50 deno bench -A bench/neuralndcg_bench.ts`.
 //
+// One group runs the lists of a batch-256 training step (256 × 256) at 50 iterations.
+//
 // One group stops early: 256 × 32 lists at τ = 30, allRank's tol 1e-6 and maxIter 50, where every
 // list has converged by iteration 10, so the fused path's gate (kernels/sinkhorn.wgsl) turns the
 // remaining launches into empty dispatches; beside it the same loss capped at 10 iterations (the
@@ -46,6 +48,22 @@ for (const lists of [64, 1024]) {
   ];
   if (lists === 64) entries.push({ name: "neuralndcg plain", work: fwdBwd(neuralNdcgPlain) });
   listCases(report, `fwd+bwd ${lists}x${N}`, lists, N, entries);
+}
+
+// The lists of a batch-256 training step (256 × 256), at allRank's 50 iterations (tol 0: all run).
+{
+  const inBatch = { ...OPTIONS, maxIter: 50 };
+  listCases(report, "fwd+bwd 256x256, 50 iterations", 256, 256, [
+    {
+      name: "softmax",
+      baseline: true,
+      work: (s: Tensor, y: Tensor) => scope(() => backward(rankingLossTensor("softmax", s, y))),
+    },
+    {
+      name: "neuralndcg fused",
+      work: (s: Tensor, y: Tensor) => scope(() => backward(neuralNdcgFused(s, y, inBatch))),
+    },
+  ]);
 }
 
 // Every list converges early (see the header): the gate against a cap at the slowest list's count.
