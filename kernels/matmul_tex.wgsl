@@ -24,7 +24,8 @@
 // - No workgroup memory, no barriers (a workgroup-memory tile measured ~10x slower here).
 // - Stores, like loads, are loops over the lanes: C is written a vec4 at a time where the rows
 //   (VROWS) or, written transposed, the columns (VCOLS) are whole quads, else element by element.
-//   At 512^3 the kernel measured ~7 % faster, and its first compile ~3x shorter (bench/README.md,
+//   Its first compile is ~3x shorter (the stores were most of the unrolled source); at 512^3 it
+//   was ~6 % faster in alternated pairs, within the noise in one-off records (bench/README.md,
 //   "Issue 15, stop 23").
 // Tile (pipeline constants): 4 TM4 rows x 4 NQ columns per invocation, WG invocations per
 // workgroup; workgroup (x, y) covers rows r0 + [4 TM4 y, 4 TM4 (y + 1)) and WG NQ column groups,
