@@ -37,16 +37,38 @@ fn out_index(row: u32, col: u32) -> u32 {
   return select(row * p.n + col, col * p.m + row, p.tc != 0u);
 }
 
-// Masked scalar stores of an invocation's block.
+// Masked stores of an invocation's block. Stores are loops over the lanes too, so whole vec4s go
+// out where they can: VROWS (C written as is, N % 4 = 0) a row of 4 columns at a time, VCOLS (C
+// written transposed, M % 4 = 0) a column of 4 rows at a time (rows come in fours: TM and row0 are
+// multiples of 4); otherwise element by element. `//#if` keeps one path in the source (the f32 and
+// vec4 views of C are one binding, which an entry point may use under one name only).
 fn store_block(acc: ptr<function, Block>, row0: u32, cg0: u32) {
   for (var i = 0u; i < TM_MAX; i++) {
-    if (i < TM && row0 + i < p.m) {
+    if (i < TM) {
       for (var q = 0u; q < NQ_MAX; q++) {
         if (q < NQ) {
           let col = (cg0 + q * WG) * 4u;
-          for (var j = 0u; j < 4u; j++) {
-            if (col + j < p.n) { c[out_index(row0 + i, col + j)] = (*acc)[i][q][j]; }
+          //#if VROWS
+          if (row0 + i < p.m && col < p.n) { dst[((row0 + i) * p.n + col) / 4u] = (*acc)[i][q]; }
+          //#else
+          //#if VCOLS
+          let r = row0 + i - 3u;
+          if (i % 4u == 3u && r < p.m) {
+            for (var j = 0u; j < 4u; j++) {
+              if (col + j < p.n) {
+                dst[((col + j) * p.m + r) / 4u] = vec4<f32>((*acc)[i - 3u][q][j],
+                  (*acc)[i - 2u][q][j], (*acc)[i - 1u][q][j], (*acc)[i][q][j]);
+              }
+            }
           }
+          //#else
+          if (row0 + i < p.m) {
+            for (var j = 0u; j < 4u; j++) {
+              if (col + j < p.n) { c[out_index(row0 + i, col + j)] = (*acc)[i][q][j]; }
+            }
+          }
+          //#end
+          //#end
         }
       }
     }

@@ -487,8 +487,11 @@ export const MATMUL = declareKernel({
     /** Workgroup size of the one-invocation-per-line entries `mm_nt_rows` and `mm_pad`. */
     LINE_WG: u32(64),
   },
-  /** The tile: TM rows × 4 NQ columns per invocation, WG invocations per workgroup. */
-  overrides: { TM: 32, NQ: 8, WG: 8 },
+  /**
+   * The tile: TM rows × 4 NQ columns per invocation, WG invocations per workgroup; VROWS (`tc` 0,
+   * N % 4 = 0) / VCOLS (`tc` 1, M % 4 = 0): C is stored a vec4 at a time.
+   */
+  overrides: { TM: 32, NQ: 8, WG: 8, VROWS: 0, VCOLS: 0 },
 });
 
 /**

@@ -409,7 +409,13 @@ function blocked(
     b = padded(b, bRows, bCols, bRowsP, bColsP);
     scratch.push(b);
   }
-  const tileConstants = { TM: tile.rows, NQ: tile.cols / 4, WG: tile.group };
+  const tileConstants = {
+    TM: tile.rows,
+    NQ: tile.cols / 4,
+    WG: tile.group,
+    VROWS: !tc && n % 4 === 0 ? 1 : 0,
+    VCOLS: tc && m % 4 === 0 ? 1 : 0,
+  };
   const params = { m, n, k, sa: aColsP / 4, sb: bColsP / 4, kc: k4 / 4, tc: tc ? 1 : 0 };
   split(m, n, tile, (r0, g0, groups) => {
     MATMUL.dispatch(`mm_${layout}`, { a, b, c }, { ...params, r0, g0 }, groups, tileConstants);
