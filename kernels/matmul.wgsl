@@ -8,7 +8,8 @@
 // - Arithmetic is cheap in comparison (~0.5 cycle per 8-lane multiply-add), so each invocation
 //   computes a TM x 4 NQ block of C from vec4 loads: per 4 steps of k it loads TM + 4 NQ vec4s and
 //   does 16 TM NQ multiply-adds. Larger blocks load less per multiply-add; 32 x 32 is the largest
-//   that Mesa still unrolls (below) and compiles in reasonable time (~10 s, once: Mesa caches it).
+//   that Mesa still unrolls (below) and compiles in reasonable time (~5 s, once: Mesa caches it;
+//   13 s before C was stored a vec4 at a time).
 // - Every loop except the one over k must be fully unrolled, so that the arrays become registers:
 //   an array indexed by a loop variable costs a gather per access and compiles for minutes. Mesa
 //   force-unrolls a loop whose trip count equals the length of an array it indexes, so the loops
