@@ -21,6 +21,7 @@ import {
   planKey,
   planOf,
   shapeClass,
+  storeConstants,
   textureSide,
   tuneMatmul,
 } from "../src/ops/matmul.ts";
@@ -53,6 +54,14 @@ const SHAPES: [number, number, number][] = [
   [38, 44, 6],
   [37, 44, 6],
 ];
+
+Deno.test("storeConstants: vec4 stores only where C's written rows or columns are whole quads", () => {
+  assertEquals(storeConstants(false, 3, 8), { VROWS: 1, VCOLS: 0 });
+  assertEquals(storeConstants(false, 8, 6), { VROWS: 0, VCOLS: 0 });
+  assertEquals(storeConstants(true, 8, 3), { VROWS: 0, VCOLS: 1 });
+  assertEquals(storeConstants(true, 6, 8), { VROWS: 0, VCOLS: 0 });
+  assertEquals(storeConstants(false, 1, 1), { VROWS: 0, VCOLS: 0 });
+});
 
 // Every plan forced: each tile of the register-blocked kernel in both orientations, with its operands
 // read through textures and from storage buffers, and the workgroup-memory kernel, on shapes

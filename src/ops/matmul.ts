@@ -379,6 +379,27 @@ function padded(
 }
 
 /**
+ * How the blocked kernels store their `m × n` product (pipeline constants of `kernels/matmul.wgsl`
+ * and `kernels/matmul_tex.wgsl`): `VROWS` when C is written as is (`tc` false) and its rows come in
+ * whole quads (n % 4 = 0), `VCOLS` when it is written transposed and its columns do (m % 4 = 0), a
+ * vec4 at a time; otherwise (both 0) element by element. Stores are loops over the lanes on
+ * llvmpipe, and the element-by-element code was most of an unrolled kernel's compile.
+ *
+ * @example
+ * ```ts
+ * import { storeConstants } from "./matmul.ts";
+ * console.log(storeConstants(false, 3, 8)); // { VROWS: 1, VCOLS: 0 }
+ * ```
+ */
+export function storeConstants(
+  tc: boolean,
+  m: number,
+  n: number,
+): { VROWS: 0 | 1; VCOLS: 0 | 1 } {
+  return { VROWS: !tc && n % 4 === 0 ? 1 : 0, VCOLS: tc && m % 4 === 0 ? 1 : 0 };
+}
+
+/**
  * Records the blocked kernel `layout` for an `m × n × k` product of `a` and `b` (stored as the
  * layout says), writing C transposed when `tc`, with `tile`.
  */
@@ -413,8 +434,7 @@ function blocked(
     TM: tile.rows,
     NQ: tile.cols / 4,
     WG: tile.group,
-    VROWS: !tc && n % 4 === 0 ? 1 : 0,
-    VCOLS: tc && m % 4 === 0 ? 1 : 0,
+    ...storeConstants(tc, m, n),
   };
   const params = { m, n, k, sa: aColsP / 4, sb: bColsP / 4, kc: k4 / 4, tc: tc ? 1 : 0 };
   split(m, n, tile, (r0, g0, groups) => {
@@ -524,8 +544,7 @@ function textured(
     WG: tile.group,
     LT: lt ? 1 : 0,
     RT: rtr ? 1 : 0,
-    VROWS: !tc && n % 4 === 0 ? 1 : 0,
-    VCOLS: tc && m % 4 === 0 ? 1 : 0,
+    ...storeConstants(tc, m, n),
   };
   const views = { ta: left.createView(), tb: right.createView(), c };
   split(m, n, tile, (r0, g0, groups) => {
