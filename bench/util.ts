@@ -461,7 +461,7 @@ export const NEURALSORT_OPTIONS: NeuralNdcgOptions = {
 /** The table of the NeuralSort family's benches (one per file, printed when it unloads). */
 export function neuralSortReport(): BenchReport {
   return new BenchReport(
-    `NeuralSort / NeuralNDCG on llvmpipe (${NEURALSORT_ITERS} Sinkhorn iterations)`,
+    `NeuralSort / NeuralNDCG on llvmpipe (${NEURALSORT_ITERS} Sinkhorn iterations unless the group names its own)`,
     "time ÷ baseline time",
   ).printOnUnload();
 }
