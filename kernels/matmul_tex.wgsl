@@ -12,7 +12,7 @@
 //
 // Why (measured on Mesa 22.3 llvmpipe, bench/README.md "matmul operands through textures"):
 // - A storage-buffer load whose offset varies per lane is a loop over the 8 SIMD lanes; a
-//   textureLoad of an rgba32float texel measured 1.4-3x cheaper per load here, and arithmetic per
+//   texture read of an rgba32float texel measured 1.4-3x cheaper per load here, and arithmetic per
 //   load is the lever: per 4 steps of k an invocation loads 4 TM4 + 4 NQ texels and does
 //   64 TM4 NQ multiply-adds (32 x 32 outputs: 64 loads for 4096 multiply-adds).
 // - The rows of an invocation's block are the same for all lanes of a workgroup (uniform loads);
@@ -21,6 +21,11 @@
 //   layouts, expanded by src/gpu/kernel.ts per tile), so the accumulators are plain variables on
 //   every compiler: Mesa 25 stopped force-unrolling the array loops the storage-buffer kernel
 //   (matmul.wgsl) relies on.
+// - Texels are read with textureSampleLevel at their centres through the nearest sampler, not with
+//   textureLoad: naga (wgpu's shader translator) wraps every textureLoad in a bounds check, a
+//   select between the fetch and zero (ReadZeroSkipWrite), and that measured 1.25-1.7x slower than
+//   the same kernel sampling (bench/README.md, "Issue 15, stop 24"). Coordinates are in range (the
+//   loads clamp below); the sampler clamps to the edge besides.
 // - No workgroup memory, no barriers (a workgroup-memory tile measured ~10x slower here).
 // - Stores, like loads, are loops over the lanes: C is written a vec4 at a time where the rows
 //   (VROWS) or, written transposed, the columns (VCOLS) are whole quads, else element by element.
@@ -31,6 +36,20 @@
 // workgroup; workgroup (x, y) covers rows r0 + [4 TM4 y, 4 TM4 (y + 1)) and WG NQ column groups,
 // invocation l owns column groups g0 + x WG NQ + l + q WG, q < NQ. Loads clamp to the last row,
 // row group, column or column group; stores mask.
+
+// Reciprocal sides of ta and tb, set once per invocation.
+var<private> ta_inv: vec2<f32>;
+var<private> tb_inv: vec2<f32>;
+
+// Texel (x, y) of ta / tb: a nearest sample at its centre returns it exactly (for a side w, the
+// sampler's floor((x + 0.5) / w * w) is x: exact for powers of two, within 2^-23 x + 0.5 else).
+fn ta_at(x: i32, y: i32) -> vec4<f32> {
+  return textureSampleLevel(ta, nearest, (vec2<f32>(f32(x), f32(y)) + 0.5) * ta_inv, 0.0);
+}
+
+fn tb_at(x: i32, y: i32) -> vec4<f32> {
+  return textureSampleLevel(tb, nearest, (vec2<f32>(f32(x), f32(y)) + 0.5) * tb_inv, 0.0);
+}
 
 fn mt_put(row: u32, col: u32, x: f32) {
   if (row < p.m && col < p.n) { c[select(row * p.n + col, col * p.m + row, p.tc != 0u)] = x; }
@@ -77,6 +96,8 @@ fn mt_block(r: u32, col: u32, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: v
 
 @compute @workgroup_size(WG)
 fn mt_blocked(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ta_inv = 1.0 / vec2<f32>(textureDimensions(ta));
+  tb_inv = 1.0 / vec2<f32>(textureDimensions(tb));
   let row0 = p.r0 + wid.y * TM4 * 4u;
   let cg0 = p.g0 + wid.x * WG * NQ + lid;
   //#if LT
@@ -116,10 +137,10 @@ fn mt_blocked(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     let k0 = kc * 4i;
     //#if LT
     //#for h < TM4
-    let t{h}_0 = textureLoad(ta, vec2<i32>(h{h}, k0), 0);
-    let t{h}_1 = textureLoad(ta, vec2<i32>(h{h}, k0 + 1i), 0);
-    let t{h}_2 = textureLoad(ta, vec2<i32>(h{h}, k0 + 2i), 0);
-    let t{h}_3 = textureLoad(ta, vec2<i32>(h{h}, k0 + 3i), 0);
+    let t{h}_0 = ta_at(h{h}, k0);
+    let t{h}_1 = ta_at(h{h}, k0 + 1i);
+    let t{h}_2 = ta_at(h{h}, k0 + 2i);
+    let t{h}_3 = ta_at(h{h}, k0 + 3i);
     //#for u < 4
     let a{h}_{u} = vec4<f32>(t{h}_0[{u}], t{h}_1[{u}], t{h}_2[{u}], t{h}_3[{u}]);
     //#end
@@ -127,25 +148,25 @@ fn mt_blocked(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     //#else
     //#for h < TM4
     //#for u < 4
-    let a{h}_{u} = textureLoad(ta, vec2<i32>(kc, r{h}_{u}), 0);
+    let a{h}_{u} = ta_at(kc, r{h}_{u});
     //#end
     //#end
     //#end
     //#for q < NQ
     //#if RT
-    let s{q}_0 = textureLoad(tb, vec2<i32>(kc, j{q}_0), 0);
-    let s{q}_1 = textureLoad(tb, vec2<i32>(kc, j{q}_1), 0);
-    let s{q}_2 = textureLoad(tb, vec2<i32>(kc, j{q}_2), 0);
-    let s{q}_3 = textureLoad(tb, vec2<i32>(kc, j{q}_3), 0);
+    let s{q}_0 = tb_at(kc, j{q}_0);
+    let s{q}_1 = tb_at(kc, j{q}_1);
+    let s{q}_2 = tb_at(kc, j{q}_2);
+    let s{q}_3 = tb_at(kc, j{q}_3);
     let b{q}_0 = vec4<f32>(s{q}_0.x, s{q}_1.x, s{q}_2.x, s{q}_3.x);
     let b{q}_1 = vec4<f32>(s{q}_0.y, s{q}_1.y, s{q}_2.y, s{q}_3.y);
     let b{q}_2 = vec4<f32>(s{q}_0.z, s{q}_1.z, s{q}_2.z, s{q}_3.z);
     let b{q}_3 = vec4<f32>(s{q}_0.w, s{q}_1.w, s{q}_2.w, s{q}_3.w);
     //#else
-    let b{q}_0 = textureLoad(tb, vec2<i32>(g{q}, k0), 0);
-    let b{q}_1 = textureLoad(tb, vec2<i32>(g{q}, k0 + 1i), 0);
-    let b{q}_2 = textureLoad(tb, vec2<i32>(g{q}, k0 + 2i), 0);
-    let b{q}_3 = textureLoad(tb, vec2<i32>(g{q}, k0 + 3i), 0);
+    let b{q}_0 = tb_at(g{q}, k0);
+    let b{q}_1 = tb_at(g{q}, k0 + 1i);
+    let b{q}_2 = tb_at(g{q}, k0 + 2i);
+    let b{q}_3 = tb_at(g{q}, k0 + 3i);
     //#end
     //#for h < TM4
     //#for u < 4

@@ -1,12 +1,13 @@
 // Kernel declarations (src/gpu/declare.ts): the generated header (prelude, WG, constants, Params,
 // bindings and views) compiles and runs; TypeScript reads the declared constants; a wrong entry,
 // binding, parameter or override name is a type error (`@ts-expect-error` below: `deno check`
-// fails if any of those lines type-checks) and, for untyped callers, a runtime error.
+// fails if any of those lines type-checks) and, for untyped callers, a runtime error. A sampler
+// binding is bound by the runtime, and a sample at a texel's centre returns the texel exactly.
 
 import { assertAllClose, assertEquals, assertRejects, assertThrows, gpuTest } from "./util.ts";
-import { declareKernel, read, readWrite } from "../src/gpu/declare.ts";
+import { declareKernel, read, readWrite, sampler, texture } from "../src/gpu/declare.ts";
 import { defineWgslSource, wgslSource } from "../src/gpu/kernel.ts";
-import { ELEMENTWISE, MATMUL } from "../src/gpu/kernels.ts";
+import { ELEMENTWISE, MATMUL, MATMUL_TEX } from "../src/gpu/kernels.ts";
 import { f32, PRELUDE, u32 } from "../src/gpu/prelude.ts";
 import { rt } from "../src/gpu/runtime.ts";
 import { Tensor } from "../src/autodiff/tensor.ts";
@@ -100,4 +101,86 @@ gpuTest("a wrong entry, binding, parameter or override name is a type error and 
   // @ts-expect-error: MATMUL has no override `TN`
   assertThrows(() => MATMUL.dispatch("mm_nn", mm, {}, [1], { TN: 4 }), /override 'TN'/);
   [a, out].forEach((t) => t.dispose());
+});
+
+defineWgslSource(
+  "declare_texels",
+  `// out[y w + x] = texel (x, y) of t, sampled at its centre through the runtime's nearest sampler
+@compute @workgroup_size(WG)
+fn texels(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid, WG);
+  if (i >= p.w * p.h) { return; }
+  let at = vec2<f32>(f32(i % p.w), f32(i / p.w));
+  let inv = 1.0 / vec2<f32>(textureDimensions(t));
+  out[i] = textureSampleLevel(t, nearest, (at + 0.5) * inv, 0.0);
+}
+`,
+);
+
+const TEXELS = declareKernel({
+  file: "declare_texels",
+  entries: ["texels"],
+  workgroupSize: 64,
+  bindings: { t: texture(), nearest: sampler(), out: readWrite("vec4<f32>") },
+  params: { w: "u32", h: "u32" },
+});
+
+gpuTest(
+  "a sampler binding is the runtime's nearest sampler: texel centres read back exactly",
+  async () => {
+    const source = wgslSource("declare_texels");
+    for (
+      const line of [
+        "@group(0) @binding(0) var t: texture_2d<f32>;",
+        "@group(0) @binding(1) var nearest: sampler;",
+        "@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;",
+      ]
+    ) {
+      assertEquals(source.includes(line), true, `generated header has "${line}"`);
+    }
+    const device = rt().device;
+    // Sides as the matmul's operand textures have them (powers of two) and not (up to 4095 wide).
+    for (const [w, h] of [[1, 1], [7, 5], [64, 3], [4095, 2], [4096, 1]]) {
+      const values = new Float32Array(w * h * 4).map((_, i) =>
+        (i % 3 === 0 ? -1 : 1) * Math.fround(1 / (i + 3)) * 2 ** ((i % 61) - 30)
+      );
+      const tex = device.createTexture({
+        size: [w, h],
+        format: "rgba32float",
+        usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+      });
+      device.queue.writeTexture({ texture: tex }, values, { bytesPerRow: w * 16 }, [w, h]);
+      const out = Tensor.zeros([w * h * 4]);
+      TEXELS.launch("texels", { t: tex.createView(), out }, { w, h }, w * h);
+      const got = await out.read();
+      const bad = values.findIndex((v, i) => !Object.is(got[i], v));
+      assertEquals(
+        bad,
+        -1,
+        `${w}×${h}: texel component ${bad} reads ${got[bad]}, not ${values[bad]}`,
+      );
+      out.dispose();
+      tex.destroy();
+    }
+  },
+);
+
+gpuTest("a sampler binding is not passed at launch", () => {
+  const device = rt().device;
+  const tex = device.createTexture({
+    size: [1, 1],
+    format: "rgba32float",
+    usage: GPUTextureUsage.TEXTURE_BINDING,
+  });
+  const out = Tensor.zeros([4]);
+  const [t, nearest] = [tex.createView(), rt().nearestSampler];
+  assertThrows(
+    // @ts-expect-error: `nearest` is bound by the runtime
+    () => TEXELS.launch("texels", { t, out, nearest }, { w: 1, h: 1 }, 1),
+    /runtime's sampler/,
+  );
+  assertEquals("nearest" in MATMUL_TEX.decl.bindings, true, "the matmul reads through it");
+  out.dispose();
+  tex.destroy();
 });

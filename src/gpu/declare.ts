@@ -13,6 +13,8 @@
  *
  * Unset optional bindings are bound to 16-byte dummy buffers (a distinct one per unset read-write
  * slot: one buffer may not back two writable bindings of a dispatch); unset parameters are 0.
+ * A {@link sampler} binding is not passed: every launch binds the runtime's one nearest-texel
+ * sampler.
  *
  * @example
  * ```ts
@@ -54,8 +56,11 @@ export interface Indirect {
   readonly offset: number;
 }
 
-/** Element type of a storage binding (`array<…>`), or `texture_2d<f32>` for a texture binding. */
-export type Element = Scalar | "vec4<f32>" | "atomic<u32>" | "texture_2d<f32>";
+/**
+ * Element type of a storage binding (`array<…>`), `texture_2d<f32>` for a texture binding, or
+ * `sampler` for a sampler binding.
+ */
+export type Element = Scalar | "vec4<f32>" | "atomic<u32>" | "texture_2d<f32>" | "sampler";
 
 /** One storage binding. */
 export interface BindingDecl {
@@ -86,11 +91,21 @@ export function read<const O extends BindingOptions = Record<never, never>>(
 }
 
 /**
- * A `texture_2d<f32>` binding of an unfilterable float format (`rgba32float`), read with
- * `textureLoad`; launches pass a `GPUTextureView`.
+ * A `texture_2d<f32>` binding of an unfilterable float format (`rgba32float`); launches pass a
+ * `GPUTextureView`. Read it with `textureLoad`, or at texel centres through a {@link sampler}.
  */
 export function texture(): { readonly access: "texture"; readonly type: "texture_2d<f32>" } {
   return { access: "texture", type: "texture_2d<f32>" };
+}
+
+/**
+ * A non-filtering `sampler` binding. Launches do not pass it: each binds the runtime's one
+ * nearest-texel sampler (`Runtime.nearestSampler`: nearest filters, clamped to the edge), so a
+ * `textureSampleLevel` at a texel's centre returns that texel exactly. On llvmpipe it reads faster
+ * than `textureLoad`, which naga wraps in a bounds check (`kernels/matmul_tex.wgsl`).
+ */
+export function sampler(): { readonly access: "sampler"; readonly type: "sampler" } {
+  return { access: "sampler", type: "sampler" };
 }
 
 /** A read-write storage binding of `type` elements. */
@@ -131,11 +146,15 @@ export interface KernelDecl {
 export type GpuData = GPUBuffer | GPUTextureView | { readonly buffer: GPUBuffer };
 
 type OptionalKeys<B> = { [K in keyof B]: B[K] extends { optional: true } ? K : never }[keyof B];
+type SamplerKeys<B> = { [K in keyof B]: B[K] extends { access: "sampler" } ? K : never }[keyof B];
 
-/** The bindings argument of a launch: every declared binding, the optional ones may be unset. */
+/**
+ * The bindings argument of a launch: every declared binding but the samplers (the runtime binds
+ * those), the optional ones may be unset.
+ */
 export type BindingArgs<B> =
-  & { readonly [K in Exclude<keyof B, OptionalKeys<B>>]: GpuData }
-  & { readonly [K in OptionalKeys<B>]?: GpuData };
+  & { readonly [K in Exclude<keyof B, OptionalKeys<B> | SamplerKeys<B>>]: GpuData }
+  & { readonly [K in Exclude<OptionalKeys<B>, SamplerKeys<B>>]?: GpuData };
 
 /** The parameters argument of a launch (unset ones are 0). */
 export type ParamArgs<P> = { readonly [K in keyof P]?: number };
@@ -203,7 +222,7 @@ export class Kernel<D extends KernelDecl> {
       const views = Object.entries({ [name]: b.type, ...b.views });
       for (const [view, type] of views) {
         lines.push(
-          b.access === "texture"
+          b.access === "texture" || b.access === "sampler"
             ? `@group(0) @binding(${i}) var ${view}: ${type};`
             : `@group(0) @binding(${i}) var<storage, ${b.access}> ${view}: array<${type}>;`,
         );
@@ -258,6 +277,12 @@ export class Kernel<D extends KernelDecl> {
     let unset = 0;
     const buffers = this.#names.map((name, i) => {
       const data = given[name];
+      if (this.#storage[i] === "sampler") {
+        if (data !== undefined) {
+          throw new GpuError(`${where}: binding '${name}' is the runtime's sampler, not passed`);
+        }
+        return rt().nearestSampler;
+      }
       if (data !== undefined) {
         const texture = this.#storage[i] === "texture";
         if (texture !== data instanceof GPUTextureView) {

@@ -12,10 +12,11 @@
 import { GpuError } from "./device.ts";
 
 /**
- * How a kernel uses each binding: a storage buffer read or read and written, or (`texture`) a
- * sampled `texture_2d<f32>` of an unfilterable float format (`rgba32float`), read with `textureLoad`.
+ * How a kernel uses each binding: a storage buffer read or read and written, (`texture`) a sampled
+ * `texture_2d<f32>` of an unfilterable float format (`rgba32float`), or (`sampler`) a
+ * non-filtering sampler (the runtime's nearest-texel one, see `Runtime.nearestSampler`).
  */
-export type Access = "read" | "read_write" | "texture";
+export type Access = "read" | "read_write" | "texture" | "sampler";
 
 /** Describes one compute entry point. */
 export interface KernelSpec {
@@ -23,7 +24,7 @@ export interface KernelSpec {
   file: string;
   /** Entry point function name. */
   entry: string;
-  /** Access mode of bindings 0..n-1 (storage buffers, or textures where `texture`). */
+  /** Access mode of bindings 0..n-1 (storage buffers, or textures and samplers where so marked). */
   storage: readonly Access[];
   /** Whether binding `storage.length` is a uniform parameter buffer. */
   uniform?: boolean;
@@ -235,19 +236,15 @@ export class PipelineCache {
     const device = this.#device;
     device.pushErrorScope("validation");
     const module = this.#module(spec.file, spec.constants);
-    const entries: GPUBindGroupLayoutEntry[] = spec.storage.map((access, binding) =>
-      access === "texture"
-        ? {
-          binding,
-          visibility: GPUShaderStage.COMPUTE,
-          texture: { sampleType: "unfilterable-float" },
-        }
-        : {
-          binding,
-          visibility: GPUShaderStage.COMPUTE,
-          buffer: { type: access === "read" ? "read-only-storage" : "storage" },
-        }
-    );
+    const entries: GPUBindGroupLayoutEntry[] = spec.storage.map((access, binding) => {
+      const visibility = GPUShaderStage.COMPUTE;
+      if (access === "texture") {
+        return { binding, visibility, texture: { sampleType: "unfilterable-float" } };
+      }
+      if (access === "sampler") return { binding, visibility, sampler: { type: "non-filtering" } };
+      const type = access === "read" ? "read-only-storage" : "storage";
+      return { binding, visibility, buffer: { type } };
+    });
     if (spec.uniform) {
       entries.push({
         binding: spec.storage.length,

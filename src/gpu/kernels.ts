@@ -14,7 +14,7 @@
  * @module
  */
 
-import { declareKernel, read, readWrite, texture } from "./declare.ts";
+import { declareKernel, read, readWrite, sampler, texture } from "./declare.ts";
 import { type Constant, f32, u32 } from "./prelude.ts";
 
 const optional = { optional: true } as const;
@@ -506,6 +506,8 @@ export const MATMUL_TEX = declareKernel({
     ta: texture(),
     /** Right operand R (K × N): texel (g, k) = R[k][4 g … 4 g + 3] (`RT`: (kc, j) = R[4 kc …][j]). */
     tb: texture(),
+    /** The nearest sampler the texels are read through (bound by the runtime). */
+    nearest: sampler(),
     /** C, M × N row-major (N × M when `tc`); `c4` its vec4 view (`VROWS`, `VCOLS`). */
     c: readWrite("f32", { views: { c4: "vec4<f32>" } }),
   },

@@ -31,10 +31,14 @@ import {
   Profiler,
 } from "./profile.ts";
 
-/** A storage binding: a whole buffer or a byte range of one; or a texture binding's view. */
+/**
+ * A storage binding: a whole buffer or a byte range of one; a texture binding's view; or a sampler
+ * binding's sampler.
+ */
 export type Binding =
   | GPUBuffer
   | GPUTextureView
+  | GPUSampler
   | { buffer: GPUBuffer; offset?: number; size?: number };
 
 /** Counters for tests and benchmarks. */
@@ -125,6 +129,7 @@ export class Runtime {
   readonly pool: BufferPool;
   /** Compiled kernels. */
   readonly pipelines: PipelineCache;
+  #nearest: GPUSampler | null = null;
   /** See {@link RuntimeStats}. */
   readonly stats: RuntimeStats = {
     submits: 0,
@@ -146,7 +151,7 @@ export class Runtime {
   #recorded: string[] = [];
   #uniforms = new Map<string, GPUBuffer>();
   #bindGroups = new Map<string, GPUBindGroup>();
-  #bufferIds = new WeakMap<GPUBuffer | GPUTextureView, number>();
+  #bufferIds = new WeakMap<GPUBuffer | GPUTextureView | GPUSampler, number>();
   #nextBufferId = 1;
   #staging = new Map<number, GPUBuffer[]>();
   #uniformRetired: GPUBuffer[] = [];
@@ -171,6 +176,22 @@ export class Runtime {
         if (this.profiler === profiler) console.error(formatNow(profiler));
       });
     }
+  }
+
+  /**
+   * The sampler every `sampler()` binding gets (src/gpu/declare.ts): nearest filters, clamped to
+   * the edge, so a sample at a texel's centre, (i + 0.5) / size, returns that texel exactly.
+   * Created on first use.
+   */
+  get nearestSampler(): GPUSampler {
+    return this.#nearest ??= this.device.createSampler({
+      label: "nearest texel",
+      magFilter: "nearest",
+      minFilter: "nearest",
+      mipmapFilter: "nearest",
+      addressModeU: "clamp-to-edge",
+      addressModeV: "clamp-to-edge",
+    });
   }
 
   /**
@@ -465,7 +486,7 @@ export class Runtime {
     }
   }
 
-  #bufferId(buffer: GPUBuffer | GPUTextureView): number {
+  #bufferId(buffer: GPUBuffer | GPUTextureView | GPUSampler): number {
     let id = this.#bufferIds.get(buffer);
     if (id === undefined) this.#bufferIds.set(buffer, id = this.#nextBufferId++);
     return id;
@@ -511,7 +532,7 @@ export class Runtime {
     let key = `${kernel.id}`;
     const entries: GPUBindGroupEntry[] = [];
     bindings.forEach((b, binding) => {
-      if (b instanceof GPUTextureView) {
+      if (b instanceof GPUTextureView || b instanceof GPUSampler) {
         key += `|t${this.#bufferId(b)}`;
         entries.push({ binding, resource: b });
         return;

@@ -86,11 +86,13 @@ export interface MatmulTile {
 }
 
 /**
- * The blocked kernel's tiles, as measured here (GFLOP/s of CPU time on the 2-core test machine,
- * 512×1024×512): `large` (32 × 32 outputs per invocation, ~40) has the best ratio of arithmetic to
- * loads; `medium` (16 × 32, ~34) pads less; `small` (8 × 8, ~19.5) suits small outputs; `thin`
- * (4 × 32, ~16.5) outputs with a handful of rows (after choosing the orientation, see
- * {@link matmulPlan}). Compiling a tile variant the first time costs ~5 s of CPU for `large`,
+ * The blocked kernel's tiles, as measured here (GFLOP/s on the 2-core test machine, texture path,
+ * 512×1024×512, the median of 3 runs of `bench/mesa/square.ts --tile T`): `large` (32 × 32 outputs
+ * per invocation, 52.9) has the best ratio of arithmetic to loads; `medium` (16 × 32, 50.8) pads
+ * less; `small` (8 × 8, 38.5) suits small outputs; `thin` (4 × 32, 34.0) outputs with a handful
+ * of rows (after choosing the orientation, see {@link matmulPlan}). Before the texels were read
+ * through the nearest sampler the smaller tiles, with fewer multiply-adds per load, lagged more
+ * (40, 34, 19.5, 16.5). Compiling a tile variant the first time costs ~5 s of CPU for `large`,
  * ~2 s for `medium`, under 0.5 s for the others (since C is stored a vec4 at a time; 15, 6 and
  * 0.3–0.6 s before); Mesa keeps the result in its disk cache. The large tile transposes its
  * transposed operands with `mm_pad` instead of reading them as stored: a variant per layout costs
@@ -99,9 +101,9 @@ export interface MatmulTile {
  */
 export const MATMUL_TILES: Readonly<Record<TileName, MatmulTile>> = {
   large: { name: "large", rows: 32, cols: 32, group: 8, speed: 1, transposedReads: false },
-  medium: { name: "medium", rows: 16, cols: 32, group: 8, speed: 0.85, transposedReads: true },
-  small: { name: "small", rows: 8, cols: 8, group: 8, speed: 0.49, transposedReads: true },
-  thin: { name: "thin", rows: 4, cols: 32, group: 8, speed: 0.41, transposedReads: true },
+  medium: { name: "medium", rows: 16, cols: 32, group: 8, speed: 0.96, transposedReads: true },
+  small: { name: "small", rows: 8, cols: 8, group: 8, speed: 0.73, transposedReads: true },
+  thin: { name: "thin", rows: 4, cols: 32, group: 8, speed: 0.64, transposedReads: true },
 };
 
 /**
