@@ -92,12 +92,13 @@ export interface MatmulTile {
  * less; `small` (8 × 8, 38.5) suits small outputs; `thin` (4 × 32, 34.0) outputs with a handful
  * of rows (after choosing the orientation, see {@link matmulPlan}). Before the texels were read
  * through the nearest sampler the smaller tiles, with fewer multiply-adds per load, lagged more
- * (40, 34, 19.5, 16.5). Compiling a tile variant the first time costs ~5 s of CPU for `large`,
- * ~2 s for `medium`, under 0.5 s for the others (since C is stored a vec4 at a time; 15, 6 and
- * 0.3–0.6 s before); Mesa keeps the result in its disk cache. The large tile transposes its
- * transposed operands with `mm_pad` instead of reading them as stored: a variant per layout costs
- * ~5 s more compile each (in the tests, every layout and store mode of it), for 5–7 % on such a
- * product (the retrieval shape (5000×512)·(1000×512)ᵀ, bench/README.md "Issue 15, stop 23").
+ * (40, 34, 19.5, 16.5). Compiling a tile variant the first time costs ~3.4 s of CPU for `large`,
+ * ~1.1 s for `medium` (512³, since the sampler; 5.8 and 1.7 s with `textureLoad`, 15 and 6 s
+ * before C was stored a vec4 at a time), under 0.5 s for the others; Mesa keeps the result in its
+ * disk cache. The large tile transposes its transposed operands with `mm_pad` instead of reading
+ * them as stored: a variant per layout costs one more such compile each (in the tests, every layout
+ * and store mode of it), for 5–7 % on such a product (the retrieval shape (5000×512)·(1000×512)ᵀ,
+ * bench/README.md "Issue 15, stop 23").
  */
 export const MATMUL_TILES: Readonly<Record<TileName, MatmulTile>> = {
   large: { name: "large", rows: 32, cols: 32, group: 8, speed: 1, transposedReads: false },
@@ -108,8 +109,9 @@ export const MATMUL_TILES: Readonly<Record<TileName, MatmulTile>> = {
 
 /**
  * Multiply-adds (m·n·k) from which the large tile is considered: 2^27, e.g. 512³ (on the texture
- * path the large tile measured 40 vs 30–35 GFLOP/s for the medium one at 512³). Smaller products
- * (every training-step product of the default model) use the other tiles and skip its compile.
+ * path the large tile measured 49.1 vs 47.6 GFLOP/s for the medium one at 512³, and both 43–47 at
+ * the training shape 256 × 512 × 256; bench/README.md "Issue 15, stop 24"). Smaller products (every
+ * training-step product of the default model) use the other tiles and skip its compile.
  */
 export const LARGE_TILE_MIN_WORK = 2 ** 27;
 
@@ -228,7 +230,7 @@ export function matmulPlan(
       const p: MatmulPath = path === "texture" && !texturesFit(layout, dual, tile, m, n, k)
         ? "buffer"
         : path;
-      // The large tile takes ~5 s of llvmpipe JIT per variant on first use (cached on disk
+      // The large tile takes ~3.4 s of llvmpipe JIT per variant on first use (cached on disk
       // afterwards); below this much work it measured no faster than the medium tile in a
       // training step, so small products never pay for its compile.
       if (tile === MATMUL_TILES.large && m * n * k < LARGE_TILE_MIN_WORK) continue;
