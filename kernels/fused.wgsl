@@ -147,6 +147,49 @@ fn bias_l2norm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   out2[i] = factor;
 }
 
+// h[i, 4q .. 4q + 3] for the quad at a4[at] (b4[q] added only when p.has_bias).
+fn biased4(at: u32, q: u32) -> vec4<f32> {
+  if (p.has_bias == 1u) { return a4[at] + b4[q]; }
+  return a4[at];
+}
+
+// x . x summed component by component onto s, in the scalar loop's order (bit-identical sums).
+fn add_squares(s: f32, x: vec4<f32>) -> f32 {
+  return (((s + x.x * x.x) + x.y * x.y) + x.z * x.z) + x.w * x.w;
+}
+
+// bias_l2norm when cols is a multiple of 4: a quad per load and store (on llvmpipe each storage
+// access is a loop over the lanes), the same sums in the same order, so the same bits.
+@compute @workgroup_size(WG)
+fn bias_l2norm4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid, WG);
+  if (i >= p.rows) { return; }
+  let cq = p.cols / 4u;
+  let base = i * cq;
+  var s = 0.0;
+  for (var q = 0u; q < cq; q++) { s = add_squares(s, biased4(base + q, q)); }
+  var factor = -1.0 / p.eps;
+  if (s > 1e-30 && s < 1e30) {
+    let n = sqrt(s);
+    if (n > p.eps) { factor = 1.0 / n; }
+  } else {
+    var m = vec4<f32>(0.0);
+    for (var q = 0u; q < cq; q++) { m = max(m, abs(biased4(base + q, q))); }
+    let mm = max(max(m.x, m.y), max(m.z, m.w));
+    if (mm > 0.0) {
+      let im = 1.0 / mm;
+      s = 0.0;
+      for (var q = 0u; q < cq; q++) { s = add_squares(s, biased4(base + q, q) * im); }
+      let r = sqrt(s);
+      if (r > p.eps / mm) { factor = im / r; }
+    }
+  }
+  let scale = abs(factor);
+  for (var q = 0u; q < cq; q++) { out4[base + q] = biased4(base + q, q) * scale; }
+  out2[i] = factor;
+}
+
 // Backward of bias_l2norm, one invocation per column j (a = output y, b = upstream gradient g,
 // c = the row factors f of the forward, d = the row dot products y . g): out[i, j] =
 // (g - y (y . g)) f where f > 0, g |f| where not; when p.has_bias, the bias gradient

@@ -1,4 +1,12 @@
-import { assertAllClose, assertFinite, assertThrows, gpuTest, gradCheck, randn } from "./util.ts";
+import {
+  assertAllClose,
+  assertEquals,
+  assertFinite,
+  assertThrows,
+  gpuTest,
+  gradCheck,
+  randn,
+} from "./util.ts";
 import { backward, zeroGrad } from "../src/autodiff/tape.ts";
 import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { axpby, gelu, relu, scale } from "../src/ops/elementwise.ts";
@@ -11,6 +19,7 @@ import {
 } from "../src/ops/fused.ts";
 import { addBias, l2Normalize, logSumExp, rowDot, sumAll } from "../src/ops/reduce.ts";
 import { transpose } from "../src/ops/transpose.ts";
+import { FUSED } from "../src/gpu/kernels.ts";
 import {
   biasActivationBackwardRef,
   biasActivationRef,
@@ -26,7 +35,8 @@ import { softmaxLoss } from "../src/losses/softmax.ts";
 import { gatherRows } from "../src/ops/gather.ts";
 
 // 1×1, a row, a column, sizes off the workgroup (64), and a large one.
-// Shapes whose columns are whole quads (1×300, 5×4, 256×512) run biasActivation's `…4` entries.
+// Shapes whose columns are whole quads (1×300, 5×4, 256×512) run the `…4` entries of
+// biasActivation and biasL2Normalize's forward.
 const SHAPES: [number, number][] = [
   [1, 1],
   [5, 4],
@@ -161,14 +171,16 @@ gpuTest("fused ops: gradients match finite differences of the twins", async () =
       );
     }
   }
-  await gradCheck(
-    [
-      { shape: [rows, cols], data: randn(rows * cols, 33) },
-      { shape: [cols], data: randn(cols, 34) },
-    ],
-    (x, b) => biasL2Normalize(x, b),
-    (x, b) => biasL2NormalizeRef(x, b, rows, cols),
-  );
+  for (const c of [cols, 8]) { // 8 columns: the `…4` entries
+    await gradCheck(
+      [
+        { shape: [rows, c], data: randn(rows * c, 33) },
+        { shape: [c], data: randn(c, 34) },
+      ],
+      (x, b) => biasL2Normalize(x, b),
+      (x, b) => biasL2NormalizeRef(x, b, rows, c),
+    );
+  }
   await gradCheck(
     [{ shape: [rows, cols], data: randn(rows * cols, 35) }],
     (x) => biasL2Normalize(x, null),
@@ -336,4 +348,38 @@ gpuTest("a training step with fused heads equals the unfused one (3 AdamW steps)
     assertAllClose(w, weights[1][i], { atol: 2e-5, rtol: 1e-4 }, `param ${i}`)
   );
   [texts, images, labels].forEach((t) => t.dispose());
+});
+
+gpuTest("bias_l2norm4 gives the same bits as bias_l2norm", async () => {
+  // Rows of 12 columns: ordinary ones, rows whose sum of squares leaves f32's comfortable range
+  // (1e16, 1e-20: the scale-robust passes), a zero row and one below eps.
+  const [rows, cols] = [70, 12];
+  const x = randn(rows * cols, 41, 2);
+  [1e16, 1e-20, 0, 1e-13].forEach((k, r) => {
+    for (let j = 0; j < cols; j++) x[r * cols + j] *= k;
+  });
+  const tx = Tensor.from(x, [rows, cols]);
+  const b = Tensor.from(randn(cols, 42, 1e-3), [cols]);
+  const run = async (quads: boolean, hasBias: boolean) => {
+    const [out, factors] = [new Tensor([rows, cols]), new Tensor([rows])];
+    FUSED.launch(
+      quads ? "bias_l2norm4" : "bias_l2norm",
+      { a: tx, b: hasBias ? b : undefined, out, out2: factors },
+      { rows, cols, eps: 1e-12, has_bias: hasBias ? 1 : 0 },
+      rows,
+    );
+    const read = await Promise.all([out.read(), factors.read()]);
+    [out, factors].forEach((t) => t.dispose());
+    return read;
+  };
+  for (const hasBias of [true, false]) {
+    const [element, quad] = [await run(false, hasBias), await run(true, hasBias)];
+    element.forEach((e, k) => {
+      const what = `${["out", "factors"][k]} (bias ${hasBias})`;
+      const i = e.findIndex((v, t) => !Object.is(v, quad[k][t]));
+      assertEquals(i, -1, `${what} differs at ${i}: ${e[i]} vs ${quad[k][i]}`);
+      assertFinite(e, what);
+    });
+  }
+  [tx, b].forEach((t) => t.dispose());
 });

@@ -192,6 +192,7 @@ export const FUSED = declareKernel({
     "bias_act_backward",
     "bias_act_backward4",
     "bias_l2norm",
+    "bias_l2norm4",
     "bias_l2norm_backward",
     "lse_rows_cols",
     "lse_rows_cols_backward",

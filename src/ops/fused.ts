@@ -118,7 +118,10 @@ export function biasL2Normalize(x: Tensor, bias: Tensor | null, eps = L2_EPS): T
   const out = new Tensor(x.shape, { label: "bias_l2norm" });
   const factors = new Tensor([rows], { label: "bias_l2norm factors" });
   const params = { rows, cols, eps, has_bias: hasBias };
-  FUSED.launch("bias_l2norm", { a: x, b: bias ?? undefined, out, out2: factors }, params, rows);
+  // Rows of whole quads load and store a quad at a time (`bias_l2norm4`: the same sums, the same
+  // bits, ~1.5x faster in the InfoNCE step; the backward's quad variant measured no faster there).
+  const forward = cols % 4 === 0 ? "bias_l2norm4" : "bias_l2norm";
+  FUSED.launch(forward, { a: x, b: bias ?? undefined, out, out2: factors }, params, rows);
   const inputs = bias ? [x, bias] : [x];
   const recorded = record(out, "biasL2Normalize", inputs, (g) => {
     const dots = new Tensor([rows], { label: "bias_l2norm dots" });
