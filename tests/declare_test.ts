@@ -140,8 +140,11 @@ gpuTest(
       assertEquals(source.includes(line), true, `generated header has "${line}"`);
     }
     const device = rt().device;
-    // Sides as the matmul's operand textures have them (powers of two) and not (up to 4095 wide).
-    for (const [w, h] of [[1, 1], [7, 5], [64, 3], [4095, 2], [4096, 1]]) {
+    // Sides as the matmul's operand textures have them (powers of two) and not.
+    // The adapter's largest side minus one: the widest side that is not a power of two, where the
+    // centre's coordinate (x + 0.5) / w rounds the most.
+    const widest = device.limits.maxTextureDimension2D - 1;
+    for (const [w, h] of [[1, 1], [7, 5], [64, 3], [4095, 2], [4096, 1], [widest, 1]]) {
       const values = new Float32Array(w * h * 4).map((_, i) =>
         (i % 3 === 0 ? -1 : 1) * Math.fround(1 / (i + 3)) * 2 ** ((i % 61) - 30)
       );
