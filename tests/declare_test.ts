@@ -141,7 +141,7 @@ gpuTest(
     }
     const device = rt().device;
     // Sides as the matmul's operand textures have them (powers of two) and not.
-    // The adapter's largest side minus one: the widest side that is not a power of two, where the
+    // The device's largest side minus one: the widest side that is not a power of two, where the
     // centre's coordinate (x + 0.5) / w rounds the most.
     const widest = device.limits.maxTextureDimension2D - 1;
     for (const [w, h] of [[1, 1], [7, 5], [64, 3], [4095, 2], [4096, 1], [widest, 1]]) {
