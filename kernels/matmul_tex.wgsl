@@ -23,8 +23,8 @@
 //   (matmul.wgsl) relies on.
 // - Texels are read with textureSampleLevel at their centres through the nearest sampler, not with
 //   textureLoad: naga (wgpu's shader translator) wraps every textureLoad in a bounds check, a
-//   select between the fetch and zero (ReadZeroSkipWrite), and that measured 1.25-1.7x slower than
-//   the same kernel sampling (bench/README.md, "Issue 15, stop 24"). Coordinates are in range (the
+//   select between the fetch and zero (ReadZeroSkipWrite), and that measured 1.1-1.7x slower than
+//   the same kernel sampling, by tile and shape (bench/README.md, "Issue 15, stop 24"). Coordinates are in range (the
 //   loads clamp below); the sampler clamps to the edge besides.
 // - No workgroup memory, no barriers (a workgroup-memory tile measured ~10x slower here).
 // - Stores, like loads, are loops over the lanes: C is written a vec4 at a time where the rows
@@ -41,8 +41,9 @@
 var<private> ta_inv: vec2<f32>;
 var<private> tb_inv: vec2<f32>;
 
-// Texel (x, y) of ta / tb: a nearest sample at its centre returns it exactly (for a side w, the
-// sampler's floor((x + 0.5) / w * w) is x: exact for powers of two, within 2^-23 x + 0.5 else).
+// Texel (x, y) of ta / tb: a nearest sample at its centre returns it exactly. For a side w the
+// sampler takes floor((x + 0.5) / w * w) = x: the product is x + 0.5 exactly when w is a power of
+// two, and within (x + 0.5) 2^-23, far less than 0.5, otherwise (tests/declare_test.ts).
 fn ta_at(x: i32, y: i32) -> vec4<f32> {
   return textureSampleLevel(ta, nearest, (vec2<f32>(f32(x), f32(y)) + 0.5) * ta_inv, 0.0);
 }
