@@ -32,6 +32,10 @@
 //   Its first compile is ~3x shorter (the stores were most of the unrolled source); at 512^3 it
 //   was ~6 % faster in alternated pairs, within the noise in one-off records (bench/README.md,
 //   "Issue 15, stop 23").
+// - DOT (retrieval's score blocks: A.B^T, B read as stored, RT = 1, LT = 0): each step of 4 k adds
+//   dot(A quad, B quad) to every entry, the arithmetic of matmul.wgsl's mm_nt_rows and of its
+//   storage-buffer kernel, so a pair score equals its block entry bit for bit on any driver (the
+//   default sums the four products left to right, which Mesa's dot does not: it adds w first).
 // Tile (pipeline constants): 4 TM4 rows x 4 NQ columns per invocation, WG invocations per
 // workgroup; workgroup (x, y) covers rows r0 + [4 TM4 y, 4 TM4 (y + 1)) and WG NQ column groups,
 // invocation l owns column groups g0 + x WG NQ + l + q WG, q < NQ. Loads clamp to the last row,
@@ -159,10 +163,13 @@ fn mt_blocked(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     let s{q}_1 = tb_at(kc, j{q}_1);
     let s{q}_2 = tb_at(kc, j{q}_2);
     let s{q}_3 = tb_at(kc, j{q}_3);
+    //#if DOT
+    //#else
     let b{q}_0 = vec4<f32>(s{q}_0.x, s{q}_1.x, s{q}_2.x, s{q}_3.x);
     let b{q}_1 = vec4<f32>(s{q}_0.y, s{q}_1.y, s{q}_2.y, s{q}_3.y);
     let b{q}_2 = vec4<f32>(s{q}_0.z, s{q}_1.z, s{q}_2.z, s{q}_3.z);
     let b{q}_3 = vec4<f32>(s{q}_0.w, s{q}_1.w, s{q}_2.w, s{q}_3.w);
+    //#end
     //#else
     let b{q}_0 = tb_at(g{q}, k0);
     let b{q}_1 = tb_at(g{q}, k0 + 1i);
@@ -171,7 +178,11 @@ fn mt_blocked(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_i
     //#end
     //#for h < TM4
     //#for u < 4
+    //#if DOT
+    c{h}_{u}_{q} += vec4<f32>(dot(a{h}_{u}, s{q}_0), dot(a{h}_{u}, s{q}_1), dot(a{h}_{u}, s{q}_2), dot(a{h}_{u}, s{q}_3));
+    //#else
     c{h}_{u}_{q} += a{h}_{u}.x * b{q}_0 + a{h}_{u}.y * b{q}_1 + a{h}_{u}.z * b{q}_2 + a{h}_{u}.w * b{q}_3;
+    //#end
     //#end
     //#end
     //#end

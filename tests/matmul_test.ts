@@ -17,6 +17,7 @@ import {
   type ForcedPlan,
   matmul,
   MATMUL_PATHS,
+  matmulNtInto,
   matmulPlan,
   planKey,
   planOf,
@@ -400,4 +401,21 @@ Deno.test("expandUnrolls keeps one branch of //#if (by override), nested in and 
   assertThrows(() => expandUnrolls("//#if LT\nx", {}), /\/\/#if without \/\/#end/);
   assertThrows(() => expandUnrolls("x\n//#else", {}), /unmatched \/\/#else/);
   assertThrows(() => expandUnrolls("//#if NOPE\n//#end", {}), /condition 'NOPE'/);
+});
+
+gpuTest("matmulNtInto refuses a plan that does not add one dot per vec4 of k", () => {
+  // Retrieval's pair scores equal its block entries bit for bit only with that arithmetic: the
+  // storage-buffer kernel, or the texture kernel's DOT variant on a tile that reads B as stored.
+  const pool = rt().pool;
+  const [a, b, c] = [pool.acquire(64), pool.acquire(64), pool.acquire(64)];
+  for (
+    const plan of [{ path: "texture", tile: "large", dual: false }, {
+      path: "shared",
+      tile: "medium",
+      dual: false,
+    }] as const
+  ) {
+    assertThrows(() => matmulNtInto(c, a, b, 2, 2, 4, plan), /does not add one dot/);
+  }
+  [a, b, c].forEach((x) => pool.release(x));
 });

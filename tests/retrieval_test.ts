@@ -125,13 +125,25 @@ gpuTest(
   },
 );
 
-/** The planner's choice, then every tile of the matmul kernel in both orientations, forced. */
+/**
+ * The planner's choice, then every tile of the storage-buffer kernel and every tile of the texture
+ * kernel that reads B as stored (its `DOT` arithmetic), in both orientations, forced.
+ */
 const PLANS = [
   undefined,
   ...(["large", "medium", "small", "thin"] as const).flatMap((tile) =>
     [false, true].map((dual) => ({ tile, dual }))
   ),
+  ...(["medium", "small", "thin"] as const).flatMap((tile) =>
+    [false, true].map((dual) => ({ tile, dual, path: "texture" as const }))
+  ),
 ];
+
+/** A plan for messages. */
+function planName(plan: (typeof PLANS)[number]): string {
+  if (!plan) return "planned";
+  return `${"path" in plan ? "texture " : ""}${plan.tile}${plan.dual ? " dual" : ""}`;
+}
 
 gpuTest("scores: blocks of cosines match the float64 reference on edge shapes", async () => {
   // [gallery rows, queries, dim]: 1×1, sizes off the 16-row / 512-query tiles, odd dims.
@@ -147,7 +159,7 @@ gpuTest("scores: blocks of cosines match the float64 reference on edge shapes", 
     for (const plan of PLANS) {
       recordScores(gc, qc, dim, out, plan);
       const got = new Float32Array(await rt().read(out, ng * nq * 4));
-      const what = `${plan ? `${plan.tile}${plan.dual ? " dual" : ""}` : "planned"}`;
+      const what = planName(plan);
       assertAllClose(got, ref, { atol: 2e-6, rtol: 1e-5 }, `${what} ${ng}x${nq}x${dim}`);
     }
     [gc, qc].forEach((c) => c.release());
@@ -175,7 +187,7 @@ gpuTest("pair scores equal the block entries bit for bit (so exact ties stay tie
       recordScores(ic, tc, dim, block, plan);
       const s = new Float32Array(await rt().read(block, ni * nt * 4));
       const fromBlock = Array.from(own, (i, t) => s[i * nt + t]);
-      const what = `${plan ? `${plan.tile}${plan.dual ? " dual" : ""}` : "planned"}`;
+      const what = planName(plan);
       assertEquals(Array.from(r), fromBlock, `pair scores vs ${what} ${ni}x${nt}x${dim}`);
     }
     [ic, tc, oc].forEach((c) => c.release());

@@ -529,9 +529,10 @@ export const MATMUL_TEX = declareKernel({
   /**
    * The tile: 4 TM4 rows × 4 NQ columns per invocation, WG invocations per workgroup; LT / RT
    * (0 or 1): the left / right operand is read from its transposed storage (see the file);
-   * VROWS (`tc` 0, N % 4 = 0) / VCOLS (`tc` 1, M % 4 = 0): C is stored a vec4 at a time.
+   * VROWS (`tc` 0, N % 4 = 0) / VCOLS (`tc` 1, M % 4 = 0): C is stored a vec4 at a time;
+   * DOT (with RT = 1, LT = 0): each step of 4 k adds `dot(A quad, B quad)`, as `mm_nt_rows`.
    */
-  overrides: { TM4: 8, NQ: 8, WG: 8, LT: 0, RT: 0, VROWS: 0, VCOLS: 0 },
+  overrides: { TM4: 8, NQ: 8, WG: 8, LT: 0, RT: 0, VROWS: 0, VCOLS: 0, DOT: 0 },
 });
 
 /** The naive one-output-per-invocation matmul (16 × 16 workgroups): benchmark baseline. */

@@ -522,7 +522,8 @@ function operandTexture(
 
 /**
  * Records the texture path for an `m × n × k` product of `a` and `b` (stored as `layout` says),
- * writing C transposed when `tc`, with `tile`.
+ * writing C transposed when `tc`, with `tile`; `dot`: the `DOT` arithmetic (an `nt` product on a
+ * tile that reads B as stored, see `kernels/matmul_tex.wgsl`).
  */
 function textured(
   c: GPUBuffer,
@@ -534,12 +535,18 @@ function textured(
   n: number,
   k: number,
   tc: boolean,
+  dot = false,
 ): void {
   const k4 = round4(k);
   // A transposed operand is read as stored (LT, RT) where the tile allows, else transposed by
   // mm_pad; k-indexed rows are zero-padded to K4.
   const [ta, tb] = [layout[0] === "t", layout[1] === "t"];
   const [lt, rtr] = [ta && tile.transposedReads, tb && tile.transposedReads];
+  if (dot && (lt || !rtr)) {
+    throw new RangeError(
+      `matmul: the DOT arithmetic needs A·Bᵀ with B read as stored, not ${layout}`,
+    );
+  }
   const left = lt ? operandTexture(a, k, m, k4) : operandTexture(a, m, k, m, ta);
   const right = rtr ? operandTexture(b, n, k, n) : operandTexture(b, k, n, k4, tb);
   const constants = {
@@ -548,6 +555,7 @@ function textured(
     WG: tile.group,
     LT: lt ? 1 : 0,
     RT: rtr ? 1 : 0,
+    DOT: dot ? 1 : 0,
     ...storeConstants(tc, m, n),
   };
   const views = { ta: left.createView(), tb: right.createView(), c };
@@ -666,12 +674,16 @@ function run(
   m: number,
   n: number,
   k: number,
+  dot = false,
 ) {
   if (plan.path === "shared") {
     shared(c, a, b, plan.layout, m, n, k);
     return;
   }
-  const kernel = plan.path === "texture" ? textured : blocked;
+  // The storage-buffer kernel's A·Bᵀ already adds one dot per vec4 of k.
+  const kernel = plan.path === "texture"
+    ? (...args: Parameters<typeof blocked>) => textured(...args, dot)
+    : blocked;
   if (plan.dual) {
     // Cᵀ = op(B)ᵀ·op(A)ᵀ: B is the left operand, A the right one, C is written transposed.
     kernel(c, b, a, plan.layout, plan.tile, n, m, k, true);
@@ -682,9 +694,12 @@ function run(
 
 /**
  * Records `C = A·Bᵀ` (`m × n`, row-major) for buffers of rows already padded to `k` floats, `k` a
- * multiple of 4 (A `m × k`, B `n × k`): the blocked kernel on storage-buffer operands, tile as
- * {@link matmulPlan} plans it. Used by
- * retrieval for its blocks of scores; {@link rowDotsInto} gives the same entries bit for bit.
+ * multiple of 4 (A `m × k`, B `n × k`), adding one `dot` per vec4 of k in order, as
+ * {@link rowDotsInto} does: retrieval's blocks of scores, whose entries its pair scores equal bit for
+ * bit. On CPU adapters the texture kernel with `DOT` on a tile that reads B as stored (the large
+ * tile does not: the medium one instead), where the textures fit; else, and on GPUs, the
+ * storage-buffer kernel, tile as {@link matmulPlan} plans it. `forced` forces a plan (tests; path
+ * `buffer` unless it says `texture`).
  */
 export function matmulNtInto(
   c: GPUBuffer,
@@ -697,13 +712,28 @@ export function matmulNtInto(
 ): void {
   if (k % 4 !== 0) throw new RangeError(`matmulNtInto: k = ${k} is not a multiple of 4`);
   if (m === 0 || n === 0 || k === 0) return;
-  // Storage-buffer operands unless a test forces another path: only this kernel shares
-  // `mm_nt_rows`'s arithmetic (one dot per vec4 of k), which the texture and workgroup-memory
-  // kernels do not, and retrieval needs its pair scores equal to the block entries bit for bit.
-  const plan = forced
-    ? planOf("nt", m, n, k, { path: "buffer", ...forced })
+  run(ntDotPlan(m, n, k, forced), c, a, b, m, n, k, true);
+}
+
+/** The plan of {@link matmulNtInto}: one whose arithmetic is `mm_nt_rows`'s (see there). */
+function ntDotPlan(m: number, n: number, k: number, forced?: ForcedPlan): MatmulPlan {
+  if (forced) {
+    const plan = planOf("nt", m, n, k, { path: "buffer", ...forced });
+    if (plan.path === "shared" || (plan.path === "texture" && !plan.tile.transposedReads)) {
+      throw new RangeError(
+        `matmulNtInto: plan ${planKey(plan)} does not add one dot per vec4 of k (on the texture ` +
+          "path: medium, small or thin)",
+      );
+    }
+    return plan;
+  }
+  if (!cpuAdapter()) return matmulPlan("nt", m, n, k, "buffer");
+  const plan = matmulPlan("nt", m, n, k, "texture");
+  if (plan.path !== "texture" || plan.tile.transposedReads) return plan;
+  const medium = { ...plan, tile: MATMUL_TILES.medium };
+  return texturesFit("nt", plan.dual, medium.tile, m, n, k)
+    ? medium
     : matmulPlan("nt", m, n, k, "buffer");
-  run(plan, c, a, b, m, n, k);
 }
 
 /**
