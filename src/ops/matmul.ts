@@ -680,15 +680,14 @@ function run(
     shared(c, a, b, plan.layout, m, n, k);
     return;
   }
-  // The storage-buffer kernel's A·Bᵀ already adds one dot per vec4 of k.
-  const kernel = plan.path === "texture"
-    ? (...args: Parameters<typeof blocked>) => textured(...args, dot)
-    : blocked;
-  if (plan.dual) {
-    // Cᵀ = op(B)ᵀ·op(A)ᵀ: B is the left operand, A the right one, C is written transposed.
-    kernel(c, b, a, plan.layout, plan.tile, n, m, k, true);
+  // Dual: Cᵀ = op(B)ᵀ·op(A)ᵀ, B is the left operand, A the right one, C is written transposed.
+  const [left, right, rows, cols] = plan.dual ? [b, a, n, m] : [a, b, m, n];
+  const { layout, tile, dual } = plan;
+  if (plan.path === "texture") {
+    textured(c, left, right, layout, tile, rows, cols, k, dual, dot);
   } else {
-    kernel(c, a, b, plan.layout, plan.tile, m, n, k, false);
+    // The storage-buffer kernel's A·Bᵀ already adds one dot per vec4 of k.
+    blocked(c, left, right, layout, tile, rows, cols, k, dual);
   }
 }
 
