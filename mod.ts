@@ -91,6 +91,7 @@ export { neuralSort } from "./src/ops/neuralsort.ts";
 export { sinkhorn } from "./src/ops/sinkhorn.ts";
 export { type GumbelOptions, gumbelPerturb } from "./src/ops/gumbel.ts";
 export { softDcg } from "./src/losses/neuralndcg.ts";
+export { symmetricSoftmaxLoss } from "./src/losses/softmax.ts";
 export { AdamW, type AdamWOptions, type ParamSpec } from "./src/optim/adamw.ts";
 
 // Losses

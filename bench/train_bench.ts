@@ -30,14 +30,15 @@
 
 import { initGpu, rt } from "../src/gpu/runtime.ts";
 import { backward, noGrad } from "../src/autodiff/tape.ts";
-import { scope, Tensor } from "../src/autodiff/tensor.ts";
+import { scope, Tensor, untracked } from "../src/autodiff/tensor.ts";
 import { axpby, scale, sub } from "../src/ops/elementwise.ts";
 import { matmul } from "../src/ops/matmul.ts";
-import { addBias, l2Normalize, logSumExp, mean, rowDot, sumAll } from "../src/ops/reduce.ts";
-import { biasL2Normalize, logSumExpRowsCols, scaledRowDot } from "../src/ops/fused.ts";
+import { addBias, l2Normalize, logSumExp, mean, rowDot } from "../src/ops/reduce.ts";
+import { biasL2Normalize } from "../src/ops/fused.ts";
+import { symmetricSoftmaxLoss } from "../src/losses/softmax.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { transpose } from "../src/ops/transpose.ts";
-import { COMPARED_LOSSES, rankingLossTensor } from "../src/losses/mod.ts";
+import { COMPARED_LOSSES, getLoss, rankingLossTensor, resolveOptions } from "../src/losses/mod.ts";
 import { buildModel, type TrainConfig } from "../src/train/trainer.ts";
 import type { RetrievalDataset } from "../src/data/types.ts";
 import { amortisedBench, BenchReport, interleavedAB, seededGlorot, seededNormal } from "./util.ts";
@@ -107,9 +108,15 @@ function step(loss: string, rows: number[], relevance: Tensor, options = {}): vo
   profiler?.beginStep();
   scope(() => {
     const s = model.batchSimilarity(texts, rows, images, rows);
-    const t2i = rankingLossTensor(loss, s, relevance, options);
-    const i2t = rankingLossTensor(loss, transpose(s), relevance, options);
-    backward(axpby(0.5, t2i, 0.5, i2t));
+    // As the trainer: both directions in one call where the loss has it (softmax).
+    const def = getLoss(loss);
+    if (def.bothWays) {
+      backward(def.bothWays(s, relevance, resolveOptions(def, options)));
+    } else {
+      const t2i = rankingLossTensor(loss, s, relevance, options);
+      const i2t = rankingLossTensor(loss, transpose(s), relevance, options);
+      backward(axpby(0.5, t2i, 0.5, i2t));
+    }
     optimizer.step();
     optimizer.zeroGrad();
   });
@@ -195,11 +202,22 @@ function infoNceLoss(
     const diag = scale(rowDot(t, v), LOGIT_SCALE);
     return mean(sub(axpby(0.5, logSumExp(s), 0.5, logSumExp(transpose(s))), diag));
   }
-  // mean(0.5 lse_rows + 0.5 lse_cols − diag), the scale inside the log-sum-exps and the row dots.
+  // Both directions of the softmax loss (identity labels: CLIP's InfoNCE) in one call, the scale
+  // inside it.
   const t = biasL2Normalize(matmul(text, textW), textB);
   const v = biasL2Normalize(matmul(image, imageW), imageB);
-  const lse = logSumExpRowsCols(matmul(t, v, { transB: true }), LOGIT_SCALE);
-  return axpby(0.5 / B, sumAll(lse), -1 / B, sumAll(scaledRowDot(t, v, LOGIT_SCALE)));
+  return symmetricSoftmaxLoss(matmul(t, v, { transB: true }), identity(), LOGIT_SCALE);
+}
+
+let eye: Tensor | null = null;
+/** The `[B, B]` identity labels (one relevant image per text), uploaded once. */
+function identity(): Tensor {
+  if (eye === null) {
+    const data = new Float32Array(B * B);
+    for (let i = 0; i < B; i++) data[i * B + i] = 1;
+    eye = untracked(() => Tensor.from(data, [B, B], { label: "identity labels" }));
+  }
+  return eye;
 }
 
 for (

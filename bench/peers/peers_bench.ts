@@ -22,8 +22,10 @@
  *   row-L2-normalised, S = T·Iᵀ / 0.07, loss = mean of row- and column-wise softmax cross-entropy
  *   with the diagonal as target, gradients and an Adam update (lr 1e-3, β 0.9/0.999, ε 1e-8, no
  *   weight decay): crossrank ops + `AdamW` vs tfjs `optimizer.minimize` with `tf.train.adam`, on
- *   the same seeded inputs and initial weights. At load the losses are checked equal (initial
- *   and after 3 steps, tolerance 1e-3), so the cases do equal work.
+ *   the same seeded inputs and initial weights. crossrank twice: the op chain tfjs records too
+ *   (the baseline), and its fused ops for the same loss (`biasL2Normalize`,
+ *   `symmetricSoftmaxLoss`). At load the losses are checked equal (initial and after 3 steps,
+ *   tolerance 1e-3), so the cases do equal work.
  *
  * A throughput table (GFLOP/s, steps/s, crossrank speed ÷ peer speed) prints after the last case.
  *
@@ -52,6 +54,8 @@ import { axpby, scale, sub } from "../../src/ops/elementwise.ts";
 import { addBias, l2Normalize, logSumExp, mean, rowDot } from "../../src/ops/reduce.ts";
 import { transpose } from "../../src/ops/transpose.ts";
 import { AdamW } from "../../src/optim/adamw.ts";
+import { biasL2Normalize } from "../../src/ops/fused.ts";
+import { symmetricSoftmaxLoss } from "../../src/losses/softmax.ts";
 import { amortisedBench, BenchReport, seededGlorot, seededNormal } from "../util.ts";
 
 /** Version of every tfjs package used here (they are released together). */
@@ -320,7 +324,11 @@ interface InfoNceModel {
   train(count: number): Promise<void>;
 }
 
-function crossrankInfoNce(): InfoNceModel {
+/**
+ * crossrank's InfoNCE model: the op chain every peer records (`fusedOps` false), or crossrank's
+ * fused ops for the same loss (`biasL2Normalize`, and `symmetricSoftmaxLoss` with identity labels).
+ */
+function crossrankInfoNce(fusedOps: boolean): InfoNceModel {
   const [text, image] = untracked(() => [
     Tensor.from(INIT.text, [BATCH, D_IN], { label: "text features" }),
     Tensor.from(INIT.image, [BATCH, D_IN], { label: "image features" }),
@@ -330,7 +338,15 @@ function crossrankInfoNce(): InfoNceModel {
   const imageW = Tensor.param(INIT.imageW, [D_IN, D_OUT], "image.W");
   const imageB = Tensor.param(new Float32Array(D_OUT), [D_OUT], "image.b");
   const opt = new AdamW([textW, textB, imageW, imageB], { ...ADAM, weightDecay: 0 });
+  const eye = new Float32Array(BATCH * BATCH);
+  for (let i = 0; i < BATCH; i++) eye[i * BATCH + i] = 1;
+  const labels = untracked(() => Tensor.from(eye, [BATCH, BATCH], { label: "identity labels" }));
   const forward = (): Tensor => {
+    if (fusedOps) {
+      const t = biasL2Normalize(matmul(text, textW), textB);
+      const v = biasL2Normalize(matmul(image, imageW), imageB);
+      return symmetricSoftmaxLoss(matmul(t, v, { transB: true }), labels, LOGIT_SCALE);
+    }
     const t = l2Normalize(addBias(matmul(text, textW), textB));
     const v = l2Normalize(addBias(matmul(image, imageW), imageB));
     const s = scale(matmul(t, v, { transB: true }), LOGIT_SCALE);
@@ -388,7 +404,8 @@ function tfjsInfoNce(backend: Backend): InfoNceModel {
 }
 
 const models: { name: string; backend: Backend | null; model: InfoNceModel }[] = [
-  { name: "crossrank", backend: null, model: crossrankInfoNce() },
+  { name: "crossrank", backend: null, model: crossrankInfoNce(false) },
+  { name: "crossrank fused ops", backend: null, model: crossrankInfoNce(true) },
 ];
 for (const backend of ["webgpu", "wasm"] as const) {
   if (unavailable[backend]) continue;
@@ -423,7 +440,7 @@ for (const { name, backend, model } of models) {
   amortisedBench(report, {
     group: STEP_GROUP,
     name: `${name} InfoNCE step`,
-    baseline: backend === null,
+    baseline: name === "crossrank",
     reps: STEPS_PER_CALL,
     work: 1,
     unit: "steps/s",

@@ -393,7 +393,13 @@ function lossKernel<
 }
 
 /** `softmax`: listwise softmax cross-entropy. */
-export const SOFTMAX = lossKernel("softmax", ["softmax_fwd", "softmax_bwd"]);
+export const SOFTMAX = lossKernel("softmax", [
+  "softmax_fwd",
+  "softmax_bwd",
+  "softmax2_fwd",
+  "softmax2_finish",
+  "softmax2_bwd",
+]);
 /** `hinge`: the VSE++ hinge (sum or max violation). */
 export const HINGE = lossKernel("hinge", ["hinge_fwd", "hinge_bwd"]);
 /** `cmpm`: cross-modal projection matching. */

@@ -46,4 +46,10 @@ export interface LossDefinition {
    * Returns a `[1]` tensor whose backward rule yields d loss / d scores (labels get no gradient).
    */
   forward(scores: Tensor, labels: Tensor, options: LossOptions): Tensor;
+  /**
+   * Optional: both directions in one go, `½ loss(S, Y) + ½ loss(Sᵀ, Yᵀ)` on `[R, C]` scores and
+   * labels, with the gradient bits of that two-call form (the trainer's in-batch loss). Absent: the
+   * trainer records the two calls and a transpose.
+   */
+  bothWays?(scores: Tensor, labels: Tensor, options: LossOptions): Tensor;
 }

@@ -481,6 +481,11 @@ export async function trainLoop(
     );
     const [texts, images] = [batch.texts.length, batch.images.length];
     const seed = lowbias32((config.seed * 0x9e3779b1 + stepNumber) >>> 0);
+    if (lossDef?.bothWays && !config.simix) {
+      // One call for both directions (the same gradient bits as the two calls below).
+      const options = lossDef.stepOptions?.(lossOptions, seed) ?? lossOptions;
+      return lossDef.bothWays(s, Tensor.from(batch.relevance, [texts, images]), options);
+    }
     const t2i = listLoss(s, batch.relevance, texts, images, seed);
     const i2t = listLoss(transpose(s), batch.relevanceT, images, texts, lowbias32(seed ^ 1));
     return axpby(0.5, t2i, 0.5, i2t);
