@@ -2,6 +2,7 @@
  * A full training step — gather, both heads, L2 normalisation, the scaled similarity matrix, the
  * loss on its rows (text → image) and on its columns (image → text), backward and AdamW — for every
  * loss, at batch 256 and 512 (images = texts = B, one caption each), as ratios against `softmax`.
+ * As in the trainer, a loss with `bothWays` (`softmax`) takes both directions in one call.
  *
  * The model is the default one for the generated dataset (1024-d texts and 312-d images into 256
  * dims through 2-layer GELU heads of width 512). Each bench call records `reps` steps, one submit
@@ -18,9 +19,12 @@
  * the unfused chain (`model.fused = false`).
  *
  * Also the InfoNCE (CLIP) step of `bench/peers/` (batch 256, 512 → 256 linear heads, Adam), with
- * 16 steps per GPU wait so that the ~11 ms wait is not what is measured: with the fused ops of
- * `src/ops/fused.ts` (bias + L2 normalisation, both scaled log-sum-exps in one dispatch) and fused
- * AdamW, and with the unfused op chain and fused or unfused AdamW.
+ * 16 steps per GPU wait so that the ~11 ms wait is not what is measured: with fused ops (bias + L2
+ * normalisation, and the loss as `symmetricSoftmaxLoss` or as the earlier `logSumExpRowsCols` +
+ * `scaledRowDot` chain) and fused AdamW, and with the unfused op chain and fused or unfused AdamW.
+ * `CROSSRANK_BENCH_AB=<rounds> deno run -A bench/train_bench.ts` runs interleaved A/B pairs instead
+ * of the table: fused vs unfused heads (softmax step), fused ops vs the unfused chain, and
+ * `symmetricSoftmaxLoss` vs the `logSumExpRowsCols` chain (InfoNCE step).
  * The numpy reference of the same step is `bench/peers/numpy_step.py` (see bench/README.md).
  *
  * Run: `deno bench -A bench/train_bench.ts`
@@ -33,8 +37,8 @@ import { backward, noGrad } from "../src/autodiff/tape.ts";
 import { scope, Tensor, untracked } from "../src/autodiff/tensor.ts";
 import { axpby, scale, sub } from "../src/ops/elementwise.ts";
 import { matmul } from "../src/ops/matmul.ts";
-import { addBias, l2Normalize, logSumExp, mean, rowDot } from "../src/ops/reduce.ts";
-import { biasL2Normalize } from "../src/ops/fused.ts";
+import { addBias, l2Normalize, logSumExp, mean, rowDot, sumAll } from "../src/ops/reduce.ts";
+import { biasL2Normalize, logSumExpRowsCols, scaledRowDot } from "../src/ops/fused.ts";
 import { symmetricSoftmaxLoss } from "../src/losses/softmax.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { transpose } from "../src/ops/transpose.ts";
@@ -186,27 +190,37 @@ const abRuns = new Map<string, (reps: number) => Promise<void>>();
   }
 }
 
-// The InfoNCE step of bench/peers/peers_bench.ts (same shapes, seeds and Adam settings), with the
-// fused ops of src/ops/fused.ts or the unfused chain, and fused or unfused AdamW.
+// The InfoNCE step of bench/peers/peers_bench.ts (same shapes, seeds and Adam settings), with
+// crossrank's fused ops (the loss as `symmetricSoftmaxLoss`, or as the earlier
+// `logSumExpRowsCols` + `scaledRowDot` chain) or the unfused chain, and fused or unfused AdamW.
 const [B, D_IN, D_OUT, LOGIT_SCALE, STEPS_PER_WAIT] = [256, 512, 256, 1 / 0.07, 16];
 
-/** The InfoNCE loss of one step: the op chain of peers_bench, or with the fused ops. */
+/** How the InfoNCE step records its loss. */
+type InfoNceChain = "symmetric" | "lse" | "unfused";
+
+/** The InfoNCE loss of one step: the op chain of peers_bench, or with fused ops. */
 function infoNceLoss(
-  fusedOps: boolean,
+  chain: InfoNceChain,
   [text, textW, textB, image, imageW, imageB]: Tensor[],
 ): Tensor {
-  if (!fusedOps) {
+  if (chain === "unfused") {
     const t = l2Normalize(addBias(matmul(text, textW), textB));
     const v = l2Normalize(addBias(matmul(image, imageW), imageB));
     const s = scale(matmul(t, v, { transB: true }), LOGIT_SCALE);
     const diag = scale(rowDot(t, v), LOGIT_SCALE);
     return mean(sub(axpby(0.5, logSumExp(s), 0.5, logSumExp(transpose(s))), diag));
   }
-  // Both directions of the softmax loss (identity labels: CLIP's InfoNCE) in one call, the scale
-  // inside it.
   const t = biasL2Normalize(matmul(text, textW), textB);
   const v = biasL2Normalize(matmul(image, imageW), imageB);
-  return symmetricSoftmaxLoss(matmul(t, v, { transB: true }), identity(), LOGIT_SCALE);
+  const s = matmul(t, v, { transB: true });
+  if (chain === "lse") {
+    // mean(0.5 lse_rows + 0.5 lse_cols − diag), the scale inside the log-sum-exps and row dots.
+    const lse = logSumExpRowsCols(s, LOGIT_SCALE);
+    return axpby(0.5 / B, sumAll(lse), -1 / B, sumAll(scaledRowDot(t, v, LOGIT_SCALE)));
+  }
+  // Both directions of the softmax loss (identity labels: CLIP's InfoNCE) in one call, the scale
+  // inside it.
+  return symmetricSoftmaxLoss(s, identity(), LOGIT_SCALE);
 }
 
 let eye: Tensor | null = null;
@@ -220,9 +234,13 @@ function identity(): Tensor {
   return eye;
 }
 
-for (
-  const [fusedOps, fused] of [[true, true], [false, true], [false, false]] as const
-) {
+const INFONCE_CASES: [InfoNceChain, boolean, string][] = [
+  ["symmetric", true, "fused ops, fused AdamW"],
+  ["lse", true, "fused ops (logSumExpRowsCols), fused AdamW"],
+  ["unfused", true, "fused AdamW"],
+  ["unfused", false, "unfused AdamW"],
+];
+for (const [chain, fused, name] of INFONCE_CASES) {
   const text = Tensor.from(seededNormal(B * D_IN, 21), [B, D_IN]);
   const image = Tensor.from(seededNormal(B * D_IN, 22), [B, D_IN]);
   const textW = Tensor.param(seededGlorot(D_IN, D_OUT, 23), [D_IN, D_OUT], "text.W");
@@ -238,22 +256,23 @@ for (
     fused,
   });
   const inputs = [text, textW, textB, image, imageW, imageB];
-  // Equal work, checked at load: both loss chains agree on the initial weights.
+  // Equal work, checked at load: every loss chain agrees with the unfused one on the initial
+  // weights.
   const losses: number[] = [];
-  for (const f of [true, false]) {
-    const loss = noGrad(() => scope(() => infoNceLoss(f, inputs)));
+  for (const c of [chain, "unfused"] as const) {
+    const loss = noGrad(() => scope(() => infoNceLoss(c, inputs)));
     losses.push((await loss.read())[0]);
     loss.dispose();
   }
   if (!(Math.abs(losses[0] - losses[1]) <= 1e-4 * Math.abs(losses[1]))) {
-    throw new Error(`InfoNCE loss: fused ops ${losses[0]}, unfused ${losses[1]}`);
+    throw new Error(`InfoNCE loss: ${chain} ${losses[0]}, unfused ${losses[1]}`);
   }
   const run = async (r: number) => {
     for (let i = 0; i < r; i++) {
       const profiler = rt().profiler; // CROSSRANK_PROFILE=1: a profile of these steps
       profiler?.beginStep();
       scope(() => {
-        backward(infoNceLoss(fusedOps, inputs));
+        backward(infoNceLoss(chain, inputs));
         opt.step();
         opt.zeroGrad();
       });
@@ -262,11 +281,11 @@ for (
     }
     await rt().sync();
   };
-  if (fused) abRuns.set(`InfoNCE step ${fusedOps ? "fused" : "unfused"}`, run);
+  if (fused) abRuns.set(`InfoNCE ${chain}`, run);
   amortisedBench(report, {
     group: `InfoNCE step B=${B} ${D_IN}→${D_OUT}, ${STEPS_PER_WAIT} steps per wait`,
-    name: `${fusedOps ? "fused ops, " : ""}${fused ? "fused" : "unfused"} AdamW`,
-    baseline: fusedOps,
+    name,
+    baseline: chain === "symmetric",
     reps: STEPS_PER_WAIT,
     work: 1,
     unit: "steps/s",
@@ -276,10 +295,19 @@ for (
 }
 
 // Interleaved A/B (`CROSSRANK_BENCH_AB=<rounds> deno run -A bench/train_bench.ts`, see
-// `interleavedAB`): 8 softmax steps, 16 InfoNCE steps per variant and round.
+// `interleavedAB`): 8 softmax steps (fused vs unfused heads), 16 InfoNCE steps (fused ops vs the
+// unfused chain, and symmetricSoftmaxLoss vs the logSumExpRowsCols chain) per variant and round.
 if (AB_ROUNDS > 0) {
-  for (const [what, steps] of [["softmax step", 8], ["InfoNCE step", STEPS_PER_WAIT]] as const) {
-    const [fusedRun, unfusedRun] = ["fused", "unfused"].map((v) => abRuns.get(`${what} ${v}`)!);
-    await interleavedAB(what, steps, AB_ROUNDS, () => fusedRun(steps), () => unfusedRun(steps));
+  const pairs = [
+    ["softmax step", 8, "softmax step fused", "softmax step unfused", "fused", "unfused"],
+    ["InfoNCE step", STEPS_PER_WAIT, "InfoNCE symmetric", "InfoNCE unfused", "fused", "unfused"],
+    ["InfoNCE step", STEPS_PER_WAIT, "InfoNCE symmetric", "InfoNCE lse", "symmetric", "lse"],
+  ] as const;
+  for (const [what, steps, a, b, nameA, nameB] of pairs) {
+    const [runA, runB] = [abRuns.get(a)!, abRuns.get(b)!];
+    await interleavedAB(what, steps, AB_ROUNDS, () => runA(steps), () => runB(steps), [
+      nameA,
+      nameB,
+    ]);
   }
 }

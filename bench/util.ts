@@ -473,6 +473,7 @@ export function neuralSortReport(): BenchReport {
  * system of this process, llvmpipe's threads included) per unit (`units` per call), and the
  * medians of the rounds' unfused/fused ratios. A slowly varying load on a shared machine cancels
  * out of the wall-time ratio; CPU time is what the work costs, which other processes change less.
+ * `names` label the two variants in the printed line (default `fused`, `unfused`).
  */
 export async function interleavedAB(
   what: string,
@@ -480,6 +481,7 @@ export async function interleavedAB(
   rounds: number,
   fused: () => Promise<void>,
   unfused: () => Promise<void>,
+  names: readonly [string, string] = ["fused", "unfused"],
 ): Promise<void> {
   const cpuMs = () => {
     const { user, system } = process.cpuUsage();
@@ -500,9 +502,10 @@ export async function interleavedAB(
   }
   const ratio = (xs: number[][]) => median(xs[1].map((u, i) => u / xs[0][i])).toFixed(2);
   const ms = (xs: number[]) => median(xs).toFixed(2);
+  const [a, b] = names;
   console.log(
-    `${what} (medians of ${rounds} rounds), ms per unit: wall fused ${ms(wall[0])}, unfused ` +
-      `${ms(wall[1])} (unfused/fused ${ratio(wall)}×); CPU fused ${ms(cpu[0])}, unfused ` +
-      `${ms(cpu[1])} (unfused/fused ${ratio(cpu)}×)`,
+    `${what} (medians of ${rounds} rounds), ms per unit: wall ${a} ${ms(wall[0])}, ${b} ` +
+      `${ms(wall[1])} (${b}/${a} ${ratio(wall)}×); CPU ${a} ${ms(cpu[0])}, ${b} ` +
+      `${ms(cpu[1])} (${b}/${a} ${ratio(cpu)}×)`,
   );
 }
