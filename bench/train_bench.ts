@@ -34,7 +34,7 @@
 
 import { initGpu, rt } from "../src/gpu/runtime.ts";
 import { backward, noGrad } from "../src/autodiff/tape.ts";
-import { scope, Tensor, untracked } from "../src/autodiff/tensor.ts";
+import { scope, Tensor } from "../src/autodiff/tensor.ts";
 import { axpby, scale, sub } from "../src/ops/elementwise.ts";
 import { matmul } from "../src/ops/matmul.ts";
 import { addBias, l2Normalize, logSumExp, mean, rowDot, sumAll } from "../src/ops/reduce.ts";
@@ -45,7 +45,16 @@ import { transpose } from "../src/ops/transpose.ts";
 import { COMPARED_LOSSES, getLoss, rankingLossTensor, resolveOptions } from "../src/losses/mod.ts";
 import { buildModel, type TrainConfig } from "../src/train/trainer.ts";
 import type { RetrievalDataset } from "../src/data/types.ts";
-import { amortisedBench, BenchReport, interleavedAB, seededGlorot, seededNormal } from "./util.ts";
+import {
+  amortisedBench,
+  BenchReport,
+  INFONCE,
+  INFONCE_ADAM,
+  type InfoNceTensors,
+  infoNceTensors,
+  interleavedAB,
+  seededNormal,
+} from "./util.ts";
 
 await initGpu();
 const FULL = Boolean(Deno.env.get("CROSSRANK_BENCH_FULL"));
@@ -193,7 +202,8 @@ const abRuns = new Map<string, (reps: number) => Promise<void>>();
 // The InfoNCE step of bench/peers/peers_bench.ts (same shapes, seeds and Adam settings), with
 // crossrank's fused ops (the loss as `symmetricSoftmaxLoss`, or as the earlier
 // `logSumExpRowsCols` + `scaledRowDot` chain) or the unfused chain, and fused or unfused AdamW.
-const [B, D_IN, D_OUT, LOGIT_SCALE, STEPS_PER_WAIT] = [256, 512, 256, 1 / 0.07, 16];
+const { batch: B, dIn: D_IN, dOut: D_OUT, logitScale: LOGIT_SCALE } = INFONCE;
+const STEPS_PER_WAIT = 16;
 
 /** How the InfoNCE step records its loss. */
 type InfoNceChain = "symmetric" | "lse" | "unfused";
@@ -201,7 +211,7 @@ type InfoNceChain = "symmetric" | "lse" | "unfused";
 /** The InfoNCE loss of one step: the op chain of peers_bench, or with fused ops. */
 function infoNceLoss(
   chain: InfoNceChain,
-  [text, textW, textB, image, imageW, imageB]: Tensor[],
+  { text, textW, textB, image, imageW, imageB, labels }: InfoNceTensors,
 ): Tensor {
   if (chain === "unfused") {
     const t = l2Normalize(addBias(matmul(text, textW), textB));
@@ -220,18 +230,7 @@ function infoNceLoss(
   }
   // Both directions of the softmax loss (identity labels: CLIP's InfoNCE) in one call, the scale
   // inside it.
-  return symmetricSoftmaxLoss(s, identity(), LOGIT_SCALE);
-}
-
-let eye: Tensor | null = null;
-/** The `[B, B]` identity labels (one relevant image per text), uploaded once. */
-function identity(): Tensor {
-  if (eye === null) {
-    const data = new Float32Array(B * B);
-    for (let i = 0; i < B; i++) data[i * B + i] = 1;
-    eye = untracked(() => Tensor.from(data, [B, B], { label: "identity labels" }));
-  }
-  return eye;
+  return symmetricSoftmaxLoss(s, labels, LOGIT_SCALE);
 }
 
 const INFONCE_CASES: [InfoNceChain, boolean, string][] = [
@@ -241,21 +240,9 @@ const INFONCE_CASES: [InfoNceChain, boolean, string][] = [
   ["unfused", false, "unfused AdamW"],
 ];
 for (const [chain, fused, name] of INFONCE_CASES) {
-  const text = Tensor.from(seededNormal(B * D_IN, 21), [B, D_IN]);
-  const image = Tensor.from(seededNormal(B * D_IN, 22), [B, D_IN]);
-  const textW = Tensor.param(seededGlorot(D_IN, D_OUT, 23), [D_IN, D_OUT], "text.W");
-  const textB = Tensor.param(new Float32Array(D_OUT), [D_OUT], "text.b");
-  const imageW = Tensor.param(seededGlorot(D_IN, D_OUT, 24), [D_IN, D_OUT], "image.W");
-  const imageB = Tensor.param(new Float32Array(D_OUT), [D_OUT], "image.b");
-  const opt = new AdamW([textW, textB, imageW, imageB], {
-    lr: 1e-3,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    weightDecay: 0,
-    fused,
-  });
-  const inputs = [text, textW, textB, image, imageW, imageB];
+  const inputs = infoNceTensors();
+  const { textW, textB, imageW, imageB } = inputs;
+  const opt = new AdamW([textW, textB, imageW, imageB], { ...INFONCE_ADAM, fused });
   // Equal work, checked at load: every loss chain agrees with the unfused one on the initial
   // weights.
   const losses: number[] = [];

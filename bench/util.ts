@@ -42,7 +42,7 @@ import process from "node:process";
 import { seededRandom } from "../src/util/random.ts";
 import { rt } from "../src/gpu/runtime.ts";
 import { backward, zeroGrad } from "../src/autodiff/tape.ts";
-import { scope, Tensor } from "../src/autodiff/tensor.ts";
+import { scope, Tensor, untracked } from "../src/autodiff/tensor.ts";
 import { rankingLossTensor } from "../src/losses/mod.ts";
 import type { NeuralNdcgOptions } from "../src/losses/neuralndcg.ts";
 
@@ -72,6 +72,80 @@ export function seededGlorot(rows: number, cols: number, seed: number): Float32A
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < out.length; i++) out[i] = (2 * next() - 1) * limit;
   return out;
+}
+
+/**
+ * The InfoNCE (CLIP) training step's shapes: batch 256, 512 → 256 linear heads, logits scaled by
+ * 1/0.07. One definition for `train_bench.ts`, `peers/peers_bench.ts` and `mesa/step_split.ts`
+ * (`peers/numpy_step.py` states the same in Python).
+ */
+export const INFONCE = { batch: 256, dIn: 512, dOut: 256, logitScale: 1 / 0.07 } as const;
+
+/** The InfoNCE step's optimiser: Adam (AdamW without weight decay), as numpy's and tfjs's steps. */
+export const INFONCE_ADAM = {
+  lr: 1e-3,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0,
+} as const;
+
+/** The InfoNCE step's seeded starting point, as arrays (what every implementation uploads). */
+export interface InfoNceInit {
+  /** `[batch, dIn]` text features, N(0, 1), seed 21. */
+  text: Float32Array<ArrayBuffer>;
+  /** `[batch, dIn]` image features, N(0, 1), seed 22. */
+  image: Float32Array<ArrayBuffer>;
+  /** `[dIn, dOut]` Glorot text head, seed 23 (its bias starts at 0). */
+  textW: Float32Array<ArrayBuffer>;
+  /** `[dIn, dOut]` Glorot image head, seed 24 (its bias starts at 0). */
+  imageW: Float32Array<ArrayBuffer>;
+}
+
+/** The InfoNCE step's inputs and initial weights ({@link INFONCE}'s shapes, seeds 21–24). */
+export function infoNceInit(): InfoNceInit {
+  const { batch, dIn, dOut } = INFONCE;
+  return {
+    text: seededNormal(batch * dIn, 21),
+    image: seededNormal(batch * dIn, 22),
+    textW: seededGlorot(dIn, dOut, 23),
+    imageW: seededGlorot(dIn, dOut, 24),
+  };
+}
+
+/** The InfoNCE step on crossrank tensors, as {@link infoNceTensors} uploads it. */
+export interface InfoNceTensors {
+  /** The features (untracked: they outlive every step's scope). */
+  text: Tensor;
+  image: Tensor;
+  /** The heads' parameters; the biases start at 0. */
+  textW: Tensor;
+  textB: Tensor;
+  imageW: Tensor;
+  imageB: Tensor;
+  /** `[batch, batch]` identity labels: caption i's one relevant image is image i. */
+  labels: Tensor;
+}
+
+/** Uploads `init` ({@link infoNceInit} by default) as the tensors of the InfoNCE step. */
+export function infoNceTensors(init: InfoNceInit = infoNceInit()): InfoNceTensors {
+  const { batch, dIn, dOut } = INFONCE;
+  const eye = new Float32Array(batch * batch);
+  for (let i = 0; i < batch; i++) eye[i * batch + i] = 1;
+  const [text, image, labels] = untracked(() => [
+    Tensor.from(init.text, [batch, dIn], { label: "text features" }),
+    Tensor.from(init.image, [batch, dIn], { label: "image features" }),
+    Tensor.from(eye, [batch, batch], { label: "identity labels" }),
+  ]);
+  return {
+    text,
+    image,
+    textW: Tensor.param(init.textW, [dIn, dOut], "text.W"),
+    textB: Tensor.param(new Float32Array(dOut), [dOut], "text.b"),
+    imageW: Tensor.param(init.imageW, [dIn, dOut], "image.W"),
+    imageB: Tensor.param(new Float32Array(dOut), [dOut], "image.b"),
+    labels,
+  };
 }
 
 /** One bench case's measured calls, as kept by {@link BenchReport}. */

@@ -12,13 +12,13 @@
  */
 import { parseArgs } from "node:util";
 import { initGpu, rt } from "../../src/gpu/runtime.ts";
-import { scope, Tensor } from "../../src/autodiff/tensor.ts";
+import { scope } from "../../src/autodiff/tensor.ts";
 import { backward } from "../../src/autodiff/tape.ts";
 import { matmul } from "../../src/ops/matmul.ts";
 import { biasL2Normalize } from "../../src/ops/fused.ts";
 import { symmetricSoftmaxLoss } from "../../src/losses/softmax.ts";
 import { AdamW } from "../../src/optim/adamw.ts";
-import { seededGlorot, seededNormal } from "../util.ts";
+import { INFONCE, INFONCE_ADAM, infoNceTensors } from "../util.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -33,28 +33,13 @@ for (const [name, v] of [["--steps", steps], ["--rounds", rounds]] as const) {
 }
 
 await initGpu();
-const [B, D_IN, D_OUT, SCALE] = [256, 512, 256, 1 / 0.07];
-const text = Tensor.from(seededNormal(B * D_IN, 21), [B, D_IN]);
-const image = Tensor.from(seededNormal(B * D_IN, 22), [B, D_IN]);
-const textW = Tensor.param(seededGlorot(D_IN, D_OUT, 23), [D_IN, D_OUT], "text.W");
-const textB = Tensor.param(new Float32Array(D_OUT), [D_OUT], "text.b");
-const imageW = Tensor.param(seededGlorot(D_IN, D_OUT, 24), [D_IN, D_OUT], "image.W");
-const imageB = Tensor.param(new Float32Array(D_OUT), [D_OUT], "image.b");
-const eye = new Float32Array(B * B);
-for (let i = 0; i < B; i++) eye[i * B + i] = 1;
-const labels = Tensor.from(eye, [B, B]);
-const opt = new AdamW([textW, textB, imageW, imageB], {
-  lr: 1e-3,
-  beta1: 0.9,
-  beta2: 0.999,
-  eps: 1e-8,
-  weightDecay: 0,
-});
+const { text, image, textW, textB, imageW, imageB, labels } = infoNceTensors();
+const opt = new AdamW([textW, textB, imageW, imageB], INFONCE_ADAM);
 const step = () =>
   scope(() => {
     const t = biasL2Normalize(matmul(text, textW), textB);
     const v = biasL2Normalize(matmul(image, imageW), imageB);
-    backward(symmetricSoftmaxLoss(matmul(t, v, { transB: true }), labels, SCALE));
+    backward(symmetricSoftmaxLoss(matmul(t, v, { transB: true }), labels, INFONCE.logitScale));
     opt.step();
     opt.zeroGrad();
   });

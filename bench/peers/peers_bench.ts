@@ -56,7 +56,15 @@ import { transpose } from "../../src/ops/transpose.ts";
 import { AdamW } from "../../src/optim/adamw.ts";
 import { biasL2Normalize } from "../../src/ops/fused.ts";
 import { symmetricSoftmaxLoss } from "../../src/losses/softmax.ts";
-import { amortisedBench, BenchReport, seededGlorot, seededNormal } from "../util.ts";
+import {
+  amortisedBench,
+  BenchReport,
+  INFONCE,
+  INFONCE_ADAM,
+  infoNceInit,
+  infoNceTensors,
+  seededNormal,
+} from "../util.ts";
 
 /** Version of every tfjs package used here (they are released together). */
 const TFJS_VERSION = "4.22.0";
@@ -298,23 +306,15 @@ for (const s of SHAPES) {
 // ---------------------------------------------------------------------------------------------
 // InfoNCE (CLIP) training step
 
-const BATCH = 256;
-const D_IN = 512;
-const D_OUT = 256;
-const LOGIT_SCALE = 1 / 0.07;
-const ADAM = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 } as const;
+const { batch: BATCH, dIn: D_IN, dOut: D_OUT, logitScale: LOGIT_SCALE } = INFONCE;
+const ADAM = INFONCE_ADAM;
 /** Steps per call (one wait): 8 × ~30 ms, so the ~11 ms wait is a small part of a call. */
 const STEPS_PER_CALL = 8;
 const CHECK_STEPS = 3;
 const LOSS_TOLERANCE = 1e-3;
 
 /** The seeded inputs and initial weights every implementation starts from. */
-const INIT = {
-  text: seededNormal(BATCH * D_IN, 21),
-  image: seededNormal(BATCH * D_IN, 22),
-  textW: seededGlorot(D_IN, D_OUT, 23),
-  imageW: seededGlorot(D_IN, D_OUT, 24),
-};
+const INIT = infoNceInit();
 
 /** One implementation of the InfoNCE model: its loss now, and `count` recorded training steps. */
 interface InfoNceModel {
@@ -329,18 +329,8 @@ interface InfoNceModel {
  * fused ops for the same loss (`biasL2Normalize`, and `symmetricSoftmaxLoss` with identity labels).
  */
 function crossrankInfoNce(fusedOps: boolean): InfoNceModel {
-  const [text, image] = untracked(() => [
-    Tensor.from(INIT.text, [BATCH, D_IN], { label: "text features" }),
-    Tensor.from(INIT.image, [BATCH, D_IN], { label: "image features" }),
-  ]);
-  const textW = Tensor.param(INIT.textW, [D_IN, D_OUT], "text.W");
-  const textB = Tensor.param(new Float32Array(D_OUT), [D_OUT], "text.b");
-  const imageW = Tensor.param(INIT.imageW, [D_IN, D_OUT], "image.W");
-  const imageB = Tensor.param(new Float32Array(D_OUT), [D_OUT], "image.b");
-  const opt = new AdamW([textW, textB, imageW, imageB], { ...ADAM, weightDecay: 0 });
-  const eye = new Float32Array(BATCH * BATCH);
-  for (let i = 0; i < BATCH; i++) eye[i * BATCH + i] = 1;
-  const labels = untracked(() => Tensor.from(eye, [BATCH, BATCH], { label: "identity labels" }));
+  const { text, image, textW, textB, imageW, imageB, labels } = infoNceTensors(INIT);
+  const opt = new AdamW([textW, textB, imageW, imageB], ADAM);
   const forward = (): Tensor => {
     if (fusedOps) {
       const t = biasL2Normalize(matmul(text, textW), textB);
