@@ -307,7 +307,6 @@ for (const s of SHAPES) {
 // InfoNCE (CLIP) training step
 
 const { batch: BATCH, dIn: D_IN, dOut: D_OUT, logitScale: LOGIT_SCALE } = INFONCE;
-const ADAM = INFONCE_ADAM;
 /** Steps per call (one wait): 8 × ~30 ms, so the ~11 ms wait is a small part of a call. */
 const STEPS_PER_CALL = 8;
 const CHECK_STEPS = 3;
@@ -330,7 +329,7 @@ interface InfoNceModel {
  */
 function crossrankInfoNce(fusedOps: boolean): InfoNceModel {
   const { text, image, textW, textB, imageW, imageB, labels } = infoNceTensors(INIT);
-  const opt = new AdamW([textW, textB, imageW, imageB], ADAM);
+  const opt = new AdamW([textW, textB, imageW, imageB], INFONCE_ADAM);
   const forward = (): Tensor => {
     if (fusedOps) {
       const t = biasL2Normalize(matmul(text, textW), textB);
@@ -367,7 +366,12 @@ function tfjsInfoNce(backend: Backend): InfoNceModel {
   const textB = tf.variable(tf.zeros([D_OUT]));
   const imageW = tf.variable(tf.tensor2d(INIT.imageW, [D_IN, D_OUT]));
   const imageB = tf.variable(tf.zeros([D_OUT]));
-  const opt = tf.train.adam(ADAM.lr, ADAM.beta1, ADAM.beta2, ADAM.eps);
+  const opt = tf.train.adam(
+    INFONCE_ADAM.lr,
+    INFONCE_ADAM.beta1,
+    INFONCE_ADAM.beta2,
+    INFONCE_ADAM.eps,
+  );
   const normalize = (x: tf.Tensor2D) => tf.div(x, tf.sqrt(tf.sum(tf.square(x), 1, true)));
   const forward = (): tf.Scalar => {
     const t = normalize(tf.add(tf.matMul(text, textW), textB));
